@@ -1,0 +1,69 @@
+//! Accounts in the UI: login, logout, self-registration, first-run setup, the profile page,
+//! and the `Auth` context that tells every component who is signed in.
+
+mod api;
+mod login_page;
+mod profile_page;
+mod register_page;
+mod setup_page;
+
+pub use api::*;
+pub use login_page::LoginPage;
+pub use profile_page::ProfilePage;
+pub use register_page::RegisterPage;
+pub use setup_page::SetupPage;
+
+use crate::AppError;
+use lab::model::Me;
+use leptos::prelude::*;
+
+/// Who is signed in, refreshed whenever an action that changes it completes.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    pub me: Resource<Result<Option<Me>, AppError>>,
+    pub login: ServerAction<Login>,
+    pub logout: ServerAction<Logout>,
+    pub register: ServerAction<Register>,
+    pub setup: ServerAction<CompleteSetup>,
+    pub profile: ServerAction<UpdateProfile>,
+}
+
+/// Provides [`Auth`] to its children. It sits inside `<Router>`, so that the actions pick up
+/// an error a no-JavaScript form post left in the URL.
+#[component]
+pub fn AuthProvider(children: Children) -> impl IntoView {
+    provide_auth();
+    children()
+}
+
+fn provide_auth() {
+    let login = ServerAction::<Login>::new();
+    let logout = ServerAction::<Logout>::new();
+    let register = ServerAction::<Register>::new();
+    let setup = ServerAction::<CompleteSetup>::new();
+    let profile = ServerAction::<UpdateProfile>::new();
+    let me = Resource::new(
+        move || {
+            (
+                login.version().get(),
+                logout.version().get(),
+                register.version().get(),
+                setup.version().get(),
+                profile.version().get(),
+            )
+        },
+        |_| current_user(),
+    );
+    provide_context(Auth {
+        me,
+        login,
+        logout,
+        register,
+        setup,
+        profile,
+    });
+}
+
+pub fn use_auth() -> Auth {
+    expect_context::<Auth>()
+}

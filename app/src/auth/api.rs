@@ -1,0 +1,160 @@
+//! Account server functions, under `/api/auth/`. Each one: find who is asking, call one `lab`
+//! function, map the error.
+
+use crate::AppError;
+use lab::model::Me;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::session::{self, services};
+
+/// The signed-in user, or `None`.
+#[server(endpoint = "auth/me")]
+pub async fn current_user() -> Result<Option<Me>, AppError> {
+    Ok(session::optional_session().await?.map(|s| s.user.into()))
+}
+
+/// Signs in with a local account; sets the session cookie and goes to `next` (a local path).
+#[server(endpoint = "auth/login")]
+pub async fn login(
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    let services = services()?;
+    let addr = session::client_addr();
+    let (_, token) = lab::auth::login(
+        &services,
+        lab::auth::LoginAttempt {
+            username: &username,
+            password: &password,
+            client_addr: addr.as_deref(),
+        },
+    )
+    .await?;
+    session::set_session_cookie(&token);
+    leptos_axum::redirect(&session::safe_next(next.as_deref().unwrap_or("/")));
+    Ok(())
+}
+
+/// Signs out: the session row is deleted and the cookie cleared.
+#[server(endpoint = "auth/logout")]
+pub async fn logout() -> Result<(), AppError> {
+    if let Some(token) = session::session_token() {
+        lab::auth::end_session(&services()?, &token).await?;
+    }
+    session::clear_session_cookie();
+    leptos_axum::redirect(crate::ids::ROUTE_LOGIN);
+    Ok(())
+}
+
+/// Whether self-registration is open (the login page shows the link only then).
+#[server(endpoint = "auth/registration-open")]
+pub async fn registration_open() -> Result<bool, AppError> {
+    Ok(lab::site::registration_open(&services()?).await?)
+}
+
+/// Creates a student account (when registration is open) and signs it in.
+#[server(endpoint = "auth/register")]
+pub async fn register(
+    username: String,
+    display_name: String,
+    password: String,
+    password_confirm: String,
+) -> Result<(), AppError> {
+    let services = services()?;
+    if !lab::site::registration_open(&services).await? {
+        return Err(AppError::Forbidden);
+    }
+    same_passwords(&password, &password_confirm)?;
+    let user = lab::auth::create_user(
+        &services,
+        lab::auth::NewUser {
+            username,
+            display_name,
+            email: None,
+            role: lab::model::Role::Student,
+            password,
+        },
+    )
+    .await?;
+    start_session_and_go_home(&services, user.id).await
+}
+
+/// Whether a first-run setup link is still valid.
+#[server(endpoint = "auth/setup-status")]
+pub async fn setup_status(token: String) -> Result<bool, AppError> {
+    Ok(lab::auth::setup_token_is_valid(&services()?, &token).await?)
+}
+
+/// Creates the first admin with the one-time setup link, and signs them in.
+#[server(endpoint = "auth/setup")]
+pub async fn complete_setup(
+    token: String,
+    username: String,
+    display_name: String,
+    password: String,
+    password_confirm: String,
+) -> Result<(), AppError> {
+    let services = services()?;
+    same_passwords(&password, &password_confirm)?;
+    let admin = lab::auth::complete_setup(
+        &services,
+        &token,
+        lab::auth::NewUser {
+            username,
+            display_name,
+            email: None,
+            role: lab::model::Role::Admin,
+            password,
+        },
+    )
+    .await?;
+    tracing::info!(user = %admin.username, "first admin created with the setup link");
+    start_session_and_go_home(&services, admin.id).await
+}
+
+/// Changes the signed-in user's display name and email.
+#[server(endpoint = "auth/profile")]
+pub async fn update_profile(display_name: String, email: String) -> Result<Me, AppError> {
+    let me = session::session().await?;
+    let email = Some(email.as_str()).filter(|e| !e.trim().is_empty());
+    Ok(lab::auth::update_profile(&services()?, me.user.id, &display_name, email).await?)
+}
+
+/// Changes the signed-in user's password; their other sessions end.
+#[server(endpoint = "auth/password")]
+pub async fn change_password(
+    current_password: String,
+    new_password: String,
+    new_password_confirm: String,
+) -> Result<(), AppError> {
+    let me = session::session().await?;
+    same_passwords(&new_password, &new_password_confirm)?;
+    lab::auth::change_password(
+        &services()?,
+        me.user.id,
+        &current_password,
+        &new_password,
+        &me.token,
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn same_passwords(a: &str, b: &str) -> Result<(), AppError> {
+    if a == b {
+        Ok(())
+    } else {
+        Err(AppError::Invalid("The two passwords do not match.".into()))
+    }
+}
+
+#[cfg(feature = "ssr")]
+async fn start_session_and_go_home(services: &lab::Services, user_id: i32) -> Result<(), AppError> {
+    let token = lab::auth::start_session(services, user_id, session::client_addr()).await?;
+    session::set_session_cookie(&token);
+    leptos_axum::redirect(crate::ids::ROUTE_HOME);
+    Ok(())
+}

@@ -1,0 +1,18 @@
+//! Stable routes and element ids, shared by the UI and the Playwright tests (which read the
+//! same names from `end2end/tests/ids.ts`; keep the two in step).
+
+pub const ROUTE_HOME: &str = "/";
+pub const ROUTE_LOGIN: &str = "/login";
+pub const ROUTE_REGISTER: &str = "/register";
+pub const ROUTE_SETUP: &str = "/setup";
+pub const ROUTE_PROFILE: &str = "/profile";
+pub const ROUTE_CLASSES: &str = "/classes";
+pub const ROUTE_ADMIN_USERS: &str = "/admin/users";
+
+/// Set on `<body>`'s first child once the wasm has hydrated (tests wait for it).
+pub const HYDRATED_MARK: &str = "data-hydrated";
+pub const FORM_ERROR: &str = "form-error";
+pub const FORM_NOTICE: &str = "form-notice";
+pub const USER_MENU: &str = "user-menu";
+pub const LOGOUT_BUTTON: &str = "logout";
+pub const USERS_TABLE: &str = "users-table";

@@ -1,0 +1,69 @@
+//! Proxlab's UI: the Leptos app (pages and components, organised by feature) and its server
+//! functions. Server functions are thin: find who is asking (`session`), call one `lab`
+//! function, map the error to an [`AppError`]. They have stable endpoints under `/api/`.
+
+mod admin;
+mod auth;
+mod classes;
+mod error;
+pub mod ids;
+mod layout;
+mod portal;
+#[cfg(feature = "ssr")]
+pub mod session;
+
+pub use error::AppError;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+/// The HTML document around the app (server side only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The app: routes inside the shared layout. Every route renders in `Async` mode so that the
+/// status code (401 redirect, 403, 404) is known before the first byte is sent.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/proxlab.css" />
+        <Title formatter=|title: String| {
+            if title.is_empty() { "Proxlab".to_string() } else { format!("{title} · Proxlab") }
+        } />
+        <Router>
+            <auth::AuthProvider>
+            <layout::Layout>
+                <Routes fallback=layout::NotFoundPage>
+                    <Route path=path!("/") view=portal::PortalPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/register") view=auth::RegisterPage ssr=SsrMode::Async />
+                    <Route path=path!("/setup") view=auth::SetupPage ssr=SsrMode::Async />
+                    <Route path=path!("/profile") view=auth::ProfilePage ssr=SsrMode::Async />
+                    <Route path=path!("/classes") view=classes::ClassesPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
+                </Routes>
+            </layout::Layout>
+            </auth::AuthProvider>
+        </Router>
+    }
+}

@@ -1,0 +1,23 @@
+// `cargo leptos end-to-end` and our test command start the server and the tests together:
+// wait until /health answers, then find the one-time setup link in the server's output.
+import { readFileSync } from "node:fs";
+
+export default async function globalSetup() {
+  const base = process.env.BASE_URL ?? "http://127.0.0.1:3000";
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      const res = await fetch(`${base}/health`);
+      if (res.ok) break;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${base}/health did not answer within 120 s`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const log = process.env.PROXLAB_E2E_LOG;
+  if (log) {
+    const match = readFileSync(log, "utf8").match(/https?:\/\/\S+\/setup\?token=[A-Za-z0-9_-]+/);
+    if (match) process.env.PROXLAB_SETUP_LINK = match[0];
+  }
+}

@@ -1,0 +1,9 @@
+// Stable routes and element ids; mirror of app/src/ids.rs (keep the two in step).
+export const ROUTE_HOME = "/";
+export const ROUTE_LOGIN = "/login";
+export const ROUTE_ADMIN_USERS = "/admin/users";
+export const FORM_ERROR = "#form-error";
+export const USER_MENU = "#user-menu";
+export const LOGOUT_BUTTON = "#logout";
+export const USERS_TABLE = "#users-table";
+export const HYDRATED = "#app[data-hydrated=true]";

@@ -1,0 +1,84 @@
+# Sourced by run.sh and test.sh (`source scripts/setup.sh run|test`). Installs, once, what the
+# build needs, outside the clone so that every clone (and CI's fresh one) reuses it:
+#   - the wasm32 Rust target;
+#   - cargo-leptos 0.3.10 (0.3.11 needs rustc 1.96), built with `no_downloads` so a missing tool
+#     fails at once instead of trying GitHub;
+#   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock (not --locked: the
+#     registry mirror lags a few of its newest dependencies);
+#   - npm packages in end2end/ (Playwright, and binaryen's wasm-opt for release builds: never
+#     Debian's binaryen 108, which builds a wasm that silently never hydrates);
+#   - for tests, Debian's chromium and postgresql.
+# Tools live in $PROXLAB_CACHE (default ~/.cache/proxlab), and so does the cargo target
+# directory unless CARGO_TARGET_DIR is set. Quiet when everything is there; one line per
+# install otherwise, with the full log under $PROXLAB_CACHE/logs.
+
+PROXLAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PROXLAB_CACHE="${PROXLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/proxlab}"
+PROXLAB_TOOLS="$PROXLAB_CACHE/tools"
+CARGO_LEPTOS_VERSION=0.3.10
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PROXLAB_CACHE/target}"
+export PATH="$PROXLAB_ROOT/end2end/node_modules/.bin:$PROXLAB_TOOLS/bin:$PATH"
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+mkdir -p "$PROXLAB_TOOLS" "$PROXLAB_CACHE/logs"
+
+setup_note() { echo "setup: $*" >&2; }
+
+# Runs a command with its output in a log; on failure shows the log's tail.
+setup_quietly() {
+  local log="$PROXLAB_CACHE/logs/$1.log"
+  shift
+  if ! "$@" >"$log" 2>&1; then
+    echo "setup: '$*' failed; the end of $log:" >&2
+    tail -n 30 "$log" >&2
+    return 1
+  fi
+}
+
+setup_as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+setup_debian_packages() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  setup_note "installing Debian packages: ${missing[*]} (one time)"
+  setup_quietly apt-update setup_as_root apt-get update -qq
+  setup_quietly apt-install setup_as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+setup_rust() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    setup_note "adding the wasm32-unknown-unknown Rust target (one time)"
+    setup_quietly rustup-target rustup target add wasm32-unknown-unknown
+  fi
+  if ! "$PROXLAB_TOOLS/bin/cargo-leptos" --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
+    setup_note "building cargo-leptos $CARGO_LEPTOS_VERSION (one time, about 11 minutes on 2 cores)"
+    setup_quietly cargo-leptos env -u CARGO_TARGET_DIR cargo install cargo-leptos --locked \
+      --version "$CARGO_LEPTOS_VERSION" --features no_downloads --root "$PROXLAB_TOOLS"
+  fi
+  local wb
+  wb="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$PROXLAB_ROOT/Cargo.lock")"
+  if ! "$PROXLAB_TOOLS/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $wb\$"; then
+    setup_note "building wasm-bindgen-cli $wb (one time, about 2 minutes)"
+    setup_quietly wasm-bindgen env -u CARGO_TARGET_DIR cargo install wasm-bindgen-cli \
+      --version "$wb" --root "$PROXLAB_TOOLS"
+  fi
+}
+
+setup_npm() {
+  local stamp="$PROXLAB_ROOT/end2end/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$PROXLAB_ROOT/end2end/package-lock.json" -nt "$stamp" ]; then
+    setup_note "installing npm packages in end2end/ (Playwright, binaryen)"
+    (cd "$PROXLAB_ROOT/end2end" && setup_quietly npm-ci npm ci --no-audit --no-fund)
+  fi
+}
+
+setup_rust
+setup_npm
+if [ "${1:-run}" = test ]; then
+  setup_debian_packages chromium postgresql
+fi

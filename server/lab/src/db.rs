@@ -1,0 +1,98 @@
+//! The database: connecting (SQLite by default, PostgreSQL to scale out), the SeaORM entities
+//! and the migrations, which are code and run on both engines.
+
+pub mod entity;
+mod migration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+use std::time::Duration;
+
+pub use migration::Migrator;
+
+/// Opens the database named by `url` (`sqlite://path?mode=rwc`, `sqlite::memory:`,
+/// `postgres://…`). A SQLite file is created on first use and put in WAL mode with a busy
+/// timeout, so that the web server and the workers can read while one of them writes.
+pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    create_sqlite_folder(url)?;
+    let url = sqlite_create_if_missing(url);
+    let mut options = ConnectOptions::new(url.clone());
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") && !url.contains(":memory:") {
+        // SQLite has one writer; a few readers in WAL mode are what it does well.
+        options.max_connections(4).min_connections(1);
+    }
+    let db = Database::connect(options).await?;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
+        for pragma in [
+            "PRAGMA journal_mode = WAL",
+            "PRAGMA busy_timeout = 5000",
+            "PRAGMA foreign_keys = ON",
+            "PRAGMA synchronous = NORMAL",
+        ] {
+            db.execute_unprepared(pragma).await?;
+        }
+    }
+    Ok(db)
+}
+
+/// Brings the schema up to date. Safe to run at every start.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// SQLite creates the file but not its folder (`data/` on a first run).
+fn create_sqlite_folder(url: &str) -> Result<(), DbErr> {
+    let Some(path) = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .filter(|p| !p.starts_with(":memory:"))
+    else {
+        return Ok(());
+    };
+    let path = path.split('?').next().unwrap_or_default();
+    match std::path::Path::new(path).parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
+            .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display()))),
+        _ => Ok(()),
+    }
+}
+
+/// `sqlite://file.db` does not create the file unless asked to (`mode=rwc`); a first run
+/// should just work, so the flag is added when the URL names a file and sets no mode.
+fn sqlite_create_if_missing(url: &str) -> String {
+    if url.starts_with("sqlite:") && !url.contains(":memory:") && !url.contains("mode=") {
+        let sep = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{sep}mode=rwc")
+    } else {
+        url.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_files_are_created_on_first_use() {
+        assert_eq!(
+            sqlite_create_if_missing("sqlite://data/proxlab.db"),
+            "sqlite://data/proxlab.db?mode=rwc"
+        );
+        assert_eq!(
+            sqlite_create_if_missing("sqlite://x.db?mode=ro"),
+            "sqlite://x.db?mode=ro"
+        );
+        assert_eq!(
+            sqlite_create_if_missing("sqlite::memory:"),
+            "sqlite::memory:"
+        );
+        assert_eq!(
+            sqlite_create_if_missing("postgres://u@localhost/db"),
+            "postgres://u@localhost/db"
+        );
+    }
+}

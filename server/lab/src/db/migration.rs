@@ -1,0 +1,15 @@
+//! Migrations as code, run at start-up and by `proxlab migrate`. Each one must run on SQLite
+//! and PostgreSQL alike (the tests run them on both).
+
+mod m0001_accounts;
+
+use sea_orm_migration::prelude::*;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m0001_accounts::Migration)]
+    }
+}

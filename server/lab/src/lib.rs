@@ -1,0 +1,25 @@
+//! Proxlab's domain: everything the portal knows and does, without a web framework.
+//!
+//! `model` holds the wire types shared with the browser (serde only) and is the one part the
+//! wasm build compiles; every module that does IO is native only. The server and the Leptos
+//! server functions reach the domain through one cloneable [`Services`] handle.
+
+pub mod model;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod auth;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod db;
+#[cfg(not(target_arch = "wasm32"))]
+mod error;
+#[cfg(not(target_arch = "wasm32"))]
+mod services;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod site;
+#[cfg(not(target_arch = "wasm32"))]
+mod token;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub use error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
+pub use services::{AuthPolicy, Services};

@@ -1,0 +1,49 @@
+//! `Services`: the one cloneable handle to everything the domain needs (database, policy).
+//! The server builds it once and hands clones to server functions and workers; there are no
+//! global singletons.
+
+use sea_orm::DatabaseConnection;
+use serde::Deserialize;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Services {
+    pub db: DatabaseConnection,
+    pub policy: Arc<AuthPolicy>,
+}
+
+impl Services {
+    pub fn new(db: DatabaseConnection, policy: AuthPolicy) -> Self {
+        Self {
+            db,
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+/// Session and login-throttling rules (the `[auth]` section of the settings).
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthPolicy {
+    /// A session ends after this long without a request.
+    pub session_idle_minutes: i64,
+    /// …and at the latest this long after login, used or not.
+    pub session_max_hours: i64,
+    /// Failed logins allowed per username within `throttle_window_minutes`.
+    pub max_failures_per_user: i32,
+    /// Failed logins allowed per client address within `throttle_window_minutes`.
+    pub max_failures_per_addr: i32,
+    pub throttle_window_minutes: i64,
+}
+
+impl Default for AuthPolicy {
+    fn default() -> Self {
+        Self {
+            session_idle_minutes: 12 * 60,
+            session_max_hours: 14 * 24,
+            max_failures_per_user: 5,
+            max_failures_per_addr: 30,
+            throttle_window_minutes: 15,
+        }
+    }
+}

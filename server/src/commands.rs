@@ -1,0 +1,40 @@
+//! What each subcommand does. `serve` reads as the start-up story: settings, database and
+//! migrations, the setup link, then serve until a shutdown signal.
+
+mod user;
+
+pub use user::user;
+
+use crate::router::{self, start};
+use crate::settings::Settings;
+use leptos::config::LeptosOptions;
+use secrecy::ExposeSecret;
+
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let portal = start(&settings, leptos_options()?).await?;
+    println!("Proxlab is running at {}/", portal.url);
+    if let Some(link) = &portal.setup_link {
+        println!("No admin account exists yet. Create the first one with this one-time link:");
+        println!("  {link}");
+        println!("(or run: proxlab user add NAME --role admin)");
+    }
+    tracing::info!(url = %portal.url, "serving");
+    router::serve(portal).await
+}
+
+pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let db = lab::db::connect(settings.database_url.expose_secret()).await?;
+    lab::db::migrate(&db).await?;
+    println!("The database schema is up to date.");
+    Ok(())
+}
+
+/// cargo-leptos passes the site layout in `LEPTOS_*` variables at build and run time; a binary
+/// started by hand falls back to the same defaults.
+pub fn leptos_options() -> anyhow::Result<LeptosOptions> {
+    let mut options = leptos::config::get_configuration(None)?.leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = "proxlab".into();
+    }
+    Ok(options)
+}

@@ -1,0 +1,125 @@
+//! Two cross-cutting rules for every request, applied in one place:
+//!
+//! * **Origin check (CSRF defence beyond SameSite).** A state-changing request (any method
+//!   but GET/HEAD/OPTIONS) that carries an `Origin` header must come from this site: its host
+//!   must equal the request's `Host` (or the configured public URL's). Browsers always send
+//!   `Origin` on cross-site POSTs, so a forged form post from another site is refused with
+//!   403 before it reaches any handler. Requests without `Origin` are not from a browser form
+//!   on another site (curl, scripts) and pass; they still need a session cookie.
+//! * **Status codes of failed server functions.** Leptos answers every server-function error
+//!   with 500; here the `AppError` in the body picks the real status (400, 401, 403, 409, 429…).
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode, header};
+use std::sync::Arc;
+
+/// The origins allowed besides the request's own host.
+#[derive(Clone, Debug, Default)]
+pub struct OriginPolicy {
+    pub public_origin: Option<String>,
+}
+
+pub async fn check_origin(
+    State(policy): State<Arc<OriginPolicy>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe && !origin_allowed(req.headers(), &policy) {
+        tracing::warn!(
+            method = %req.method(),
+            path = %req.uri().path(),
+            origin = ?req.headers().get(header::ORIGIN),
+            "refused a cross-site request"
+        );
+        return (StatusCode::FORBIDDEN, "Cross-site request refused.").into_response();
+    }
+    next.run(req).await
+}
+
+fn origin_allowed(headers: &HeaderMap, policy: &OriginPolicy) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return true;
+    };
+    if policy.public_origin.as_deref() == Some(origin) {
+        return true;
+    }
+    let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+/// Largest server-function error body we re-read to find its status.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+pub async fn server_fn_status(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let bytes = to_bytes(body, MAX_ERROR_BODY).await.unwrap_or_default();
+    if let Ok(err) = serde_json::from_slice::<app::AppError>(&bytes) {
+        parts.status =
+            StatusCode::from_u16(err.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(o) = origin {
+            h.insert(header::ORIGIN, HeaderValue::from_str(o).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn same_site_and_originless_requests_pass() {
+        let p = OriginPolicy::default();
+        assert!(origin_allowed(
+            &headers(Some("http://127.0.0.1:3000"), "127.0.0.1:3000"),
+            &p
+        ));
+        assert!(origin_allowed(&headers(None, "127.0.0.1:3000"), &p));
+    }
+
+    #[test]
+    fn cross_site_requests_are_refused() {
+        let p = OriginPolicy::default();
+        assert!(!origin_allowed(
+            &headers(Some("https://evil.example"), "127.0.0.1:3000"),
+            &p
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("null"), "127.0.0.1:3000"),
+            &p
+        ));
+        assert!(!origin_allowed(
+            &headers(Some("http://127.0.0.1:3001"), "127.0.0.1:3000"),
+            &p
+        ));
+    }
+
+    #[test]
+    fn the_public_origin_passes_behind_a_proxy() {
+        let p = OriginPolicy {
+            public_origin: Some("https://lab.school.example".into()),
+        };
+        assert!(origin_allowed(
+            &headers(Some("https://lab.school.example"), "10.0.0.5:3000"),
+            &p
+        ));
+    }
+}

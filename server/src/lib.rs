@@ -1,0 +1,12 @@
+//! The `proxlab` server: command line, settings, start-up and graceful shutdown, and the axum
+//! router around the Leptos app. The domain lives in `lab`; this crate only wires it up.
+
+pub mod cli;
+pub mod commands;
+mod guard;
+pub mod router;
+pub mod settings;
+pub mod telemetry;
+
+pub use router::{Portal, build_router, start};
+pub use settings::Settings;

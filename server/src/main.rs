@@ -1,0 +1,17 @@
+//! `proxlab`: settings, logging, then the chosen command (`serve` by default).
+
+use clap::Parser;
+use server::cli::{Cli, Command};
+use server::{Settings, commands, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init(cli.log_json || settings.log_json);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => commands::serve(settings).await,
+        Command::Migrate => commands::migrate(settings).await,
+        Command::User(user) => commands::user(settings, user).await,
+    }
+}

@@ -1,0 +1,150 @@
+//! The axum router: Leptos pages and server functions (with `lab::Services` in their context),
+//! `/health`, static files, and the request guards; plus `start`, which connects the
+//! database, migrates, prints the first-run setup link and binds the listener.
+
+use crate::guard::{OriginPolicy, check_origin, server_fn_status};
+use crate::settings::Settings;
+use app::session::WebSettings;
+use app::{App, shell};
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router, middleware};
+use lab::Services;
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use secrecy::ExposeSecret;
+use serde_json::json;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tower_http::limit::RequestBodyLimitLayer;
+
+/// Form posts are small; anything bigger is refused with 413 before it is read.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A bound, migrated portal, ready to serve.
+pub struct Portal {
+    pub listener: TcpListener,
+    pub router: Router,
+    pub services: Services,
+    /// The one-time first-admin link, when no admin exists yet.
+    pub setup_link: Option<String>,
+    pub url: String,
+}
+
+/// Connects and migrates the database, issues a setup token if needed, binds the address.
+pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow::Result<Portal> {
+    let db = lab::db::connect(settings.database_url.expose_secret()).await?;
+    lab::db::migrate(&db).await?;
+    let services = Services::new(db, settings.auth.clone());
+    let addr = settings.listen.unwrap_or(leptos_options.site_addr);
+    let listener = TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    let url = settings
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let setup_link = lab::auth::issue_setup_token(&services)
+        .await?
+        .map(|token| format!("{url}{}?token={token}", app::ids::ROUTE_SETUP));
+    let router = build_router(services.clone(), leptos_options, settings);
+    Ok(Portal {
+        listener,
+        router,
+        services,
+        setup_link,
+        url,
+    })
+}
+
+pub fn build_router(
+    services: Services,
+    leptos_options: LeptosOptions,
+    settings: &Settings,
+) -> Router {
+    let web = WebSettings {
+        https: settings.https(),
+        behind_proxy: settings.behind_proxy,
+    };
+    let origin = Arc::new(OriginPolicy {
+        public_origin: settings.public_url.as_deref().and_then(|u| {
+            url::Url::parse(u)
+                .ok()
+                .map(|u| u.origin().ascii_serialization())
+        }),
+    });
+    let routes = generate_route_list(App);
+    let context = {
+        let services = services.clone();
+        move || {
+            provide_context(services.clone());
+            provide_context(web.clone());
+        }
+    };
+    let health = Router::new()
+        .route("/health", get(health))
+        .with_state(services);
+    Router::new()
+        .leptos_routes_with_context(&leptos_options, routes, context, {
+            let options = leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler(shell))
+        .with_state(leptos_options)
+        .merge(health)
+        .layer(middleware::from_fn(server_fn_status))
+        .layer(middleware::from_fn_with_state(origin, check_origin))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+}
+
+/// `GET /health`: 200 `{"status":"ok","database":"ok"}` when the database answers, else 503.
+async fn health(State(services): State<Services>) -> (http::StatusCode, Json<serde_json::Value>) {
+    match services.db.ping().await {
+        Ok(()) => (
+            http::StatusCode::OK,
+            Json(json!({"status": "ok", "database": "ok"})),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (
+                http::StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "database": "unreachable"})),
+            )
+        }
+    }
+}
+
+/// Serves until Ctrl-C or SIGTERM, then lets open requests finish.
+pub async fn serve(portal: Portal) -> anyhow::Result<()> {
+    axum::serve(
+        portal.listener,
+        portal
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,132 @@
+//! Settings, layered: built-in defaults, then a TOML file (`--config`), then environment
+//! variables `PROXLAB_*` (nested keys with `__`, e.g. `PROXLAB_AUTH__SESSION_IDLE_MINUTES`).
+//! `DATABASE_URL` is honoured too, below `PROXLAB_DATABASE_URL`. Unknown keys are errors, so a
+//! typo does not silently fall back to a default. The database URL may hold a password: it is
+//! a `SecretString` and never printed.
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use lab::AuthPolicy;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Where to listen; defaults to cargo-leptos's `site-addr` (127.0.0.1:3000).
+    pub listen: Option<SocketAddr>,
+    /// `sqlite://path` (created on first run) or `postgres://user:pass@host/db`.
+    pub database_url: SecretString,
+    /// The address people use, e.g. `https://lab.school.example`. `https` makes cookies Secure.
+    pub public_url: Option<String>,
+    /// A reverse proxy in front sets X-Forwarded-For/-Proto, and those headers are trusted.
+    pub behind_proxy: bool,
+    pub log_json: bool,
+    pub auth: AuthPolicy,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: None,
+            database_url: SecretString::from("sqlite://data/proxlab.db"),
+            public_url: None,
+            behind_proxy: false,
+            log_json: false,
+            auth: AuthPolicy::default(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the layers. A `--config` file that does not exist is an error.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            if !file.is_file() {
+                bail!("settings file {} does not exist", file.display());
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(Env::raw().only(&["DATABASE_URL"]))
+            .merge(Env::prefixed("PROXLAB_").split("__").ignore(&["config"]));
+        let settings: Settings = figment.extract().context("invalid settings")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.public_url {
+            let parsed =
+                url::Url::parse(url).with_context(|| format!("public_url {url:?} is not a URL"))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                bail!("public_url must start with http:// or https://");
+            }
+        }
+        let a = &self.auth;
+        if a.session_idle_minutes < 1 || a.session_max_hours < 1 || a.throttle_window_minutes < 1 {
+            bail!("auth: session and throttle durations must be at least 1");
+        }
+        if a.max_failures_per_user < 1 || a.max_failures_per_addr < 1 {
+            bail!("auth: failure limits must be at least 1");
+        }
+        Ok(())
+    }
+
+    pub fn https(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn defaults_file_and_environment_layer_in_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "p.toml",
+                "database_url = \"sqlite://file.db\"\npublic_url = \"https://lab.example\"\n[auth]\nsession_idle_minutes = 30\n",
+            )?;
+            jail.set_env("PROXLAB_AUTH__SESSION_IDLE_MINUTES", "45");
+            let s = Settings::load(Some(Path::new("p.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(s.database_url.expose_secret(), "sqlite://file.db");
+            assert_eq!(s.auth.session_idle_minutes, 45);
+            assert_eq!(s.auth.max_failures_per_user, 5);
+            assert!(s.https());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_a_reason() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("typo.toml", "databse_url = \"x\"\n")?;
+            let err = Settings::load(Some(Path::new("typo.toml"))).unwrap_err();
+            assert!(format!("{err:#}").contains("databse_url"), "{err:#}");
+            jail.create_file("neg.toml", "[auth]\nsession_idle_minutes = 0\n")?;
+            assert!(Settings::load(Some(Path::new("neg.toml"))).is_err());
+            assert!(Settings::load(Some(Path::new("missing.toml"))).is_err());
+            jail.create_file("url.toml", "public_url = \"ftp://x\"\n")?;
+            assert!(Settings::load(Some(Path::new("url.toml"))).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn database_url_never_prints() {
+        let s = Settings {
+            database_url: SecretString::from("postgres://u:hunter2@db/x"),
+            ..Settings::default()
+        };
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,620 @@
+//! The server over real HTTP: a real `proxlab` router on a free loopback port with a real
+//! SQLite file, driven with reqwest the way a browser or a script would (form posts, cookies).
+
+use lab::model::Role;
+use leptos::config::LeptosOptions;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, LOCATION, ORIGIN, SET_COOKIE};
+use server::Settings;
+
+struct Server {
+    url: String,
+    setup_link: Option<String>,
+    services: lab::Services,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+const PASSWORD: &str = "a long enough password";
+
+async fn start_with(configure: impl FnOnce(&mut Settings)) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings {
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        database_url: format!("sqlite://{}", dir.path().join("p.db").display()).into(),
+        ..Settings::default()
+    };
+    configure(&mut settings);
+    let options = LeptosOptions::builder()
+        .output_name("proxlab")
+        .site_root("target/site")
+        .build();
+    let portal = server::start(&settings, options).await.unwrap();
+    let url = format!("http://{}", portal.listener.local_addr().unwrap());
+    let setup_link = portal.setup_link.clone();
+    let services = portal.services.clone();
+    tokio::spawn(server::router::serve(portal));
+    Server {
+        url,
+        setup_link,
+        services,
+        http: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        _dir: dir,
+    }
+}
+
+async fn start() -> Server {
+    start_with(|_| {}).await
+}
+
+/// A response, read whole.
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("proxlab_session=") && !c.starts_with("proxlab_session=;"))
+            .map(|c| c.split(';').next().unwrap().to_owned())
+    }
+}
+
+impl Server {
+    async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> Reply {
+        let mut req = self.http.post(format!("{}{path}", self.url)).form(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    /// A page load, as a browser asks for it.
+    async fn get(&self, path: &str, cookie: Option<&str>) -> Reply {
+        let mut req = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header("accept", "text/html,application/xhtml+xml");
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        read(req.send().await.unwrap()).await
+    }
+
+    async fn add_user(&self, name: &str, role: Role) -> i32 {
+        lab::auth::create_user(
+            &self.services,
+            lab::auth::NewUser {
+                username: name.into(),
+                display_name: String::new(),
+                email: None,
+                role,
+                password: PASSWORD.into(),
+            },
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    async fn login(&self, name: &str) -> String {
+        let r = self
+            .post(
+                "/api/auth/login",
+                None,
+                &[("username", name), ("password", PASSWORD)],
+            )
+            .await;
+        assert!(
+            r.status.is_success(),
+            "login {name}: {} {}",
+            r.status,
+            r.body
+        );
+        r.session_cookie().expect("login sets the session cookie")
+    }
+}
+
+async fn read(res: reqwest::Response) -> Reply {
+    Reply {
+        status: res.status(),
+        headers: res.headers().clone(),
+        body: res.text().await.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn health_reports_the_database() {
+    let s = start().await;
+    let r = s.get("/health", None).await;
+    assert_eq!(r.status, 200);
+    let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(json["database"], "ok");
+}
+
+#[tokio::test]
+async fn first_run_setup_link_creates_the_admin_once() {
+    let s = start().await;
+    let link = s
+        .setup_link
+        .clone()
+        .expect("no admin yet: a setup link is printed");
+    let token = link.split("token=").nth(1).unwrap();
+    assert!(token.len() >= 43, "≥256-bit token");
+    let page = s.get(&format!("/setup?token={token}"), None).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Create admin"), "{}", page.body);
+
+    let form = [
+        ("token", token),
+        ("username", "Root"),
+        ("display_name", "The Admin"),
+        ("password", PASSWORD),
+        ("password_confirm", PASSWORD),
+    ];
+    let r = s.post("/api/auth/setup", None, &form).await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.body);
+    let cookie = r.session_cookie().unwrap();
+    let set_cookie = r
+        .headers
+        .get(SET_COOKIE)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(!set_cookie.contains("Secure"), "plain http: no Secure flag");
+
+    let me = s.post("/api/auth/me", Some(&cookie), &[]).await;
+    assert!(me.body.contains("\"role\":\"admin\""), "{}", me.body);
+    assert!(me.body.contains("\"username\":\"root\""), "{}", me.body);
+
+    // The link is spent: the page says so and a second post changes nothing.
+    let page = s.get(&format!("/setup?token={token}"), None).await;
+    assert!(page.body.contains("has been used"), "{}", page.body);
+    let mut evil = form;
+    evil[1] = ("username", "evil");
+    let again = s.post("/api/auth/setup", None, &evil).await;
+    assert_eq!(again.status, 400, "{}", again.body);
+    assert!(
+        lab::auth::find_user(&s.services, "evil")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn login_logout_and_bad_credentials() {
+    let s = start().await;
+    s.add_user("alice", Role::Student).await;
+
+    let wrong = s
+        .post(
+            "/api/auth/login",
+            None,
+            &[("username", "alice"), ("password", "wrong password!")],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("WrongCredentials"), "{}", wrong.body);
+    assert!(wrong.session_cookie().is_none());
+    let unknown = s
+        .post(
+            "/api/auth/login",
+            None,
+            &[("username", "nobody"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!((unknown.status, unknown.body), (wrong.status, wrong.body));
+    let empty = s
+        .post(
+            "/api/auth/login",
+            None,
+            &[("username", "alice"), ("password", "")],
+        )
+        .await;
+    assert_eq!(empty.status, 401);
+    let realm = s
+        .post(
+            "/api/auth/login",
+            None,
+            &[("username", "root@pam"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(realm.status, 400);
+
+    let cookie = s.login("alice").await;
+    let portal = s.get("/", Some(&cookie)).await;
+    assert_eq!(portal.status, 200);
+    assert!(portal.body.contains("Welcome, alice"), "{}", portal.body);
+
+    let out = s.post("/api/auth/logout", Some(&cookie), &[]).await;
+    assert!(
+        out.status.is_success() || out.status.is_redirection(),
+        "{}",
+        out.status
+    );
+    let cleared = out.headers.get(SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    // The old cookie is dead on the server, whatever the browser does with it.
+    let r = s
+        .post(
+            "/api/auth/password",
+            Some(&cookie),
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "x"),
+                ("new_password_confirm", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    let page = s.get("/", Some(&cookie)).await;
+    assert_eq!(page.status, 302);
+}
+
+#[tokio::test]
+async fn a_login_redirect_goes_only_to_local_paths() {
+    let s = start().await;
+    s.add_user("bo", Role::Student).await;
+    let html = |next: &str| {
+        let client = s.http.clone();
+        let url = format!("{}/api/auth/login", s.url);
+        let next = next.to_owned();
+        async move {
+            client
+                .post(url)
+                .header("accept", "text/html")
+                .header("referer", "http://127.0.0.1/login")
+                .form(&[("username", "bo"), ("password", PASSWORD), ("next", &next)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = html("/profile").await;
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.headers()[LOCATION], "/profile");
+    let r = html("https://evil.example/").await;
+    assert_eq!(r.headers()[LOCATION], "/");
+    let r = html("//evil.example/").await;
+    assert_eq!(r.headers()[LOCATION], "/");
+}
+
+#[tokio::test]
+async fn registration_follows_the_rules_and_the_switch() {
+    let s = start().await;
+    let form = |name: &'static str, pw: &'static str, confirm: &'static str| {
+        [
+            ("username", name),
+            ("display_name", ""),
+            ("password", pw),
+            ("password_confirm", confirm),
+        ]
+    };
+    let r = s
+        .post(
+            "/api/auth/register",
+            None,
+            &form("Newbie", PASSWORD, PASSWORD),
+        )
+        .await;
+    assert!(r.status.is_success(), "{} {}", r.status, r.body);
+    let cookie = r.session_cookie().unwrap();
+    let me = s.post("/api/auth/me", Some(&cookie), &[]).await;
+    assert!(
+        me.body.contains("\"role\":\"student\""),
+        "registered users are students: {}",
+        me.body
+    );
+
+    for (form, status) in [
+        (form("newbie", PASSWORD, PASSWORD), 409),
+        (form("root@pam", PASSWORD, PASSWORD), 400),
+        (form("two words", PASSWORD, PASSWORD), 400),
+        (form("shorty", "short", "short"), 400),
+        (form("mismatch", PASSWORD, "another long password"), 400),
+    ] {
+        let r = s.post("/api/auth/register", None, &form).await;
+        assert_eq!(r.status, status, "{form:?}: {}", r.body);
+    }
+    let long = "p".repeat(300);
+    let r = s
+        .post(
+            "/api/auth/register",
+            None,
+            &[
+                ("username", "longpw"),
+                ("display_name", ""),
+                ("password", &long),
+                ("password_confirm", &long),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        lab::auth::list_users(&s.services, "").await.unwrap().len(),
+        1
+    );
+
+    lab::site::set_registration_open(&s.services, false)
+        .await
+        .unwrap();
+    let r = s
+        .post(
+            "/api/auth/register",
+            None,
+            &form("late", PASSWORD, PASSWORD),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert!(
+        s.get("/register", None)
+            .await
+            .body
+            .contains("Self-registration is closed")
+    );
+}
+
+/// Every admin server function refuses anonymous users (401), students and teachers (403).
+#[tokio::test]
+async fn admin_functions_are_for_admins_only() {
+    let s = start().await;
+    s.add_user("admin", Role::Admin).await;
+    s.add_user("teach", Role::Teacher).await;
+    let victim = s.add_user("stu", Role::Student).await.to_string();
+    let admin = s.login("admin").await;
+    let teacher = s.login("teach").await;
+    let student = s.login("stu").await;
+
+    let calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/api/admin/users", vec![("search", "")]),
+        (
+            "/api/admin/users/create",
+            vec![
+                ("username", "made"),
+                ("display_name", ""),
+                ("email", ""),
+                ("role", "admin"),
+                ("password", PASSWORD),
+            ],
+        ),
+        (
+            "/api/admin/users/role",
+            vec![("user_id", &victim), ("role", "admin")],
+        ),
+        (
+            "/api/admin/users/password",
+            vec![("user_id", &victim), ("password", "hijacked password")],
+        ),
+        (
+            "/api/admin/users/disabled",
+            vec![("user_id", &victim), ("disabled", "true")],
+        ),
+        ("/api/admin/registration", vec![("open", "false")]),
+        ("/api/admin/users/delete", vec![("user_id", &victim)]),
+    ];
+    for (path, form) in &calls {
+        assert_eq!(
+            s.post(path, None, form).await.status,
+            401,
+            "anonymous {path}"
+        );
+        assert_eq!(
+            s.post(path, Some(&student), form).await.status,
+            403,
+            "student {path}"
+        );
+        assert_eq!(
+            s.post(path, Some(&teacher), form).await.status,
+            403,
+            "teacher {path}"
+        );
+    }
+    // Nothing changed…
+    let users = lab::auth::list_users(&s.services, "").await.unwrap();
+    assert_eq!(users.len(), 3);
+    assert!(users.iter().all(|u| !u.disabled && u.username != "made"));
+    assert!(lab::site::registration_open(&s.services).await.unwrap());
+    // …until an admin does it.
+    for (path, form) in &calls {
+        let r = s.post(path, Some(&admin), form).await;
+        assert!(
+            r.status.is_success(),
+            "admin {path}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    assert!(
+        lab::auth::find_user(&s.services, "stu")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        lab::auth::find_user(&s.services, "made")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test]
+async fn pages_answer_with_the_right_status_for_each_role() {
+    let s = start().await;
+    s.add_user("admin", Role::Admin).await;
+    s.add_user("teach", Role::Teacher).await;
+    s.add_user("stu", Role::Student).await;
+    let admin = s.login("admin").await;
+    let teacher = s.login("teach").await;
+    let student = s.login("stu").await;
+
+    let anon = s.get("/admin/users", None).await;
+    assert_eq!(anon.status, 302);
+    assert_eq!(anon.headers[LOCATION], "/login?next=/admin/users");
+    for (path, who, status) in [
+        ("/admin/users", &admin, 200),
+        ("/admin/users", &teacher, 403),
+        ("/admin/users", &student, 403),
+        ("/classes", &teacher, 200),
+        ("/classes", &student, 403),
+        ("/profile", &student, 200),
+        ("/", &student, 200),
+        ("/no/such/page", &student, 404),
+    ] {
+        assert_eq!(s.get(path, Some(who)).await.status, status, "{path}");
+    }
+    assert_eq!(s.get("/no/such/page", None).await.status, 404);
+    let page = s.get("/admin/users", Some(&admin)).await.body;
+    assert!(
+        page.contains("teach") && page.contains("stu"),
+        "the list is rendered on the server"
+    );
+    let nav = s.get("/", Some(&teacher)).await.body;
+    assert!(nav.contains("href=\"/classes\"") && !nav.contains("href=\"/admin/users\""));
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_refused_before_anything_happens() {
+    let s = start().await;
+    s.add_user("admin", Role::Admin).await;
+    let victim = s.add_user("stu", Role::Student).await.to_string();
+    let admin = s.login("admin").await;
+    let res = s
+        .http
+        .post(format!("{}/api/admin/users/delete", s.url))
+        .header("cookie", &admin)
+        .header(ORIGIN, "https://evil.example")
+        .form(&[("user_id", victim.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 403);
+    assert!(
+        lab::auth::find_user(&s.services, "stu")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The same request from the portal's own origin goes through.
+    let res = s
+        .http
+        .post(format!("{}/api/admin/users/delete", s.url))
+        .header("cookie", &admin)
+        .header(ORIGIN, &s.url)
+        .form(&[("user_id", victim.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{}", res.status());
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_posts_get_clear_errors() {
+    let s = start().await;
+    let missing = s.post("/api/auth/login", None, &[("username", "x")]).await;
+    assert_eq!(missing.status, 400, "{}", missing.body);
+    assert!(missing.body.contains("malformed"), "{}", missing.body);
+    let big = "x".repeat(200 * 1024);
+    let r = s
+        .post(
+            "/api/auth/login",
+            None,
+            &[("username", "x"), ("password", &big)],
+        )
+        .await;
+    assert_eq!(r.status, 413);
+    let r = s
+        .post(
+            "/api/admin/users/role",
+            None,
+            &[("user_id", "not-a-number"), ("role", "admin")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn repeated_failures_are_throttled() {
+    let s = start_with(|c| c.auth.max_failures_per_user = 2).await;
+    s.add_user("carl", Role::Student).await;
+    for _ in 0..2 {
+        let r = s
+            .post(
+                "/api/auth/login",
+                None,
+                &[("username", "carl"), ("password", "wrong password!")],
+            )
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    let r = s
+        .post(
+            "/api/auth/login",
+            None,
+            &[("username", "carl"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.body.contains("Try again"), "{}", r.body);
+}
+
+#[tokio::test]
+async fn cookies_are_secure_behind_https() {
+    let s = start_with(|c| c.public_url = Some("https://lab.school.example".into())).await;
+    s.add_user("dee", Role::Student).await;
+    let r = s
+        .post(
+            "/api/auth/login",
+            None,
+            &[("username", "dee"), ("password", PASSWORD)],
+        )
+        .await;
+    let set_cookie = r.headers.get(SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(set_cookie.contains("Secure"), "{set_cookie}");
+}
+
+#[tokio::test]
+async fn a_password_change_signs_out_other_sessions() {
+    let s = start().await;
+    s.add_user("eve", Role::Student).await;
+    let laptop = s.login("eve").await;
+    let phone = s.login("eve").await;
+    let bad = s
+        .post(
+            "/api/auth/password",
+            Some(&laptop),
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "tiny"),
+                ("new_password_confirm", "tiny"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400);
+    let ok = s
+        .post(
+            "/api/auth/password",
+            Some(&laptop),
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new password"),
+                ("new_password_confirm", "a brand new password"),
+            ],
+        )
+        .await;
+    assert!(ok.status.is_success(), "{}", ok.body);
+    assert_eq!(s.get("/profile", Some(&laptop)).await.status, 200);
+    assert_eq!(s.get("/profile", Some(&phone)).await.status, 302);
+}
