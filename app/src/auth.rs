@@ -28,8 +28,7 @@ pub struct Auth {
     pub profile: ServerAction<UpdateProfile>,
 }
 
-/// Provides [`Auth`] to its children. It sits inside `<Router>`, so that the actions pick up
-/// an error a no-JavaScript form post left in the URL.
+/// Provides [`Auth`] to its children (inside `<Router>`: its components use the router).
 #[component]
 pub fn AuthProvider(children: Children) -> impl IntoView {
     provide_auth();

@@ -20,7 +20,7 @@ pub fn Layout(children: Children) -> impl IntoView {
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
     view! {
-        <div id="app" attr:data-hydrated=move || hydrated.get().then_some("true")>
+        <div id="app" data-hydrated=move || hydrated.get().then_some("true")>
             <a class="skip-link" href="#main">"Skip to content"</a>
             <nav::Header />
             <main id="main" tabindex="-1">

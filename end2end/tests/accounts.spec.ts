@@ -29,10 +29,10 @@ test("first-run setup through the printed link, then create a teacher and sign o
   await expect(page).toHaveURL(new RegExp(`${ROUTE_ADMIN_USERS}$`));
   await ready(page);
 
-  await page.getByLabel("Username").fill("teacher1");
-  await page.getByLabel("Display name").fill("Tess Teacher");
-  await page.getByLabel("Role", { exact: true }).selectOption("teacher");
-  await page.getByLabel("Initial password").fill(PASSWORD);
+  await page.locator("#new-username").fill("teacher1");
+  await page.locator("#new-display-name").fill("Tess Teacher");
+  await page.locator("#new-role").selectOption("teacher");
+  await page.locator("#new-password").fill(PASSWORD);
   await page.getByRole("button", { name: "Create", exact: true }).click();
   const row = page.locator(`${USERS_TABLE} tr[data-username="teacher1"]`);
   await expect(row).toBeVisible();

@@ -91,7 +91,7 @@ fn Users() -> impl IntoView {
         <section class="card">
             <form method="get" class="search" role="search">
                 <label for="q" class="visually-hidden">"Search users"</label>
-                <input id="q" name="q" type="search" placeholder="Search by name or email" prop:value=search />
+                <input id="q" name="q" type="search" placeholder="Search by name or email" value=search />
                 <button type="submit">"Search"</button>
             </form>
             <FormError message=row_error />

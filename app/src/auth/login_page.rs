@@ -19,7 +19,7 @@ pub fn LoginPage() -> impl IntoView {
         <section class="card narrow">
             <h1>"Sign in"</h1>
             <ActionForm action=auth.login>
-                <input type="hidden" name="next" prop:value=next />
+                <input type="hidden" name="next" value=next />
                 <label for="username">"Username"</label>
                 <input id="username" name="username" autocomplete="username" required autofocus
                     placeholder="e.g. teacher1" maxlength="64" />

@@ -25,7 +25,7 @@ pub fn SetupPage() -> impl IntoView {
                         view! {
                             <p>"Create the first admin account. This link works once."</p>
                             <ActionForm action=auth.setup>
-                                <input type="hidden" name="token" prop:value=token />
+                                <input type="hidden" name="token" value=token />
                                 <label for="username">"Admin username"</label>
                                 <input id="username" name="username" autocomplete="username" required maxlength="32" />
                                 <label for="display_name">"Your name"</label>
