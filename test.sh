@@ -37,9 +37,15 @@ pg() {
 start_postgres() {
   local dir="$work/pg" port
   mkdir -p "$dir"
-  [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+  if [ "$(id -u)" -eq 0 ]; then
+    # initdb refuses to run as root: the server runs as Debian's postgres user, which must be
+    # able to reach its folder inside our private work folder.
+    chmod 755 "$work"
+    chown postgres "$dir"
+  fi
   pg_data="$dir/data"
-  pg initdb -D "$pg_data" -A trust -U postgres --no-sync >"$work/initdb.log" 2>&1
+  pg initdb -D "$pg_data" -A trust -U postgres --no-sync >"$work/initdb.log" 2>&1 ||
+    { cat "$work/initdb.log" >&2; return 1; }
   port="$(free_port)"
   pg pg_ctl -D "$pg_data" -l "$dir/server.log" -w \
     -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null

@@ -1,0 +1,161 @@
+//! The `proxlab` binary's command line, run as a real process on a temporary SQLite file.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+struct Cli {
+    dir: tempfile::TempDir,
+}
+
+impl Cli {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: &str) -> Output {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_proxlab"))
+            .args(args)
+            .env_remove("DATABASE_URL")
+            .env(
+                "PROXLAB_DATABASE_URL",
+                format!("sqlite://{}", self.dir.path().join("cli.db").display()),
+            )
+            .current_dir(self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn help_documents_every_command() {
+    let out = Cli::new().run(&["--help"], "");
+    assert!(out.status.success());
+    for word in ["serve", "migrate", "user", "--config", "--log-json"] {
+        assert!(text(&out).contains(word), "{word} missing from --help");
+    }
+}
+
+#[test]
+fn users_are_added_and_their_passwords_set_from_stdin() {
+    let cli = Cli::new();
+    let out = cli.run(
+        &[
+            "user",
+            "add",
+            "Alice",
+            "--role",
+            "teacher",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("Created alice (teacher)"),
+        "{}",
+        text(&out)
+    );
+
+    let again = cli.run(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--role",
+            "admin",
+            "--password-stdin",
+        ],
+        "a long enough password\n",
+    );
+    assert!(!again.status.success());
+    assert!(text(&again).contains("already taken"), "{}", text(&again));
+
+    let out = cli.run(
+        &["user", "set-password", "alice", "--password-stdin"],
+        "another long password\n",
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let out = cli.run(
+        &["user", "set-password", "nobody", "--password-stdin"],
+        "another long password\n",
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no account is named nobody"));
+}
+
+#[test]
+fn bad_input_is_refused_with_a_reason() {
+    let cli = Cli::new();
+    for (args, stdin, says) in [
+        (
+            vec![
+                "user",
+                "add",
+                "root@pam",
+                "--role",
+                "admin",
+                "--password-stdin",
+            ],
+            "a long enough password\n",
+            "cannot contain @",
+        ),
+        (
+            vec!["user", "add", "bob", "--role", "admin", "--password-stdin"],
+            "short\n",
+            "at least 10",
+        ),
+        (
+            vec!["user", "add", "bob", "--role", "boss", "--password-stdin"],
+            "",
+            "unknown role",
+        ),
+        (
+            vec!["user", "add", "bob", "--role", "admin"],
+            "",
+            "--password-stdin",
+        ),
+        (
+            vec!["--config", "missing.toml", "migrate"],
+            "",
+            "does not exist",
+        ),
+    ] {
+        let out = cli.run(&args, stdin);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(text(&out).contains(says), "{args:?}: {}", text(&out));
+    }
+    std::fs::write(cli.dir.path().join("typo.toml"), "databse_url = \"x\"\n").unwrap();
+    let out = cli.run(&["--config", "typo.toml", "migrate"], "");
+    assert!(!out.status.success());
+    assert!(text(&out).contains("databse_url"), "{}", text(&out));
+}
+
+#[test]
+fn migrate_runs_twice() {
+    let cli = Cli::new();
+    for _ in 0..2 {
+        let out = cli.run(&["migrate"], "");
+        assert!(out.status.success(), "{}", text(&out));
+        assert!(text(&out).contains("up to date"));
+    }
+}
