@@ -50,7 +50,7 @@ start_postgres() {
   pg pg_ctl -D "$pg_data" -l "$dir/server.log" -w \
     -o "-k $dir -p $port -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
   export PROXLAB_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres"
-  export PROXLAB_REQUIRE_POSTGRES=1
+  export PROXLAB_TEST_REQUIRE_POSTGRES=1
 }
 
 # Starts a proxlab binary on a fresh database and runs the Playwright suite against it.

@@ -7,7 +7,7 @@
 #     registry mirror lags a few of its newest dependencies);
 #   - npm packages in end2end/ (Playwright, and binaryen's wasm-opt for release builds: never
 #     Debian's binaryen 108, which builds a wasm that silently never hydrates);
-#   - for tests, Debian's chromium and postgresql.
+#   - for tests, Debian's chromium, postgresql and qemu-utils (qemu-img, used by pvesim).
 # Tools live in $PROXLAB_CACHE (default ~/.cache/proxlab), and so does the cargo target
 # directory unless CARGO_TARGET_DIR is set. Quiet when everything is there; one line per
 # install otherwise, with the full log under $PROXLAB_CACHE/logs.
@@ -80,5 +80,5 @@ setup_npm() {
 setup_rust
 setup_npm
 if [ "${1:-run}" = test ]; then
-  setup_debian_packages chromium postgresql
+  setup_debian_packages chromium postgresql qemu-utils
 fi

@@ -1,7 +1,8 @@
 //! Settings, layered: built-in defaults, then a TOML file (`--config`), then environment
 //! variables `PROXLAB_*` (nested keys with `__`, e.g. `PROXLAB_AUTH__SESSION_IDLE_MINUTES`).
 //! `DATABASE_URL` is honoured too, below `PROXLAB_DATABASE_URL`. Unknown keys are errors, so a
-//! typo does not silently fall back to a default. The database URL may hold a password: it is
+//! typo does not silently fall back to a default. `PROXLAB_CONFIG` (the file), `PROXLAB_CACHE`
+//! (the build scripts' cache) and `PROXLAB_TEST_*` (the test suite's) are not settings. The database URL may hold a password: it is
 //! a `SecretString` and never printed.
 
 use anyhow::{Context, bail};
@@ -51,9 +52,12 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment
-            .merge(Env::raw().only(&["DATABASE_URL"]))
-            .merge(Env::prefixed("PROXLAB_").split("__").ignore(&["config"]));
+        figment = figment.merge(Env::raw().only(&["DATABASE_URL"])).merge(
+            Env::prefixed("PROXLAB_")
+                .split("__")
+                .ignore(&["config", "cache"])
+                .filter(|key| !key.as_str().to_ascii_lowercase().starts_with("test_")),
+        );
         let settings: Settings = figment.extract().context("invalid settings")?;
         settings.validate()?;
         Ok(settings)
@@ -97,7 +101,9 @@ mod tests {
                 "database_url = \"sqlite://file.db\"\npublic_url = \"https://lab.example\"\n[auth]\nsession_idle_minutes = 30\n",
             )?;
             jail.set_env("PROXLAB_AUTH__SESSION_IDLE_MINUTES", "45");
-            let s = Settings::load(Some(Path::new("p.toml"))).map_err(|e| e.to_string())?;
+            jail.set_env("PROXLAB_TEST_POSTGRES_URL", "postgres://not-a-setting");
+            jail.set_env("PROXLAB_CACHE", "/tmp/not-a-setting");
+            let s = Settings::load(Some(Path::new("p.toml"))).map_err(|e| format!("{e:#}"))?;
             assert_eq!(s.database_url.expose_secret(), "sqlite://file.db");
             assert_eq!(s.auth.session_idle_minutes, 45);
             assert_eq!(s.auth.max_failures_per_user, 5);

@@ -67,17 +67,8 @@ pub async fn register(
         return Err(AppError::Forbidden);
     }
     same_passwords(&password, &password_confirm)?;
-    let user = lab::auth::create_user(
-        &services,
-        lab::auth::NewUser {
-            username,
-            display_name,
-            email: None,
-            role: lab::model::Role::Student,
-            password,
-        },
-    )
-    .await?;
+    let new = new_account(username, display_name, lab::model::Role::Student, password);
+    let user = lab::auth::create_user(&services, new).await?;
     start_session_and_go_home(&services, user.id).await
 }
 
@@ -98,18 +89,8 @@ pub async fn complete_setup(
 ) -> Result<(), AppError> {
     let services = services()?;
     same_passwords(&password, &password_confirm)?;
-    let admin = lab::auth::complete_setup(
-        &services,
-        &token,
-        lab::auth::NewUser {
-            username,
-            display_name,
-            email: None,
-            role: lab::model::Role::Admin,
-            password,
-        },
-    )
-    .await?;
+    let new = new_account(username, display_name, lab::model::Role::Admin, password);
+    let admin = lab::auth::complete_setup(&services, &token, new).await?;
     tracing::info!(user = %admin.username, "first admin created with the setup link");
     start_session_and_go_home(&services, admin.id).await
 }
@@ -140,6 +121,22 @@ pub async fn change_password(
     )
     .await?;
     Ok(())
+}
+
+#[cfg(feature = "ssr")]
+fn new_account(
+    username: String,
+    display_name: String,
+    role: lab::model::Role,
+    password: String,
+) -> lab::auth::NewUser {
+    lab::auth::NewUser {
+        username,
+        display_name,
+        email: None,
+        role,
+        password,
+    }
 }
 
 #[cfg(feature = "ssr")]

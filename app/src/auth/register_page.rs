@@ -22,14 +22,7 @@ pub fn RegisterPage() -> impl IntoView {
                         view! {
                             <p class="muted">"Student accounts can join classes with an invite link from their teacher."</p>
                             <ActionForm action=auth.register>
-                                <label for="username">"Username"</label>
-                                <input id="username" name="username" autocomplete="username" required
-                                    maxlength="32" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*"
-                                    aria-describedby="username-help" />
-                                <p id="username-help" class="help">"Letters, digits, '.', '-' and '_'."</p>
-                                <label for="display_name">"Your name"</label>
-                                <input id="display_name" name="display_name" autocomplete="name" maxlength="80" />
-                                <PasswordPair />
+                                <NewAccountFields username_label="Username" />
                                 <FormError message=error />
                                 <button type="submit" class="primary">"Create account"</button>
                             </ActionForm>
@@ -43,6 +36,21 @@ pub fn RegisterPage() -> impl IntoView {
             </Suspense>
             <p class="muted">"Already have an account? " <a href=ids::ROUTE_LOGIN>"Sign in"</a></p>
         </section>
+    }
+}
+
+/// Username, name, password and its confirmation: the fields of a new account.
+#[component]
+pub fn NewAccountFields(username_label: &'static str) -> impl IntoView {
+    view! {
+        <label for="username">{username_label}</label>
+        <input id="username" name="username" autocomplete="username" required
+            maxlength="32" pattern="[A-Za-z0-9][A-Za-z0-9._\\-]*"
+            aria-describedby="username-help" />
+        <p id="username-help" class="help">"Letters, digits, '.', '-' and '_'."</p>
+        <label for="display_name">"Your name"</label>
+        <input id="display_name" name="display_name" autocomplete="name" maxlength="80" />
+        <PasswordPair />
     }
 }
 

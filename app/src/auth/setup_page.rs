@@ -1,6 +1,6 @@
 //! First-run setup: the one-time link printed by the server creates the first admin.
 
-use super::register_page::PasswordPair;
+use super::register_page::NewAccountFields;
 use super::{setup_status, use_auth};
 use crate::ids;
 use crate::layout::{FormError, action_error};
@@ -26,11 +26,7 @@ pub fn SetupPage() -> impl IntoView {
                             <p>"Create the first admin account. This link works once."</p>
                             <ActionForm action=auth.setup>
                                 <input type="hidden" name="token" value=token />
-                                <label for="username">"Admin username"</label>
-                                <input id="username" name="username" autocomplete="username" required maxlength="32" />
-                                <label for="display_name">"Your name"</label>
-                                <input id="display_name" name="display_name" autocomplete="name" maxlength="80" />
-                                <PasswordPair />
+                                <NewAccountFields username_label="Admin username" />
                                 <FormError message=error />
                                 <button type="submit" class="primary">"Create admin"</button>
                             </ActionForm>

@@ -3,46 +3,39 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-fn set_status(_status: u16) {
+#[component]
+fn ErrorPage(
+    status: u16,
+    title: &'static str,
+    heading: &'static str,
+    message: String,
+) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::session::set_page_status(_status);
-}
-
-#[component]
-pub fn NotFoundPage() -> impl IntoView {
-    set_status(404);
+    crate::session::set_page_status(status);
+    let _ = status;
     view! {
-        <Title text="Not found" />
+        <Title text=title />
         <section class="error-page">
-            <h1>"Page not found"</h1>
-            <p>"There is nothing at this address. Check the link, or go back to your portal."</p>
-            <a class="button" href="/">"Go to the portal"</a>
-        </section>
-    }
-}
-
-#[component]
-pub fn ForbiddenPage() -> impl IntoView {
-    set_status(403);
-    view! {
-        <Title text="Not allowed" />
-        <section class="error-page">
-            <h1>"Not allowed"</h1>
-            <p>"Your account cannot open this page. If you need it, ask an admin."</p>
-            <a class="button" href="/">"Go to the portal"</a>
-        </section>
-    }
-}
-
-#[component]
-pub fn ServerErrorPage(message: String) -> impl IntoView {
-    set_status(500);
-    view! {
-        <Title text="Error" />
-        <section class="error-page">
-            <h1>"Something went wrong"</h1>
+            <h1>{heading}</h1>
             <p>{message}</p>
             <a class="button" href="/">"Go to the portal"</a>
         </section>
     }
+}
+
+#[component]
+pub fn NotFoundPage() -> impl IntoView {
+    let message = "There is nothing at this address. Check the link, or go back to your portal.";
+    view! { <ErrorPage status=404 title="Not found" heading="Page not found" message=message.into() /> }
+}
+
+#[component]
+pub fn ForbiddenPage() -> impl IntoView {
+    let message = "Your account cannot open this page. If you need it, ask an admin.";
+    view! { <ErrorPage status=403 title="Not allowed" heading="Not allowed" message=message.into() /> }
+}
+
+#[component]
+pub fn ServerErrorPage(message: String) -> impl IntoView {
+    view! { <ErrorPage status=500 title="Error" heading="Something went wrong" message /> }
 }

@@ -1,6 +1,6 @@
 //! Account behaviour against real databases: a fresh SQLite file per test, and a fresh
 //! PostgreSQL database per test when `PROXLAB_TEST_POSTGRES_URL` is set (the README's test
-//! command starts a throw-away PostgreSQL server and sets it; `PROXLAB_REQUIRE_POSTGRES=1`
+//! command starts a throw-away PostgreSQL server and sets it; `PROXLAB_TEST_REQUIRE_POSTGRES=1`
 //! turns its absence into a failure, so CI cannot skip it silently).
 
 use lab::auth::{self, LoginAttempt, NewUser};
@@ -37,8 +37,8 @@ async fn sqlite() -> TestDb {
 async fn postgres() -> Option<TestDb> {
     let Ok(admin_url) = std::env::var("PROXLAB_TEST_POSTGRES_URL") else {
         assert!(
-            std::env::var("PROXLAB_REQUIRE_POSTGRES").is_err(),
-            "PROXLAB_REQUIRE_POSTGRES is set but PROXLAB_TEST_POSTGRES_URL is not"
+            std::env::var("PROXLAB_TEST_REQUIRE_POSTGRES").is_err(),
+            "PROXLAB_TEST_REQUIRE_POSTGRES is set but PROXLAB_TEST_POSTGRES_URL is not"
         );
         eprintln!("PROXLAB_TEST_POSTGRES_URL not set: PostgreSQL case not run");
         return None;
