@@ -1,0 +1,221 @@
+//! `POST .../clone`: linked clones of templates (qcow2 backing files) or full copies; the
+//! target VMID is reserved at once with PVE's `# qmclone temporary file` + `lock: clone`
+//! config, and the task's UPID names the *source* VMID.
+
+use serde_json::json;
+
+use crate::api::Cx;
+use crate::api::authn::require;
+use crate::api::params;
+use crate::api::reply::{ApiError, ApiResult, ok};
+use crate::api::tasks::spawn;
+use crate::model::conf::Conf;
+use crate::model::store::Kind;
+use crate::model::{Inner, State, disks, mac, uuid};
+
+pub(crate) fn clone(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult {
+    let newid_text = cx
+        .p
+        .get("newid")
+        .ok_or_else(|| ApiError::param("newid", "property is missing and it is not optional"))?;
+    let newid = params::vmid("newid", newid_text)?;
+    let target = cx.p.get("target").unwrap_or(node).to_string();
+    let name =
+        cx.p.get("name")
+            .or(cx.p.get("hostname"))
+            .map(str::to_string);
+    let description = cx.p.get("description").map(str::to_string);
+    let pool = cx.p.get("pool").map(str::to_string);
+    let snapname = cx.p.get("snapname").map(str::to_string);
+    let storage = cx.p.get("storage").map(str::to_string);
+    let mut inner = cx.st.lock();
+    inner.refresh();
+    require(&inner, &cx.ident, &format!("/vms/{vmid}"), "VM.Clone")?;
+    let src = inner
+        .store
+        .get(vmid)
+        .cloned()
+        .ok_or_else(|| ApiError::msg("config vanished"))?;
+    let template = src.conf.is_template();
+    let full = match cx.p.get("full") {
+        Some(v) => params::parse_bool(v).ok_or_else(|| {
+            ApiError::param("full", format!("type check ('boolean') failed - got '{v}'"))
+        })?,
+        None => !template,
+    };
+    if !full && !template {
+        return Err(ApiError::msg(
+            "Linked clone feature is not supported for drive 'scsi0'",
+        ));
+    }
+    if !full && (storage.is_some() || cx.p.get("format").is_some()) {
+        return Err(ApiError::msg(
+            "parameter 'storage' not allowed for linked clones",
+        ));
+    }
+    if inner.node(&target).is_none() {
+        return Err(ApiError::msg(format!("no such node '{target}'")));
+    }
+    if inner.store.contains(newid) {
+        return Err(ApiError::msg(format!(
+            "unable to create VM {newid}: config file already exists"
+        )));
+    }
+    if let Some(lock) = src.conf.get("lock") {
+        return Err(ApiError::msg(format!("VM is locked ({lock})")));
+    }
+    let source = match &snapname {
+        Some(s) => src
+            .conf
+            .snapshots
+            .get(s)
+            .cloned()
+            .ok_or_else(|| ApiError::msg(format!("snapshot '{s}' does not exist")))?,
+        None => src.conf.main.clone(),
+    };
+    std::fs::write(
+        inner.store.path(&target, kind, newid),
+        "# qmclone temporary file\nlock: clone\n",
+    )
+    .map_err(|e| ApiError::msg(e.to_string()))?;
+    inner.refresh();
+    let job = Box::new(
+        move |inner: &mut Inner, st: &State| -> Result<Vec<String>, String> {
+            let fail = |inner: &mut Inner, e: String| {
+                let _ = inner.store.remove(newid);
+                Err(e)
+            };
+            let mut section = source;
+            for k in [
+                "template",
+                "parent",
+                "lock",
+                "snaptime",
+                "vmstate",
+                "runningmachine",
+                "runningcpu",
+            ] {
+                section.remove(k);
+            }
+            let old_name = section
+                .get("name")
+                .cloned()
+                .unwrap_or_else(|| format!("VM {vmid}"));
+            match kind {
+                Kind::Qemu => section.insert(
+                    "name".into(),
+                    name.unwrap_or_else(|| format!("Copy-of-VM-{old_name}")),
+                ),
+                Kind::Lxc => section.insert(
+                    "hostname".into(),
+                    name.unwrap_or_else(|| format!("Copy-of-CT-{old_name}")),
+                ),
+            };
+            if let Some(d) = description {
+                section.insert("description".into(), d);
+            }
+            if kind == Kind::Qemu {
+                section.insert("smbios1".into(), format!("uuid={}", uuid()));
+                section.insert("vmgenid".into(), uuid());
+            }
+            for (_, v) in section.iter_mut().filter(|(k, _)| k.starts_with("net")) {
+                let mut parts: Vec<String> = v.split(',').map(String::from).collect();
+                for p in parts.iter_mut() {
+                    if let Some((model, m)) = p.split_once('=')
+                        && m.len() == 17
+                        && m.matches(':').count() == 5
+                    {
+                        *p = format!("{model}={}", mac());
+                    }
+                }
+                *v = parts.join(",");
+            }
+            let mut log = vec![format!(
+                "create {} clone of drives",
+                if full { "full" } else { "linked" }
+            )];
+            let mut index = 0;
+            let keys: Vec<String> = section
+                .keys()
+                .filter(|k| disks::is_drive_key(k) && !k.starts_with("unused"))
+                .cloned()
+                .collect();
+            for key in keys {
+                let value = section[&key].clone();
+                let Some(volid) = disks::volid_of(&value).map(str::to_string) else {
+                    continue;
+                };
+                let Some((sid, volname)) = disks::split_volid(&volid) else {
+                    continue;
+                };
+                let Some(src_storage) = inner.storage(sid).cloned() else {
+                    return fail(inner, format!("storage '{sid}' does not exist"));
+                };
+                let size = crate::model::metrics::disk_size(&value).unwrap_or(1 << 30);
+                let result = if full {
+                    let dst = storage
+                        .as_deref()
+                        .and_then(|s| inner.storage(s).cloned())
+                        .unwrap_or_else(|| src_storage.clone());
+                    disks::copy(
+                        &st.cfg.root,
+                        &src_storage,
+                        volname,
+                        &dst,
+                        newid,
+                        index,
+                        size,
+                    )
+                } else if src_storage.path.is_none() {
+                    Ok(format!(
+                        "{sid}:base-{vmid}-disk-{index}/vm-{newid}-disk-{index}"
+                    ))
+                } else {
+                    disks::link(&st.cfg.root, &src_storage, volname, newid, index)
+                };
+                match result {
+                    Ok(new_volid) => {
+                        log.push(format!(
+                            "clone {volid}: {key} snapname={} -> {new_volid}",
+                            snapname.as_deref().unwrap_or("")
+                        ));
+                        let rest: Vec<&str> = value.split(',').skip(1).collect();
+                        let mut parts = vec![new_volid];
+                        parts.extend(rest.iter().map(|s| s.to_string()));
+                        section.insert(key.clone(), parts.join(","));
+                    }
+                    Err(e) => return fail(inner, format!("clone failed: {e}")),
+                }
+                index += 1;
+            }
+            let conf = Conf {
+                main: section,
+                ..Conf::default()
+            };
+            if let Err(e) = inner.store.write(newid, &target, kind, &conf) {
+                return fail(inner, e.to_string());
+            }
+            if let Some(p) = pool.and_then(|p| inner.pools.get_mut(&p)) {
+                p.vms.push(newid);
+            }
+            Ok(log)
+        },
+    );
+    let task = if kind == Kind::Qemu {
+        "qmclone"
+    } else {
+        "vzclone"
+    };
+    let secs = if full { 4.0 } else { 1.5 };
+    let upid = spawn(
+        cx,
+        &mut inner,
+        node,
+        task,
+        Some(newid),
+        &vmid.to_string(),
+        secs,
+        job,
+    );
+    ok(json!(upid))
+}

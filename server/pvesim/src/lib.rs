@@ -1,0 +1,107 @@
+//! # pvesim: a Proxmox VE 8/9 API simulator
+//!
+//! The other side of the wire for Proxlab's tests, benchmarks and demo mode: an HTTPS server
+//! that answers `/api2/json` the way `pveproxy`/`pvedaemon` do, over a cluster whose guest
+//! configs are real files in a pmxcfs-like tree. It shares no types with `lab` on purpose:
+//! shared types would hide mismatches between client and server.
+//!
+//! ```no_run
+//! let dir = tempfile::tempdir().unwrap();
+//! let sim = pvesim::Sim::start(pvesim::SimConfig::for_tests(dir.path())).unwrap();
+//! println!("{} pinned {}", sim.api_url(), sim.fingerprint());
+//! sim.control().set_node_state("pve2", pvesim::NodeState::Offline);
+//! ```
+//!
+//! ## Fidelity decisions (what is reproduced)
+//! * **Envelope**: `{"data":...}`; errors `{"data":null,"message":"...\n"}` (+`errors` for
+//!   400) with the first line of the message as the HTTP reason phrase; `message` can be
+//!   switched off to imitate libpve-http-server < 5.2.0; `total` beside `data` for task
+//!   lists/logs; headers `Server: pve-api-daemon/3.0` etc.; `Connection: close` on >= 400.
+//! * **Status codes**: 400 for schema errors, 401 with empty body from the auth layer
+//!   (`No ticket`, `Authentication failed!`, `Permission denied - invalid csrf token`,
+//!   pve-manager >= 9.1.5 wording), JSON 401 `authentication failure` for bad logins, 403
+//!   `Permission check failed (path, priv)`, 500 for business errors (no 404 for missing
+//!   guests: `Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist`), 501 for
+//!   unknown paths/methods and for DELETE bodies (plain text), 595/596 with empty body for
+//!   calls to offline / hanging nodes; every 401 delayed (3 s by default, configurable).
+//! * **Auth**: ticket `PVE:<user>:<HEX>::<344 base64 chars>`, CSRF `<HEX>:<43 chars>`, 2 h
+//!   lifetime, renewal with the ticket as password, CSRF on non-GET for tickets only,
+//!   `PVEAPIToken=user@realm!id=secret` (also with a space), tokens refused on
+//!   `/access/ticket` with PVE's 403 text.
+//! * **Typing quirks**: booleans 0/1, `/cluster/nextid` a string, `loadavg` strings,
+//!   `memory`/`cpulimit` strings in configs, integer config keys numbers, `vncwebsocket`'s
+//!   `port` a string, `/cluster/resources` guests ordered by VMID *as strings*.
+//! * **Config files**: `etc/pve/nodes/<node>/{qemu-server,lxc}/<vmid>.conf` in the real
+//!   format (description `#` lines, sorted keys, `[snapshot]` sections with `parent`,
+//!   `snaptime`, `vmstate`), `digest` = SHA-1 of the file, written as `.tmp.<pid>` + rename.
+//!   Files created, edited, renamed or deleted by anyone are seen on the next call, as
+//!   pmxcfs registers them: the parsed configs are cached and invalidated by inotify events
+//!   (full `stat` sweep as fallback), so no call re-reads all files (see `model::store`).
+//!   Disks are real files (`qemu-img` for qcow2) named as pve-storage does; templates rename
+//!   to `base-`, linked clones use backing files, and storage content derives a linked
+//!   clone's volid and `parent` from the qcow2 header.
+//! * **Scale**: `/cluster/resources` with 10 000 guests answers in about 40 ms (release
+//!   build, measured with curl over a kept-alive TLS connection on the 2-core dev machine
+//!   while it was busy with other builds); guests are serialised as typed structs.
+//! * **Tasks**: UPIDs in PVE's format (tokens' `user@realm!id` inside), realistic durations
+//!   (scaled by `task_time_scale`), `status` `running`/`stopped` + `exitstatus`, logs ending
+//!   `TASK OK`/`TASK ERROR: ...`; sync 500s where PVE checks before forking (reboot/reset/
+//!   suspend/resume of a stopped VM, destroying a running VM, duplicate create/clone,
+//!   template of a running VM), task failures where PVE fails in the worker (`VM 100 already
+//!   running`, templates cannot start, snapshot name in use). Tasks hold the config flock, so
+//!   writes wait and time out with PVE's `can't lock file ...` message.
+//! * **Agent**: `No QEMU guest agent configured`, `VM n is not running`, and `QEMU guest
+//!   agent is not running` after the 3 s ping timeout; the agent answers only after a boot
+//!   delay following start (so IPs appear late, as in real guests).
+//! * **Consoles**: vncproxy/termproxy tickets (40 s, bound to authid, path, port),
+//!   `vncwebsocket` with the caller's identity, RFB 3.8 with VNC auth (bit-reversed DES key,
+//!   password = ticket or the 9.1.7 `password`), termproxy's `user:ticket\n` → `OK` handshake
+//!   and `0:len:data` / `1:cols:rows:` / `2` framing.
+//!
+//! ## Known deviations (PVE behaviour not modelled)
+//! * Ticket and VNC-ticket signatures are keyed SHA-256, not RSA (same length and alphabet).
+//! * Privileges are simplified: `root@pam` and group `admin` can do everything; other users
+//!   hold `VM.Audit`, `VM.Console`, `VM.PowerMgmt`, `Sys.Audit`, `Datastore.Audit` on every
+//!   path; a `privsep=1` token holds nothing, a `privsep=0` token its user's privileges;
+//!   lists are not filtered by privilege. ACL entries (`/access/acl`) are stored and listed
+//!   but not evaluated. No TFA, no `path`/`privs` login mode, no realm sync.
+//! * `[PENDING]` is modelled for QEMU guests with PVE's default `hotplug` (network, disk,
+//!   usb) and its "fast plug" options; CPU/memory hotplug settings are not evaluated, and
+//!   LXC changes apply at once.
+//! * One HTTPS endpoint plays every node (it is `pve1`, whose `ssl_fingerprint` is the real
+//!   one); calls are not proxied; console workers run locally; the 10 s accept window of
+//!   console workers is not enforced. Node IPs are reported as `127.0.0.1` (configurable).
+//! * Node-local `local` storage shares one `var/lib/vz` folder on the simulator's disk;
+//!   its content listing is filtered to the guests on the asked node. `lvmthin` volumes are
+//!   metadata only. Snapshots change configs only (no `qemu-img snapshot`), vmstate files
+//!   are not written. Without `qemu-img` on PATH, placeholder files replace qcow2 images.
+//! * Seeded ordinary guests get real disk files only with `SeedDisks::All` (the binary uses
+//!   it up to 200 VMs); API-created and cloned guests always do.
+//! * Usage figures are deterministic waves, not measurements; `rrddata` is computed, not
+//!   stored; `cf=MAX` equals `AVERAGE`.
+//! * HA is metadata only (`hastate`, `ha.managed`; VM 102 of the fixture world); no HA
+//!   manager acts on it, and destroy does not check HA resources.
+//! * Guest IPs are synthetic (`10.20.x.y` derived from the VMID); MACs come from the config.
+//! * Shutdown always succeeds (no ACPI timeout simulation); `forceStop`, `timeout` and
+//!   migration parameters are accepted and ignored.
+//! * Migration, backup/restore, HA, SDN/firewall endpoints, `agent/file-*` payloads,
+//!   `/api2/extjs` and gzip are not implemented (501 like any unknown path).
+//! * HTTP/1.1 keep-alive follows hyper (no 5 s idle timeout, no 3-worker limit).
+
+mod api;
+mod auth;
+mod config;
+mod console;
+mod control;
+mod error;
+mod model;
+mod server;
+mod sim;
+mod tls;
+
+pub use config::{Profile, PveVersion, SeedDisks, SimConfig};
+pub use control::Control;
+pub use error::Error;
+pub use model::{AgentMode, NodeState};
+pub use sim::Sim;
+pub use tls::fingerprint;

@@ -1,0 +1,319 @@
+//! The simulated cluster: nodes, storages, users, pools, guest configs (files, see
+//! [`store`]) and the runtime state that PVE keeps in memory (power state, tasks, consoles).
+//!
+//! Everything mutable sits in one [`Inner`] behind one mutex in [`State`]: calls are short,
+//! nothing awaits while holding it, and one lock makes every answer a consistent snapshot,
+//! as pmxcfs' in-memory copy is.
+
+pub(crate) mod conf;
+pub(crate) mod disks;
+pub(crate) mod metrics;
+pub(crate) mod seed;
+pub(crate) mod store;
+pub(crate) mod tasks;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::SimConfig;
+use crate::control::Faults;
+use store::Store;
+use tasks::Tasks;
+
+/// How a node answers when the API is asked to proxy to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeState {
+    /// Up and answering.
+    Online,
+    /// Down: pveproxy gets "No route to host" at once (HTTP 595).
+    Offline,
+    /// Unreachable with a hanging connection: 596 after the proxy timeout.
+    Timeout,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Node {
+    pub name: String,
+    pub nodeid: u32,
+    pub state: NodeState,
+    pub maxcpu: u32,
+    pub maxmem: u64,
+    pub maxdisk: u64,
+    /// Sim-clock epoch the node booted at.
+    pub boot: u64,
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Storage {
+    pub id: String,
+    pub plugintype: &'static str,
+    pub content: &'static str,
+    pub shared: bool,
+    /// Folder under the root for file-based storages; `None` for metadata-only `lvmthin`.
+    pub path: Option<&'static str>,
+    pub total: u64,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Token {
+    pub secret: String,
+    pub privsep: bool,
+    pub comment: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct User {
+    pub password: String,
+    pub enable: bool,
+    pub email: Option<String>,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+    pub comment: Option<String>,
+    pub tokens: BTreeMap<String, Token>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Group {
+    pub comment: Option<String>,
+    pub users: Vec<String>,
+}
+
+/// One ACL entry (`/access/acl`).
+#[derive(Debug, Clone)]
+pub(crate) struct Acl {
+    pub path: String,
+    /// `user`, `group` or `token`.
+    pub kind: &'static str,
+    pub ugid: String,
+    pub role: String,
+    pub propagate: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Pool {
+    pub comment: Option<String>,
+    pub vms: Vec<u32>,
+    pub storages: Vec<String>,
+}
+
+/// Whether a guest's QEMU guest agent answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentMode {
+    /// Answers once the guest has booted (after the configured boot delay).
+    Normal,
+    /// Never answers ("QEMU guest agent is not running" after the timeout).
+    Absent,
+    /// Answers, but each call takes this long.
+    Slow(Duration),
+}
+
+/// Power state of a guest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Power {
+    Stopped,
+    Running,
+    Paused,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Runtime {
+    pub power: Power,
+    /// Sim-clock epoch of the last start (uptime base).
+    pub started: u64,
+    pub pid: u32,
+    pub agent: AgentMode,
+    /// A task holds the config lock (the node-local flock in PVE).
+    pub flock: bool,
+    /// Real time of the last (re)start, for the guest agent's boot delay.
+    pub since: Option<std::time::Instant>,
+}
+
+impl Runtime {
+    pub(crate) fn new(pid: u32) -> Self {
+        Runtime {
+            power: Power::Stopped,
+            started: 0,
+            pid,
+            agent: AgentMode::Normal,
+            flock: false,
+            since: None,
+        }
+    }
+}
+
+/// An issued VNC/terminal ticket waiting for its websocket.
+#[derive(Debug, Clone)]
+pub(crate) struct Console {
+    pub authid: String,
+    pub port: u16,
+    pub vmid: Option<u32>,
+    pub node: String,
+    pub password: String,
+    pub terminal: bool,
+    pub created: u64,
+}
+
+/// All mutable state.
+pub(crate) struct Inner {
+    pub nodes: Vec<Node>,
+    pub storages: Vec<Storage>,
+    pub users: BTreeMap<String, User>,
+    pub groups: BTreeMap<String, Group>,
+    pub pools: BTreeMap<String, Pool>,
+    pub acl: Vec<Acl>,
+    pub store: Store,
+    pub runtime: HashMap<u32, Runtime>,
+    pub tasks: Tasks,
+    pub consoles: Vec<Console>,
+    /// Finished guest-agent `exec` calls by pid (`exec-status` answers).
+    pub execs: HashMap<u32, serde_json::Value>,
+    /// HA-managed guests and their requested state (metadata only: no HA manager runs).
+    pub ha: BTreeMap<u32, String>,
+    /// Console input received so far per VMID (0 = node shells).
+    pub typed: HashMap<u32, String>,
+    pub next_pid: u32,
+}
+
+impl Inner {
+    pub(crate) fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub(crate) fn storage(&self, id: &str) -> Option<&Storage> {
+        self.storages.iter().find(|s| s.id == id)
+    }
+
+    /// Runtime state of a guest, created (stopped) on first sight as PVE would find no
+    /// running process for a freshly registered config.
+    pub(crate) fn rt(&mut self, vmid: u32) -> &mut Runtime {
+        let pid = self.next_pid;
+        if !self.runtime.contains_key(&vmid) {
+            self.next_pid += 7;
+        }
+        self.runtime
+            .entry(vmid)
+            .or_insert_with(|| Runtime::new(pid))
+    }
+
+    /// Re-reads changed config files and forgets the runtime state of vanished guests.
+    pub(crate) fn refresh(&mut self) {
+        for vmid in self.store.refresh() {
+            self.runtime.remove(&vmid);
+            for pool in self.pools.values_mut() {
+                pool.vms.retain(|v| *v != vmid);
+            }
+        }
+    }
+
+    /// The pool a guest belongs to.
+    pub(crate) fn pool_of(&self, vmid: u32) -> Option<&str> {
+        self.pools
+            .iter()
+            .find(|(_, p)| p.vms.contains(&vmid))
+            .map(|(id, _)| id.as_str())
+    }
+
+    pub(crate) fn is_admin(&self, userid: &str) -> bool {
+        userid == "root@pam"
+            || self
+                .groups
+                .get("admin")
+                .is_some_and(|g| g.users.iter().any(|u| u == userid))
+    }
+}
+
+/// A clock that tests can move forward (ticket expiry) without waiting.
+#[derive(Debug, Default)]
+pub(crate) struct Clock {
+    offset: AtomicI64,
+}
+
+impl Clock {
+    /// Seconds since the epoch on the simulated clock.
+    pub(crate) fn now(&self) -> u64 {
+        let real = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs() as i64;
+        (real + self.offset.load(Ordering::Relaxed)).max(0) as u64
+    }
+
+    pub(crate) fn advance(&self, by: Duration) {
+        self.offset
+            .fetch_add(by.as_secs() as i64, Ordering::Relaxed);
+    }
+}
+
+/// Shared state of one simulator instance.
+pub(crate) struct State {
+    pub cfg: SimConfig,
+    pub clock: Clock,
+    pub secret: [u8; 32],
+    pub inner: Mutex<Inner>,
+    pub faults: Mutex<Faults>,
+    pub counters: Mutex<BTreeMap<String, u64>>,
+    pub fingerprint: String,
+    pub cert_pem: String,
+    pub root_password: String,
+    pub user_password: String,
+    pub token_secret: String,
+    pub clustername: String,
+}
+
+impl State {
+    /// Locks the model; a poisoned lock (a panicking handler) is taken over, because the
+    /// simulator must keep answering other tests.
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.now()
+    }
+}
+
+/// Random bytes from the OS.
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    // getrandom only fails on exotic platforms without an entropy source; a simulator
+    // there would still work with a time-derived fallback.
+    if getrandom::fill(&mut buf).is_err() {
+        let t = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = (t >> ((i % 16) * 8)) as u8 ^ i as u8;
+        }
+    }
+    buf
+}
+
+/// A random UUID v4 string (API token secrets, smbios uuid, vmgenid).
+pub(crate) fn uuid() -> String {
+    let mut b = random_bytes::<16>();
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = store::hex(&b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+/// A random MAC with Proxmox' OUI `BC:24:11` (proxmox/pve-cluster DataCenterConfig.pm).
+pub(crate) fn mac() -> String {
+    let b = random_bytes::<3>();
+    format!("BC:24:11:{:02X}:{:02X}:{:02X}", b[0], b[1], b[2])
+}
