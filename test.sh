@@ -88,16 +88,16 @@ cargo leptos build
 # clippy reuse its artifacts instead of compiling every dependency a second time.
 export RUSTFLAGS="--cfg erase_components"
 
+section "browser flows (dev build, hydrated and without JavaScript)"
+e2e dev-js "$CARGO_TARGET_DIR/debug/proxlab" js
+e2e dev-nojs "$CARGO_TARGET_DIR/debug/proxlab" nojs
+
 section "unit and integration tests (SQLite and PostgreSQL)"
 start_postgres
 status=0
 cargo test --workspace --exclude frontend 2>&1 | tee "$work/cargo-test.log" || status=$?
 count_cargo "$work/cargo-test.log"
 [ "$status" -eq 0 ] || [ "$(grep -c '^test result:' "$work/cargo-test.log")" -gt 0 ] || failed=$((failed + 1))
-
-section "browser flows (dev build, hydrated and without JavaScript)"
-e2e dev-js "$CARGO_TARGET_DIR/debug/proxlab" js
-e2e dev-nojs "$CARGO_TARGET_DIR/debug/proxlab" nojs
 
 section "cargo leptos build --release, browser flow"
 (unset RUSTFLAGS; cargo leptos build --release)

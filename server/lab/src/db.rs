@@ -4,7 +4,8 @@
 pub mod entity;
 mod migration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use sea_orm_migration::MigratorTrait;
 use std::time::Duration;
 
@@ -25,17 +26,15 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
         // SQLite has one writer; a few readers in WAL mode are what it does well.
         options.max_connections(4).min_connections(1);
     }
+    // Per connection, not per pool: every pooled connection waits for the writer instead of
+    // failing with SQLITE_BUSY, and enforces foreign keys.
+    options.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+    });
     let db = Database::connect(options).await?;
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
-        for pragma in [
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA busy_timeout = 5000",
-            "PRAGMA foreign_keys = ON",
-            "PRAGMA synchronous = NORMAL",
-        ] {
-            db.execute_unprepared(pragma).await?;
-        }
-    }
     Ok(db)
 }
 
