@@ -89,6 +89,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's `Jail` fixes the closures' error type; its size is not ours to choose.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
