@@ -26,6 +26,9 @@ pub enum AppError {
     Conflict(String),
     #[error("Proxmox is unavailable: {0}")]
     ProxmoxUnavailable(String),
+    /// Proxmox refused or failed the request; its message.
+    #[error("{0}")]
+    Proxmox(String),
     #[error("Something went wrong on the server; it has been logged.")]
     Internal,
     /// The request never made it, or the answer could not be read (client side).
@@ -44,6 +47,7 @@ impl AppError {
             AppError::Conflict(_) => 409,
             AppError::TooManyAttempts(_) => 429,
             AppError::ProxmoxUnavailable(_) => 503,
+            AppError::Proxmox(_) => 502,
             AppError::Internal | AppError::Transport(_) => 500,
         }
     }
@@ -74,6 +78,8 @@ impl From<lab::Error> for AppError {
             lab::Error::Forbidden => AppError::Forbidden,
             lab::Error::NotFound(what) => AppError::NotFound(what),
             lab::Error::Conflict(msg) => AppError::Conflict(msg),
+            e @ lab::Error::Proxmox(_) => AppError::Proxmox(e.to_string()),
+            lab::Error::Unavailable(msg) => AppError::ProxmoxUnavailable(msg),
             other => {
                 tracing::error!(error = %other, "internal error in a server function");
                 AppError::Internal

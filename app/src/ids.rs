@@ -16,3 +16,7 @@ pub const FORM_NOTICE: &str = "form-notice";
 pub const USER_MENU: &str = "user-menu";
 pub const LOGOUT_BUTTON: &str = "logout";
 pub const USERS_TABLE: &str = "users-table";
+pub const ROUTE_ADMIN_CLUSTERS: &str = "/admin/clusters";
+pub const ROUTE_ADMIN_SYNC: &str = "/admin/sync";
+pub const VM_GRID: &str = "vm-grid";
+pub const CLUSTERS_TABLE: &str = "clusters-table";

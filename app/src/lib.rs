@@ -5,10 +5,10 @@
 mod admin;
 mod auth;
 mod classes;
+mod dashboard;
 mod error;
 pub mod ids;
 mod layout;
-mod portal;
 #[cfg(feature = "ssr")]
 pub mod session;
 
@@ -54,13 +54,15 @@ pub fn App() -> impl IntoView {
             <auth::AuthProvider>
             <layout::Layout>
                 <Routes fallback=layout::NotFoundPage>
-                    <Route path=path!("/") view=portal::PortalPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view=dashboard::DashboardPage ssr=SsrMode::Async />
                     <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
                     <Route path=path!("/register") view=auth::RegisterPage ssr=SsrMode::Async />
                     <Route path=path!("/setup") view=auth::SetupPage ssr=SsrMode::Async />
                     <Route path=path!("/profile") view=auth::ProfilePage ssr=SsrMode::Async />
                     <Route path=path!("/classes") view=classes::ClassesPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/sync") view=admin::SyncPage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
             </auth::AuthProvider>

@@ -27,6 +27,65 @@ pub enum Command {
     /// Manage local accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage Proxmox VE clusters.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+    /// Try Proxlab without Proxmox: a simulated 3-node cluster, a fresh database and demo
+    /// accounts (their passwords are printed).
+    Demo(Demo),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// Connect a cluster. The secret comes from stdin (--secret-stdin) or an environment
+    /// variable (--secret-env), never from the command line.
+    Add(ClusterAdd),
+    /// List clusters and their last sync.
+    List,
+    /// Log in and count nodes and guests.
+    Test { name: String },
+    /// Disconnect a cluster (its VMs in Proxmox are untouched).
+    Remove { name: String },
+}
+
+#[derive(Debug, Args)]
+pub struct ClusterAdd {
+    pub name: String,
+    /// API address of a node, e.g. https://10.0.0.1:8006; repeat for failover.
+    #[arg(long = "url", required = true)]
+    pub urls: Vec<String>,
+    /// API token id, user@realm!tokenid (preferred).
+    #[arg(long, conflicts_with = "user", required_unless_present = "user")]
+    pub token_id: Option<String>,
+    /// Or a user, user@realm, with a password.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Read the token secret or password from the first line of stdin.
+    #[arg(long, conflicts_with = "secret_env")]
+    pub secret_stdin: bool,
+    /// Read the token secret or password from this environment variable.
+    #[arg(long)]
+    pub secret_env: Option<String>,
+    /// The certificate's SHA-256 fingerprint; without it, it is fetched, shown, and must be
+    /// confirmed on the terminal.
+    #[arg(long)]
+    pub fingerprint: Option<String>,
+    /// Trust the system's CA roots instead of pinning a fingerprint.
+    #[arg(long, conflicts_with = "fingerprint")]
+    pub system_ca: bool,
+    /// Proxmox group whose members may sign in as portal admins.
+    #[arg(long)]
+    pub admin_group: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct Demo {
+    /// Keep the demo's files here (default: a new temporary folder, removed at exit).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// Simulated VMs (besides 4 templates and 3 containers).
+    #[arg(long, default_value_t = 60)]
+    pub vms: usize,
 }
 
 #[derive(Debug, Subcommand)]

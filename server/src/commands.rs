@@ -1,8 +1,12 @@
 //! What each subcommand does. `serve` reads as the start-up story: settings, database and
 //! migrations, the setup link, then serve until a shutdown signal.
 
+mod cluster;
+mod demo;
 mod user;
 
+pub use cluster::cluster;
+pub use demo::demo;
 pub use user::user;
 
 use crate::router::{self, start};
@@ -20,6 +24,17 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!(url = %portal.url, "serving");
     router::serve(portal).await
+}
+
+/// Connects and migrates the database and opens the secret key: what every command needs.
+pub async fn open_services(settings: &Settings) -> anyhow::Result<lab::Services> {
+    let db = lab::db::connect(settings.database_url.expose_secret()).await?;
+    lab::db::migrate(&db).await?;
+    Ok(lab::Services::new(
+        db,
+        settings.auth.clone(),
+        settings.secret_box()?,
+    ))
 }
 
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {

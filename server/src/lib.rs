@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod commands;
 mod guard;
+mod rdp;
 pub mod router;
 pub mod settings;
 pub mod telemetry;

@@ -13,5 +13,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => commands::serve(settings).await,
         Command::Migrate => commands::migrate(settings).await,
         Command::User(user) => commands::user(settings, user).await,
+        Command::Cluster(cluster) => commands::cluster(settings, cluster).await,
+        Command::Demo(demo) => commands::demo(settings, demo).await,
     }
 }

@@ -12,7 +12,6 @@ use axum::{Json, Router, middleware};
 use lab::Services;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
-use secrecy::ExposeSecret;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,9 +33,7 @@ pub struct Portal {
 
 /// Connects and migrates the database, issues a setup token if needed, binds the address.
 pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow::Result<Portal> {
-    let db = lab::db::connect(settings.database_url.expose_secret()).await?;
-    lab::db::migrate(&db).await?;
-    let services = Services::new(db, settings.auth.clone());
+    let services = crate::commands::open_services(settings).await?;
     let addr = settings.listen.unwrap_or(leptos_options.site_addr);
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
@@ -50,6 +47,7 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
         .await?
         .map(|token| format!("{url}{}?token={token}", app::ids::ROUTE_SETUP));
     let router = build_router(services.clone(), leptos_options, settings);
+    lab::sync::spawn_workers(services.clone(), settings.sync.clone());
     Ok(Portal {
         listener,
         router,
@@ -85,6 +83,7 @@ pub fn build_router(
     };
     let health = Router::new()
         .route("/health", get(health))
+        .route("/vm/{cluster}/{vmid}/rdp", get(crate::rdp::rdp_file))
         .with_state(services);
     Router::new()
         .leptos_routes_with_context(&leptos_options, routes, context, {

@@ -9,10 +9,13 @@ use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use lab::AuthPolicy;
+use lab::secrets::SecretBox;
+use lab::sync::SyncSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
+use std::path::PathBuf;
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -26,7 +29,14 @@ pub struct Settings {
     /// A reverse proxy in front sets X-Forwarded-For/-Proto, and those headers are trusted.
     pub behind_proxy: bool,
     pub log_json: bool,
+    /// Base64 of 32 random bytes that seals cluster secrets in the database
+    /// (`openssl rand -base64 32`). When unset, `secret_key_file` is used.
+    pub secret_key: Option<SecretString>,
+    /// Key file, created with mode 0600 on first run when missing. Back it up with the
+    /// database: without it, stored cluster secrets cannot be opened.
+    pub secret_key_file: PathBuf,
     pub auth: AuthPolicy,
+    pub sync: SyncSettings,
 }
 
 impl Default for Settings {
@@ -37,7 +47,10 @@ impl Default for Settings {
             public_url: None,
             behind_proxy: false,
             log_json: false,
+            secret_key: None,
+            secret_key_file: PathBuf::from("data/secret.key"),
             auth: AuthPolicy::default(),
+            sync: SyncSettings::default(),
         }
     }
 }
@@ -78,7 +91,20 @@ impl Settings {
         if a.max_failures_per_user < 1 || a.max_failures_per_addr < 1 {
             bail!("auth: failure limits must be at least 1");
         }
+        if self.sync.quick_secs < 1 || self.sync.full_secs < self.sync.quick_secs {
+            bail!("sync: quick_secs must be at least 1 and full_secs at least quick_secs");
+        }
         Ok(())
+    }
+
+    /// The key that seals cluster secrets.
+    pub fn secret_box(&self) -> anyhow::Result<SecretBox> {
+        use secrecy::ExposeSecret;
+        let key = match &self.secret_key {
+            Some(key) => SecretBox::from_base64(key.expose_secret()),
+            None => SecretBox::load_or_create(&self.secret_key_file),
+        };
+        key.context("secret key")
     }
 
     pub fn https(&self) -> bool {

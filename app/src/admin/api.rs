@@ -2,7 +2,7 @@
 //! `session::require(Role::Admin)`: teachers and students are refused before anything happens.
 
 use crate::AppError;
-use lab::model::{Role, UserView};
+use lab::model::{ClusterForm, ClusterTest, ClusterView, Role, UserView};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -82,4 +82,60 @@ pub async fn set_registration(open: bool) -> Result<bool, AppError> {
     lab::site::set_registration_open(&services()?, open).await?;
     tracing::info!(by = %admin.user.username, open, "self-registration changed");
     Ok(open)
+}
+
+#[server(endpoint = "admin/clusters")]
+pub async fn list_clusters() -> Result<Vec<ClusterView>, AppError> {
+    require(Role::Admin).await?;
+    Ok(lab::clusters::list(&services()?).await?)
+}
+
+/// Adds (`id` = None) or changes a cluster. Secret fields left empty keep the stored ones.
+#[server(endpoint = "admin/clusters/save")]
+pub async fn save_cluster(id: Option<i32>, form: ClusterForm) -> Result<ClusterView, AppError> {
+    let admin = require(Role::Admin).await?;
+    let services = services()?;
+    let view = match id {
+        Some(id) => lab::clusters::update(&services, id, &form).await?,
+        None => lab::clusters::create(&services, &form).await?,
+    };
+    tracing::info!(by = %admin.user.username, cluster = %view.name, "cluster saved");
+    Ok(view)
+}
+
+#[server(endpoint = "admin/clusters/enabled")]
+pub async fn set_cluster_enabled(id: i32, enabled: bool) -> Result<(), AppError> {
+    let admin = require(Role::Admin).await?;
+    lab::clusters::set_enabled(&services()?, id, enabled).await?;
+    tracing::info!(by = %admin.user.username, id, enabled, "cluster switched");
+    Ok(())
+}
+
+#[server(endpoint = "admin/clusters/delete")]
+pub async fn delete_cluster(id: i32) -> Result<(), AppError> {
+    let admin = require(Role::Admin).await?;
+    lab::clusters::delete(&services()?, id).await?;
+    tracing::info!(by = %admin.user.username, id, "cluster removed");
+    Ok(())
+}
+
+#[server(endpoint = "admin/clusters/test")]
+pub async fn test_cluster(id: i32) -> Result<ClusterTest, AppError> {
+    require(Role::Admin).await?;
+    Ok(lab::clusters::test(&services()?, id).await?)
+}
+
+/// The certificate fingerprint at `url`, for the admin to compare and pin.
+#[server(endpoint = "admin/clusters/fingerprint")]
+pub async fn fetch_fingerprint(url: String) -> Result<String, AppError> {
+    require(Role::Admin).await?;
+    Ok(lab::clusters::fetch_fingerprint(&url).await?)
+}
+
+/// Wakes the sync workers: a quick and a full sync of every enabled cluster, now.
+#[server(endpoint = "admin/sync/now")]
+pub async fn sync_now() -> Result<(), AppError> {
+    require(Role::Admin).await?;
+    services()?.sync.wake();
+    Ok(())
 }

@@ -51,9 +51,13 @@ fn SignedIn(me: Me) -> impl IntoView {
     let auth = use_auth();
     view! {
         <nav aria-label="Main">
-            <NavLink href=ids::ROUTE_HOME label="Portal" />
+            <NavLink href=ids::ROUTE_HOME label="VMs" />
             {me.role.includes(Role::Teacher).then(|| view! { <NavLink href=ids::ROUTE_CLASSES label="Classes" /> })}
-            {me.role.includes(Role::Admin).then(|| view! { <NavLink href=ids::ROUTE_ADMIN_USERS label="Admin" /> })}
+            {me.role.includes(Role::Admin).then(|| view! {
+                <NavLink href=ids::ROUTE_ADMIN_USERS label="Users" />
+                <NavLink href=ids::ROUTE_ADMIN_CLUSTERS label="Clusters" />
+                <NavLink href=ids::ROUTE_ADMIN_SYNC label="Sync" />
+            })}
         </nav>
         <details class="user-menu" id=ids::USER_MENU>
             <summary>

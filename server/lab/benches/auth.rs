@@ -22,7 +22,11 @@ async fn main() {
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
     let db = lab::db::connect(&url).await.unwrap();
     lab::db::migrate(&db).await.unwrap();
-    let s = Services::new(db, AuthPolicy::default());
+    let s = Services::new(
+        db,
+        AuthPolicy::default(),
+        lab::secrets::SecretBox::ephemeral(),
+    );
 
     let n = 10;
     let t = Instant::now();

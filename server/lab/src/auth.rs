@@ -7,6 +7,7 @@
 
 mod login;
 mod password;
+mod realm;
 mod sessions;
 mod setup;
 mod throttle;
@@ -16,6 +17,7 @@ pub use login::{LoginAttempt, login};
 pub use password::{hash_password, verify_password};
 pub use sessions::{Session, end_session, resolve_session, start_session};
 pub use setup::{admin_exists, complete_setup, issue_setup_token, setup_token_is_valid};
+pub(crate) use users::role_of;
 pub use users::{
     NewUser, change_password, create_user, delete_user, find_user, list_users, reset_password,
     set_disabled, set_role, update_profile,

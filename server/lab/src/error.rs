@@ -24,6 +24,12 @@ pub enum Error {
     /// The change clashes with the current state (a taken username, the last admin…).
     #[error("{0}")]
     Conflict(String),
+    /// Proxmox answered with an error, or could not be reached; the message is PVE's own.
+    #[error("Proxmox: {0}")]
+    Proxmox(String),
+    /// The node or cluster cannot be reached right now.
+    #[error("{0}")]
+    Unavailable(String),
     #[error(transparent)]
     Database(#[from] DbErr),
     #[error("internal error: {0}")]
@@ -31,3 +37,13 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<crate::pve::Error> for Error {
+    fn from(e: crate::pve::Error) -> Self {
+        if e.is_transient() {
+            Error::Unavailable(format!("The Proxmox node cannot be reached ({e})."))
+        } else {
+            Error::Proxmox(e.to_string())
+        }
+    }
+}

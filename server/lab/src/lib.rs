@@ -7,15 +7,27 @@
 pub mod model;
 
 #[cfg(not(target_arch = "wasm32"))]
+pub mod actions;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod auth;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod clusters;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod db;
 #[cfg(not(target_arch = "wasm32"))]
 mod error;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod inventory;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod pve;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod secrets;
+#[cfg(not(target_arch = "wasm32"))]
 mod services;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod site;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod sync;
 #[cfg(not(target_arch = "wasm32"))]
 mod token;
 

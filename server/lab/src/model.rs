@@ -2,9 +2,15 @@
 //! both sides check (the browser for quick feedback, the server because it must).
 
 mod account;
+mod cluster;
 mod role;
+mod vm;
 
 pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
 };
+pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use role::Role;
+pub use vm::{
+    Dashboard, VmAction, VmCard, VmFilter, VmState, format_bytes, format_uptime, rdp_file,
+};

@@ -1,7 +1,11 @@
-//! `Services`: the one cloneable handle to everything the domain needs (database, policy).
+//! `Services`: the one cloneable handle to everything the domain needs (database, policy,
+//! the secret key, Proxmox clients, the sync trigger).
 //! The server builds it once and hands clones to server functions and workers; there are no
 //! global singletons.
 
+use crate::clusters::PveClients;
+use crate::secrets::SecretBox;
+use crate::sync::SyncTrigger;
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -10,13 +14,22 @@ use std::sync::Arc;
 pub struct Services {
     pub db: DatabaseConnection,
     pub policy: Arc<AuthPolicy>,
+    /// Seals and opens cluster secrets stored in the database.
+    pub secrets: SecretBox,
+    /// One Proxmox client per cluster, built on first use.
+    pub pve: PveClients,
+    /// Wakes the sync workers (after an action, or "sync now").
+    pub sync: SyncTrigger,
 }
 
 impl Services {
-    pub fn new(db: DatabaseConnection, policy: AuthPolicy) -> Self {
+    pub fn new(db: DatabaseConnection, policy: AuthPolicy, secrets: SecretBox) -> Self {
         Self {
             db,
             policy: Arc::new(policy),
+            secrets,
+            pve: PveClients::default(),
+            sync: SyncTrigger::default(),
         }
     }
 }

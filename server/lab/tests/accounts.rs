@@ -29,7 +29,7 @@ async fn sqlite() -> TestDb {
     let db = lab::db::connect(&url).await.unwrap();
     lab::db::migrate(&db).await.unwrap();
     TestDb {
-        services: Services::new(db, policy()),
+        services: Services::new(db, policy(), lab::secrets::SecretBox::ephemeral()),
         _dir: Some(dir),
     }
 }
@@ -62,7 +62,7 @@ async fn postgres() -> Option<TestDb> {
     let db = lab::db::connect(&url).await.unwrap();
     lab::db::migrate(&db).await.unwrap();
     Some(TestDb {
-        services: Services::new(db, policy()),
+        services: Services::new(db, policy(), lab::secrets::SecretBox::ephemeral()),
         _dir: None,
     })
 }

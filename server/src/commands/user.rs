@@ -6,13 +6,10 @@ use crate::cli::{SetPassword, UserAdd, UserCommand};
 use crate::settings::Settings;
 use anyhow::{Context, bail};
 use lab::Services;
-use secrecy::ExposeSecret;
 use std::io::{BufRead, IsTerminal};
 
 pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
-    let db = lab::db::connect(settings.database_url.expose_secret()).await?;
-    lab::db::migrate(&db).await?;
-    let services = Services::new(db, settings.auth);
+    let services = super::open_services(&settings).await?;
     match command {
         UserCommand::Add(add) => add_user(&services, add).await,
         UserCommand::SetPassword(set) => set_password(&services, set).await,
@@ -51,7 +48,7 @@ async fn set_password(services: &Services, set: SetPassword) -> anyhow::Result<(
     Ok(())
 }
 
-fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+pub(super) fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if from_stdin {
         let mut line = String::new();
         std::io::stdin()

@@ -27,10 +27,13 @@ pub async fn login(
     attempt: LoginAttempt<'_>,
 ) -> Result<(user::Model, String)> {
     if attempt.username.contains('@') {
-        return Err(Error::Invalid(
-            "Proxmox accounts (name@realm) can sign in once an admin has connected a cluster."
-                .into(),
-        ));
+        return super::realm::realm_login(
+            services,
+            attempt.username,
+            attempt.password,
+            attempt.client_addr,
+        )
+        .await;
     }
     let username = normalize_username(attempt.username).unwrap_or_default();
     let keys = Keys::new(&username, attempt.client_addr);

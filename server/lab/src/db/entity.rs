@@ -1,7 +1,12 @@
 //! SeaORM entities, one file per table. Times are Unix seconds (`i64`) on both engines.
 
+pub mod assignment;
+pub mod change_counter;
+pub mod cluster;
 pub mod login_failure;
 pub mod session;
 pub mod setup_token;
 pub mod site_setting;
+pub mod sync_status;
 pub mod user;
+pub mod vm;

@@ -2,6 +2,7 @@
 //! and PostgreSQL alike (the tests run them on both).
 
 mod m0001_accounts;
+mod m0002_inventory;
 
 use sea_orm_migration::prelude::*;
 
@@ -10,6 +11,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m0001_accounts::Migration)]
+        vec![
+            Box::new(m0001_accounts::Migration),
+            Box::new(m0002_inventory::Migration),
+        ]
     }
 }

@@ -1,0 +1,54 @@
+//! Dashboard server functions, under `/api/vms/*`. Each finds who is asking first; VM access
+//! is checked in `lab::inventory::usable_vm` (others' VMs and made-up VMIDs are "not found"
+//! before any Proxmox call).
+
+use crate::AppError;
+use lab::model::{Dashboard, VmFilter};
+#[cfg(feature = "ssr")]
+use lab::model::{Role, VmAction};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::session::{require, services};
+
+/// The dashboard, or `None` when `since` is still current (a poll with nothing new).
+#[server(endpoint = "vms")]
+pub async fn load_dashboard(
+    filter: VmFilter,
+    since: Option<i64>,
+) -> Result<Option<Dashboard>, AppError> {
+    let session = require(Role::Student).await?;
+    Ok(lab::inventory::dashboard(&services()?, &session.user, &filter, since).await?)
+}
+
+#[server(endpoint = "vms/action")]
+pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), AppError> {
+    let session = require(Role::Student).await?;
+    let action = VmAction::parse(&action)
+        .ok_or_else(|| AppError::Invalid(format!("{action:?} is not a VM action.")))?;
+    lab::actions::power(&services()?, &session.user, cluster_id, vmid, action).await?;
+    Ok(())
+}
+
+#[server(endpoint = "admin/vms/assign")]
+pub async fn assign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(), AppError> {
+    let admin = require(Role::Admin).await?;
+    lab::inventory::assign(&services()?, cluster_id, vmid, username.trim()).await?;
+    tracing::info!(by = %admin.user.username, vmid, user = %username.trim(), "VM assigned");
+    Ok(())
+}
+
+#[server(endpoint = "admin/vms/unassign")]
+pub async fn unassign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(), AppError> {
+    let admin = require(Role::Admin).await?;
+    lab::inventory::unassign(&services()?, cluster_id, vmid, username.trim()).await?;
+    tracing::info!(by = %admin.user.username, vmid, user = %username.trim(), "VM unassigned");
+    Ok(())
+}
+
+/// Assignments whose VM is gone from Proxmox: (username, cluster id, cluster, vmid).
+#[server(endpoint = "admin/vms/missing")]
+pub async fn missing_assignments() -> Result<Vec<(String, i32, String, i32)>, AppError> {
+    require(Role::Admin).await?;
+    Ok(lab::inventory::missing_assignments(&services()?).await?)
+}

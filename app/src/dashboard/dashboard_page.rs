@@ -1,0 +1,267 @@
+//! The dashboard page. It renders on the server (usable without wasm) and, once hydrated,
+//! polls cheaply: the request carries the change counter it last saw and gets `None` when
+//! nothing changed. Every 2 s while a card is in transition, every 14 s otherwise, and not at
+//! all while the tab is hidden.
+
+use super::vm_card::{CardActions, VmCardView};
+use super::{AssignVm, PowerVm, UnassignVm, load_dashboard, missing_assignments};
+use crate::auth::use_auth;
+use crate::ids;
+use crate::layout::{FormError, RequireRole, action_error};
+use lab::model::{Dashboard, Role, VmFilter};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// Poll period while something is changing, and the multiple of it when all is quiet.
+const FAST_POLL_MS: u64 = 2000;
+const QUIET_TICKS: u32 = 7;
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    view! {
+        <Title text="My VMs" />
+        <RequireRole role=Role::Student>
+            <DashboardView />
+        </RequireRole>
+    }
+}
+
+fn filter_from_query() -> Memo<VmFilter> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query.with(|q| {
+            let text = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
+            VmFilter {
+                cluster: text("cluster").and_then(|c| c.parse().ok()),
+                node: text("node"),
+                status: text("status"),
+                owner: text("owner"),
+                q: text("q"),
+                page: text("page").and_then(|p| p.parse().ok()).unwrap_or(0),
+            }
+        })
+    })
+}
+
+#[component]
+fn DashboardView() -> impl IntoView {
+    let actions = CardActions {
+        power: ServerAction::<PowerVm>::new(),
+        assign: ServerAction::<AssignVm>::new(),
+        unassign: ServerAction::<UnassignVm>::new(),
+    };
+    let filter = filter_from_query();
+    // Bumped by the poller when the server says something changed.
+    let refresh = RwSignal::new(0u32);
+    let changes = move || {
+        (
+            refresh.get(),
+            actions.power.version().get(),
+            actions.assign.version().get(),
+            actions.unassign.version().get(),
+        )
+    };
+    let data = Resource::new(
+        move || (filter.get(), changes()),
+        |(f, _)| load_dashboard(f, None),
+    );
+    let latest: RwSignal<Option<(i64, bool)>> = RwSignal::new(None);
+    start_polling(filter, latest, refresh);
+    let auth = use_auth();
+    let error = Signal::derive({
+        let errors = [
+            action_error(actions.power),
+            action_error(actions.assign),
+            action_error(actions.unassign),
+        ];
+        move || errors.iter().find_map(|e| e.get())
+    });
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let me = auth.me.await.ok().flatten();
+                let name = me.as_ref().map(|m| m.display_name.clone()).unwrap_or_default();
+                let admin = me.is_some_and(|m| m.role == Role::Admin);
+                view! {
+                    <h1>{format!("Welcome, {name}")}</h1>
+                    {admin.then(|| view! { <MissingAssignments changes=Signal::derive(changes) actions /> })}
+                }
+            })}
+        </Suspense>
+        <FormError message=error />
+        <Transition fallback=|| view! { <p class="loading">"Loading your VMs…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(Some(d)) => {
+                        latest.set(Some((d.counter, d.in_transition())));
+                        view! { <DashboardBody d filter=filter.get_untracked() actions /> }.into_any()
+                    }
+                    Ok(None) => view! { <p class="loading">"Loading…"</p> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Hydrated only: a 2 s ticker that asks for changes, less often when all is quiet.
+fn start_polling(
+    filter: Memo<VmFilter>,
+    latest: RwSignal<Option<(i64, bool)>>,
+    refresh: RwSignal<u32>,
+) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let ticks = std::rc::Rc::new(std::cell::Cell::new(0u32));
+        let handle = set_interval_with_handle(
+            move || {
+                let hidden = document().hidden();
+                let Some((counter, busy)) = latest.get_untracked() else {
+                    return;
+                };
+                ticks.set(ticks.get() + 1);
+                if hidden || !(busy || ticks.get() % QUIET_TICKS == 0) {
+                    return;
+                }
+                let filter = filter.get_untracked();
+                leptos::task::spawn_local(async move {
+                    if let Ok(Some(_)) = load_dashboard(filter, Some(counter)).await {
+                        refresh.update(|r| *r += 1);
+                    }
+                });
+            },
+            std::time::Duration::from_millis(FAST_POLL_MS),
+        );
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (filter, latest, refresh, FAST_POLL_MS, QUIET_TICKS);
+}
+
+#[component]
+fn DashboardBody(d: Dashboard, filter: VmFilter, actions: CardActions) -> impl IntoView {
+    let now = d.now;
+    let admin = d.all_vms;
+    let empty = d.cards.is_empty();
+    let pages = d.total.div_ceil(d.per_page).max(1);
+    let cards = d
+        .cards
+        .into_iter()
+        .map(|card| view! { <VmCardView card now admin actions /> })
+        .collect_view();
+    view! {
+        <h2>{if admin { "All virtual machines" } else { "Your virtual machines" }}</h2>
+        {admin.then(|| view! { <Filters filter=filter.clone() clusters=d.clusters.clone() total=d.total /> })}
+        {(empty && !admin).then(|| view! {
+            <section class="card">
+                <p class="empty">"You have no VMs yet. When your teacher shares an invite link, open it while signed in to join the class and get your own VM."</p>
+            </section>
+        })}
+        {(empty && admin).then(|| view! { <p class="empty">"No VM matches. Connect a cluster under Clusters, or change the filters."</p> })}
+        <div class="vm-grid" id=ids::VM_GRID>{cards}</div>
+        {(admin && pages > 1).then(|| view! { <Pager filter page=d.page pages /> })}
+    }
+}
+
+#[component]
+fn Filters(filter: VmFilter, clusters: Vec<(i32, String)>, total: u64) -> impl IntoView {
+    let status = filter.status.clone().unwrap_or_default();
+    let options = [
+        ("", "Any state"),
+        ("running", "Running"),
+        ("stopped", "Stopped"),
+        ("unknown", "Unknown"),
+        ("template", "Templates"),
+    ]
+    .into_iter()
+    .map(|(v, label)| view! { <option value=v selected=status == v>{label}</option> })
+    .collect_view();
+    let cluster_options = clusters
+        .into_iter()
+        .map(|(id, name)| view! { <option value=id selected=filter.cluster == Some(id)>{name}</option> })
+        .collect_view();
+    view! {
+        <form method="get" class="search filters" role="search">
+            <label>"Search" <input name="q" type="search" placeholder="name or VMID" value=filter.q.clone().unwrap_or_default() /></label>
+            <label>"Cluster" <select name="cluster"><option value="">"All"</option>{cluster_options}</select></label>
+            <label>"Node" <input name="node" size="8" value=filter.node.clone().unwrap_or_default() /></label>
+            <label>"State" <select name="status">{options}</select></label>
+            <label>"Owner" <input name="owner" size="10" value=filter.owner.clone().unwrap_or_default() /></label>
+            <button type="submit">"Filter"</button>
+            <span class="count">{format!("{total} VMs")}</span>
+        </form>
+    }
+}
+
+#[component]
+fn Pager(filter: VmFilter, page: u64, pages: u64) -> impl IntoView {
+    let link = move |p: u64| {
+        let mut parts = vec![format!("page={p}")];
+        let mut add = |k: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                parts.push(format!("{k}={}", urlencode(v)));
+            }
+        };
+        add("q", &filter.q);
+        add("node", &filter.node);
+        add("status", &filter.status);
+        add("owner", &filter.owner);
+        add("cluster", &filter.cluster.map(|c| c.to_string()));
+        format!("?{}", parts.join("&"))
+    };
+    view! {
+        <nav class="pager" aria-label="Pages">
+            {(page > 0).then(|| view! { <a href=link(page - 1) rel="prev">"← Previous"</a> })}
+            <span>{format!("Page {} of {pages}", page + 1)}</span>
+            {(page + 1 < pages).then(|| view! { <a href=link(page + 1) rel="next">"Next →"</a> })}
+        </nav>
+    }
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+fn MissingAssignments(
+    changes: Signal<(u32, usize, usize, usize)>,
+    actions: CardActions,
+) -> impl IntoView {
+    let missing = Resource::new(move || changes.get(), |_| missing_assignments());
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = missing.await.unwrap_or_default();
+                (!list.is_empty()).then(|| {
+                    let rows = list
+                        .into_iter()
+                        .map(|(user, cluster_id, cluster, vmid)| view! {
+                            <li>
+                                {format!("{user}: VM {vmid} on {cluster} is gone from Proxmox.")}
+                                <ActionForm action=actions.unassign attr:class="inline">
+                                    <input type="hidden" name="cluster_id" value=cluster_id />
+                                    <input type="hidden" name="vmid" value=vmid />
+                                    <input type="hidden" name="username" value=user.clone() />
+                                    <button type="submit">"Remove assignment"</button>
+                                </ActionForm>
+                            </li>
+                        })
+                        .collect_view();
+                    view! { <section class="card warning"><h2>"Missing VMs"</h2><ul>{rows}</ul></section> }
+                })
+            })}
+        </Transition>
+    }
+}

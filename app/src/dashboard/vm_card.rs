@@ -1,0 +1,122 @@
+//! One VM card: name, OS, node, state badge, specs, uptime, actions, RDP.
+
+use super::{AssignVm, PowerVm, UnassignVm};
+use lab::model::{VmAction, VmCard, VmState, format_bytes, format_uptime};
+use leptos::prelude::*;
+
+#[derive(Clone, Copy)]
+pub struct CardActions {
+    pub power: ServerAction<PowerVm>,
+    pub assign: ServerAction<AssignVm>,
+    pub unassign: ServerAction<UnassignVm>,
+}
+
+/// A short OS label from Proxmox's `ostype` (`l26`, `win11`, …).
+fn os_label(card: &VmCard) -> &'static str {
+    match card.os_type.as_deref() {
+        _ if card.kind == "lxc" => "Linux container",
+        Some(t) if t.starts_with("win") || t == "w2k8" || t == "wxp" => "Windows",
+        Some("l24" | "l26") => "Linux",
+        Some("solaris") => "Solaris",
+        Some(_) => "Other OS",
+        None => "Unknown OS",
+    }
+}
+
+fn os_icon(card: &VmCard) -> &'static str {
+    match os_label(card) {
+        "Windows" => "🪟",
+        "Linux" | "Linux container" => "🐧",
+        _ => "💻",
+    }
+}
+
+#[component]
+pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> impl IntoView {
+    let state = card.state;
+    let pending = actions.power.pending();
+    let buttons = [
+        VmAction::Start,
+        VmAction::Shutdown,
+        VmAction::Reboot,
+        VmAction::Stop,
+    ]
+    .into_iter()
+    .filter(move |a| a.allowed_in(state))
+    .map(|a| {
+        view! {
+            <ActionForm action=actions.power attr:class="inline">
+                <input type="hidden" name="cluster_id" value=card.cluster_id />
+                <input type="hidden" name="vmid" value=card.vmid />
+                <input type="hidden" name="action" value=a.as_str() />
+                <button type="submit" class=if a == VmAction::Stop { "danger" } else { "" }
+                    data-action=a.as_str() disabled=pending>{a.label()}</button>
+            </ActionForm>
+        }
+    })
+    .collect_view();
+    let uptime = card
+        .started_at
+        .map(|t| format!("up {}", format_uptime(now - t)));
+    let rdp = (card.ip.is_some() && card.kind == "qemu")
+        .then(|| format!("/vm/{}/{}/rdp", card.cluster_id, card.vmid));
+    let ip = card.ip.clone();
+    let owners = card.owners.clone();
+    view! {
+        <article class=format!("vm-card state-{}", state.css()) data-vmid=card.vmid id=format!("vm-{}-{}", card.cluster_id, card.vmid)>
+            <header>
+                <span class="os-icon" title=os_label(&card) aria-hidden="true">{os_icon(&card)}</span>
+                <h3>{card.name.clone()}</h3>
+                <span class=format!("badge {}", state.css()) data-state=format!("{state:?}")>{state.label()}</span>
+            </header>
+            <dl class="specs">
+                <dt>"VMID"</dt><dd>{card.vmid}</dd>
+                <dt>"Node"</dt><dd>{format!("{} · {}", card.node, card.cluster)}</dd>
+                <dt>"OS"</dt><dd>{os_label(&card)}</dd>
+                {(card.cpus > 0).then(|| view! { <dt>"CPU / RAM"</dt><dd>{format!("{} vCPU · {}", card.cpus, format_bytes(card.max_mem))}</dd> })}
+                {ip.map(|ip| view! { <dt>"IP"</dt><dd class="ip">{ip}</dd> })}
+                {uptime.map(|u| view! { <dt>"Uptime"</dt><dd>{u}</dd> })}
+            </dl>
+            {card.task_error.clone().map(|e| view! { <p class="form-error" role="alert">{format!("Last action failed: {e}")}</p> })}
+            {(state == VmState::Missing).then(|| view! { <p class="empty">"This VM no longer exists in Proxmox. An admin has been told."</p> })}
+            {(state == VmState::Unknown).then(|| view! { <p class="empty">"Its node cannot be reached right now."</p> })}
+            <div class="actions">
+                {buttons}
+                {rdp.map(|href| view! { <a class="button" href=href download data-rdp="1">"RDP file"</a> })}
+            </div>
+            {admin.then(|| view! { <Owners cluster_id=card.cluster_id vmid=card.vmid owners actions /> })}
+        </article>
+    }
+}
+
+#[component]
+fn Owners(cluster_id: i32, vmid: i32, owners: Vec<String>, actions: CardActions) -> impl IntoView {
+    let list = owners
+        .into_iter()
+        .map(|name| {
+            view! {
+                <li>
+                    {name.clone()}
+                    <ActionForm action=actions.unassign attr:class="inline">
+                        <input type="hidden" name="cluster_id" value=cluster_id />
+                        <input type="hidden" name="vmid" value=vmid />
+                        <input type="hidden" name="username" value=name.clone() />
+                        <button type="submit" class="link" aria-label=format!("Unassign {name}")>"×"</button>
+                    </ActionForm>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="owners">
+            <ul class="tags">{list}</ul>
+            <ActionForm action=actions.assign attr:class="inline assign">
+                <input type="hidden" name="cluster_id" value=cluster_id />
+                <input type="hidden" name="vmid" value=vmid />
+                <label class="visually-hidden" for=format!("assign-{cluster_id}-{vmid}")>"Assign to user"</label>
+                <input id=format!("assign-{cluster_id}-{vmid}") name="username" placeholder="assign to username" required size="14" />
+                <button type="submit">"Assign"</button>
+            </ActionForm>
+        </div>
+    }
+}

@@ -1,0 +1,486 @@
+//! Clusters: the admin's connections to Proxmox VE. Validation of the add/edit form, storage
+//! with sealed secrets, "test connection", and one cached [`pve::Client`] per cluster.
+//!
+//! Secrets are write-only: they are sealed on the way in and only opened to build a client;
+//! nothing here returns them. An edit with an empty secret field keeps the stored one.
+
+use crate::auth::now;
+use crate::db::entity::{cluster, sync_status};
+use crate::model::{ClusterForm, ClusterTest, ClusterView, SyncView};
+use crate::pve::{self, Credentials};
+use crate::{Error, Result, Services};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, QueryOrder};
+use secrecy::SecretString;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Purpose labels of sealed values (see `secrets`).
+const SECRET_PURPOSE: &str = "cluster-secret";
+const SSH_KEY_PURPOSE: &str = "ssh-key";
+/// Per-call timeout of the portal's Proxmox clients.
+const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One client per cluster id, built on first use and dropped when the cluster changes.
+#[derive(Clone, Default)]
+pub struct PveClients(Arc<Mutex<HashMap<i32, pve::Client>>>);
+
+impl PveClients {
+    fn forget(&self, id: i32) {
+        self.0.lock().expect("client cache poisoned").remove(&id);
+    }
+}
+
+/// The client for a stored cluster.
+pub fn client(services: &Services, cluster: &cluster::Model) -> Result<pve::Client> {
+    if let Some(client) = services.pve.0.lock().expect("poisoned").get(&cluster.id) {
+        return Ok(client.clone());
+    }
+    let client = pve::Client::new(connection(services, cluster)?)?;
+    services
+        .pve
+        .0
+        .lock()
+        .expect("client cache poisoned")
+        .insert(cluster.id, client.clone());
+    Ok(client)
+}
+
+fn connection(services: &Services, cluster: &cluster::Model) -> Result<pve::Connection> {
+    let secret = services.secrets.open(SECRET_PURPOSE, &cluster.secret_enc)?;
+    let credentials = if cluster.auth_kind == "token" {
+        Credentials::Token {
+            id: cluster.auth_id.clone(),
+            secret,
+        }
+    } else {
+        Credentials::Password {
+            user: cluster.auth_id.clone(),
+            password: secret,
+        }
+    };
+    Ok(pve::Connection {
+        urls: cluster.api_urls.lines().map(str::to_owned).collect(),
+        fingerprint: cluster.fingerprint.clone(),
+        credentials,
+        timeout: CALL_TIMEOUT,
+    })
+}
+
+pub async fn find(services: &Services, id: i32) -> Result<cluster::Model> {
+    cluster::Entity::find_by_id(id)
+        .one(&services.db)
+        .await?
+        .ok_or_else(|| Error::NotFound("That cluster".into()))
+}
+
+pub async fn list(services: &Services) -> Result<Vec<ClusterView>> {
+    let clusters = cluster::Entity::find()
+        .order_by_asc(cluster::Column::Name)
+        .all(&services.db)
+        .await?;
+    let sync: HashMap<i32, sync_status::Model> = sync_status::Entity::find()
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|s| (s.cluster_id, s))
+        .collect();
+    Ok(clusters
+        .into_iter()
+        .map(|c| {
+            let status = sync.get(&c.id).cloned();
+            view(c, status)
+        })
+        .collect())
+}
+
+fn view(c: cluster::Model, sync: Option<sync_status::Model>) -> ClusterView {
+    ClusterView {
+        id: c.id,
+        api_urls: c.api_urls.lines().map(str::to_owned).collect(),
+        fingerprint: c.fingerprint,
+        auth_kind: c.auth_kind,
+        auth_id: c.auth_id,
+        admin_group: c.admin_group,
+        ssh_user: c.ssh_user,
+        has_ssh_key: c.ssh_key_enc.is_some(),
+        ssh_host_keys: c.ssh_host_keys,
+        pve_root: c.pve_root,
+        storage_paths: c.storage_paths,
+        enabled: c.enabled,
+        name: c.name,
+        sync: sync.map(sync_view).unwrap_or_default(),
+    }
+}
+
+fn sync_view(s: sync_status::Model) -> SyncView {
+    SyncView {
+        quick_at: s.quick_at,
+        quick_ms: s.quick_ms,
+        full_at: s.full_at,
+        full_ms: s.full_ms,
+        full_calls: s.full_calls,
+        calls_total: s.calls_total,
+        guests: s.guests,
+        last_error: s.last_error,
+        error_at: s.error_at,
+    }
+}
+
+/// Adds a cluster. The secret is required.
+pub async fn create(services: &Services, form: &ClusterForm) -> Result<ClusterView> {
+    let valid = Valid::check(form)?;
+    if form.secret.trim().is_empty() {
+        return Err(Error::Invalid(
+            "Enter the API token secret or the password.".into(),
+        ));
+    }
+    ensure_name_free(services, &valid.name, None).await?;
+    let row = cluster::ActiveModel {
+        name: Set(valid.name.clone()),
+        api_urls: Set(valid.urls.join("\n")),
+        fingerprint: Set(valid.fingerprint.clone()),
+        auth_kind: Set(valid.auth_kind.clone()),
+        auth_id: Set(valid.auth_id.clone()),
+        secret_enc: Set(seal(services, SECRET_PURPOSE, form.secret.trim())),
+        admin_group: Set(valid.admin_group.clone()),
+        ssh_user: Set(valid.ssh_user.clone()),
+        ssh_key_enc: Set(valid
+            .ssh_key
+            .as_deref()
+            .map(|k| seal(services, SSH_KEY_PURPOSE, k))),
+        ssh_host_keys: Set(valid.ssh_host_keys.clone()),
+        pve_root: Set(valid.pve_root.clone()),
+        storage_paths: Set(valid.storage_paths.clone()),
+        enabled: Set(true),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(&services.db)
+    .await?;
+    tracing::info!(cluster = %row.name, "cluster added");
+    services.sync.wake();
+    Ok(view(row, None))
+}
+
+/// Changes a cluster; empty secret fields keep the stored secrets.
+pub async fn update(services: &Services, id: i32, form: &ClusterForm) -> Result<ClusterView> {
+    let valid = Valid::check(form)?;
+    let current = find(services, id).await?;
+    ensure_name_free(services, &valid.name, Some(id)).await?;
+    let mut row: cluster::ActiveModel = current.into();
+    row.name = Set(valid.name);
+    row.api_urls = Set(valid.urls.join("\n"));
+    row.fingerprint = Set(valid.fingerprint);
+    row.auth_kind = Set(valid.auth_kind);
+    row.auth_id = Set(valid.auth_id);
+    if !form.secret.trim().is_empty() {
+        row.secret_enc = Set(seal(services, SECRET_PURPOSE, form.secret.trim()));
+    }
+    row.admin_group = Set(valid.admin_group);
+    row.ssh_user = Set(valid.ssh_user);
+    if let Some(key) = valid.ssh_key {
+        row.ssh_key_enc = Set(Some(seal(services, SSH_KEY_PURPOSE, &key)));
+    }
+    row.ssh_host_keys = Set(valid.ssh_host_keys);
+    row.pve_root = Set(valid.pve_root);
+    row.storage_paths = Set(valid.storage_paths);
+    let row = row.update(&services.db).await?;
+    services.pve.forget(id);
+    services.sync.wake();
+    Ok(view(row, None))
+}
+
+pub async fn set_enabled(services: &Services, id: i32, enabled: bool) -> Result<()> {
+    let mut row: cluster::ActiveModel = find(services, id).await?.into();
+    row.enabled = Set(enabled);
+    row.update(&services.db).await?;
+    services.pve.forget(id);
+    services.sync.wake();
+    Ok(())
+}
+
+/// Removes a cluster and its inventory rows and assignments (the VMs in Proxmox are untouched).
+pub async fn delete(services: &Services, id: i32) -> Result<()> {
+    let row = find(services, id).await?;
+    cluster::Entity::delete_by_id(id).exec(&services.db).await?;
+    services.pve.forget(id);
+    crate::inventory::bump_all(&services.db).await?;
+    tracing::info!(cluster = %row.name, "cluster removed");
+    Ok(())
+}
+
+/// Logs in and reads the version, nodes and guests: what an admin wants to see before
+/// trusting the settings.
+pub async fn test(services: &Services, id: i32) -> Result<ClusterTest> {
+    let row = find(services, id).await?;
+    // A fresh client: the test must not reuse a ticket obtained with older settings.
+    let client = pve::Client::new(connection(services, &row)?)?;
+    let started = Instant::now();
+    let version = client.version().await?;
+    let nodes = client.nodes().await?;
+    let guests = client.vm_resources().await?;
+    Ok(ClusterTest {
+        version: version.version,
+        nodes_online: nodes.iter().filter(|n| n.online).count(),
+        nodes_total: nodes.len(),
+        guests: guests.len(),
+        millis: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The SHA-256 fingerprint of the certificate at `url`, to show the admin before pinning it.
+pub async fn fetch_fingerprint(url: &str) -> Result<String> {
+    let url = normalize_url(url)?;
+    Ok(pve::fetch_fingerprint(&url, CALL_TIMEOUT).await?)
+}
+
+fn seal(services: &Services, purpose: &str, secret: &str) -> String {
+    services
+        .secrets
+        .seal(purpose, &SecretString::from(secret.to_owned()))
+}
+
+async fn ensure_name_free(services: &Services, name: &str, except: Option<i32>) -> Result<()> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    let taken = cluster::Entity::find()
+        .filter(cluster::Column::Name.eq(name))
+        .one(&services.db)
+        .await?
+        .is_some_and(|c| Some(c.id) != except);
+    if taken {
+        return Err(Error::Conflict(format!(
+            "A cluster named {name:?} exists already."
+        )));
+    }
+    Ok(())
+}
+
+/// A checked form.
+struct Valid {
+    name: String,
+    urls: Vec<String>,
+    fingerprint: Option<String>,
+    auth_kind: String,
+    auth_id: String,
+    admin_group: Option<String>,
+    ssh_user: Option<String>,
+    ssh_key: Option<String>,
+    ssh_host_keys: Option<String>,
+    pve_root: String,
+    storage_paths: String,
+}
+
+impl Valid {
+    fn check(form: &ClusterForm) -> Result<Self> {
+        let invalid = |msg: &str| Err(Error::Invalid(msg.to_owned()));
+        let name = form.name.trim().to_owned();
+        if name.is_empty()
+            || name.len() > 40
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || " ._-".contains(c))
+        {
+            return invalid("Cluster name: 1 to 40 letters, digits, spaces, '.', '-' or '_'.");
+        }
+        let urls = form
+            .api_urls
+            .split([',', '\n', ' '])
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(normalize_url)
+            .collect::<Result<Vec<_>>>()?;
+        if urls.is_empty() {
+            return invalid("Enter the API address of at least one node (https://host:8006).");
+        }
+        let fingerprint = match form.fingerprint.trim() {
+            "" => None,
+            fp => Some(normalize_fingerprint(fp)?),
+        };
+        let auth_kind = form.auth_kind.trim().to_owned();
+        let auth_id = form.auth_id.trim().to_owned();
+        match auth_kind.as_str() {
+            "token" if is_token_id(&auth_id) => {}
+            "token" => return invalid("Token id: user@realm!tokenid, e.g. portal@pve!lab."),
+            "password" if is_user_id(&auth_id) => {}
+            "password" => return invalid("User: user@realm, e.g. portal@pve."),
+            _ => return invalid("Choose API token or password."),
+        }
+        let admin_group = optional(&form.admin_group);
+        if admin_group.as_deref().is_some_and(|g| !is_word(g)) {
+            return invalid("Admin group: letters, digits, '.', '-' or '_'.");
+        }
+        let ssh_user = optional(&form.ssh_user);
+        if ssh_user.as_deref().is_some_and(|u| !is_word(u)) {
+            return invalid("SSH user: letters, digits, '.', '-' or '_'.");
+        }
+        let ssh_key = optional(&form.ssh_key);
+        if ssh_key
+            .as_deref()
+            .is_some_and(|k| !k.contains("PRIVATE KEY"))
+        {
+            return invalid(
+                "SSH key: paste an OpenSSH private key (-----BEGIN … PRIVATE KEY-----).",
+            );
+        }
+        let ssh_host_keys = optional(&form.ssh_host_keys);
+        let pve_root = optional(&form.pve_root).unwrap_or_else(|| "/etc/pve".into());
+        if !pve_root.starts_with('/') || pve_root.contains("..") {
+            return invalid("The pmxcfs folder must be an absolute path (usually /etc/pve).");
+        }
+        let storage_paths = check_storage_paths(&form.storage_paths)?;
+        Ok(Valid {
+            name,
+            urls,
+            fingerprint,
+            auth_kind,
+            auth_id,
+            admin_group,
+            ssh_user,
+            ssh_key,
+            ssh_host_keys,
+            pve_root,
+            storage_paths,
+        })
+    }
+}
+
+fn optional(text: &str) -> Option<String> {
+    Some(text.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+fn is_word(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+}
+
+/// `user@realm`.
+fn is_user_id(text: &str) -> bool {
+    text.split_once('@')
+        .is_some_and(|(user, realm)| is_word(user) && is_word(realm))
+}
+
+/// `user@realm!tokenid`; PVE's token id pattern is `[A-Za-z][A-Za-z0-9.\-_]+`.
+fn is_token_id(text: &str) -> bool {
+    text.split_once('!').is_some_and(|(user, token)| {
+        is_user_id(user) && token.starts_with(|c: char| c.is_ascii_alphabetic()) && is_word(token)
+    })
+}
+
+/// `https://host[:port]`, without `/api2/json` or a trailing slash.
+fn normalize_url(text: &str) -> Result<String> {
+    let bad = || {
+        Error::Invalid(format!(
+            "{text:?} is not an https:// address of a Proxmox node."
+        ))
+    };
+    let url = url::Url::parse(text.trim()).map_err(|_| bad())?;
+    if url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) {
+        return Err(bad());
+    }
+    let path = url.path().trim_end_matches('/');
+    if !(path.is_empty() || path == "/api2/json") || url.query().is_some() {
+        return Err(bad());
+    }
+    let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+    Ok(format!(
+        "https://{}{port}",
+        url.host_str().unwrap_or_default()
+    ))
+}
+
+/// 32 bytes as upper-case hex pairs separated by colons (how PVE shows it).
+fn normalize_fingerprint(text: &str) -> Result<String> {
+    let hex: String = text.chars().filter(|c| *c != ':').collect();
+    if hex.len() != 64 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::Invalid(
+            "The fingerprint is a SHA-256: 32 hex pairs such as AB:CD:….".into(),
+        ));
+    }
+    let upper = hex.to_ascii_uppercase();
+    Ok(upper
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(":"))
+}
+
+/// `storage=/absolute/path` per line; defaults to PVE's `local=/var/lib/vz`.
+fn check_storage_paths(text: &str) -> Result<String> {
+    let mut lines = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let ok = line.split_once('=').is_some_and(|(id, path)| {
+            is_word(id.trim()) && path.trim().starts_with('/') && !path.contains("..")
+        });
+        if !ok {
+            return Err(Error::Invalid(format!(
+                "Storage paths: one storage=/path per line ({line:?} is not)."
+            )));
+        }
+        lines.push(line.replace(' ', ""));
+    }
+    if lines.is_empty() {
+        lines.push("local=/var/lib/vz".into());
+    }
+    Ok(lines.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ClusterForm {
+        ClusterForm {
+            name: "Lab A".into(),
+            api_urls: "https://10.0.0.1:8006/api2/json/, https://pve2.example:8006".into(),
+            fingerprint: "ab".repeat(32),
+            auth_kind: "token".into(),
+            auth_id: "portal@pve!lab".into(),
+            secret: "x".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_good_form_is_normalised() {
+        let v = Valid::check(&form()).unwrap();
+        assert_eq!(
+            v.urls,
+            ["https://10.0.0.1:8006", "https://pve2.example:8006"]
+        );
+        assert_eq!(v.fingerprint.unwrap(), ["AB"; 32].join(":"));
+        assert_eq!(v.pve_root, "/etc/pve");
+        assert_eq!(v.storage_paths, "local=/var/lib/vz");
+    }
+
+    #[test]
+    fn bad_forms_say_what_is_wrong() {
+        let cases: [(&str, fn(&mut ClusterForm)); 9] = [
+            ("name", |f| f.name = "a/b".into()),
+            ("https", |f| f.api_urls = "http://10.0.0.1:8006".into()),
+            ("https", |f| f.api_urls = "https://h:8006/evil?x=1".into()),
+            ("at least one", |f| f.api_urls = " ".into()),
+            ("SHA-256", |f| f.fingerprint = "AB:CD".into()),
+            ("Token id", |f| f.auth_id = "portal@pve".into()),
+            ("User", |f| {
+                f.auth_kind = "password".into();
+                f.auth_id = "root".into();
+            }),
+            ("absolute", |f| f.pve_root = "etc/pve".into()),
+            ("Storage", |f| f.storage_paths = "local:/var/lib/vz".into()),
+        ];
+        for (expect, change) in cases {
+            let mut f = form();
+            change(&mut f);
+            let err = Valid::check(&f)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(expect), "{expect}: {err}");
+        }
+    }
+}

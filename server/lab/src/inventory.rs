@@ -1,0 +1,485 @@
+//! Reading the inventory: who may see and touch which VM, the dashboard page (one or two
+//! indexed queries, never a Proxmox call), direct assignments, and the change counters that
+//! let a polling browser hear "no change" without a body.
+
+use crate::auth::now;
+use crate::db::entity::{assignment, change_counter, cluster, user, vm};
+use crate::model::{Dashboard, Role, VmCard, VmFilter, VmState};
+use crate::{Error, Result, Services};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+use std::collections::{HashMap, HashSet};
+
+/// Cards per page in the admin's all-VMs view.
+pub const PER_PAGE: u64 = 60;
+/// A running VM without an IP counts as "Starting…" for this long after it started; after
+/// that it is "Running" (some guests never report an IP).
+const BOOT_GRACE_SECS: i64 = 300;
+/// A pending action the sync never confirmed stops blocking new ones after this long.
+pub const PENDING_TIMEOUT_SECS: i64 = 120;
+
+const ALL: &str = "all";
+
+pub fn user_key(user_id: i32) -> String {
+    format!("user:{user_id}")
+}
+
+/// Adds one to each counter (creating it), so that pollers of those keys see a change.
+pub async fn bump(db: &impl ConnectionTrait, keys: impl IntoIterator<Item = String>) -> Result<()> {
+    let rows: Vec<_> = keys
+        .into_iter()
+        .map(|key| change_counter::ActiveModel {
+            key: Set(key),
+            value: Set(1),
+        })
+        .collect();
+    for chunk in rows.chunks(500) {
+        change_counter::Entity::insert_many(chunk.to_vec())
+            .on_conflict(
+                OnConflict::column(change_counter::Column::Key)
+                    .value(
+                        change_counter::Column::Value,
+                        Expr::col((change_counter::Entity, change_counter::Column::Value)).add(1),
+                    )
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn bump_all(db: &impl ConnectionTrait) -> Result<()> {
+    bump(db, [ALL.to_owned()]).await
+}
+
+/// Bumps `all` and the counters of everyone assigned to one of `vms` of `cluster_id`.
+pub async fn bump_for_vms(
+    db: &impl ConnectionTrait,
+    cluster_id: i32,
+    vms: &HashSet<i32>,
+) -> Result<()> {
+    if vms.is_empty() {
+        return Ok(());
+    }
+    let users: HashSet<i32> = assignment::Entity::find()
+        .filter(assignment::Column::ClusterId.eq(cluster_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|a| vms.contains(&a.vmid))
+        .map(|a| a.user_id)
+        .collect();
+    bump(
+        db,
+        std::iter::once(ALL.to_owned()).chain(users.into_iter().map(user_key)),
+    )
+    .await
+}
+
+/// The counter a user's dashboard depends on.
+pub async fn counter(services: &Services, user: &user::Model) -> Result<i64> {
+    let key = if is_admin(user) {
+        ALL.to_owned()
+    } else {
+        user_key(user.id)
+    };
+    Ok(change_counter::Entity::find_by_id(key)
+        .one(&services.db)
+        .await?
+        .map_or(0, |c| c.value))
+}
+
+fn is_admin(user: &user::Model) -> bool {
+    crate::auth::role_of(user) == Role::Admin
+}
+
+/// The dashboard for `user`, or `None` when `since` is still the current counter.
+pub async fn dashboard(
+    services: &Services,
+    user: &user::Model,
+    filter: &VmFilter,
+    since: Option<i64>,
+) -> Result<Option<Dashboard>> {
+    let counter = counter(services, user).await?;
+    if since == Some(counter) {
+        return Ok(None);
+    }
+    let clusters: Vec<(i32, String)> = cluster::Entity::find()
+        .order_by_asc(cluster::Column::Name)
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let names: HashMap<i32, String> = clusters.iter().cloned().collect();
+    let now = now();
+    let dashboard = if is_admin(user) {
+        let (rows, total) = admin_page(services, filter).await?;
+        let owners = owners_of(services, &rows).await?;
+        Dashboard {
+            counter,
+            now,
+            cards: rows
+                .into_iter()
+                .map(|row| {
+                    let owners = owners
+                        .get(&(row.cluster_id, row.vmid))
+                        .cloned()
+                        .unwrap_or_default();
+                    card(row, &names, owners, now)
+                })
+                .collect(),
+            total,
+            page: filter.page,
+            per_page: PER_PAGE,
+            all_vms: true,
+            clusters,
+        }
+    } else {
+        let cards = own_cards(services, user, &names, now).await?;
+        Dashboard {
+            counter,
+            now,
+            total: cards.len() as u64,
+            cards,
+            page: 0,
+            per_page: PER_PAGE,
+            all_vms: false,
+            clusters: Vec::new(),
+        }
+    };
+    Ok(Some(dashboard))
+}
+
+async fn own_cards(
+    services: &Services,
+    user: &user::Model,
+    names: &HashMap<i32, String>,
+    now: i64,
+) -> Result<Vec<VmCard>> {
+    let assigned = assignment::Entity::find()
+        .filter(assignment::Column::UserId.eq(user.id))
+        .order_by_asc(assignment::Column::ClusterId)
+        .order_by_asc(assignment::Column::Vmid)
+        .all(&services.db)
+        .await?;
+    if assigned.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut any = Condition::any();
+    for a in &assigned {
+        any = any.add(
+            Condition::all()
+                .add(vm::Column::ClusterId.eq(a.cluster_id))
+                .add(vm::Column::Vmid.eq(a.vmid)),
+        );
+    }
+    let mut rows: HashMap<(i32, i32), vm::Model> = vm::Entity::find()
+        .filter(any)
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|r| ((r.cluster_id, r.vmid), r))
+        .collect();
+    Ok(assigned
+        .into_iter()
+        .map(|a| match rows.remove(&(a.cluster_id, a.vmid)) {
+            Some(row) => card(row, names, Vec::new(), now),
+            None => missing_card(a.cluster_id, a.vmid, names),
+        })
+        .collect())
+}
+
+async fn admin_page(services: &Services, filter: &VmFilter) -> Result<(Vec<vm::Model>, u64)> {
+    let mut query = vm::Entity::find();
+    if let Some(id) = filter.cluster {
+        query = query.filter(vm::Column::ClusterId.eq(id));
+    }
+    if let Some(node) = filter.node.as_deref().filter(|n| !n.is_empty()) {
+        query = query.filter(vm::Column::Node.eq(node));
+    }
+    query = match filter.status.as_deref().unwrap_or("") {
+        "template" => query.filter(vm::Column::Template.eq(true)),
+        "" | "all" => query.filter(vm::Column::Template.eq(false)),
+        status => query
+            .filter(vm::Column::Template.eq(false))
+            .filter(vm::Column::Status.eq(status)),
+    };
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", q.to_lowercase().replace(['%', '_'], ""));
+        let mut any = Condition::any()
+            .add(Expr::expr(Func::lower(Expr::col(vm::Column::Name))).like(pattern));
+        if let Ok(vmid) = q.parse::<i32>() {
+            any = any.add(vm::Column::Vmid.eq(vmid));
+        }
+        query = query.filter(any);
+    }
+    if let Some(owner) = filter
+        .owner
+        .as_deref()
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+    {
+        let owned = match crate::auth::find_user(services, owner).await? {
+            Some(u) => {
+                assignment::Entity::find()
+                    .filter(assignment::Column::UserId.eq(u.id))
+                    .all(&services.db)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        if owned.is_empty() {
+            return Ok((Vec::new(), 0));
+        }
+        let mut any = Condition::any();
+        for a in owned {
+            any = any.add(
+                Condition::all()
+                    .add(vm::Column::ClusterId.eq(a.cluster_id))
+                    .add(vm::Column::Vmid.eq(a.vmid)),
+            );
+        }
+        query = query.filter(any);
+    }
+    let paginator = query
+        .order_by_asc(vm::Column::ClusterId)
+        .order_by_asc(vm::Column::Vmid)
+        .paginate(&services.db, PER_PAGE);
+    let total = paginator.num_items().await?;
+    let rows = paginator.fetch_page(filter.page).await?;
+    Ok((rows, total))
+}
+
+async fn owners_of(
+    services: &Services,
+    rows: &[vm::Model],
+) -> Result<HashMap<(i32, i32), Vec<String>>> {
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let vmids: Vec<i32> = rows.iter().map(|r| r.vmid).collect();
+    let wanted: HashSet<(i32, i32)> = rows.iter().map(|r| (r.cluster_id, r.vmid)).collect();
+    let found = assignment::Entity::find()
+        .filter(assignment::Column::Vmid.is_in(vmids))
+        .find_also_related(user::Entity)
+        .all(&services.db)
+        .await?;
+    let mut owners: HashMap<(i32, i32), Vec<String>> = HashMap::new();
+    for (a, u) in found {
+        if let (true, Some(u)) = (wanted.contains(&(a.cluster_id, a.vmid)), u) {
+            owners
+                .entry((a.cluster_id, a.vmid))
+                .or_default()
+                .push(u.username);
+        }
+    }
+    Ok(owners)
+}
+
+/// The state a person sees, from the row and the clock.
+pub fn state_of(row: &vm::Model, now: i64) -> VmState {
+    let pending = row.pending_action.as_deref().filter(|_| {
+        row.pending_since
+            .is_some_and(|t| now - t < PENDING_TIMEOUT_SECS)
+    });
+    if row.template {
+        return VmState::Template;
+    }
+    match (row.status.as_str(), pending) {
+        ("unknown", _) => VmState::Unknown,
+        ("running", Some("shutdown" | "stop")) => VmState::Stopping,
+        (_, Some("start" | "reboot")) => VmState::Starting,
+        ("running", _)
+            if row.ip.is_none() && row.started_at.is_some_and(|t| now - t < BOOT_GRACE_SECS) =>
+        {
+            VmState::Starting
+        }
+        ("running", _) => VmState::Running,
+        _ => VmState::Stopped,
+    }
+}
+
+fn card(row: vm::Model, names: &HashMap<i32, String>, owners: Vec<String>, now: i64) -> VmCard {
+    VmCard {
+        state: state_of(&row, now),
+        cluster: names.get(&row.cluster_id).cloned().unwrap_or_default(),
+        cluster_id: row.cluster_id,
+        vmid: row.vmid,
+        name: row.name,
+        node: row.node,
+        kind: row.kind,
+        os_type: row.os_type,
+        ip: row.ip,
+        cpus: row.cpus,
+        max_mem: row.max_mem,
+        started_at: row.started_at.filter(|_| row.status == "running"),
+        task_error: row.task_error,
+        owners,
+    }
+}
+
+fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmCard {
+    VmCard {
+        cluster_id,
+        cluster: names.get(&cluster_id).cloned().unwrap_or_default(),
+        vmid,
+        name: format!("VM {vmid}"),
+        node: String::new(),
+        kind: "qemu".into(),
+        os_type: None,
+        state: VmState::Missing,
+        ip: None,
+        cpus: 0,
+        max_mem: 0,
+        started_at: None,
+        task_error: None,
+        owners: Vec::new(),
+    }
+}
+
+/// The VM, if `user` may use it: admins any; others only VMs assigned to them. Anything
+/// else is "not found", so that VMIDs of other people's VMs cannot be probed.
+pub async fn usable_vm(
+    services: &Services,
+    user: &user::Model,
+    cluster_id: i32,
+    vmid: i32,
+) -> Result<vm::Model> {
+    let not_found = || Error::NotFound(format!("VM {vmid}"));
+    if !is_admin(user) {
+        assignment::Entity::find()
+            .filter(assignment::Column::UserId.eq(user.id))
+            .filter(assignment::Column::ClusterId.eq(cluster_id))
+            .filter(assignment::Column::Vmid.eq(vmid))
+            .one(&services.db)
+            .await?
+            .ok_or_else(not_found)?;
+    }
+    vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(cluster_id))
+        .filter(vm::Column::Vmid.eq(vmid))
+        .one(&services.db)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// Gives `username` the VM directly (no class). The VM must be in the inventory.
+pub async fn assign(services: &Services, cluster_id: i32, vmid: i32, username: &str) -> Result<()> {
+    let user = crate::auth::find_user(services, username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("User {username:?}")))?;
+    let vm = vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(cluster_id))
+        .filter(vm::Column::Vmid.eq(vmid))
+        .one(&services.db)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("VM {vmid}")))?;
+    if vm.template {
+        return Err(Error::Invalid(
+            "Templates cannot be assigned; they cannot run.".into(),
+        ));
+    }
+    let inserted = assignment::Entity::insert(assignment::ActiveModel {
+        user_id: Set(user.id),
+        cluster_id: Set(cluster_id),
+        vmid: Set(vmid),
+        created_at: Set(now()),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([
+            assignment::Column::UserId,
+            assignment::Column::ClusterId,
+            assignment::Column::Vmid,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(&services.db)
+    .await?;
+    if inserted == 0 {
+        return Err(Error::Conflict(format!(
+            "{} already has VM {vmid}.",
+            user.username
+        )));
+    }
+    bump(&services.db, [ALL.to_owned(), user_key(user.id)]).await
+}
+
+pub async fn unassign(
+    services: &Services,
+    cluster_id: i32,
+    vmid: i32,
+    username: &str,
+) -> Result<()> {
+    let user = crate::auth::find_user(services, username)
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("User {username:?}")))?;
+    let gone = assignment::Entity::delete_many()
+        .filter(assignment::Column::UserId.eq(user.id))
+        .filter(assignment::Column::ClusterId.eq(cluster_id))
+        .filter(assignment::Column::Vmid.eq(vmid))
+        .exec(&services.db)
+        .await?
+        .rows_affected;
+    if gone == 0 {
+        return Err(Error::NotFound(format!(
+            "{}'s assignment of VM {vmid}",
+            user.username
+        )));
+    }
+    bump(&services.db, [ALL.to_owned(), user_key(user.id)]).await
+}
+
+/// Assignments whose VM no longer exists, for an admin to resolve: (username, cluster, vmid).
+pub async fn missing_assignments(services: &Services) -> Result<Vec<(String, i32, String, i32)>> {
+    let all = assignment::Entity::find()
+        .find_also_related(user::Entity)
+        .all(&services.db)
+        .await?;
+    let names: HashMap<i32, String> = cluster::Entity::find()
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let existing: HashSet<(i32, i32)> = vm::Entity::find()
+        .select_only()
+        .column(vm::Column::ClusterId)
+        .column(vm::Column::Vmid)
+        .into_tuple()
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut missing = Vec::new();
+    for (a, u) in all {
+        if !existing.contains(&(a.cluster_id, a.vmid))
+            && let Some(u) = u
+        {
+            let cluster = names.get(&a.cluster_id).cloned().unwrap_or_default();
+            missing.push((u.username, a.cluster_id, cluster, a.vmid));
+        }
+    }
+    Ok(missing)
+}
+
+/// The first `n` ordinary QEMU guests of a cluster, by VMID (demo and tests).
+pub async fn first_vms(services: &Services, cluster_id: i32, n: u64) -> Result<Vec<i32>> {
+    Ok(vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(cluster_id))
+        .filter(vm::Column::Template.eq(false))
+        .filter(vm::Column::Kind.eq("qemu"))
+        .order_by_asc(vm::Column::Vmid)
+        .limit(n)
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|r| r.vmid)
+        .collect())
+}

@@ -1,0 +1,65 @@
+//! Clusters as the admin pages see them. Secrets never appear here: only whether one is set.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterView {
+    pub id: i32,
+    pub name: String,
+    pub api_urls: Vec<String>,
+    pub fingerprint: Option<String>,
+    /// `token` or `password`.
+    pub auth_kind: String,
+    pub auth_id: String,
+    pub admin_group: Option<String>,
+    pub ssh_user: Option<String>,
+    pub has_ssh_key: bool,
+    pub ssh_host_keys: Option<String>,
+    pub pve_root: String,
+    pub storage_paths: String,
+    pub enabled: bool,
+    pub sync: SyncView,
+}
+
+/// What the sync workers last did for a cluster.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SyncView {
+    pub quick_at: Option<i64>,
+    pub quick_ms: i64,
+    pub full_at: Option<i64>,
+    pub full_ms: i64,
+    pub full_calls: i64,
+    pub calls_total: i64,
+    pub guests: i32,
+    pub last_error: Option<String>,
+    pub error_at: Option<i64>,
+}
+
+/// The add/edit form. Secret fields are write-only: empty on edit means "keep".
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClusterForm {
+    pub name: String,
+    /// One URL per line (or comma-separated).
+    pub api_urls: String,
+    pub fingerprint: String,
+    /// `token` or `password`.
+    pub auth_kind: String,
+    pub auth_id: String,
+    pub secret: String,
+    pub admin_group: String,
+    pub ssh_user: String,
+    pub ssh_key: String,
+    pub ssh_host_keys: String,
+    pub pve_root: String,
+    pub storage_paths: String,
+}
+
+/// The answer of "test connection".
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterTest {
+    pub version: String,
+    pub nodes_online: usize,
+    pub nodes_total: usize,
+    pub guests: usize,
+    pub millis: u64,
+}

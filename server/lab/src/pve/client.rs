@@ -1,0 +1,541 @@
+//! The client: authentication, timeouts, retries and failover around `reqwest`, then one
+//! method per endpoint.
+//!
+//! * API tokens go in `Authorization: PVEAPIToken=<id>=<secret>` and need no CSRF token.
+//! * Password logins get a ticket lazily on the first call (`POST /access/ticket`), sent as
+//!   the `PVEAuthCookie` cookie, with the `CSRFPreventionToken` header on non-GET calls.
+//!   Tickets live 2 h; we renew after 60 min by logging in with the ticket as password
+//!   (what proxmoxer does), and a 401 on a ticket call means it expired anyway (server
+//!   clock, restart of the key): log in again once and repeat the call once.
+//! * Every call is limited by the connection's timeout. Only GETs are retried (twice, after
+//!   100 ms and 300 ms) and only after transport errors: a 500 or 595 will not change, and
+//!   a POST may already have started a task. When a URL cannot be connected to, the next
+//!   one is tried and the one that answered is used first from then on.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use reqwest::header::{AUTHORIZATION, COOKIE, HeaderValue};
+use reqwest::{Method, StatusCode};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::error::{self, Error};
+use super::types::{self, GuestConfig, GuestKind, GuestResource, LoginInfo, NetInterface};
+use super::types::{NodeInfo, PowerAction, TaskStatus, Version};
+use super::{Connection, Credentials, tls};
+
+/// Renew tickets (valid 2 h) once they are this old.
+const RENEW_AFTER: Duration = Duration::from_secs(60 * 60);
+/// Pauses before the retries of a GET.
+const BACKOFF: [Duration; 2] = [Duration::from_millis(100), Duration::from_millis(300)];
+/// How often [`Client::wait_task`] asks.
+const POLL: Duration = Duration::from_millis(250);
+
+/// A PVE API client. Cheap to clone; clones share connections, session and counters.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    /// `https://host:port/api2/json`.
+    bases: Vec<String>,
+    /// Index into `bases` that answered last.
+    preferred: AtomicUsize,
+    credentials: Credentials,
+    /// `PVEAPIToken=…`, marked sensitive.
+    token_header: Option<HeaderValue>,
+    calls: AtomicU64,
+    session: Mutex<Option<Session>>,
+}
+
+/// A ticket login.
+struct Session {
+    ticket: SecretString,
+    csrf: SecretString,
+    issued: Instant,
+}
+
+/// How one request authenticates.
+enum Auth {
+    None,
+    Token(HeaderValue),
+    Ticket {
+        ticket: SecretString,
+        csrf: SecretString,
+    },
+}
+
+/// A failed attempt; `connect` when the request never reached the server.
+struct Failed {
+    error: Error,
+    connect: bool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("urls", &self.inner.bases)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Normalises a base URL to `https://host[:port]`; `/api2/json` is stripped.
+pub(crate) fn base_url(text: &str) -> Result<String, Error> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/api2/json").unwrap_or(trimmed);
+    let url =
+        reqwest::Url::parse(trimmed).map_err(|e| Error::Invalid(format!("URL '{text}': {e}")))?;
+    if url.scheme() != "https" {
+        return Err(Error::Invalid(format!("URL '{text}' must use https")));
+    }
+    let plain = url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !plain {
+        return Err(Error::Invalid(format!(
+            "URL '{text}' must look like https://host:8006"
+        )));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
+/// Percent-encodes one path segment (UPIDs hold `:`, `@`, `!`).
+fn seg(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn sensitive(text: &str, what: &str) -> Result<HeaderValue, Error> {
+    let mut v = HeaderValue::from_str(text)
+        .map_err(|_| Error::Invalid(format!("{what} contains characters not allowed in HTTP")))?;
+    v.set_sensitive(true);
+    Ok(v)
+}
+
+fn parse<T: DeserializeOwned>(data: Value, what: &str) -> Result<T, Error> {
+    serde_json::from_value(data).map_err(|e| Error::Decode(format!("{what}: {e}")))
+}
+
+fn list<T: DeserializeOwned>(data: Value, what: &str) -> Result<Vec<T>, Error> {
+    match data {
+        Value::Null => Ok(Vec::new()),
+        other => parse(other, what),
+    }
+}
+
+impl Client {
+    /// Checks the settings and prepares the HTTP client; no network I/O.
+    pub fn new(conn: Connection) -> Result<Client, Error> {
+        if conn.urls.is_empty() {
+            return Err(Error::Invalid("at least one URL is needed".into()));
+        }
+        if conn.timeout.is_zero() {
+            return Err(Error::Invalid("the timeout must not be zero".into()));
+        }
+        let bases = conn
+            .urls
+            .iter()
+            .map(|u| base_url(u).map(|b| format!("{b}/api2/json")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let token_header = match &conn.credentials {
+            Credentials::Token { id, secret } => {
+                if !id.contains('!') {
+                    return Err(Error::Invalid(format!(
+                        "token id '{id}' must look like user@realm!tokenid"
+                    )));
+                }
+                let value = format!("PVEAPIToken={id}={}", secret.expose_secret());
+                Some(sensitive(&value, "the API token")?)
+            }
+            Credentials::Password { .. } => None,
+        };
+        let mut builder = reqwest::Client::builder()
+            .https_only(true)
+            .http1_only()
+            .connect_timeout(conn.timeout)
+            .timeout(conn.timeout)
+            // pveproxy drops idle keep-alive connections after 5 s; reusing one just as it
+            // closes would fail a request for nothing.
+            .pool_idle_timeout(Duration::from_secs(4))
+            // The API never redirects; following one could carry credentials elsewhere.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("proxlab/", env!("CARGO_PKG_VERSION")));
+        if let Some(pin) = &conn.fingerprint {
+            let pin = tls::normalize_fingerprint(pin)?;
+            builder = builder.tls_backend_preconfigured(tls::pinned_config(&pin)?);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| Error::Tls(error::chain_text(&e)))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                bases,
+                preferred: AtomicUsize::new(0),
+                credentials: conn.credentials,
+                token_header,
+                calls: AtomicU64::new(0),
+                session: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// HTTP requests sent so far (attempts, including failed ones and logins).
+    pub fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    pub async fn version(&self) -> Result<Version, Error> {
+        parse(self.get("version").await?, "version")
+    }
+
+    /// Every QEMU and LXC guest of the cluster, templates included.
+    pub async fn vm_resources(&self) -> Result<Vec<GuestResource>, Error> {
+        let data = self.get("cluster/resources?type=vm").await?;
+        let entries = match data {
+            Value::Array(entries) => entries,
+            Value::Null => Vec::new(),
+            _ => return Err(Error::Decode("resources are not a list".into())),
+        };
+        entries
+            .into_iter()
+            // Older servers may ignore `type=vm`; nodes and storages are not guests.
+            .filter(|e| matches!(e.get("type").and_then(Value::as_str), Some("qemu" | "lxc")))
+            .map(|e| parse(e, "guest resource"))
+            .collect()
+    }
+
+    pub async fn nodes(&self) -> Result<Vec<NodeInfo>, Error> {
+        list(self.get("nodes").await?, "nodes")
+    }
+
+    pub async fn guest_config(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+    ) -> Result<GuestConfig, Error> {
+        let path = format!("nodes/{}/{}/{vmid}/config", seg(node), kind.as_str());
+        GuestConfig::from_data(self.get(&path).await?)
+    }
+
+    /// Addresses reported by a VM's guest agent. PVE answers 500 when the agent is not
+    /// configured or not (yet) running, the latter only after a 3 s ping timeout.
+    pub async fn agent_interfaces(
+        &self,
+        node: &str,
+        vmid: u32,
+    ) -> Result<Vec<NetInterface>, Error> {
+        let path = format!(
+            "nodes/{}/qemu/{vmid}/agent/network-get-interfaces",
+            seg(node)
+        );
+        types::agent_interfaces(self.get(&path).await?)
+    }
+
+    /// Addresses inside a container (empty while it is stopped).
+    pub async fn lxc_interfaces(&self, node: &str, vmid: u32) -> Result<Vec<NetInterface>, Error> {
+        let path = format!("nodes/{}/lxc/{vmid}/interfaces", seg(node));
+        types::lxc_interfaces(self.get(&path).await?)
+    }
+
+    /// Starts a power task and returns its UPID. Note that PVE reports many failures only
+    /// in the task (`start` of a running VM succeeds here); see [`Client::wait_task`].
+    pub async fn power(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        action: PowerAction,
+    ) -> Result<String, Error> {
+        let path = format!(
+            "nodes/{}/{}/{vmid}/status/{}",
+            seg(node),
+            kind.as_str(),
+            action.as_str()
+        );
+        match self.request(Method::POST, &path, None).await? {
+            Value::String(upid) => Ok(upid),
+            _ => Err(Error::Decode("power action did not return a UPID".into())),
+        }
+    }
+
+    pub async fn task_status(&self, node: &str, upid: &str) -> Result<TaskStatus, Error> {
+        let path = format!("nodes/{}/tasks/{}/status", seg(node), seg(upid));
+        parse(self.get(&path).await?, "task status")
+    }
+
+    /// Polls the task every 250 ms until it stops; [`Error::Timeout`] if it still runs
+    /// after `timeout`.
+    pub async fn wait_task(
+        &self,
+        node: &str,
+        upid: &str,
+        timeout: Duration,
+    ) -> Result<TaskStatus, Error> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let status = self.task_status(node, upid).await?;
+            if !status.running {
+                return Ok(status);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            tokio::time::sleep(left.min(POLL)).await;
+        }
+    }
+
+    /// Checks a portal user's PVE password (their own ticket login, not ours), then reads
+    /// their groups with the client's credentials. Groups are empty when that read fails
+    /// (e.g. no `User.Modify`/`Sys.Audit` for our identity).
+    pub async fn check_login(&self, user: &str, password: &str) -> Result<LoginInfo, Error> {
+        let form = [("username", user), ("password", password)];
+        let data = self
+            .send(&Method::POST, "access/ticket", Some(&form), &Auth::None)
+            .await?;
+        refuse_tfa(&data)?;
+        let username = data
+            .get("username")
+            .and_then(Value::as_str)
+            .unwrap_or(user)
+            .to_string();
+        let path = format!("access/users/{}", seg(&username));
+        let groups = match self.get(&path).await {
+            Ok(data) => types::groups(data.get("groups")),
+            Err(e) => {
+                tracing::debug!(user = %username, error = %e, "cannot read the PVE user's groups");
+                Vec::new()
+            }
+        };
+        Ok(LoginInfo { username, groups })
+    }
+
+    async fn get(&self, path: &str) -> Result<Value, Error> {
+        self.request(Method::GET, path, None).await
+    }
+
+    /// One API call with authentication, and one fresh login if a ticket was refused.
+    async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+    ) -> Result<Value, Error> {
+        let auth = self.auth().await?;
+        let result = self.send_retrying(&method, path, form, &auth).await;
+        let (Err(Error::Unauthorized(reason)), Auth::Ticket { ticket, .. }) = (&result, &auth)
+        else {
+            return result;
+        };
+        tracing::debug!(%reason, "PVE refused our ticket; logging in again");
+        self.forget(ticket).await;
+        let auth = self.auth().await?;
+        self.send_retrying(&method, path, form, &auth).await
+    }
+
+    /// Retries GETs after transport errors.
+    async fn send_retrying(
+        &self,
+        method: &Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        auth: &Auth,
+    ) -> Result<Value, Error> {
+        let mut attempt = 0;
+        loop {
+            match self.send(method, path, form, auth).await {
+                Err(e @ (Error::Connect(_) | Error::Timeout))
+                    if *method == Method::GET && attempt < BACKOFF.len() =>
+                {
+                    tracing::debug!(%path, error = %e, "PVE call failed; retrying");
+                    tokio::time::sleep(BACKOFF[attempt]).await;
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// Sends to the preferred URL, moving on to the next ones while none can be reached.
+    async fn send(
+        &self,
+        method: &Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        auth: &Auth,
+    ) -> Result<Value, Error> {
+        let bases = &self.inner.bases;
+        let start = self.inner.preferred.load(Ordering::Relaxed);
+        let mut last = Error::Invalid("no URL".into());
+        for i in 0..bases.len() {
+            let idx = (start + i) % bases.len();
+            match self.send_once(idx, method, path, form, auth).await {
+                Err(Failed {
+                    error,
+                    connect: true,
+                }) => {
+                    tracing::debug!(url = %bases[idx], %error, "PVE endpoint unreachable");
+                    last = error;
+                }
+                result => {
+                    self.inner.preferred.store(idx, Ordering::Relaxed);
+                    return result.map_err(|f| f.error);
+                }
+            }
+        }
+        Err(last)
+    }
+
+    async fn send_once(
+        &self,
+        idx: usize,
+        method: &Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        auth: &Auth,
+    ) -> Result<Value, Failed> {
+        let failed = |error| Failed {
+            error,
+            connect: false,
+        };
+        let url = format!("{}/{path}", self.inner.bases[idx]);
+        let mut req = self.inner.http.request(method.clone(), url);
+        match auth {
+            Auth::None => {}
+            Auth::Token(header) => req = req.header(AUTHORIZATION, header.clone()),
+            Auth::Ticket { ticket, csrf } => {
+                let cookie = format!("PVEAuthCookie={}", ticket.expose_secret());
+                req = req.header(COOKIE, sensitive(&cookie, "the ticket").map_err(failed)?);
+                if *method != Method::GET {
+                    let token = sensitive(csrf.expose_secret(), "the CSRF token");
+                    req = req.header("CSRFPreventionToken", token.map_err(failed)?);
+                }
+            }
+        }
+        if let Some(form) = form {
+            req = req.form(form);
+        }
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
+        // Only a connection that never came up moves on to the next URL; a certificate
+        // mismatch or a dropped answer is reported as it is.
+        let transport = |e: reqwest::Error| {
+            let error = error::transport(&e);
+            let connect = e.is_connect() && matches!(error, Error::Connect(_) | Error::Timeout);
+            Failed { error, connect }
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let status: StatusCode = resp.status();
+        let reason = resp
+            .extensions()
+            .get::<hyper::ext::ReasonPhrase>()
+            .and_then(|r| std::str::from_utf8(r.as_bytes()).ok())
+            .map(str::to_string);
+        let body = resp.bytes().await.map_err(transport)?;
+        error::decode_envelope(status, reason.as_deref(), &body).map_err(failed)
+    }
+
+    /// The authentication for the next call: the token, or a ticket (logging in or
+    /// renewing first when needed). Holding the lock makes concurrent calls share one login.
+    async fn auth(&self) -> Result<Auth, Error> {
+        let (user, password) = match &self.inner.credentials {
+            Credentials::Token { .. } => {
+                let header = self.inner.token_header.clone();
+                return header
+                    .map(Auth::Token)
+                    .ok_or_else(|| Error::Invalid("token header missing".into()));
+            }
+            Credentials::Password { user, password } => (user, password),
+        };
+        let mut session = self.inner.session.lock().await;
+        if let Some(s) = session.as_ref() {
+            if s.issued.elapsed() < RENEW_AFTER {
+                return Ok(s.auth());
+            }
+            match self.login(user, s.ticket.expose_secret()).await {
+                Ok(fresh) => {
+                    tracing::debug!(%user, "renewed the PVE ticket");
+                    return Ok(session.insert(fresh).auth());
+                }
+                Err(Error::Unauthorized(_)) => {
+                    tracing::debug!(%user, "PVE refused to renew the ticket");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let fresh = self.login(user, password.expose_secret()).await?;
+        tracing::debug!(%user, "logged in to PVE");
+        Ok(session.insert(fresh).auth())
+    }
+
+    /// `POST /access/ticket`; `password` may be a still-valid ticket (renewal).
+    async fn login(&self, user: &str, password: &str) -> Result<Session, Error> {
+        let form = [("username", user), ("password", password)];
+        let data = self
+            .send(&Method::POST, "access/ticket", Some(&form), &Auth::None)
+            .await?;
+        refuse_tfa(&data)?;
+        let field = |k: &str| {
+            data.get(k)
+                .and_then(Value::as_str)
+                .map(SecretString::from)
+                .ok_or_else(|| Error::Decode(format!("login answer without {k}")))
+        };
+        Ok(Session {
+            ticket: field("ticket")?,
+            csrf: field("CSRFPreventionToken")?,
+            issued: Instant::now(),
+        })
+    }
+
+    /// Drops the session if it still holds the ticket that was just refused.
+    async fn forget(&self, refused: &SecretString) {
+        let mut session = self.inner.session.lock().await;
+        if session
+            .as_ref()
+            .is_some_and(|s| s.ticket.expose_secret() == refused.expose_secret())
+        {
+            *session = None;
+        }
+    }
+}
+
+impl Session {
+    fn auth(&self) -> Auth {
+        Auth::Ticket {
+            ticket: self.ticket.clone(),
+            csrf: self.csrf.clone(),
+        }
+    }
+}
+
+/// A user with two-factor authentication gets a half ticket we cannot complete.
+fn refuse_tfa(data: &Value) -> Result<(), Error> {
+    let need = data
+        .get("NeedTFA")
+        .is_some_and(|v| v != &Value::Null && v != 0);
+    if need {
+        return Err(Error::Unauthorized(
+            "two-factor authentication is required (not supported)".into(),
+        ));
+    }
+    Ok(())
+}

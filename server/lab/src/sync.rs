@@ -1,0 +1,37 @@
+//! The sync workers keep the `vms` table true to Proxmox, so that no page ever waits on it.
+//!
+//! * **Quick sync** ([`quick`]): one `GET /cluster/resources?type=vm` per cluster; writes only
+//!   the rows that changed, in one transaction, and bumps the change counters of the people
+//!   who can see them. Every `quick_secs` (5 s).
+//! * **Full sync** ([`full`]): guest configs (MACs, OS type) and IPs, but only where something
+//!   can have changed: new, moved, renamed or just-started guests, and running guests whose IP
+//!   is not known yet while they boot. Every `full_secs` (60 s), right after an action, and
+//!   every quick cycle while a guest is booting without an IP.
+//! * Clusters are synced concurrently and independently: a slow or unreachable cluster never
+//!   delays another, and within a cluster at most [`full::PER_NODE`] calls run per node.
+//!   An unreachable API marks its VMs `unknown`; rows are never erased for that.
+
+pub mod full;
+pub mod neighbours;
+pub mod quick;
+mod status;
+mod worker;
+
+pub use worker::{SyncSettings, spawn_workers};
+
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Wakes the workers now (after an action, a new cluster, or "sync now").
+#[derive(Clone, Default)]
+pub struct SyncTrigger(Arc<Notify>);
+
+impl SyncTrigger {
+    pub fn wake(&self) {
+        self.0.notify_one();
+    }
+
+    pub(crate) async fn woken(&self) {
+        self.0.notified().await;
+    }
+}

@@ -1,0 +1,412 @@
+//! Full sync: configs (MACs, OS type, digest) and IPs, spending Proxmox calls only where
+//! something can have changed.
+//!
+//! * A config is read when the quick sync flagged the guest (`needs_detail`: new, moved,
+//!   renamed, just started).
+//! * An IP is asked for while a running guest has none and is still booting (or was just
+//!   flagged): guest agent for QEMU, `/interfaces` for LXC. A guest that never reports one is
+//!   not asked again until it changes state, so idle clusters cost almost nothing.
+//! * Then, optionally, the portal host's neighbour table by MAC ([`super::neighbours`]).
+//!
+//! Calls run concurrently, at most [`PER_NODE`] per node; offline nodes are skipped (their
+//! guests are `unknown` from the quick sync). No transaction is held across a remote call:
+//! results are gathered first, then written in one transaction.
+
+use super::neighbours;
+use super::status::{self, Run};
+use crate::auth::now;
+use crate::db::entity::{cluster, vm};
+use crate::inventory::bump_for_vms;
+use crate::pve::{Client, GuestConfig, GuestKind, NetInterface};
+use crate::{Result, Services, clusters};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// Concurrent calls per node.
+pub const PER_NODE: usize = 4;
+/// A running guest without an IP is asked again while it started less than this long ago.
+const BOOT_WINDOW_SECS: i64 = 600;
+
+#[derive(Debug, Default)]
+pub struct FullReport {
+    pub calls: i64,
+    pub configs: usize,
+    pub ips_found: usize,
+    /// Some guest is still booting without an IP: worth another look soon.
+    pub booting: bool,
+}
+
+/// What a guest's detail calls brought back.
+struct Detail {
+    vmid: i32,
+    config: Option<GuestConfig>,
+    /// `Some` when an IP lookup ran (found or not).
+    ip: Option<Option<(String, &'static str)>>,
+}
+
+pub async fn run(
+    services: &Services,
+    cluster: &cluster::Model,
+    neighbour_table: Option<&Path>,
+) -> Result<FullReport> {
+    let client = clusters::client(services, cluster)?;
+    let started = Instant::now();
+    let calls = Arc::new(AtomicI64::new(1));
+    let nodes = match client.nodes().await {
+        Ok(nodes) => nodes,
+        Err(e) => {
+            let run = Run::Failed {
+                error: e.to_string(),
+            };
+            status::record(&services.db, cluster.id, run, 1).await?;
+            return Err(e.into());
+        }
+    };
+    let online: HashSet<String> = nodes
+        .into_iter()
+        .filter(|n| n.online)
+        .map(|n| n.node)
+        .collect();
+    let now = now();
+    let rows = vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(cluster.id))
+        .all(&services.db)
+        .await?;
+    let semaphores: HashMap<String, Arc<Semaphore>> = online
+        .iter()
+        .map(|n| (n.clone(), Arc::new(Semaphore::new(PER_NODE))))
+        .collect();
+    let mut tasks = JoinSet::new();
+    for row in &rows {
+        let Some(semaphore) = semaphores.get(&row.node) else {
+            continue;
+        };
+        let want_config = row.needs_detail;
+        let want_ip = wants_ip(row, now);
+        if !want_config && !want_ip {
+            continue;
+        }
+        let (client, semaphore, calls) = (client.clone(), semaphore.clone(), calls.clone());
+        let (node, vmid, kind, macs) = (row.node.clone(), row.vmid, kind_of(row), row.macs.clone());
+        tasks.spawn(async move {
+            let _permit = semaphore.acquire_owned().await.ok();
+            detail(
+                &client,
+                &calls,
+                &node,
+                kind,
+                vmid,
+                macs,
+                want_config,
+                want_ip,
+            )
+            .await
+        });
+    }
+    let mut details = Vec::new();
+    while let Some(done) = tasks.join_next().await {
+        if let Ok(detail) = done {
+            details.push(detail);
+        }
+    }
+    let mut report = FullReport {
+        configs: details.iter().filter(|d| d.config.is_some()).count(),
+        ..Default::default()
+    };
+    let by_vmid: HashMap<i32, &vm::Model> = rows.iter().map(|r| (r.vmid, r)).collect();
+    let mut updated: HashMap<i32, vm::Model> = HashMap::new();
+    for d in details {
+        let Some(old) = by_vmid.get(&d.vmid) else {
+            continue;
+        };
+        let mut new = (*old).clone();
+        if let Some(config) = &d.config {
+            new.macs = Some(macs_of(config).join(",")).filter(|m| !m.is_empty());
+            new.os_type = config.get("ostype").map(str::to_owned);
+            new.config_digest = config.digest.clone();
+            new.needs_detail = false;
+        }
+        if let Some(found) = d.ip {
+            new.ip_checked_at = Some(now);
+            if let Some((ip, source)) = found {
+                new.ip = Some(ip);
+                new.ip_source = Some(source.to_owned());
+            }
+        }
+        updated.insert(d.vmid, new);
+    }
+    if let Some(path) = neighbour_table {
+        fill_from_neighbours(path, &rows, &mut updated);
+    }
+    report.ips_found = updated
+        .values()
+        .filter(|n| n.ip.is_some() && by_vmid.get(&n.vmid).is_some_and(|o| o.ip.is_none()))
+        .count();
+    report.booting = rows
+        .iter()
+        .map(|r| updated.get(&r.vmid).unwrap_or(r))
+        .any(|r| r.status == "running" && r.ip.is_none() && in_boot_window(r, now));
+    write(services, cluster.id, &by_vmid, updated).await?;
+    report.calls = calls.load(Ordering::Relaxed);
+    let run = Run::Full {
+        ms: started.elapsed().as_millis() as i64,
+        calls: report.calls,
+    };
+    // The quick-sync call is counted by the quick sync; here only the full sync's own calls.
+    status::record(&services.db, cluster.id, run, report.calls).await?;
+    Ok(report)
+}
+
+fn in_boot_window(row: &vm::Model, now: i64) -> bool {
+    row.started_at.is_some_and(|t| now - t < BOOT_WINDOW_SECS)
+}
+
+/// Whether an IP lookup is worth a call now.
+fn wants_ip(row: &vm::Model, now: i64) -> bool {
+    row.status == "running"
+        && !row.template
+        && row.ip.is_none()
+        && (row.needs_detail || row.ip_checked_at.is_none() || in_boot_window(row, now))
+}
+
+fn kind_of(row: &vm::Model) -> GuestKind {
+    if row.kind == "lxc" {
+        GuestKind::Lxc
+    } else {
+        GuestKind::Qemu
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn detail(
+    client: &Client,
+    calls: &AtomicI64,
+    node: &str,
+    kind: GuestKind,
+    vmid: i32,
+    macs: Option<String>,
+    want_config: bool,
+    want_ip: bool,
+) -> Detail {
+    let mut detail = Detail {
+        vmid,
+        config: None,
+        ip: None,
+    };
+    let mut macs: Vec<String> = macs
+        .map(|m| m.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    if want_config {
+        calls.fetch_add(1, Ordering::Relaxed);
+        match client.guest_config(node, kind, vmid as u32).await {
+            Ok(config) => {
+                macs = macs_of(&config);
+                detail.config = Some(config);
+            }
+            Err(e) => tracing::debug!(vmid, error = %e, "config read failed"),
+        }
+    }
+    if want_ip {
+        calls.fetch_add(1, Ordering::Relaxed);
+        let (found, source) = match kind {
+            GuestKind::Qemu => (client.agent_interfaces(node, vmid as u32).await, "agent"),
+            GuestKind::Lxc => (client.lxc_interfaces(node, vmid as u32).await, "lxc"),
+        };
+        detail.ip = Some(match found {
+            Ok(interfaces) => pick_ip(&interfaces, &macs).map(|ip| (ip.to_string(), source)),
+            Err(e) => {
+                tracing::debug!(vmid, error = %e, "no IP from Proxmox yet");
+                None
+            }
+        });
+    }
+    detail
+}
+
+/// Lower-case MACs of the `netN` lines, in order (`virtio=AA:…,bridge=…` or `hwaddr=AA:…`).
+pub fn macs_of(config: &GuestConfig) -> Vec<String> {
+    let mut nets: Vec<(u32, String)> = config
+        .entries
+        .iter()
+        .filter_map(|(key, value)| {
+            let n = key.strip_prefix("net")?.parse::<u32>().ok()?;
+            let mac = value.split(',').find_map(|part| {
+                let (_, v) = part.split_once('=')?;
+                is_mac(v).then(|| v.to_ascii_lowercase())
+            })?;
+            Some((n, mac))
+        })
+        .collect();
+    nets.sort();
+    nets.into_iter().map(|(_, mac)| mac).collect()
+}
+
+fn is_mac(text: &str) -> bool {
+    text.len() == 17
+        && text
+            .split(':')
+            .all(|pair| pair.len() == 2 && pair.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The address people should connect to: IPv4 on the guest's own NIC first, then any IPv4,
+/// then a global IPv6.
+pub fn pick_ip(interfaces: &[NetInterface], macs: &[String]) -> Option<IpAddr> {
+    let own = |i: &&NetInterface| {
+        i.mac
+            .as_deref()
+            .is_some_and(|m| macs.iter().any(|x| x.eq_ignore_ascii_case(m)))
+    };
+    let usable = |ip: &&IpAddr| !ip.is_loopback() && !ip.is_unspecified();
+    let v4 = |i: &NetInterface| i.ips.iter().filter(usable).find(|ip| ip.is_ipv4()).copied();
+    interfaces
+        .iter()
+        .filter(own)
+        .find_map(v4)
+        .or_else(|| interfaces.iter().find_map(v4))
+        .or_else(|| {
+            interfaces
+                .iter()
+                .flat_map(|i| i.ips.iter())
+                .find(|ip| {
+                    usable(ip)
+                        && matches!(ip, IpAddr::V6(v6) if (v6.segments()[0] & 0xffc0) != 0xfe80)
+                })
+                .copied()
+        })
+}
+
+fn fill_from_neighbours(path: &Path, rows: &[vm::Model], updated: &mut HashMap<i32, vm::Model>) {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let table = neighbours::parse_arp(&text);
+    for row in rows {
+        let current = updated.get(&row.vmid).unwrap_or(row);
+        if current.status != "running" || current.ip.is_some() {
+            continue;
+        }
+        let found = current
+            .macs
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .find_map(|mac| table.get(mac));
+        if let Some(ip) = found {
+            let mut new = current.clone();
+            new.ip = Some(ip.to_string());
+            new.ip_source = Some("neighbour".into());
+            updated.insert(row.vmid, new);
+        }
+    }
+}
+
+async fn write(
+    services: &Services,
+    cluster_id: i32,
+    old: &HashMap<i32, &vm::Model>,
+    updated: HashMap<i32, vm::Model>,
+) -> Result<()> {
+    let changed: Vec<vm::Model> = updated
+        .into_values()
+        .filter(|n| old.get(&n.vmid).is_some_and(|o| *o != n))
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    // People see IPs and OS icons; digests and check times are not worth a poll.
+    let visible: HashSet<i32> = changed
+        .iter()
+        .filter(|n| {
+            old.get(&n.vmid)
+                .is_some_and(|o| o.ip != n.ip || o.os_type != n.os_type)
+        })
+        .map(|n| n.vmid)
+        .collect();
+    let txn = services.db.begin().await?;
+    for row in changed {
+        // Only the detail columns: a quick sync may have written status since we read.
+        vm::ActiveModel {
+            id: sea_orm::ActiveValue::Unchanged(row.id),
+            macs: Set(row.macs),
+            os_type: Set(row.os_type),
+            config_digest: Set(row.config_digest),
+            needs_detail: Set(row.needs_detail),
+            ip: Set(row.ip),
+            ip_source: Set(row.ip_source),
+            ip_checked_at: Set(row.ip_checked_at),
+            ..Default::default()
+        }
+        .update(&txn)
+        .await?;
+    }
+    bump_for_vms(&txn, cluster_id, &visible).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(entries: &[(&str, &str)]) -> GuestConfig {
+        GuestConfig {
+            entries: entries
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            digest: None,
+        }
+    }
+
+    #[test]
+    fn macs_come_from_net_lines_in_order() {
+        let c = config(&[
+            ("net1", "e1000=BC:24:11:00:00:02,bridge=vmbr1"),
+            ("net0", "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1"),
+            (
+                "net2",
+                "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:00:00:03,ip=dhcp",
+            ),
+            ("ide2", "local:iso/x.iso,media=cdrom"),
+        ]);
+        assert_eq!(
+            macs_of(&c),
+            [
+                "bc:24:11:00:00:01",
+                "bc:24:11:00:00:02",
+                "bc:24:11:00:00:03"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_ip_of_the_guests_own_nic_wins() {
+        let nic = |mac: &str, ips: &[&str]| NetInterface {
+            name: "eth".into(),
+            mac: Some(mac.into()),
+            ips: ips.iter().map(|i| i.parse().unwrap()).collect(),
+        };
+        let list = [
+            nic("02:42:00:00:00:01", &["172.17.0.1"]),
+            nic("bc:24:11:00:00:01", &["fe80::1", "10.20.0.5"]),
+        ];
+        let macs = ["BC:24:11:00:00:01".to_string()];
+        assert_eq!(pick_ip(&list, &macs), Some("10.20.0.5".parse().unwrap()));
+        assert_eq!(pick_ip(&list, &[]), Some("172.17.0.1".parse().unwrap()));
+        let v6 = [nic("bc:24:11:00:00:01", &["fe80::1", "2001:db8::5"])];
+        assert_eq!(pick_ip(&v6, &macs), Some("2001:db8::5".parse().unwrap()));
+        assert_eq!(
+            pick_ip(&[nic("aa:bb:cc:dd:ee:ff", &["fe80::1"])], &macs),
+            None
+        );
+    }
+}

@@ -1,0 +1,114 @@
+//! The loop that runs the syncs: a tick every `quick_secs`, or at once when woken. Each
+//! enabled cluster gets its own task per run, and a cluster whose previous run is still going
+//! is skipped this tick, so one slow cluster never holds up the others.
+
+use super::{full, quick};
+use crate::db::entity::cluster;
+use crate::{Services, auth::now};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// The `[sync]` settings.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SyncSettings {
+    /// Seconds between quick syncs (one call per cluster).
+    pub quick_secs: u64,
+    /// Seconds between full syncs (configs and IPs where something changed).
+    pub full_secs: u64,
+    /// Also look guests' MACs up in this neighbour table (`/proc/net/arp` on Linux); off when
+    /// unset.
+    pub neighbour_table: Option<PathBuf>,
+}
+
+impl Default for SyncSettings {
+    fn default() -> Self {
+        Self {
+            quick_secs: 5,
+            full_secs: 60,
+            neighbour_table: None,
+        }
+    }
+}
+
+/// What a cluster's last run left behind.
+#[derive(Default)]
+struct ClusterState {
+    running: Option<JoinHandle<bool>>,
+    last_full: i64,
+    booting: bool,
+    /// Woken while a run was going: the next run is a full one.
+    want_full: bool,
+}
+
+/// Starts the sync loop; it lives as long as the runtime.
+pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(settings.quick_secs.max(1)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut states: HashMap<i32, ClusterState> = HashMap::new();
+        loop {
+            let woken = tokio::select! {
+                _ = tick.tick() => false,
+                _ = services.sync.woken() => true,
+            };
+            let clusters = match cluster::Entity::find()
+                .filter(cluster::Column::Enabled.eq(true))
+                .all(&services.db)
+                .await
+            {
+                Ok(clusters) => clusters,
+                Err(e) => {
+                    tracing::error!(error = %e, "sync: cannot read clusters");
+                    continue;
+                }
+            };
+            states.retain(|id, _| clusters.iter().any(|c| c.id == *id));
+            for cluster in clusters {
+                let state = states.entry(cluster.id).or_default();
+                state.want_full |= woken;
+                if let Some(handle) = &state.running {
+                    if !handle.is_finished() {
+                        continue;
+                    }
+                    if let Some(handle) = state.running.take() {
+                        state.booting = handle.await.unwrap_or(false);
+                    }
+                }
+                let due = now() - state.last_full >= settings.full_secs as i64;
+                let full = state.want_full || due || state.booting;
+                if full {
+                    state.last_full = now();
+                    state.want_full = false;
+                }
+                let (services, neighbours) = (services.clone(), settings.neighbour_table.clone());
+                state.running = Some(tokio::spawn(async move {
+                    run_once(&services, &cluster, full, neighbours.as_deref()).await
+                }));
+            }
+        }
+    })
+}
+
+/// One quick sync, then a full one if asked; returns whether a guest is still booting.
+async fn run_once(
+    services: &Services,
+    cluster: &cluster::Model,
+    full: bool,
+    neighbours: Option<&std::path::Path>,
+) -> bool {
+    if quick::run(services, cluster).await.is_err() || !full {
+        return false;
+    }
+    match full::run(services, cluster, neighbours).await {
+        Ok(report) => report.booting,
+        Err(e) => {
+            tracing::warn!(cluster = %cluster.name, error = %e, "full sync failed");
+            false
+        }
+    }
+}

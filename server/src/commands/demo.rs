@@ -1,0 +1,133 @@
+//! `proxlab demo`: the whole product with one command and no Proxmox. It starts `pvesim` in
+//! this process (3 nodes, VMs, templates, containers, ISOs), a fresh SQLite database, demo
+//! accounts with printed passwords, the simulated cluster (token and pinned fingerprint, as
+//! an admin would add it), a first sync, and direct VM assignments; then it serves as usual.
+
+use crate::cli::Demo;
+use crate::commands::leptos_options;
+use crate::router::{self, start};
+use crate::settings::Settings;
+use anyhow::Context;
+use lab::model::{ClusterForm, Role};
+use lab::{Services, auth::NewUser};
+use pvesim::{SeedDisks, Sim, SimConfig};
+use secrecy::SecretString;
+use std::time::Duration;
+
+pub async fn demo(mut settings: Settings, demo: Demo) -> anyhow::Result<()> {
+    let (dir, _temp) = match demo.dir {
+        Some(dir) => (dir, None),
+        None => {
+            let temp = tempfile::Builder::new().prefix("proxlab-demo-").tempdir()?;
+            (temp.path().to_owned(), Some(temp))
+        }
+    };
+    std::fs::create_dir_all(&dir)?;
+    let sim = Sim::start(SimConfig {
+        root: dir.join("pvesim"),
+        vms: demo.vms,
+        templates: 4,
+        containers: 3,
+        unauthorized_delay: Duration::from_millis(300),
+        task_time_scale: 0.3,
+        agent_boot_delay: Duration::from_secs(4),
+        seed_disks: SeedDisks::TemplatesOnly,
+        ..SimConfig::default()
+    })
+    .context("starting the Proxmox simulator")?;
+    settings.database_url =
+        SecretString::from(format!("sqlite://{}", dir.join("proxlab.db").display()));
+    settings.secret_key_file = dir.join("secret.key");
+    settings.secret_key = None;
+    settings.sync.quick_secs = 2;
+    settings.sync.full_secs = 30;
+    let portal = start(&settings, leptos_options()?).await?;
+    let accounts = seed(&portal.services, &sim).await?;
+    println!(
+        "Proxlab demo: a simulated Proxmox cluster at {} (files in {}).",
+        sim.url(),
+        dir.display()
+    );
+    println!("Sign in at {}/ as:", portal.url);
+    for (name, role, password) in &accounts {
+        println!("  {name:<10} {password}   ({role})");
+    }
+    println!(
+        "Proxmox-realm sign-in also works: root@pam / {}",
+        sim.root_password()
+    );
+    tracing::info!(url = %portal.url, "serving the demo");
+    router::serve(portal).await
+}
+
+/// Demo accounts, the simulated cluster, a first sync and direct assignments. Returns
+/// (username, role, password) of each account.
+async fn seed(services: &Services, sim: &Sim) -> anyhow::Result<Vec<(String, Role, String)>> {
+    let mut accounts = Vec::new();
+    for (name, role) in [
+        ("admin", Role::Admin),
+        ("teacher", Role::Teacher),
+        ("student1", Role::Student),
+        ("student2", Role::Student),
+        ("student3", Role::Student),
+    ] {
+        let password = demo_password();
+        lab::auth::create_user(
+            services,
+            NewUser {
+                username: name.into(),
+                display_name: String::new(),
+                email: None,
+                role,
+                password: password.clone(),
+            },
+        )
+        .await?;
+        accounts.push((name.to_owned(), role, password));
+    }
+    lab::auth::issue_setup_token(services).await?;
+    let token = sim.token();
+    let (token_id, secret) = token.rsplit_once('=').context("pvesim's token")?;
+    let cluster = lab::clusters::create(
+        services,
+        &ClusterForm {
+            name: "Demo cluster".into(),
+            api_urls: sim.url(),
+            fingerprint: sim.fingerprint().to_owned(),
+            auth_kind: "token".into(),
+            auth_id: token_id.into(),
+            secret: secret.into(),
+            ..Default::default()
+        },
+    )
+    .await?;
+    let row = lab::clusters::find(services, cluster.id).await?;
+    lab::sync::quick::run(services, &row).await?;
+    lab::sync::full::run(services, &row, None).await?;
+    // Two VMs for student1, one each for the others and the teacher: the first ordinary
+    // (non-template) QEMU guests, in VMID order.
+    let vmids = lab::inventory::first_vms(services, cluster.id, 5).await?;
+    for (vmid, user) in vmids
+        .iter()
+        .zip(["student1", "student1", "student2", "student3", "teacher"])
+    {
+        lab::inventory::assign(services, cluster.id, *vmid, user).await?;
+    }
+    Ok(accounts)
+}
+
+/// Easy to type, hard to guess: three groups of four letters.
+fn demo_password() -> String {
+    const LETTERS: &[u8] = b"abcdefghijkmnpqrstuvwxyz";
+    let mut bytes = [0u8; 12];
+    getrandom::fill(&mut bytes).expect("OS random source");
+    let letters: Vec<char> = bytes
+        .iter()
+        .map(|b| LETTERS[*b as usize % LETTERS.len()] as char)
+        .collect();
+    letters
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
+}
