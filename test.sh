@@ -55,16 +55,23 @@ start_postgres() {
 
 # Starts a proxlab binary on a fresh database and runs the Playwright suite against it.
 e2e() {
-  local label="$1" bin="$2" mode="$3" dir="$work/e2e-$1" port pid status=0
+  local label="$1" bin="$2" mode="$3" dir="$work/e2e-$1" port demo_port pid demo_pid status=0
   mkdir -p "$dir"
   port="$(free_port)"
   PROXLAB_LISTEN="127.0.0.1:$port" PROXLAB_DATABASE_URL="sqlite://$dir/e2e.db" \
+    PROXLAB_SECRET_KEY_FILE="$dir/secret.key" \
     LEPTOS_SITE_ADDR="127.0.0.1:$port" "$bin" serve >"$dir/server.log" 2>&1 &
   pid=$!
+  # A second portal in demo mode (pvesim in-process) for the VM flows.
+  demo_port="$(free_port)"
+  PROXLAB_LISTEN="127.0.0.1:$demo_port" LEPTOS_SITE_ADDR="127.0.0.1:$demo_port" \
+    "$bin" demo --dir "$dir/demo" --vms 12 >"$dir/demo.log" 2>&1 &
+  demo_pid=$!
   (cd end2end && BASE_URL="http://127.0.0.1:$port" PROXLAB_E2E_LOG="$dir/server.log" \
+    DEMO_URL="http://127.0.0.1:$demo_port" DEMO_LOG="$dir/demo.log" \
     E2E_MODE="$mode" E2E_JSON="$dir/results.json" npx playwright test) || status=$?
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
+  kill "$pid" "$demo_pid" 2>/dev/null || true
+  wait "$pid" "$demo_pid" 2>/dev/null || true
   if [ -f "$dir/results.json" ]; then
     local counts
     counts="$(node -e 'const s=require(process.argv[1]).stats; console.log(s.expected, s.unexpected + s.flaky)' "$dir/results.json")"
@@ -74,7 +81,7 @@ e2e() {
   if [ "$status" -ne 0 ]; then
     failed=$((failed + 1))
     echo "e2e ($label) failed; server output:" >&2
-    tail -n 40 "$dir/server.log" >&2
+    tail -n 40 "$dir/server.log" "$dir/demo.log" >&2
   fi
 }
 

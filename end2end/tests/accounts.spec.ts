@@ -25,7 +25,7 @@ test("first-run setup through the printed link, then create a teacher and sign o
 
   await expect(page.getByRole("heading", { name: "Welcome, Ada Admin" })).toBeVisible();
   await ready(page);
-  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Admin" }).click();
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
   await expect(page).toHaveURL(new RegExp(`${ROUTE_ADMIN_USERS}$`));
   await ready(page);
 
@@ -65,7 +65,8 @@ test("a wrong password shows an error; the teacher then signs in", async ({ page
   await expect(page.getByRole("heading", { name: "Welcome, Tess Teacher" })).toBeVisible();
   const nav = page.getByRole("navigation", { name: "Main" });
   await expect(nav.getByRole("link", { name: "Classes" })).toBeVisible();
-  await expect(nav.getByRole("link", { name: "Admin" })).toHaveCount(0);
+  await expect(nav.getByRole("link", { name: "Users" })).toHaveCount(0);
+  await expect(nav.getByRole("link", { name: "Clusters" })).toHaveCount(0);
   expect(errors).toEqual([]);
 });
 

@@ -7,3 +7,6 @@ export const USER_MENU = "#user-menu";
 export const LOGOUT_BUTTON = "#logout";
 export const USERS_TABLE = "#users-table";
 export const HYDRATED = "#app[data-hydrated=true]";
+export const ROUTE_ADMIN_CLUSTERS = "/admin/clusters";
+export const VM_GRID = "#vm-grid";
+export const CLUSTERS_TABLE = "#clusters-table";

@@ -24,6 +24,7 @@ async fn start_with(configure: impl FnOnce(&mut Settings)) -> Server {
     let mut settings = Settings {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         database_url: format!("sqlite://{}", dir.path().join("p.db").display()).into(),
+        secret_key_file: dir.path().join("secret.key"),
         ..Settings::default()
     };
     configure(&mut settings);
@@ -635,4 +636,196 @@ async fn a_password_change_signs_out_other_sessions() {
     assert!(ok.status.is_success(), "{}", ok.body);
     assert_eq!(s.get("/profile", Some(&laptop)).await.status, 200);
     assert_eq!(s.get("/profile", Some(&phone)).await.status, 302);
+}
+
+/// A portal with a cluster (pvesim) in its inventory; ann has VM 100.
+async fn start_with_cluster() -> (Server, pvesim::Sim, tempfile::TempDir, i32) {
+    let s = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sim = pvesim::Sim::start(pvesim::SimConfig::for_tests(dir.path())).unwrap();
+    let token = sim.token();
+    let (id, secret) = token.rsplit_once('=').unwrap();
+    let cluster = lab::clusters::create(
+        &s.services,
+        &lab::model::ClusterForm {
+            name: "lab".into(),
+            api_urls: sim.url(),
+            fingerprint: sim.fingerprint().into(),
+            auth_kind: "token".into(),
+            auth_id: id.into(),
+            secret: secret.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let row = lab::clusters::find(&s.services, cluster.id).await.unwrap();
+    lab::sync::quick::run(&s.services, &row).await.unwrap();
+    s.add_user("ann", Role::Student).await;
+    lab::inventory::assign(&s.services, cluster.id, 100, "ann")
+        .await
+        .unwrap();
+    (s, sim, dir, cluster.id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vm_actions_and_rdp_files_are_for_the_vms_owner_only() {
+    let (s, sim, _dir, cluster) = start_with_cluster().await;
+    s.add_user("bob", Role::Student).await;
+    s.add_user("teach", Role::Teacher).await;
+    let ann = s.login("ann").await;
+    let bob = s.login("bob").await;
+    let teacher = s.login("teach").await;
+    let cluster = cluster.to_string();
+    sim.control().reset_counters();
+    let act = |vmid: &'static str, action: &'static str| {
+        vec![
+            ("cluster_id", cluster.clone()),
+            ("vmid", vmid.to_owned()),
+            ("action", action.to_owned()),
+        ]
+    };
+    let send = |form: Vec<(&'static str, String)>, cookie: Option<String>| {
+        let form: Vec<(&str, String)> = form;
+        let s = &s;
+        async move {
+            let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            s.post("/api/vms/action", cookie.as_deref(), &pairs).await
+        }
+    };
+    // Anonymous, another student, a teacher without the VM, a made-up VMID, an unknown
+    // cluster: refused, and Proxmox never hears of it.
+    assert_eq!(send(act("100", "start"), None).await.status, 401);
+    assert_eq!(
+        send(act("100", "start"), Some(bob.clone())).await.status,
+        404
+    );
+    assert_eq!(
+        send(act("100", "start"), Some(teacher.clone()))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        send(act("99999", "start"), Some(ann.clone())).await.status,
+        404
+    );
+    let mut unknown_cluster = act("100", "start");
+    unknown_cluster[0].1 = "4242".into();
+    assert_eq!(send(unknown_cluster, Some(ann.clone())).await.status, 404);
+    // Bad input: an unknown action, a VMID that is not a number.
+    let bad = send(act("100", "destroy"), Some(ann.clone())).await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body.contains("not a VM action"), "{}", bad.body);
+    assert_eq!(
+        send(act("1e9x", "start"), Some(ann.clone())).await.status,
+        400
+    );
+    assert!(
+        sim.control()
+            .counters()
+            .keys()
+            .all(|k| !k.starts_with("POST")),
+        "{:?}",
+        sim.control().counters()
+    );
+    // RDP: anonymous 401 page, another student's VM 404, own VM without an IP 503.
+    assert_eq!(
+        s.get(&format!("/vm/{cluster}/100/rdp"), None).await.status,
+        401
+    );
+    assert_eq!(
+        s.get(&format!("/vm/{cluster}/100/rdp"), Some(&bob))
+            .await
+            .status,
+        404
+    );
+    let no_ip = s.get(&format!("/vm/{cluster}/100/rdp"), Some(&ann)).await;
+    assert!(
+        (no_ip.status == 503 && no_ip.body.contains("no known IP")) || no_ip.status == 200,
+        "{} {}",
+        no_ip.status,
+        no_ip.body
+    );
+    // The owner's dashboard lists exactly VM 100; bob's lists nothing.
+    let mine = s.post("/api/vms", Some(&ann), &[]).await;
+    assert!(mine.status.is_success(), "{} {}", mine.status, mine.body);
+    assert!(mine.body.contains("\"vmid\":100"), "{}", mine.body);
+    let theirs = s.post("/api/vms", Some(&bob), &[]).await;
+    assert!(!theirs.body.contains("\"vmid\":100"), "{}", theirs.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_admin_functions_refuse_teachers_and_students() {
+    let (s, _sim, _dir, cluster) = start_with_cluster().await;
+    s.add_user("teach", Role::Teacher).await;
+    s.add_user("admin", Role::Admin).await;
+    let student = s.login("ann").await;
+    let teacher = s.login("teach").await;
+    let admin = s.login("admin").await;
+    let id = cluster.to_string();
+    let calls: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/api/admin/clusters", vec![]),
+        ("/api/admin/clusters/test", vec![("id", &id)]),
+        (
+            "/api/admin/clusters/enabled",
+            vec![("id", &id), ("enabled", "false")],
+        ),
+        (
+            "/api/admin/clusters/fingerprint",
+            vec![("url", "https://127.0.0.1:1")],
+        ),
+        ("/api/admin/sync/now", vec![]),
+        (
+            "/api/admin/vms/assign",
+            vec![("cluster_id", &id), ("vmid", "101"), ("username", "ann")],
+        ),
+        (
+            "/api/admin/vms/unassign",
+            vec![("cluster_id", &id), ("vmid", "100"), ("username", "ann")],
+        ),
+        ("/api/admin/vms/missing", vec![]),
+        ("/api/admin/clusters/delete", vec![("id", &id)]),
+    ];
+    for (path, form) in &calls {
+        for (who, cookie) in [("student", &student), ("teacher", &teacher)] {
+            let r = s.post(path, Some(cookie), form).await;
+            assert_eq!(r.status, 403, "{who} {path}: {}", r.body);
+        }
+    }
+    assert_eq!(lab::clusters::list(&s.services).await.unwrap().len(), 1);
+    assert!(lab::clusters::list(&s.services).await.unwrap()[0].enabled);
+    // The admin's list never carries a secret.
+    let list = s.post("/api/admin/clusters", Some(&admin), &[]).await;
+    assert!(list.status.is_success());
+    assert!(!list.body.contains("3f5c2d1e-8a4b"), "{}", list.body);
+    assert!(!list.body.contains("secret"), "{}", list.body);
+    let test = s
+        .post("/api/admin/clusters/test", Some(&admin), &[("id", &id)])
+        .await;
+    assert!(test.status.is_success(), "{}", test.body);
+    assert!(test.body.contains("\"guests\""), "{}", test.body);
+    // Bad input is refused and changes nothing.
+    let bad = s
+        .post(
+            "/api/admin/clusters/save",
+            Some(&admin),
+            &[
+                ("form[name]", "x"),
+                ("form[api_urls]", "ftp://nope"),
+                ("form[fingerprint]", ""),
+                ("form[auth_kind]", "token"),
+                ("form[auth_id]", "a@pve!t"),
+                ("form[secret]", "s"),
+                ("form[admin_group]", ""),
+                ("form[ssh_user]", ""),
+                ("form[ssh_key]", ""),
+                ("form[ssh_host_keys]", ""),
+                ("form[pve_root]", ""),
+                ("form[storage_paths]", ""),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(lab::clusters::list(&s.services).await.unwrap().len(), 1);
 }

@@ -14,8 +14,8 @@ use crate::session::{require, services};
 /// The dashboard, or `None` when `since` is still current (a poll with nothing new).
 #[server(endpoint = "vms")]
 pub async fn load_dashboard(
-    filter: VmFilter,
-    since: Option<i64>,
+    #[server(default)] filter: VmFilter,
+    #[server(default)] since: Option<i64>,
 ) -> Result<Option<Dashboard>, AppError> {
     let session = require(Role::Student).await?;
     Ok(lab::inventory::dashboard(&services()?, &session.user, &filter, since).await?)

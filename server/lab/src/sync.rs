@@ -19,19 +19,37 @@ mod worker;
 
 pub use worker::{SyncSettings, spawn_workers};
 
-use std::sync::Arc;
-use tokio::sync::Notify;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{Mutex as AsyncMutex, Notify, OwnedMutexGuard};
 
-/// Wakes the workers now (after an action, a new cluster, or "sync now").
+/// Wakes the workers now (after an action, a new cluster, or "sync now"), and serialises
+/// the write phases of the syncs of one cluster: a sync started by hand (demo, tests) and the
+/// workers' own never interleave their read-compare-write of the same rows.
 #[derive(Clone, Default)]
-pub struct SyncTrigger(Arc<Notify>);
+pub struct SyncTrigger {
+    wake: Arc<Notify>,
+    locks: Arc<Mutex<HashMap<i32, Arc<AsyncMutex<()>>>>>,
+}
 
 impl SyncTrigger {
     pub fn wake(&self) {
-        self.0.notify_one();
+        self.wake.notify_one();
     }
 
     pub(crate) async fn woken(&self) {
-        self.0.notified().await;
+        self.wake.notified().await;
+    }
+
+    /// Held while a sync compares and writes `cluster_id`'s rows (never across a remote call).
+    pub(crate) async fn lock(&self, cluster_id: i32) -> OwnedMutexGuard<()> {
+        let lock = self
+            .locks
+            .lock()
+            .expect("sync lock map poisoned")
+            .entry(cluster_id)
+            .or_default()
+            .clone();
+        lock.lock_owned().await
     }
 }

@@ -119,6 +119,7 @@ pub struct VmCard {
 
 /// The admin's filters; students and teachers ignore them.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct VmFilter {
     pub cluster: Option<i32>,
     pub node: Option<String>,

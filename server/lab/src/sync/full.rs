@@ -322,6 +322,7 @@ async fn write(
     if changed.is_empty() {
         return Ok(());
     }
+    let _writing = services.sync.lock(cluster_id).await;
     // People see IPs and OS icons; digests and check times are not worth a poll.
     let visible: HashSet<i32> = changed
         .iter()

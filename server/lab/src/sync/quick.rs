@@ -13,7 +13,8 @@ use crate::inventory::{PENDING_TIMEOUT_SECS, bump_for_vms};
 use crate::pve::GuestResource;
 use crate::{Result, Services, clusters};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Iterable, QueryFilter,
+    TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -65,6 +66,7 @@ pub async fn apply(
     guests: &[GuestResource],
     now: i64,
 ) -> Result<QuickReport> {
+    let _writing = services.sync.lock(cluster_id).await;
     let mut stored: HashMap<i32, vm::Model> = vm::Entity::find()
         .filter(vm::Column::ClusterId.eq(cluster_id))
         .all(&services.db)
@@ -87,10 +89,7 @@ pub async fn apply(
                 if new != old {
                     touched.insert(vmid);
                     report.changed += 1;
-                    // Every column but the key is written: as cheap as picking columns.
-                    let mut active = new.into_active_model().reset_all();
-                    active.id = sea_orm::ActiveValue::Unchanged(old.id);
-                    active.update(&txn).await?;
+                    changed_columns(old, new).update(&txn).await?;
                 }
             }
             None => {
@@ -119,6 +118,22 @@ pub async fn apply(
     bump_for_vms(&txn, cluster_id, &touched).await?;
     txn.commit().await?;
     Ok(report)
+}
+
+/// An update of only the columns that differ, so that columns written meanwhile by others
+/// (an action's pending claim, the full sync's IP) are not overwritten with what we read.
+fn changed_columns(old: vm::Model, new: vm::Model) -> vm::ActiveModel {
+    let new = new.into_active_model();
+    let mut active = old.into_active_model();
+    for column in vm::Column::iter() {
+        let value = new.get(column);
+        if value != active.get(column)
+            && let Some(value) = value.into_value()
+        {
+            active.set(column, value);
+        }
+    }
+    active
 }
 
 fn blank(cluster_id: i32, vmid: i32, now: i64) -> vm::Model {
@@ -216,6 +231,7 @@ pub fn merge(old: &vm::Model, guest: &GuestResource, now: i64) -> vm::Model {
 
 /// The cluster's API cannot be reached: its VMs are `unknown` until it answers again.
 async fn mark_unknown(services: &Services, cluster_id: i32) -> Result<()> {
+    let _writing = services.sync.lock(cluster_id).await;
     let rows = vm::Entity::find()
         .filter(vm::Column::ClusterId.eq(cluster_id))
         .filter(vm::Column::Status.ne("unknown"))
