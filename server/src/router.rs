@@ -86,11 +86,14 @@ pub fn build_router(
         .route("/vm/{cluster}/{vmid}/rdp", get(crate::rdp::rdp_file))
         .with_state(services);
     Router::new()
-        .leptos_routes_with_context(&leptos_options, routes, context, {
+        .leptos_routes_with_context(&leptos_options, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler(shell))
+        // The 404 page renders the app too (nav, who is signed in): it needs the same context.
+        .fallback(leptos_axum::file_and_error_handler_with_context(
+            context, shell,
+        ))
         .with_state(leptos_options)
         .merge(health)
         .layer(middleware::from_fn(server_fn_status))

@@ -48,6 +48,10 @@ pub async fn demo(mut settings: Settings, demo: Demo) -> anyhow::Result<()> {
         sim.url(),
         dir.display()
     );
+    println!(
+        "Its certificate has the SHA-256 fingerprint {}",
+        sim.fingerprint()
+    );
     println!("Sign in at {}/ as:", portal.url);
     for (name, role, password) in &accounts {
         println!("  {name:<10} {password}   ({role})");
