@@ -459,7 +459,8 @@ mod tests {
 
     #[test]
     fn bad_forms_say_what_is_wrong() {
-        let cases: [(&str, fn(&mut ClusterForm)); 9] = [
+        type Case = (&'static str, fn(&mut ClusterForm));
+        let cases: [Case; 9] = [
             ("name", |f| f.name = "a/b".into()),
             ("https", |f| f.api_urls = "http://10.0.0.1:8006".into()),
             ("https", |f| f.api_urls = "https://h:8006/evil?x=1".into()),
