@@ -53,7 +53,7 @@ fn Sync() -> impl IntoView {
                     let s = c.sync;
                     view! {
                         <tr>
-                            <td>{c.name}{(!c.enabled).then(|| " (disabled)")}</td>
+                            <td>{c.name}{(!c.enabled).then_some(" (disabled)")}</td>
                             <td>{s.guests}</td>
                             <td>{format!("{} ({} ms)", at(s.quick_at), s.quick_ms)}</td>
                             <td>{format!("{} ({} ms, {} calls)", at(s.full_at), s.full_ms, s.full_calls)}</td>

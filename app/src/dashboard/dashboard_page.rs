@@ -94,7 +94,7 @@ fn DashboardView() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await {
                     Ok(Some(d)) => {
-                        latest.set(Some((d.counter, d.in_transition())));
+                        latest.try_set(Some((d.counter, d.in_transition())));
                         view! { <DashboardBody d filter=filter.get_untracked() actions /> }.into_any()
                     }
                     Ok(None) => view! { <p class="loading">"Loading…"</p> }.into_any(),
@@ -116,18 +116,21 @@ fn start_polling(
         let ticks = std::rc::Rc::new(std::cell::Cell::new(0u32));
         let handle = set_interval_with_handle(
             move || {
+                // `try_`: the page may be gone (navigation) while a tick or a reply is due.
                 let hidden = document().hidden();
-                let Some((counter, busy)) = latest.get_untracked() else {
+                let Some((counter, busy)) = latest.try_get_untracked().flatten() else {
                     return;
                 };
                 ticks.set(ticks.get() + 1);
-                if hidden || !(busy || ticks.get() % QUIET_TICKS == 0) {
+                if hidden || !(busy || ticks.get().is_multiple_of(QUIET_TICKS)) {
                     return;
                 }
-                let filter = filter.get_untracked();
+                let Some(filter) = filter.try_get_untracked() else {
+                    return;
+                };
                 leptos::task::spawn_local(async move {
                     if let Ok(Some(_)) = load_dashboard(filter, Some(counter)).await {
-                        refresh.update(|r| *r += 1);
+                        refresh.try_update(|r| *r += 1);
                     }
                 });
             },

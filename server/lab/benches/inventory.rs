@@ -35,8 +35,8 @@ async fn pollers(
 ) -> (Vec<Duration>, Duration) {
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
-    for u in users.iter().cloned() {
-        let services = services.clone();
+    for u in users {
+        let (services, u) = (services.clone(), u.clone());
         tasks.spawn(async move {
             let counter = inventory::counter(&services, &u).await.unwrap();
             let mut times = Vec::new();
