@@ -50,7 +50,15 @@ fn text(o: &Output) -> String {
 fn help_documents_every_command() {
     let out = Cli::new().run(&["--help"], "");
     assert!(out.status.success());
-    for word in ["serve", "migrate", "user", "cluster", "demo", "--config", "--log-json"] {
+    for word in [
+        "serve",
+        "migrate",
+        "user",
+        "cluster",
+        "demo",
+        "--config",
+        "--log-json",
+    ] {
         assert!(text(&out).contains(word), "{word} missing from --help");
     }
 }
@@ -170,7 +178,16 @@ fn clusters_are_added_from_the_command_line_with_a_confirmed_fingerprint() {
     let url = sim.url();
     // No fingerprint and no terminal: it is shown, and nothing is added.
     let out = cli.run(
-        &["cluster", "add", "lab", "--url", &url, "--token-id", id, "--secret-stdin"],
+        &[
+            "cluster",
+            "add",
+            "lab",
+            "--url",
+            &url,
+            "--token-id",
+            id,
+            "--secret-stdin",
+        ],
         &format!("{secret}\n"),
     );
     assert!(!out.status.success());
@@ -181,19 +198,34 @@ fn clusters_are_added_from_the_command_line_with_a_confirmed_fingerprint() {
     // With the fingerprint confirmed it connects and counts the fixture world.
     let out = cli.run(
         &[
-            "cluster", "add", "lab", "--url", &url, "--token-id", id, "--secret-stdin",
-            "--fingerprint", sim.fingerprint(),
+            "cluster",
+            "add",
+            "lab",
+            "--url",
+            &url,
+            "--token-id",
+            id,
+            "--secret-stdin",
+            "--fingerprint",
+            sim.fingerprint(),
         ],
         &format!("{secret}\n"),
     );
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("Connected: Proxmox VE"), "{}", text(&out));
+    assert!(
+        text(&out).contains("Connected: Proxmox VE"),
+        "{}",
+        text(&out)
+    );
     assert!(text(&out).contains("guests"), "{}", text(&out));
     // The secret never reaches the output, and the database holds it sealed.
     assert!(!text(&out).contains(secret));
     let mut db = std::fs::read(cli.dir.path().join("cli.db")).unwrap();
     db.extend(std::fs::read(cli.dir.path().join("cli.db-wal")).unwrap_or_default());
-    assert!(String::from_utf8_lossy(&db).contains("v1:"), "a sealed secret is stored");
+    assert!(
+        String::from_utf8_lossy(&db).contains("v1:"),
+        "a sealed secret is stored"
+    );
     assert!(!String::from_utf8_lossy(&db).contains(secret));
     let list = cli.run(&["cluster", "list"], "");
     assert!(text(&list).contains("lab\tenabled"), "{}", text(&list));
