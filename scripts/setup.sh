@@ -77,8 +77,24 @@ setup_npm() {
   fi
 }
 
+# noVNC (npm, version pinned in frontend/package-lock.json) is served as static files: copy
+# its ES modules and licence into public/vendor/, which cargo-leptos copies into the site.
+setup_browser_assets() {
+  local stamp="$PROXLAB_ROOT/frontend/node_modules/.package-lock.json"
+  if [ ! -f "$stamp" ] || [ "$PROXLAB_ROOT/frontend/package-lock.json" -nt "$stamp" ]; then
+    setup_note "installing browser libraries in frontend/ (noVNC)"
+    (cd "$PROXLAB_ROOT/frontend" && setup_quietly npm-ci-frontend npm ci --no-audit --no-fund)
+  fi
+  local from="$PROXLAB_ROOT/frontend/node_modules/@novnc/novnc" to="$PROXLAB_ROOT/public/vendor/novnc"
+  if [ ! -f "$to/core/rfb.js" ] || [ "$stamp" -nt "$to/core/rfb.js" ]; then
+    rm -rf "$to" && mkdir -p "$to"
+    cp -R "$from/core" "$from/vendor" "$from/LICENSE.txt" "$from/AUTHORS" "$to/"
+  fi
+}
+
 setup_rust
 setup_npm
+setup_browser_assets
 if [ "${1:-run}" = test ]; then
   setup_debian_packages chromium postgresql qemu-utils
 fi

@@ -5,6 +5,7 @@
 mod admin;
 mod auth;
 mod classes;
+mod console;
 mod dashboard;
 mod error;
 pub mod ids;
@@ -60,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/setup") view=auth::SetupPage ssr=SsrMode::Async />
                     <Route path=path!("/profile") view=auth::ProfilePage ssr=SsrMode::Async />
                     <Route path=path!("/classes") view=classes::ClassesPage ssr=SsrMode::Async />
+                    <Route path=path!("/console/:cluster/:vmid") view=console::ConsolePage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/sync") view=admin::SyncPage ssr=SsrMode::Async />

@@ -40,6 +40,13 @@ pub async fn check_origin(
     next.run(req).await
 }
 
+/// For WebSocket upgrades (GET, so `check_origin` lets them through): browsers always send
+/// `Origin` there, and it must be this site, or any page on the web could open a console
+/// with the visitor's cookie (cross-site WebSocket hijacking).
+pub fn websocket_origin_allowed(headers: &HeaderMap, policy: &OriginPolicy) -> bool {
+    headers.contains_key(header::ORIGIN) && origin_allowed(headers, policy)
+}
+
 fn origin_allowed(headers: &HeaderMap, policy: &OriginPolicy) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
         return true;

@@ -3,6 +3,8 @@
 
 pub mod cli;
 pub mod commands;
+mod console;
+mod cookie_session;
 mod guard;
 mod rdp;
 pub mod router;

@@ -2,7 +2,6 @@
 //! route rather than a server function because the browser downloads it. No IP known yet is a
 //! clear 503 page, not an empty file.
 
-use app::session::COOKIE_NAME;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -13,20 +12,8 @@ pub async fn rdp_file(
     Path((cluster_id, vmid)): Path<(i32, i32)>,
     headers: HeaderMap,
 ) -> Response {
-    let token = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(cookie::Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == COOKIE_NAME)
-        .map(|c| c.value().to_owned());
-    let session = match token {
-        Some(token) => lab::auth::resolve_session(&services, &token).await,
-        None => Ok(None),
-    };
-    let user = match session {
-        Ok(Some(session)) => session.user,
+    let user = match crate::cookie_session::signed_in_user(&services, &headers).await {
+        Ok(Some(user)) => user,
         Ok(None) => {
             return page(
                 StatusCode::UNAUTHORIZED,

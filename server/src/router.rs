@@ -81,6 +81,15 @@ pub fn build_router(
             provide_context(web.clone());
         }
     };
+    let consoles = Router::new()
+        .route(
+            "/ws/console/{cluster}/{vmid}",
+            get(crate::console::console_socket),
+        )
+        .with_state(crate::console::ConsoleState {
+            services: services.clone(),
+            origin: origin.clone(),
+        });
     let health = Router::new()
         .route("/health", get(health))
         .route("/vm/{cluster}/{vmid}/rdp", get(crate::rdp::rdp_file))
@@ -96,6 +105,7 @@ pub fn build_router(
         ))
         .with_state(leptos_options)
         .merge(health)
+        .merge(consoles)
         .layer(middleware::from_fn(server_fn_status))
         .layer(middleware::from_fn_with_state(origin, check_origin))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))

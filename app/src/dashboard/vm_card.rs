@@ -60,6 +60,8 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
         .map(|t| format!("up {}", format_uptime(now - t)));
     let rdp = (card.ip.is_some() && card.kind == "qemu")
         .then(|| format!("/vm/{}/{}/rdp", card.cluster_id, card.vmid));
+    let console = (card.kind == "qemu" && matches!(state, VmState::Running | VmState::Starting))
+        .then(|| format!("/console/{}/{}", card.cluster_id, card.vmid));
     let ip = card.ip.clone();
     let owners = card.owners.clone();
     view! {
@@ -82,6 +84,7 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
             {(state == VmState::Unknown).then(|| view! { <p class="empty">"Its node cannot be reached right now."</p> })}
             <div class="actions">
                 {buttons}
+                {console.map(|href| view! { <a class="button" href=href target="_blank" rel="noopener" data-console="1">"Console"</a> })}
                 {rdp.map(|href| view! { <a class="button" href=href download data-rdp="1">"RDP file"</a> })}
             </div>
             {admin.then(|| view! { <Owners cluster_id=card.cluster_id vmid=card.vmid owners actions /> })}

@@ -13,6 +13,8 @@ pub mod auth;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod clusters;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod console;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod db;
 #[cfg(not(target_arch = "wasm32"))]
 mod error;

@@ -16,6 +16,7 @@
 //! Secrets (passwords, token secrets, tickets, CSRF tokens) never reach logs or `Debug`.
 
 mod client;
+mod console;
 mod error;
 mod tls;
 mod types;
@@ -25,6 +26,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use client::Client;
+pub use console::{ConsoleSocket, VncTicket};
 pub use error::Error;
 pub use tls::fetch_fingerprint;
 pub use types::*;

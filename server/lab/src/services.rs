@@ -4,6 +4,7 @@
 //! global singletons.
 
 use crate::clusters::PveClients;
+use crate::console::ConsoleSlots;
 use crate::secrets::SecretBox;
 use crate::sync::SyncTrigger;
 use sea_orm::DatabaseConnection;
@@ -20,6 +21,8 @@ pub struct Services {
     pub pve: PveClients,
     /// Wakes the sync workers (after an action, or "sync now").
     pub sync: SyncTrigger,
+    /// Consoles open per user.
+    pub consoles: ConsoleSlots,
 }
 
 impl Services {
@@ -30,6 +33,7 @@ impl Services {
             secrets,
             pve: PveClients::default(),
             sync: SyncTrigger::default(),
+            consoles: ConsoleSlots::default(),
         }
     }
 }

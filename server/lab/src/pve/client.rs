@@ -39,20 +39,22 @@ const POLL: Duration = Duration::from_millis(250);
 /// A PVE API client. Cheap to clone; clones share connections, session and counters.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     http: reqwest::Client,
     /// `https://host:port/api2/json`.
-    bases: Vec<String>,
+    pub(super) bases: Vec<String>,
     /// Index into `bases` that answered last.
-    preferred: AtomicUsize,
+    pub(super) preferred: AtomicUsize,
     credentials: Credentials,
     /// `PVEAPIToken=…`, marked sensitive.
-    token_header: Option<HeaderValue>,
-    calls: AtomicU64,
+    pub(super) token_header: Option<HeaderValue>,
+    pub(super) calls: AtomicU64,
     session: Mutex<Option<Session>>,
+    /// TLS for console WebSockets, opened outside reqwest: the same pin or the same roots.
+    pub(super) ws_tls: Arc<rustls::ClientConfig>,
 }
 
 /// A ticket login.
@@ -63,7 +65,7 @@ struct Session {
 }
 
 /// How one request authenticates.
-enum Auth {
+pub(super) enum Auth {
     None,
     Token(HeaderValue),
     Ticket {
@@ -110,7 +112,7 @@ pub(crate) fn base_url(text: &str) -> Result<String, Error> {
 }
 
 /// Percent-encodes one path segment (UPIDs hold `:`, `@`, `!`).
-fn seg(text: &str) -> String {
+pub(super) fn seg(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -166,6 +168,10 @@ impl Client {
             }
             Credentials::Password { .. } => None,
         };
+        let ws_tls = Arc::new(match &conn.fingerprint {
+            Some(pin) => tls::pinned_config(&tls::normalize_fingerprint(pin)?)?,
+            None => tls::system_config()?,
+        });
         let mut builder = reqwest::Client::builder()
             .https_only(true)
             .http1_only()
@@ -193,6 +199,7 @@ impl Client {
                 token_header,
                 calls: AtomicU64::new(0),
                 session: Mutex::new(None),
+                ws_tls,
             }),
         })
     }
@@ -334,7 +341,7 @@ impl Client {
     }
 
     /// One API call with authentication, and one fresh login if a ticket was refused.
-    async fn request(
+    pub(super) async fn request(
         &self,
         method: Method,
         path: &str,
@@ -455,7 +462,7 @@ impl Client {
 
     /// The authentication for the next call: the token, or a ticket (logging in or
     /// renewing first when needed). Holding the lock makes concurrent calls share one login.
-    async fn auth(&self) -> Result<Auth, Error> {
+    pub(super) async fn auth(&self) -> Result<Auth, Error> {
         let (user, password) = match &self.inner.credentials {
             Credentials::Token { .. } => {
                 let header = self.inner.token_header.clone();

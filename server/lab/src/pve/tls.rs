@@ -153,6 +153,21 @@ pub(crate) fn pinned_config(expected: &str) -> Result<rustls::ClientConfig, Erro
     Ok(config)
 }
 
+/// The system's trusted roots (as reqwest uses them), for connections made without reqwest.
+pub(crate) fn system_config() -> Result<rustls::ClientConfig, Error> {
+    let provider = provider();
+    let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
 /// Records the leaf certificate's fingerprint and then refuses it, so the handshake stops
 /// right there: nothing can ever be sent over such a connection.
 #[derive(Debug)]

@@ -1,0 +1,93 @@
+// The console tab against `proxlab demo`: a student starts a VM, opens its console from the
+// dashboard in a new tab, sees the simulated screen (pixels of a known region), types, and
+// sees the VM's screen change. A VM of someone else is refused. Needs JavaScript (noVNC).
+import { expect, Page, test } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { ROUTE_LOGIN, VM_GRID } from "./ids";
+import { jsEnabled, ready, trackErrors } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+test.skip(!jsEnabled, "the console is noVNC: it needs JavaScript");
+
+const demoUrl = () => process.env.DEMO_URL ?? "";
+const passwords = () => {
+  const log = readFileSync(process.env.DEMO_LOG ?? "", "utf8");
+  const found: Record<string, string> = {};
+  for (const m of log.matchAll(/^\s+(\w+)\s+([a-z]{4}-[a-z]{4}-[a-z]{4})\s+\(/gm)) found[m[1]] = m[2];
+  return found;
+};
+
+async function signIn(page: Page, username: string) {
+  await page.goto(`${demoUrl()}${ROUTE_LOGIN}`);
+  await ready(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(passwords()[username]);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(VM_GRID)).toBeVisible();
+  await ready(page);
+}
+
+/** Pixels of the console canvas (its framebuffer, whatever the on-screen scale). */
+async function region(page: Page, x: number, y: number, w: number, h: number) {
+  return page.evaluate(
+    ([x, y, w, h]) => {
+      const canvas = document.querySelector("#console-screen canvas") as HTMLCanvasElement;
+      const data = canvas.getContext("2d")!.getImageData(x, y, w, h).data;
+      return Array.from(data);
+    },
+    [x, y, w, h],
+  );
+}
+
+const lightPixels = (rgba: number[]) => {
+  let n = 0;
+  for (let i = 0; i < rgba.length; i += 4) if (rgba[i] > 200 && rgba[i + 1] > 200 && rgba[i + 2] > 200) n++;
+  return n;
+};
+
+test("a student opens the console of a running VM, sees its screen and types into it", async ({ page, context }) => {
+  test.setTimeout(90_000);
+  await signIn(page, "student3");
+  const card = page.locator(`${VM_GRID} .vm-card`).first();
+  if ((await card.locator(".badge").textContent()) === "Stopped") {
+    await card.locator('button[data-action="start"]').click();
+  }
+  await expect(card.locator(".badge")).toHaveText(/Running|Starting…/, { timeout: 30_000 });
+  const [tab] = await Promise.all([context.waitForEvent("page"), card.locator("a[data-console]").click()]);
+  const errors = trackErrors(tab);
+  await expect(tab.locator("#console-state")).toHaveText("Connected", { timeout: 15_000 });
+  // The simulator paints a running VM's screen dark blue (16, 32, 64) with light text.
+  await expect(async () => {
+    const corner = await region(tab, 4, 4, 1, 1);
+    expect(corner.slice(0, 3)).toEqual([16, 32, 64]);
+  }).toPass({ timeout: 10_000 });
+  // Line 5 of the screen echoes typed text ("> …", glyphs 16 px wide from x = 16, y = 120).
+  const typedArea = () => region(tab, 48, 120, 64, 16);
+  expect(lightPixels(await typedArea())).toBe(0);
+  await tab.locator("#console-screen canvas").click();
+  await tab.keyboard.type("hi");
+  await expect(async () => expect(lightPixels(await typedArea())).toBeGreaterThan(20)).toPass({ timeout: 10_000 });
+  // Paste types too.
+  await tab.locator("#console-paste-text").fill("ok");
+  await tab.getByRole("button", { name: "Type it" }).click();
+  await expect(async () => expect(lightPixels(await region(tab, 80, 120, 64, 16))).toBeGreaterThan(20)).toPass({ timeout: 10_000 });
+  expect(errors).toEqual([]);
+});
+
+test("another student's console is refused, before and at the WebSocket", async ({ page }) => {
+  await signIn(page, "student2");
+  // student3's VM is the fifth assignment of the demo; student2 cannot open it.
+  const own = await page.locator(`${VM_GRID} .vm-card`).first().getAttribute("id");
+  const [, cluster, vmid] = (own ?? "").split("-");
+  const other = Number(vmid) + 1;
+  await page.goto(`${demoUrl()}/console/${cluster}/${other}`);
+  await expect(page.locator("#console-refused")).toContainText("do not have access");
+  const status = await page.evaluate(async (path) => {
+    return await new Promise<string>((resolve) => {
+      const ws = new WebSocket(`ws://${location.host}${path}`, ["binary"]);
+      ws.onopen = () => resolve("open");
+      ws.onerror = () => resolve("refused");
+    });
+  }, `/ws/console/${cluster}/${other}`);
+  expect(status).toBe("refused");
+});

@@ -1,0 +1,198 @@
+//! The console relay: a browser's WebSocket on one side, the node's `vncwebsocket` on the
+//! other, bytes passed both ways with one frame in flight per direction (so a slow side
+//! slows the other instead of filling memory).
+//!
+//! The VNC password (the 40-second ticket) never reaches the browser: the relay answers the
+//! node's VNC-auth challenge itself ([`rfb`]) and offers the browser "no authentication" on
+//! a connection that only exists after the portal checked the session and the VM. Each
+//! connection fetches a fresh ticket, so the ticket's 40 s life never matters.
+
+pub mod rfb;
+
+use crate::db::entity::user;
+use crate::inventory::usable_vm;
+use crate::pve::{ConsoleSocket, GuestKind};
+use crate::{Error, Result, Services, clusters};
+use futures_util::{SinkExt, StreamExt};
+use secrecy::ExposeSecret;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+/// Consoles one user may have open at once.
+pub const MAX_PER_USER: usize = 4;
+/// A console with no traffic either way for this long is closed.
+pub const IDLE: Duration = Duration::from_secs(30 * 60);
+
+/// A source and sink of binary payloads: a WebSocket seen as byte frames.
+pub trait ByteLink: Send {
+    /// The next payload; `None` when the other side closed.
+    fn recv(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
+    fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
+    fn close(&mut self) -> impl Future<Output = ()> + Send;
+}
+
+impl ByteLink for ConsoleSocket {
+    async fn recv(&mut self) -> Result<Option<Vec<u8>>> {
+        loop {
+            return match self.next().await {
+                None | Some(Ok(Message::Close(_))) => Ok(None),
+                Some(Ok(Message::Binary(b))) => Ok(Some(b.to_vec())),
+                Some(Ok(Message::Text(t))) => Ok(Some(t.as_bytes().to_vec())),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => Err(Error::Unavailable(format!("console connection: {e}"))),
+            };
+        }
+    }
+
+    async fn send(&mut self, bytes: Vec<u8>) -> Result<()> {
+        SinkExt::send(self, Message::Binary(bytes.into()))
+            .await
+            .map_err(|e| Error::Unavailable(format!("console connection: {e}")))
+    }
+
+    async fn close(&mut self) {
+        let _ = SinkExt::close(self).await;
+    }
+}
+
+/// Open consoles per user, released when the relay ends (even by panic or cancellation).
+#[derive(Clone, Default)]
+pub struct ConsoleSlots(Arc<Mutex<HashMap<i32, usize>>>);
+
+pub struct Slot {
+    slots: ConsoleSlots,
+    user_id: i32,
+}
+
+impl ConsoleSlots {
+    fn take(&self, user_id: i32) -> Result<Slot> {
+        let mut open = self.0.lock().expect("console slots poisoned");
+        let n = open.entry(user_id).or_default();
+        if *n >= MAX_PER_USER {
+            return Err(Error::Conflict(format!(
+                "You have {MAX_PER_USER} consoles open already; close one first."
+            )));
+        }
+        *n += 1;
+        Ok(Slot {
+            slots: self.clone(),
+            user_id,
+        })
+    }
+
+    /// Consoles open now (all users).
+    pub fn open(&self) -> usize {
+        self.0.lock().expect("console slots poisoned").values().sum()
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut open = self.slots.0.lock().expect("console slots poisoned");
+        if let Some(n) = open.get_mut(&self.user_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.user_id);
+            }
+        }
+    }
+}
+
+/// A console ready to relay: the node's side, authenticated, and what it sent past the
+/// handshake.
+pub struct Upstream {
+    pub socket: ConsoleSocket,
+    pub leftover: Vec<u8>,
+    pub slot: Slot,
+}
+
+/// Checks that `user` may use the VM and that it runs, then opens and authenticates the
+/// node's console. Nothing reaches Proxmox before both checks pass.
+pub async fn open(services: &Services, user: &user::Model, cluster_id: i32, vmid: i32) -> Result<Upstream> {
+    let vm = usable_vm(services, user, cluster_id, vmid).await?;
+    if vm.kind != "qemu" {
+        return Err(Error::Invalid("Containers have a terminal, not a screen console.".into()));
+    }
+    if vm.status == "unknown" {
+        return Err(Error::Unavailable("The VM's node cannot be reached right now.".into()));
+    }
+    if vm.status != "running" {
+        return Err(Error::Conflict("The VM is stopped. Start it to use its console.".into()));
+    }
+    let slot = services.consoles.take(user.id)?;
+    let cluster = clusters::find(services, cluster_id).await?;
+    let client = clusters::client(services, &cluster)?;
+    let ticket = client.vnc_proxy(&vm.node, GuestKind::Qemu, vmid as u32).await?;
+    let socket = client
+        .vnc_websocket(&vm.node, GuestKind::Qemu, vmid as u32, &ticket)
+        .await?;
+    let mut link = rfb::Buffered::new(socket);
+    rfb::authenticate_upstream(&mut link, ticket.password.expose_secret()).await?;
+    let (socket, leftover) = link.into_parts();
+    Ok(Upstream {
+        socket,
+        leftover,
+        slot,
+    })
+}
+
+/// Serves the browser: the "no authentication" handshake, then bytes both ways until either
+/// side closes or nothing moves for `idle`.
+pub async fn relay<B: ByteLink>(browser: B, upstream: Upstream, idle: Duration) -> Result<RelayStats> {
+    let Upstream {
+        socket,
+        leftover,
+        slot,
+    } = upstream;
+    let mut browser = rfb::Buffered::new(browser);
+    rfb::offer_no_auth(&mut browser).await?;
+    let (mut browser, browser_leftover) = browser.into_parts();
+    let mut node = socket;
+    let mut stats = RelayStats::default();
+    if !browser_leftover.is_empty() {
+        stats.to_node += browser_leftover.len();
+        node.send(browser_leftover).await?;
+    }
+    if !leftover.is_empty() {
+        stats.to_browser += leftover.len();
+        browser.send(leftover).await?;
+    }
+    let result = loop {
+        let step = tokio::time::timeout(idle, async {
+            tokio::select! {
+                from_browser = browser.recv() => match from_browser? {
+                    Some(bytes) => { stats.to_node += bytes.len(); node.send(bytes).await.map(|_| true) }
+                    None => Ok(false),
+                },
+                from_node = node.recv() => match from_node? {
+                    Some(bytes) => { stats.to_browser += bytes.len(); browser.send(bytes).await.map(|_| true) }
+                    None => Ok(false),
+                },
+            }
+        })
+        .await;
+        match step {
+            Ok(Ok(true)) => continue,
+            Ok(Ok(false)) => break Ok(()),
+            Ok(Err(e)) => break Err(e),
+            Err(_) => {
+                stats.idle_timeout = true;
+                break Ok(());
+            }
+        }
+    };
+    browser.close().await;
+    node.close().await;
+    drop(slot);
+    result.map(|()| stats)
+}
+
+/// What passed through a relay.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct RelayStats {
+    pub to_browser: usize,
+    pub to_node: usize,
+    pub idle_timeout: bool,
+}

@@ -1,0 +1,100 @@
+//! `GET /ws/console/{cluster}/{vmid}`: the browser's console WebSocket. Before anything
+//! reaches Proxmox it checks the Origin (same site only), the session and that this user may
+//! use this VM and that it runs; then `lab::console` opens the node's console and relays.
+//! Refusals are plain HTTP statuses before the upgrade (401, 403, 404, 409, 503).
+
+use crate::guard::{OriginPolicy, websocket_origin_allowed};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use lab::Services;
+use lab::console::ByteLink;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct ConsoleState {
+    pub services: Services,
+    pub origin: Arc<OriginPolicy>,
+}
+
+pub async fn console_socket(
+    State(state): State<ConsoleState>,
+    Path((cluster_id, vmid)): Path<(i32, i32)>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !websocket_origin_allowed(&headers, &state.origin) {
+        tracing::warn!(origin = ?headers.get("origin"), "refused a cross-site console");
+        return (StatusCode::FORBIDDEN, "Cross-site console refused.").into_response();
+    }
+    let user = match crate::cookie_session::signed_in_user(&state.services, &headers).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
+        Err(e) => return refusal(e),
+    };
+    let upstream = match lab::console::open(&state.services, &user, cluster_id, vmid).await {
+        Ok(upstream) => upstream,
+        Err(e) => return refusal(e),
+    };
+    tracing::info!(user = %user.username, vmid, "console opened");
+    upgrade
+        .protocols(["binary"])
+        .max_message_size(1 << 20)
+        .on_upgrade(move |socket| async move {
+            let result = lab::console::relay(Browser(socket), upstream, lab::console::IDLE).await;
+            match result {
+                Ok(stats) => tracing::info!(
+                    vmid,
+                    to_browser = stats.to_browser,
+                    to_node = stats.to_node,
+                    idle = stats.idle_timeout,
+                    "console closed"
+                ),
+                Err(e) => tracing::info!(vmid, error = %e, "console ended"),
+            }
+        })
+}
+
+fn refusal(e: lab::Error) -> Response {
+    let status = match &e {
+        lab::Error::NotFound(_) => StatusCode::NOT_FOUND,
+        lab::Error::Forbidden => StatusCode::FORBIDDEN,
+        lab::Error::Conflict(_) | lab::Error::Invalid(_) => StatusCode::CONFLICT,
+        lab::Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        lab::Error::Proxmox(_) => StatusCode::BAD_GATEWAY,
+        _ => {
+            tracing::error!(error = %e, "console: internal error");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong.").into_response();
+        }
+    };
+    (status, e.to_string()).into_response()
+}
+
+/// The browser's WebSocket as a [`ByteLink`].
+struct Browser(WebSocket);
+
+impl ByteLink for Browser {
+    async fn recv(&mut self) -> lab::Result<Option<Vec<u8>>> {
+        loop {
+            return match self.0.next().await {
+                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => Ok(None),
+                Some(Ok(Message::Binary(b))) => Ok(Some(b.to_vec())),
+                Some(Ok(Message::Text(t))) => Ok(Some(t.as_bytes().to_vec())),
+                Some(Ok(_)) => continue,
+            };
+        }
+    }
+
+    async fn send(&mut self, bytes: Vec<u8>) -> lab::Result<()> {
+        self.0
+            .send(Message::Binary(bytes.into()))
+            .await
+            .map_err(|e| lab::Error::Unavailable(format!("browser connection: {e}")))
+    }
+
+    async fn close(&mut self) {
+        let _ = self.0.send(Message::Close(None)).await;
+    }
+}
