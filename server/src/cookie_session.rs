@@ -6,7 +6,10 @@ use axum::http::{HeaderMap, header};
 use lab::Services;
 use lab::db::entity::user;
 
-pub async fn signed_in_user(services: &Services, headers: &HeaderMap) -> lab::Result<Option<user::Model>> {
+pub async fn signed_in_user(
+    services: &Services,
+    headers: &HeaderMap,
+) -> lab::Result<Option<user::Model>> {
     let token = headers
         .get_all(header::COOKIE)
         .iter()

@@ -7,6 +7,7 @@ use lab::model::Role;
 use leptos::config::LeptosOptions;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION, ORIGIN, SET_COOKIE};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use server::Settings;
 
 struct Server {
@@ -828,4 +829,87 @@ async fn cluster_admin_functions_refuse_teachers_and_students() {
         .await;
     assert_eq!(bad.status, 400, "{}", bad.body);
     assert_eq!(lab::clusters::list(&s.services).await.unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_websockets_are_checked_before_any_proxmox_call() {
+    let (s, sim, _dir, cluster) = start_with_cluster().await;
+    s.add_user("bob", Role::Student).await;
+    let ann = s.login("ann").await;
+    let bob = s.login("bob").await;
+    let host = s.url.trim_start_matches("http://").to_owned();
+    let same_site = s.url.clone();
+    let stopped = lab::db::entity::vm::Entity::find()
+        .filter(lab::db::entity::vm::Column::Status.eq("stopped"))
+        .filter(lab::db::entity::vm::Column::Template.eq(false))
+        .filter(lab::db::entity::vm::Column::Kind.eq("qemu"))
+        .one(&s.services.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .vmid;
+    lab::inventory::assign(&s.services, cluster, stopped, "ann")
+        .await
+        .unwrap();
+    let upgrade = |vmid: i32, cookie: Option<&str>, origin: Option<&str>| {
+        let mut req = s
+            .http
+            .get(format!("{}/ws/console/{cluster}/{vmid}", s.url))
+            .header("host", &host)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .header("sec-websocket-protocol", "binary");
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    sim.control().reset_counters();
+    let site = Some(same_site.as_str());
+    assert_eq!(upgrade(100, Some(&ann), None).await, 403, "no Origin");
+    assert_eq!(
+        upgrade(100, Some(&ann), Some("https://evil.example")).await,
+        403,
+        "cross-site"
+    );
+    assert_eq!(upgrade(100, None, site).await, 401, "no session");
+    assert_eq!(
+        upgrade(100, Some("proxlab_session=forged"), site).await,
+        401,
+        "unknown session"
+    );
+    assert_eq!(
+        upgrade(100, Some(&bob), site).await,
+        404,
+        "another student's VM"
+    );
+    assert_eq!(
+        upgrade(99999, Some(&ann), site).await,
+        404,
+        "a made-up VMID"
+    );
+    assert_eq!(
+        upgrade(stopped, Some(&ann), site).await,
+        409,
+        "a stopped VM"
+    );
+    assert_eq!(
+        sim.control()
+            .count("POST /nodes/{node}/qemu/{vmid}/vncproxy"),
+        0,
+        "{:?}",
+        sim.control().counters()
+    );
+    // The owner, from the portal's own page: the upgrade goes through.
+    assert_eq!(upgrade(100, Some(&ann), site).await, 101);
+    assert_eq!(
+        sim.control()
+            .count("POST /nodes/{node}/qemu/{vmid}/vncproxy"),
+        1
+    );
 }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ConsoleInfo {
+pub struct ConsoleView {
     pub cluster_id: i32,
     pub vmid: i32,
     pub name: String,
@@ -19,7 +19,7 @@ pub struct ConsoleInfo {
 }
 
 #[server(endpoint = "vms/console")]
-pub async fn console_info(cluster_id: i32, vmid: i32) -> Result<ConsoleInfo, AppError> {
+pub async fn console_info(cluster_id: i32, vmid: i32) -> Result<ConsoleView, AppError> {
     use crate::session::{require, services};
     let session = require(lab::model::Role::Student).await?;
     let services = services()?;
@@ -28,7 +28,7 @@ pub async fn console_info(cluster_id: i32, vmid: i32) -> Result<ConsoleInfo, App
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0);
-    Ok(ConsoleInfo {
+    Ok(ConsoleView {
         cluster_id,
         vmid,
         state: lab::inventory::state_of(&vm, now),

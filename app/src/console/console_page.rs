@@ -3,7 +3,7 @@
 //! an unreachable node says so; otherwise `/console.js` starts noVNC against the portal's
 //! WebSocket, with a toolbar (state, reconnect, Ctrl-Alt-Del, full screen, scale, paste).
 
-use super::{ConsoleInfo, console_info};
+use super::{ConsoleView as ConsoleData, console_info};
 use crate::dashboard::PowerVm;
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
@@ -47,7 +47,7 @@ fn Console() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match info.await {
-                    Ok(i) => view! { <ConsoleView info=i start /> }.into_any(),
+                    Ok(i) => view! { <ConsoleScreen info=i start /> }.into_any(),
                     Err(e) => {
                         #[cfg(feature = "ssr")]
                         crate::session::set_page_status(e.status());
@@ -69,7 +69,7 @@ fn Console() -> impl IntoView {
 }
 
 #[component]
-fn ConsoleView(info: ConsoleInfo, start: ServerAction<PowerVm>) -> impl IntoView {
+fn ConsoleScreen(info: ConsoleData, start: ServerAction<PowerVm>) -> impl IntoView {
     let error = action_error(start);
     let rdp = info
         .ip

@@ -23,7 +23,10 @@ impl ByteLink for Pipe {
         Ok(self.rx.recv().await)
     }
     async fn send(&mut self, bytes: Vec<u8>) -> lab::Result<()> {
-        self.tx.send(bytes).await.map_err(|_| Error::Unavailable("gone".into()))
+        self.tx
+            .send(bytes)
+            .await
+            .map_err(|_| Error::Unavailable("gone".into()))
     }
     async fn close(&mut self) {}
 }
@@ -48,7 +51,9 @@ async fn client_handshake<L: ByteLink>(b: &mut Buffered<L>, auth: Option<&str>) 
         Some(password) => {
             b.write(&[2]).await.unwrap();
             let challenge: [u8; 16] = b.read_exact(16).await.unwrap().try_into().unwrap();
-            b.write(&console::rfb::vnc_auth_response(password, &challenge)).await.unwrap();
+            b.write(&console::rfb::vnc_auth_response(password, &challenge))
+                .await
+                .unwrap();
         }
     }
     assert_eq!(b.read_exact(4).await.unwrap(), [0, 0, 0, 0]);
@@ -87,22 +92,45 @@ fn rss_kb() -> usize {
 async fn run() {
     let dir = tempfile::tempdir().unwrap();
     let sim = Sim::start(SimConfig::for_tests(dir.path().join("pve"))).unwrap();
-    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("b.db").display())).await.unwrap();
+    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("b.db").display()))
+        .await
+        .unwrap();
     lab::db::migrate(&db).await.unwrap();
     let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
     let token = sim.token();
     let (id, secret) = token.rsplit_once('=').unwrap();
-    let view = clusters::create(&services, &ClusterForm {
-        name: "b".into(), api_urls: sim.url(), fingerprint: sim.fingerprint().into(),
-        auth_kind: "token".into(), auth_id: id.into(), secret: secret.into(), ..Default::default()
-    }).await.unwrap();
+    let view = clusters::create(
+        &services,
+        &ClusterForm {
+            name: "b".into(),
+            api_urls: sim.url(),
+            fingerprint: sim.fingerprint().into(),
+            auth_kind: "token".into(),
+            auth_id: id.into(),
+            secret: secret.into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     let cluster = clusters::find(&services, view.id).await.unwrap();
     lab::sync::quick::run(&services, &cluster).await.unwrap();
     let vmid = 100;
     let mut users = Vec::new();
     for i in 0..25 {
         let name = format!("u{i}");
-        auth::create_user(&services, auth::NewUser { username: name.clone(), display_name: String::new(), email: None, role: Role::Admin, password: "bench password 1".into() }).await.unwrap();
+        auth::create_user(
+            &services,
+            auth::NewUser {
+                username: name.clone(),
+                display_name: String::new(),
+                email: None,
+                role: Role::Admin,
+                password: "bench password 1".into(),
+            },
+        )
+        .await
+        .unwrap();
         users.push(auth::find_user(&services, &name).await.unwrap().unwrap());
     }
     let _ = inventory::first_vms(&services, view.id, 1).await;
@@ -112,7 +140,9 @@ async fn run() {
     let mut firsts = Vec::new();
     for _ in 0..20 {
         let t = Instant::now();
-        let upstream = console::open(&services, &users[0], view.id, vmid).await.unwrap();
+        let upstream = console::open(&services, &users[0], view.id, vmid)
+            .await
+            .unwrap();
         let (relay_side, browser_side) = pipe();
         let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE));
         let mut b = Buffered::new(browser_side);
@@ -123,21 +153,33 @@ async fn run() {
         let _ = relay.await;
     }
     firsts.sort();
-    println!("open to first full frame (relay): p50 {:.1} ms, max {:.1} ms", firsts[10].as_secs_f64() * 1e3, firsts[19].as_secs_f64() * 1e3);
+    println!(
+        "open to first full frame (relay): p50 {:.1} ms, max {:.1} ms",
+        firsts[10].as_secs_f64() * 1e3,
+        firsts[19].as_secs_f64() * 1e3
+    );
 
     // Throughput and per-message latency: relay versus straight to pvesim.
     let client = clusters::client(&services, &cluster).unwrap();
     for through_relay in [false, true] {
         let (mut b, relay) = if through_relay {
-            let upstream = console::open(&services, &users[0], view.id, vmid).await.unwrap();
+            let upstream = console::open(&services, &users[0], view.id, vmid)
+                .await
+                .unwrap();
             let (relay_side, browser_side) = pipe();
             let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE));
             let mut b = Buffered::new(Box::new(browser_side) as Box<dyn DynLink>);
             client_handshake(&mut b, None).await;
             (b, Some(relay))
         } else {
-            let ticket = client.vnc_proxy("pve1", lab::pve::GuestKind::Qemu, vmid as u32).await.unwrap();
-            let socket = client.vnc_websocket("pve1", lab::pve::GuestKind::Qemu, vmid as u32, &ticket).await.unwrap();
+            let ticket = client
+                .vnc_proxy("pve1", lab::pve::GuestKind::Qemu, vmid as u32)
+                .await
+                .unwrap();
+            let socket = client
+                .vnc_websocket("pve1", lab::pve::GuestKind::Qemu, vmid as u32, &ticket)
+                .await
+                .unwrap();
             let mut b = Buffered::new(Box::new(socket) as Box<dyn DynLink>);
             client_handshake(&mut b, Some(ticket.password.expose_secret())).await;
             (b, None)
@@ -193,15 +235,25 @@ async fn run() {
 
 /// Object-safe view of a link, so both kinds of stream fit one variable.
 trait DynLink: Send {
-    fn recv_boxed(&mut self) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<Option<Vec<u8>>>> + Send + '_>>;
-    fn send_boxed(&mut self, bytes: Vec<u8>) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<()>> + Send + '_>>;
+    fn recv_boxed(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<Option<Vec<u8>>>> + Send + '_>>;
+    fn send_boxed(
+        &mut self,
+        bytes: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<()>> + Send + '_>>;
 }
 
 impl<T: ByteLink> DynLink for T {
-    fn recv_boxed(&mut self) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<Option<Vec<u8>>>> + Send + '_>> {
+    fn recv_boxed(
+        &mut self,
+    ) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<Option<Vec<u8>>>> + Send + '_>> {
         Box::pin(self.recv())
     }
-    fn send_boxed(&mut self, bytes: Vec<u8>) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<()>> + Send + '_>> {
+    fn send_boxed(
+        &mut self,
+        bytes: Vec<u8>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<()>> + Send + '_>> {
         Box::pin(self.send(bytes))
     }
 }
@@ -217,5 +269,9 @@ impl ByteLink for Box<dyn DynLink> {
 }
 
 fn main() {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(run());
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
 }

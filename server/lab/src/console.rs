@@ -84,7 +84,11 @@ impl ConsoleSlots {
 
     /// Consoles open now (all users).
     pub fn open(&self) -> usize {
-        self.0.lock().expect("console slots poisoned").values().sum()
+        self.0
+            .lock()
+            .expect("console slots poisoned")
+            .values()
+            .sum()
     }
 }
 
@@ -110,21 +114,34 @@ pub struct Upstream {
 
 /// Checks that `user` may use the VM and that it runs, then opens and authenticates the
 /// node's console. Nothing reaches Proxmox before both checks pass.
-pub async fn open(services: &Services, user: &user::Model, cluster_id: i32, vmid: i32) -> Result<Upstream> {
+pub async fn open(
+    services: &Services,
+    user: &user::Model,
+    cluster_id: i32,
+    vmid: i32,
+) -> Result<Upstream> {
     let vm = usable_vm(services, user, cluster_id, vmid).await?;
     if vm.kind != "qemu" {
-        return Err(Error::Invalid("Containers have a terminal, not a screen console.".into()));
+        return Err(Error::Invalid(
+            "Containers have a terminal, not a screen console.".into(),
+        ));
     }
     if vm.status == "unknown" {
-        return Err(Error::Unavailable("The VM's node cannot be reached right now.".into()));
+        return Err(Error::Unavailable(
+            "The VM's node cannot be reached right now.".into(),
+        ));
     }
     if vm.status != "running" {
-        return Err(Error::Conflict("The VM is stopped. Start it to use its console.".into()));
+        return Err(Error::Conflict(
+            "The VM is stopped. Start it to use its console.".into(),
+        ));
     }
     let slot = services.consoles.take(user.id)?;
     let cluster = clusters::find(services, cluster_id).await?;
     let client = clusters::client(services, &cluster)?;
-    let ticket = client.vnc_proxy(&vm.node, GuestKind::Qemu, vmid as u32).await?;
+    let ticket = client
+        .vnc_proxy(&vm.node, GuestKind::Qemu, vmid as u32)
+        .await?;
     let socket = client
         .vnc_websocket(&vm.node, GuestKind::Qemu, vmid as u32, &ticket)
         .await?;
@@ -140,7 +157,11 @@ pub async fn open(services: &Services, user: &user::Model, cluster_id: i32, vmid
 
 /// Serves the browser: the "no authentication" handshake, then bytes both ways until either
 /// side closes or nothing moves for `idle`.
-pub async fn relay<B: ByteLink>(browser: B, upstream: Upstream, idle: Duration) -> Result<RelayStats> {
+pub async fn relay<B: ByteLink>(
+    browser: B,
+    upstream: Upstream,
+    idle: Duration,
+) -> Result<RelayStats> {
     let Upstream {
         socket,
         leftover,
@@ -153,7 +174,7 @@ pub async fn relay<B: ByteLink>(browser: B, upstream: Upstream, idle: Duration) 
     let mut stats = RelayStats::default();
     if !browser_leftover.is_empty() {
         stats.to_node += browser_leftover.len();
-        node.send(browser_leftover).await?;
+        ByteLink::send(&mut node, browser_leftover).await?;
     }
     if !leftover.is_empty() {
         stats.to_browser += leftover.len();
@@ -163,10 +184,10 @@ pub async fn relay<B: ByteLink>(browser: B, upstream: Upstream, idle: Duration) 
         let step = tokio::time::timeout(idle, async {
             tokio::select! {
                 from_browser = browser.recv() => match from_browser? {
-                    Some(bytes) => { stats.to_node += bytes.len(); node.send(bytes).await.map(|_| true) }
+                    Some(bytes) => { stats.to_node += bytes.len(); ByteLink::send(&mut node, bytes).await.map(|_| true) }
                     None => Ok(false),
                 },
-                from_node = node.recv() => match from_node? {
+                from_node = ByteLink::recv(&mut node) => match from_node? {
                     Some(bytes) => { stats.to_browser += bytes.len(); browser.send(bytes).await.map(|_| true) }
                     None => Ok(false),
                 },
@@ -184,7 +205,7 @@ pub async fn relay<B: ByteLink>(browser: B, upstream: Upstream, idle: Duration) 
         }
     };
     browser.close().await;
-    node.close().await;
+    ByteLink::close(&mut node).await;
     drop(slot);
     result.map(|()| stats)
 }

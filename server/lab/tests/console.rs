@@ -126,7 +126,10 @@ impl World {
         )
         .await
         .unwrap();
-        auth::find_user(&self.services, name).await.unwrap().unwrap()
+        auth::find_user(&self.services, name)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     async fn vm_with_status(&self, status: &str) -> i32 {
@@ -147,14 +150,22 @@ async fn the_browser_gets_a_screen_and_its_keys_reach_the_vm() {
     let w = world().await;
     let ann = w.user("ann").await;
     let vmid = w.vm_with_status("running").await;
-    inventory::assign(&w.services, w.cluster, vmid, "ann").await.unwrap();
-    let upstream = console::open(&w.services, &ann, w.cluster, vmid).await.unwrap();
+    inventory::assign(&w.services, w.cluster, vmid, "ann")
+        .await
+        .unwrap();
+    let upstream = console::open(&w.services, &ann, w.cluster, vmid)
+        .await
+        .unwrap();
     let (link, mut browser) = pipe();
     let relay = tokio::spawn(console::relay(link, upstream, console::IDLE));
 
     assert_eq!(browser.read(12).await, b"RFB 003.008\n");
     browser.send(b"RFB 003.008\n").await;
-    assert_eq!(browser.read(2).await, [1, 1], "only 'None' is offered to the browser");
+    assert_eq!(
+        browser.read(2).await,
+        [1, 1],
+        "only 'None' is offered to the browser"
+    );
     browser.send(&[1]).await;
     assert_eq!(browser.read(4).await, [0, 0, 0, 0]);
     browser.send(&[1]).await; // ClientInit, shared
@@ -173,7 +184,11 @@ async fn the_browser_gets_a_screen_and_its_keys_reach_the_vm() {
     browser.send(&request).await;
     let header = browser.read(4 + 12).await;
     assert_eq!(header[0], 0, "FramebufferUpdate");
-    assert_eq!(u16::from_be_bytes([header[2], header[3]]), 1, "one rectangle");
+    assert_eq!(
+        u16::from_be_bytes([header[2], header[3]]),
+        1,
+        "one rectangle"
+    );
     let pixels = browser.read(640 * 400 * 4).await;
     assert_eq!(pixels.len(), 1_024_000);
     // Typed keys reach the VM.
@@ -209,17 +224,32 @@ async fn consoles_are_refused_before_any_proxmox_call() {
     let bob = w.user("bob").await;
     let running = w.vm_with_status("running").await;
     let stopped = w.vm_with_status("stopped").await;
-    inventory::assign(&w.services, w.cluster, running, "ann").await.unwrap();
-    inventory::assign(&w.services, w.cluster, stopped, "ann").await.unwrap();
+    inventory::assign(&w.services, w.cluster, running, "ann")
+        .await
+        .unwrap();
+    inventory::assign(&w.services, w.cluster, stopped, "ann")
+        .await
+        .unwrap();
     w.sim.control().reset_counters();
     let err = |r: lab::Result<console::Upstream>| r.err().expect("refused");
-    assert!(matches!(err(console::open(&w.services, &bob, w.cluster, running).await), Error::NotFound(_)));
-    assert!(matches!(err(console::open(&w.services, &ann, w.cluster, 77777).await), Error::NotFound(_)));
-    assert!(matches!(err(console::open(&w.services, &ann, 4242, running).await), Error::NotFound(_)));
+    assert!(matches!(
+        err(console::open(&w.services, &bob, w.cluster, running).await),
+        Error::NotFound(_)
+    ));
+    assert!(matches!(
+        err(console::open(&w.services, &ann, w.cluster, 77777).await),
+        Error::NotFound(_)
+    ));
+    assert!(matches!(
+        err(console::open(&w.services, &ann, 4242, running).await),
+        Error::NotFound(_)
+    ));
     let stopped_err = err(console::open(&w.services, &ann, w.cluster, stopped).await);
     assert!(stopped_err.to_string().contains("stopped"), "{stopped_err}");
     assert_eq!(
-        w.sim.control().count("POST /nodes/{node}/qemu/{vmid}/vncproxy"),
+        w.sim
+            .control()
+            .count("POST /nodes/{node}/qemu/{vmid}/vncproxy"),
         0,
         "{:?}",
         w.sim.control().counters()
@@ -231,14 +261,24 @@ async fn a_user_has_at_most_four_consoles_and_closing_frees_them() {
     let w = world().await;
     let ann = w.user("ann").await;
     let vmid = w.vm_with_status("running").await;
-    inventory::assign(&w.services, w.cluster, vmid, "ann").await.unwrap();
+    inventory::assign(&w.services, w.cluster, vmid, "ann")
+        .await
+        .unwrap();
     let mut open = Vec::new();
     for _ in 0..console::MAX_PER_USER {
-        open.push(console::open(&w.services, &ann, w.cluster, vmid).await.unwrap());
+        open.push(
+            console::open(&w.services, &ann, w.cluster, vmid)
+                .await
+                .unwrap(),
+        );
     }
     let fifth = console::open(&w.services, &ann, w.cluster, vmid).await;
     assert!(matches!(fifth, Err(Error::Conflict(_))));
     assert_eq!(w.services.consoles.open(), console::MAX_PER_USER);
     open.pop();
-    assert!(console::open(&w.services, &ann, w.cluster, vmid).await.is_ok());
+    assert!(
+        console::open(&w.services, &ann, w.cluster, vmid)
+            .await
+            .is_ok()
+    );
 }

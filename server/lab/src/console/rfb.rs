@@ -74,7 +74,10 @@ pub fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
 }
 
 /// As a client to the node: version, VNC authentication with `password`, result.
-pub async fn authenticate_upstream<L: ByteLink>(node: &mut Buffered<L>, password: &str) -> Result<()> {
+pub async fn authenticate_upstream<L: ByteLink>(
+    node: &mut Buffered<L>,
+    password: &str,
+) -> Result<()> {
     let version = node.read_exact(12).await?;
     if !version.starts_with(b"RFB 003.") {
         return Err(refused("it does not speak RFB"));
@@ -98,7 +101,9 @@ pub async fn authenticate_upstream<L: ByteLink>(node: &mut Buffered<L>, password
     }
     let result = node.read_exact(4).await?;
     if result != [0, 0, 0, 0] {
-        return Err(refused("authentication failed (the ticket was not accepted)"));
+        return Err(refused(
+            "authentication failed (the ticket was not accepted)",
+        ));
     }
     Ok(())
 }
@@ -113,7 +118,9 @@ pub async fn offer_no_auth<L: ByteLink>(browser: &mut Buffered<L>) -> Result<()>
     }
     browser.write(&[1, SECURITY_NONE]).await?;
     if browser.read_exact(1).await?[0] != SECURITY_NONE {
-        return Err(Error::Invalid("The browser chose a security type not offered.".into()));
+        return Err(Error::Invalid(
+            "The browser chose a security type not offered.".into(),
+        ));
     }
     browser.write(&[0, 0, 0, 0]).await
 }

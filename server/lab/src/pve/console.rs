@@ -34,7 +34,9 @@ pub struct VncTicket {
 
 impl std::fmt::Debug for VncTicket {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VncTicket").field("port", &self.port).finish_non_exhaustive()
+        f.debug_struct("VncTicket")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
     }
 }
 
@@ -44,7 +46,12 @@ const MAX_FRAME: usize = 16 << 20;
 
 impl Client {
     /// `POST …/vncproxy` with `websocket=1`.
-    pub async fn vnc_proxy(&self, node: &str, kind: GuestKind, vmid: u32) -> Result<VncTicket, Error> {
+    pub async fn vnc_proxy(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+    ) -> Result<VncTicket, Error> {
         let path = format!("nodes/{}/{}/{vmid}/vncproxy", seg(node), kind.as_str());
         let data = self
             .request(Method::POST, &path, Some(&[("websocket", "1")]))
@@ -60,7 +67,10 @@ impl Client {
             .get("ticket")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::Decode("vncproxy answered without a ticket".into()))?;
-        let password = data.get("password").and_then(Value::as_str).unwrap_or(ticket);
+        let password = data
+            .get("password")
+            .and_then(Value::as_str)
+            .unwrap_or(ticket);
         Ok(VncTicket {
             port,
             ticket: SecretString::from(ticket),
@@ -127,15 +137,16 @@ impl Client {
             let config = WebSocketConfig::default()
                 .max_frame_size(Some(MAX_FRAME))
                 .max_message_size(Some(MAX_FRAME));
-            let (socket, _) = tokio_tungstenite::client_async_with_config(request, tls, Some(config))
-                .await
-                .map_err(|e| match e {
-                    tokio_tungstenite::tungstenite::Error::Http(resp) => Error::Api {
-                        status: resp.status().as_u16(),
-                        message: format!("vncwebsocket refused ({})", resp.status()),
-                    },
-                    other => Error::Connect(other.to_string()),
-                })?;
+            let (socket, _) =
+                tokio_tungstenite::client_async_with_config(request, tls, Some(config))
+                    .await
+                    .map_err(|e| match e {
+                        tokio_tungstenite::tungstenite::Error::Http(resp) => Error::Api {
+                            status: resp.status().as_u16(),
+                            message: format!("vncwebsocket refused ({})", resp.status()),
+                        },
+                        other => Error::Connect(other.to_string()),
+                    })?;
             Ok(socket)
         };
         tokio::time::timeout(std::time::Duration::from_secs(10), connect)
