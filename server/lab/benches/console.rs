@@ -233,27 +233,20 @@ async fn run() {
     drop(held);
 }
 
+/// A boxed future of a link.
+type Boxed<'a, T> = std::pin::Pin<Box<dyn Future<Output = lab::Result<T>> + Send + 'a>>;
+
 /// Object-safe view of a link, so both kinds of stream fit one variable.
 trait DynLink: Send {
-    fn recv_boxed(
-        &mut self,
-    ) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<Option<Vec<u8>>>> + Send + '_>>;
-    fn send_boxed(
-        &mut self,
-        bytes: Vec<u8>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<()>> + Send + '_>>;
+    fn recv_boxed(&mut self) -> Boxed<'_, Option<Vec<u8>>>;
+    fn send_boxed(&mut self, bytes: Vec<u8>) -> Boxed<'_, ()>;
 }
 
 impl<T: ByteLink> DynLink for T {
-    fn recv_boxed(
-        &mut self,
-    ) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<Option<Vec<u8>>>> + Send + '_>> {
+    fn recv_boxed(&mut self) -> Boxed<'_, Option<Vec<u8>>> {
         Box::pin(self.recv())
     }
-    fn send_boxed(
-        &mut self,
-        bytes: Vec<u8>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = lab::Result<()>> + Send + '_>> {
+    fn send_boxed(&mut self, bytes: Vec<u8>) -> Boxed<'_, ()> {
         Box::pin(self.send(bytes))
     }
 }
