@@ -253,10 +253,10 @@ impl<T: ByteLink> DynLink for T {
 
 impl ByteLink for Box<dyn DynLink> {
     async fn recv(&mut self) -> lab::Result<Option<Vec<u8>>> {
-        self.recv_boxed().await
+        (**self).recv_boxed().await
     }
     async fn send(&mut self, bytes: Vec<u8>) -> lab::Result<()> {
-        self.send_boxed(bytes).await
+        (**self).send_boxed(bytes).await
     }
     async fn close(&mut self) {}
 }
