@@ -29,6 +29,10 @@ use super::types::{self, GuestConfig, GuestKind, GuestResource, LoginInfo, NetIn
 use super::types::{NodeInfo, PowerAction, TaskStatus, Version};
 use super::{Connection, Credentials, tls};
 
+/// Turns a status line and body into a result: [`error::decode_envelope`] for most calls, a
+/// typed decoder for big answers (no JSON tree in between).
+type Decode<T> = fn(StatusCode, Option<&str>, &[u8]) -> Result<T, Error>;
+
 /// Renew tickets (valid 2 h) once they are this old.
 const RENEW_AFTER: Duration = Duration::from_secs(60 * 60);
 /// Pauses before the retries of a GET.
@@ -215,18 +219,13 @@ impl Client {
 
     /// Every QEMU and LXC guest of the cluster, templates included.
     pub async fn vm_resources(&self) -> Result<Vec<GuestResource>, Error> {
-        let data = self.get("cluster/resources?type=vm").await?;
-        let entries = match data {
-            Value::Array(entries) => entries,
-            Value::Null => Vec::new(),
-            _ => return Err(Error::Decode("resources are not a list".into())),
-        };
-        entries
-            .into_iter()
-            // Older servers may ignore `type=vm`; nodes and storages are not guests.
-            .filter(|e| matches!(e.get("type").and_then(Value::as_str), Some("qemu" | "lxc")))
-            .map(|e| parse(e, "guest resource"))
-            .collect()
+        self.request_as(
+            Method::GET,
+            "cluster/resources?type=vm",
+            None,
+            types::decode_guests,
+        )
+        .await
     }
 
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, Error> {
@@ -317,7 +316,13 @@ impl Client {
     pub async fn check_login(&self, user: &str, password: &str) -> Result<LoginInfo, Error> {
         let form = [("username", user), ("password", password)];
         let data = self
-            .send(&Method::POST, "access/ticket", Some(&form), &Auth::None)
+            .send(
+                &Method::POST,
+                "access/ticket",
+                Some(&form),
+                &Auth::None,
+                error::decode_envelope,
+            )
             .await?;
         refuse_tfa(&data)?;
         let username = data
@@ -347,8 +352,20 @@ impl Client {
         path: &str,
         form: Option<&[(&str, &str)]>,
     ) -> Result<Value, Error> {
+        self.request_as(method, path, form, error::decode_envelope)
+            .await
+    }
+
+    /// [`Client::request`] with its own decoder.
+    async fn request_as<T>(
+        &self,
+        method: Method,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        decode: Decode<T>,
+    ) -> Result<T, Error> {
         let auth = self.auth().await?;
-        let result = self.send_retrying(&method, path, form, &auth).await;
+        let result = self.send_retrying(&method, path, form, &auth, decode).await;
         let (Err(Error::Unauthorized(reason)), Auth::Ticket { ticket, .. }) = (&result, &auth)
         else {
             return result;
@@ -356,20 +373,21 @@ impl Client {
         tracing::debug!(%reason, "PVE refused our ticket; logging in again");
         self.forget(ticket).await;
         let auth = self.auth().await?;
-        self.send_retrying(&method, path, form, &auth).await
+        self.send_retrying(&method, path, form, &auth, decode).await
     }
 
     /// Retries GETs after transport errors.
-    async fn send_retrying(
+    async fn send_retrying<T>(
         &self,
         method: &Method,
         path: &str,
         form: Option<&[(&str, &str)]>,
         auth: &Auth,
-    ) -> Result<Value, Error> {
+        decode: Decode<T>,
+    ) -> Result<T, Error> {
         let mut attempt = 0;
         loop {
-            match self.send(method, path, form, auth).await {
+            match self.send(method, path, form, auth, decode).await {
                 Err(e @ (Error::Connect(_) | Error::Timeout))
                     if *method == Method::GET && attempt < BACKOFF.len() =>
                 {
@@ -383,19 +401,20 @@ impl Client {
     }
 
     /// Sends to the preferred URL, moving on to the next ones while none can be reached.
-    async fn send(
+    async fn send<T>(
         &self,
         method: &Method,
         path: &str,
         form: Option<&[(&str, &str)]>,
         auth: &Auth,
-    ) -> Result<Value, Error> {
+        decode: Decode<T>,
+    ) -> Result<T, Error> {
         let bases = &self.inner.bases;
         let start = self.inner.preferred.load(Ordering::Relaxed);
         let mut last = Error::Invalid("no URL".into());
         for i in 0..bases.len() {
             let idx = (start + i) % bases.len();
-            match self.send_once(idx, method, path, form, auth).await {
+            match self.send_once(idx, method, path, form, auth, decode).await {
                 Err(Failed {
                     error,
                     connect: true,
@@ -412,14 +431,15 @@ impl Client {
         Err(last)
     }
 
-    async fn send_once(
+    async fn send_once<T>(
         &self,
         idx: usize,
         method: &Method,
         path: &str,
         form: Option<&[(&str, &str)]>,
         auth: &Auth,
-    ) -> Result<Value, Failed> {
+        decode: Decode<T>,
+    ) -> Result<T, Failed> {
         let failed = |error| Failed {
             error,
             connect: false,
@@ -457,7 +477,7 @@ impl Client {
             .and_then(|r| std::str::from_utf8(r.as_bytes()).ok())
             .map(str::to_string);
         let body = resp.bytes().await.map_err(transport)?;
-        error::decode_envelope(status, reason.as_deref(), &body).map_err(failed)
+        decode(status, reason.as_deref(), &body).map_err(failed)
     }
 
     /// The authentication for the next call: the token, or a ticket (logging in or
@@ -497,7 +517,13 @@ impl Client {
     async fn login(&self, user: &str, password: &str) -> Result<Session, Error> {
         let form = [("username", user), ("password", password)];
         let data = self
-            .send(&Method::POST, "access/ticket", Some(&form), &Auth::None)
+            .send(
+                &Method::POST,
+                "access/ticket",
+                Some(&form),
+                &Auth::None,
+                error::decode_envelope,
+            )
             .await?;
         refuse_tfa(&data)?;
         let field = |k: &str| {
