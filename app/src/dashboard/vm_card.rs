@@ -58,7 +58,8 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
     let uptime = card
         .started_at
         .map(|t| format!("up {}", format_uptime(now - t)));
-    let rdp = (card.ip.is_some() && card.kind == "qemu")
+    let rdp_closed = card.rdp_open == Some(false);
+    let rdp = (card.ip.is_some() && card.kind == "qemu" && !rdp_closed)
         .then(|| format!("/vm/{}/{}/rdp", card.cluster_id, card.vmid));
     let console = (card.kind == "qemu" && matches!(state, VmState::Running | VmState::Starting))
         .then(|| format!("/console/{}/{}", card.cluster_id, card.vmid));
@@ -86,6 +87,7 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
                 {buttons}
                 {console.map(|href| view! { <a class="button" href=href target="_blank" rel="noopener" data-console="1">"Console"</a> })}
                 {rdp.map(|href| view! { <a class="button" href=href download data-rdp="1">"RDP file"</a> })}
+                {rdp_closed.then(|| view! { <span class="muted" title="The portal could not reach port 3389 at this address">"RDP port closed"</span> })}
             </div>
             {admin.then(|| view! { <Owners cluster_id=card.cluster_id vmid=card.vmid owners actions /> })}
         </article>

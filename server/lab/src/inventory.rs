@@ -320,6 +320,7 @@ fn card(row: vm::Model, names: &HashMap<i32, String>, owners: Vec<String>, now: 
         started_at: row.started_at.filter(|_| row.status == "running"),
         task_error: row.task_error,
         owners,
+        rdp_open: row.rdp_open,
     }
 }
 
@@ -339,6 +340,7 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
         started_at: None,
         task_error: None,
         owners: Vec::new(),
+        rdp_open: None,
     }
 }
 

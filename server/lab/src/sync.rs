@@ -7,6 +7,8 @@
 //!   can have changed: new, moved, renamed or just-started guests, and running guests whose IP
 //!   is not known yet while they boot. Every `full_secs` (60 s), right after an action, and
 //!   every quick cycle while a guest is booting without an IP.
+//! * Optionally ([`rdp_check`]), whether port 3389 answers on the IPs found, so the RDP
+//!   button only shows where RDP can work.
 //! * Clusters are synced concurrently and independently: a slow or unreachable cluster never
 //!   delays another, and within a cluster at most [`full::PER_NODE`] calls run per node.
 //!   An unreachable API marks its VMs `unknown`; rows are never erased for that.
@@ -14,6 +16,7 @@
 pub mod full;
 pub mod neighbours;
 pub mod quick;
+pub mod rdp_check;
 mod status;
 mod worker;
 

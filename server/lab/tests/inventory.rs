@@ -481,3 +481,38 @@ async fn cluster_secrets_are_sealed_and_a_realm_login_makes_an_admin() {
         [w.sim.url()]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rdp_check_contacts_only_known_addresses_and_records_the_answer() {
+    use sea_orm::sea_query::Expr;
+    let w = world().await;
+    w.quick().await;
+    // Two running VMs whose IPs are loopback (the test's own machine): one port answers.
+    let running: Vec<vm::Model> = vm::Entity::find()
+        .filter(vm::Column::Status.eq("running"))
+        .all(&w.services.db)
+        .await
+        .unwrap();
+    assert!(running.len() >= 2, "{running:?}");
+    for (row, ip) in running.iter().zip(["127.0.0.1", "127.0.0.2"]) {
+        vm::Entity::update_many()
+            .col_expr(vm::Column::Ip, Expr::value(ip))
+            .filter(vm::Column::Id.eq(row.id))
+            .exec(&w.services.db)
+            .await
+            .unwrap();
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let checked = sync::rdp_check::run_on_port(&w.services, w.cluster.id, port)
+        .await
+        .unwrap();
+    assert_eq!(checked, 2);
+    assert_eq!(w.row(running[0].vmid).await.unwrap().rdp_open, Some(true));
+    assert_eq!(w.row(running[1].vmid).await.unwrap().rdp_open, Some(false));
+    // Checked addresses are not contacted again.
+    let again = sync::rdp_check::run_on_port(&w.services, w.cluster.id, port)
+        .await
+        .unwrap();
+    assert_eq!(again, 0);
+}

@@ -3,6 +3,7 @@
 
 mod m0001_accounts;
 mod m0002_inventory;
+mod m0003_rdp_check;
 
 use sea_orm_migration::prelude::*;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m0001_accounts::Migration),
             Box::new(m0002_inventory::Migration),
+            Box::new(m0003_rdp_check::Migration),
         ]
     }
 }

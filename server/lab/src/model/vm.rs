@@ -115,6 +115,8 @@ pub struct VmCard {
     pub task_error: Option<String>,
     /// Usernames it is assigned to (admin view only; empty for others).
     pub owners: Vec<String>,
+    /// The optional RDP port check's answer for the current IP.
+    pub rdp_open: Option<bool>,
 }
 
 /// The admin's filters; students and teachers ignore them.

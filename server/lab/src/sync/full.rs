@@ -344,6 +344,8 @@ async fn write(
             ip: Set(row.ip),
             ip_source: Set(row.ip_source),
             ip_checked_at: Set(row.ip_checked_at),
+            // A new address has not been checked for RDP yet.
+            rdp_open: Set(if old.get(&row.vmid).is_some_and(|o| o.ip == row.ip) { row.rdp_open } else { None }),
             ..Default::default()
         }
         .update(&txn)

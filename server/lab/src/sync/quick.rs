@@ -163,6 +163,7 @@ fn blank(cluster_id: i32, vmid: i32, now: i64) -> vm::Model {
         task_upid: None,
         task_error: None,
         updated_at: now,
+        rdp_open: None,
     }
 }
 
@@ -199,6 +200,7 @@ pub fn merge(old: &vm::Model, guest: &GuestResource, now: i64) -> vm::Model {
     if new.status == "stopped" {
         new.ip = None;
         new.ip_source = None;
+        new.rdp_open = None;
     }
     let rebooted = old.started_at.is_some() && new.started_at != old.started_at;
     let just_started = new.status == "running" && (old.status != "running" || rebooted);
@@ -210,6 +212,7 @@ pub fn merge(old: &vm::Model, guest: &GuestResource, now: i64) -> vm::Model {
         new.ip = None;
         new.ip_source = None;
         new.ip_checked_at = None;
+        new.rdp_open = None;
     }
     let done = match (old.pending_action.as_deref(), new.status.as_str()) {
         (Some("start"), "running") | (Some("shutdown" | "stop"), "stopped") => true,

@@ -23,6 +23,9 @@ pub struct SyncSettings {
     /// Also look guests' MACs up in this neighbour table (`/proc/net/arp` on Linux); off when
     /// unset.
     pub neighbour_table: Option<PathBuf>,
+    /// After a full sync, try a TCP connection to port 3389 of each running VM's known IP
+    /// (only those addresses; nothing is scanned). Off by default.
+    pub rdp_check: bool,
 }
 
 impl Default for SyncSettings {
@@ -31,6 +34,7 @@ impl Default for SyncSettings {
             quick_secs: 5,
             full_secs: 60,
             neighbour_table: None,
+            rdp_check: false,
         }
     }
 }
@@ -86,8 +90,15 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<(
                     state.want_full = false;
                 }
                 let (services, neighbours) = (services.clone(), settings.neighbour_table.clone());
+                let rdp_check = settings.rdp_check && full;
                 state.running = Some(tokio::spawn(async move {
-                    run_once(&services, &cluster, full, neighbours.as_deref()).await
+                    let booting = run_once(&services, &cluster, full, neighbours.as_deref()).await;
+                    if rdp_check
+                        && let Err(e) = super::rdp_check::run(&services, cluster.id).await
+                    {
+                        tracing::warn!(cluster = %cluster.name, error = %e, "RDP check failed");
+                    }
+                    booting
                 }));
             }
         }

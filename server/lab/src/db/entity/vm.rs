@@ -42,6 +42,8 @@ pub struct Model {
     /// Proxmox's message when the last task failed.
     pub task_error: Option<String>,
     pub updated_at: i64,
+    /// The optional RDP check found port 3389 answering; `None` = not checked for this IP.
+    pub rdp_open: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
