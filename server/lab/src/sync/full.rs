@@ -334,6 +334,8 @@ async fn write(
         .collect();
     let txn = services.db.begin().await?;
     for row in changed {
+        // A new address has not been checked for RDP yet.
+        let same_ip = old.get(&row.vmid).is_some_and(|o| o.ip == row.ip);
         // Only the detail columns: a quick sync may have written status since we read.
         vm::ActiveModel {
             id: sea_orm::ActiveValue::Unchanged(row.id),
@@ -344,8 +346,7 @@ async fn write(
             ip: Set(row.ip),
             ip_source: Set(row.ip_source),
             ip_checked_at: Set(row.ip_checked_at),
-            // A new address has not been checked for RDP yet.
-            rdp_open: Set(if old.get(&row.vmid).is_some_and(|o| o.ip == row.ip) { row.rdp_open } else { None }),
+            rdp_open: Set(if same_ip { row.rdp_open } else { None }),
             ..Default::default()
         }
         .update(&txn)

@@ -93,8 +93,7 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<(
                 let rdp_check = settings.rdp_check && full;
                 state.running = Some(tokio::spawn(async move {
                     let booting = run_once(&services, &cluster, full, neighbours.as_deref()).await;
-                    if rdp_check
-                        && let Err(e) = super::rdp_check::run(&services, cluster.id).await
+                    if rdp_check && let Err(e) = super::rdp_check::run(&services, cluster.id).await
                     {
                         tracing::warn!(cluster = %cluster.name, error = %e, "RDP check failed");
                     }
