@@ -150,19 +150,9 @@ async fn run(vms: usize) {
     let services = portal.services.clone();
     tokio::spawn(server::router::serve(portal));
 
-    let token = sim.token();
-    let (id, secret) = token.rsplit_once('=').unwrap();
     let view = lab::clusters::create(
         &services,
-        &ClusterForm {
-            name: "bench".into(),
-            api_urls: sim.url(),
-            fingerprint: sim.fingerprint().into(),
-            auth_kind: "token".into(),
-            auth_id: id.into(),
-            secret: secret.into(),
-            ..Default::default()
-        },
+        &ClusterForm::with_token("bench", &sim.url(), sim.fingerprint(), &sim.token()).unwrap(),
     )
     .await
     .unwrap();

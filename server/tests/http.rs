@@ -644,19 +644,10 @@ async fn start_with_cluster() -> (Server, pvesim::Sim, tempfile::TempDir, i32) {
     let s = start().await;
     let dir = tempfile::tempdir().unwrap();
     let sim = pvesim::Sim::start(pvesim::SimConfig::for_tests(dir.path())).unwrap();
-    let token = sim.token();
-    let (id, secret) = token.rsplit_once('=').unwrap();
     let cluster = lab::clusters::create(
         &s.services,
-        &lab::model::ClusterForm {
-            name: "lab".into(),
-            api_urls: sim.url(),
-            fingerprint: sim.fingerprint().into(),
-            auth_kind: "token".into(),
-            auth_id: id.into(),
-            secret: secret.into(),
-            ..Default::default()
-        },
+        &lab::model::ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token())
+            .unwrap(),
     )
     .await
     .unwrap();

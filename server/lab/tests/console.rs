@@ -86,19 +86,9 @@ async fn world() -> World {
         .unwrap();
     lab::db::migrate(&db).await.unwrap();
     let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
-    let token = sim.token();
-    let (id, secret) = token.rsplit_once('=').unwrap();
     let view = clusters::create(
         &services,
-        &ClusterForm {
-            name: "lab".into(),
-            api_urls: sim.url(),
-            fingerprint: sim.fingerprint().into(),
-            auth_kind: "token".into(),
-            auth_id: id.into(),
-            secret: secret.into(),
-            ..Default::default()
-        },
+        &ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap(),
     )
     .await
     .unwrap();

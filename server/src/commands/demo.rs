@@ -90,21 +90,9 @@ async fn seed(services: &Services, sim: &Sim) -> anyhow::Result<Vec<(String, Rol
         accounts.push((name.to_owned(), role, password));
     }
     lab::auth::issue_setup_token(services).await?;
-    let token = sim.token();
-    let (token_id, secret) = token.rsplit_once('=').context("pvesim's token")?;
-    let cluster = lab::clusters::create(
-        services,
-        &ClusterForm {
-            name: "Demo cluster".into(),
-            api_urls: sim.url(),
-            fingerprint: sim.fingerprint().to_owned(),
-            auth_kind: "token".into(),
-            auth_id: token_id.into(),
-            secret: secret.into(),
-            ..Default::default()
-        },
-    )
-    .await?;
+    let form = ClusterForm::with_token("Demo cluster", &sim.url(), sim.fingerprint(), &sim.token())
+        .context("pvesim's token")?;
+    let cluster = lab::clusters::create(services, &form).await?;
     let row = lab::clusters::find(services, cluster.id).await?;
     lab::sync::quick::run(services, &row).await?;
     lab::sync::full::run(services, &row, None).await?;

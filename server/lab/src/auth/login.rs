@@ -62,8 +62,17 @@ pub async fn login(
         ));
     }
     throttle::clear_user(services, &keys).await?;
+    signed_in(services, user, attempt.client_addr).await
+}
+
+/// The end of every successful login (local or Proxmox realm): a session, and the time.
+pub(super) async fn signed_in(
+    services: &Services,
+    user: user::Model,
+    client_addr: Option<&str>,
+) -> Result<(user::Model, String)> {
     purge_expired(services).await?;
-    let token = start_session(services, user.id, attempt.client_addr.map(str::to_owned)).await?;
+    let token = start_session(services, user.id, client_addr.map(str::to_owned)).await?;
     let mut active: user::ActiveModel = user.into();
     active.last_login_at = Set(Some(now()));
     let user = active.update(&services.db).await?;

@@ -5,7 +5,6 @@
 //! contain `@`, so the two kinds cannot collide.
 
 use super::now;
-use super::sessions::{purge_expired, start_session};
 use super::throttle::{self, Keys};
 use crate::db::entity::{cluster, user};
 use crate::model::Role;
@@ -85,11 +84,7 @@ pub(super) async fn realm_login(
             "This account is disabled. Ask an admin to enable it.".into(),
         ));
     }
-    purge_expired(services).await?;
-    let token = start_session(services, user.id, client_addr.map(str::to_owned)).await?;
-    let mut active: user::ActiveModel = user.into();
-    active.last_login_at = Set(Some(now()));
-    Ok((active.update(&services.db).await?, token))
+    super::login::signed_in(services, user, client_addr).await
 }
 
 async fn find_or_create(services: &Services, username: &str) -> Result<user::Model> {

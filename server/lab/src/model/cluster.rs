@@ -63,3 +63,20 @@ pub struct ClusterTest {
     pub guests: usize,
     pub millis: u64,
 }
+
+impl ClusterForm {
+    /// A form for an API token as PVE shows it once (`user@realm!tokenid=secret`, the value of
+    /// `Authorization: PVEAPIToken=…`), pinned to `fingerprint`. `None` if there is no secret.
+    pub fn with_token(name: &str, api_url: &str, fingerprint: &str, token: &str) -> Option<Self> {
+        let (id, secret) = token.rsplit_once('=')?;
+        Some(ClusterForm {
+            name: name.into(),
+            api_urls: api_url.into(),
+            fingerprint: fingerprint.into(),
+            auth_kind: "token".into(),
+            auth_id: id.into(),
+            secret: secret.into(),
+            ..Default::default()
+        })
+    }
+}

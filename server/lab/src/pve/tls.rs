@@ -142,13 +142,20 @@ pub(crate) fn pinned_config(expected: &str) -> Result<rustls::ClientConfig, Erro
         expected: expected.to_string(),
         provider: provider.clone(),
     };
+    config_with(provider, Arc::new(verifier))
+}
+
+/// A client config for PVE with `verifier` (pveproxy speaks HTTP/1.1 only).
+fn config_with(
+    provider: Arc<CryptoProvider>,
+    verifier: Arc<dyn ServerCertVerifier>,
+) -> Result<rustls::ClientConfig, Error> {
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_custom_certificate_verifier(verifier)
         .with_no_client_auth();
-    // pveproxy speaks HTTP/1.1 only.
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(config)
 }
@@ -158,14 +165,7 @@ pub(crate) fn system_config() -> Result<rustls::ClientConfig, Error> {
     let provider = provider();
     let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
         .map_err(|e| Error::Tls(e.to_string()))?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(config)
+    config_with(provider, Arc::new(verifier))
 }
 
 /// Records the leaf certificate's fingerprint and then refuses it, so the handshake stops
