@@ -7,7 +7,8 @@
 #     registry mirror lags a few of its newest dependencies);
 #   - npm packages in end2end/ (Playwright, and binaryen's wasm-opt for release builds: never
 #     Debian's binaryen 108, which builds a wasm that silently never hydrates);
-#   - for tests, Debian's chromium, postgresql and qemu-utils (qemu-img, used by pvesim).
+#   - for tests, Debian's chromium, postgresql, qemu-utils (qemu-img, used by pvesim) and
+#     openssh-server (a throw-away sshd for the SSH node tests).
 # Tools live in $PROXLAB_CACHE (default ~/.cache/proxlab), and so does the cargo target
 # directory unless CARGO_TARGET_DIR is set. Quiet when everything is there; one line per
 # install otherwise, with the full log under $PROXLAB_CACHE/logs.
@@ -96,5 +97,5 @@ setup_rust
 setup_npm
 setup_browser_assets
 if [ "${1:-run}" = test ]; then
-  setup_debian_packages chromium postgresql qemu-utils
+  setup_debian_packages chromium postgresql qemu-utils openssh-server
 fi

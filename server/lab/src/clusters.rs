@@ -103,6 +103,7 @@ fn view(c: cluster::Model, sync: Option<sync_status::Model>) -> ClusterView {
         auth_id: c.auth_id,
         admin_group: c.admin_group,
         ssh_user: c.ssh_user,
+        ssh_port: u16::try_from(c.ssh_port).unwrap_or(22),
         has_ssh_key: c.ssh_key_enc.is_some(),
         ssh_host_keys: c.ssh_host_keys,
         pve_root: c.pve_root,
@@ -145,6 +146,7 @@ pub async fn create(services: &Services, form: &ClusterForm) -> Result<ClusterVi
         secret_enc: Set(seal(services, SECRET_PURPOSE, form.secret.trim())),
         admin_group: Set(valid.admin_group.clone()),
         ssh_user: Set(valid.ssh_user.clone()),
+        ssh_port: Set(i32::from(valid.ssh_port)),
         ssh_key_enc: Set(valid
             .ssh_key
             .as_deref()
@@ -179,6 +181,7 @@ pub async fn update(services: &Services, id: i32, form: &ClusterForm) -> Result<
     }
     row.admin_group = Set(valid.admin_group);
     row.ssh_user = Set(valid.ssh_user);
+    row.ssh_port = Set(i32::from(valid.ssh_port));
     if let Some(key) = valid.ssh_key {
         row.ssh_key_enc = Set(Some(seal(services, SSH_KEY_PURPOSE, &key)));
     }
@@ -265,6 +268,7 @@ struct Valid {
     auth_id: String,
     admin_group: Option<String>,
     ssh_user: Option<String>,
+    ssh_port: u16,
     ssh_key: Option<String>,
     ssh_host_keys: Option<String>,
     pve_root: String,
@@ -314,6 +318,13 @@ impl Valid {
         if ssh_user.as_deref().is_some_and(|u| !is_word(u)) {
             return invalid("SSH user: letters, digits, '.', '-' or '_'.");
         }
+        let ssh_port = match form.ssh_port.trim() {
+            "" => 22,
+            p => match p.parse::<u16>() {
+                Ok(port) if port > 0 => port,
+                _ => return invalid("SSH port: a number from 1 to 65535."),
+            },
+        };
         let ssh_key = optional(&form.ssh_key);
         if ssh_key
             .as_deref()
@@ -337,6 +348,7 @@ impl Valid {
             auth_id,
             admin_group,
             ssh_user,
+            ssh_port,
             ssh_key,
             ssh_host_keys,
             pve_root,

@@ -11,15 +11,21 @@ pub mod actions;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod auth;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod classes;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod clusters;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod console;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod db;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod deploy;
+#[cfg(not(target_arch = "wasm32"))]
 mod error;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inventory;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod node;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pve;
 #[cfg(not(target_arch = "wasm32"))]

@@ -2,12 +2,17 @@
 //! both sides check (the browser for quick feedback, the server because it must).
 
 mod account;
+mod class;
 mod cluster;
 mod role;
 mod vm;
 
 pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
+};
+pub use class::{
+    ClassDetail, ClassForm, ClassPlan, ClassSummary, ClassVmView, DeployProgress, JoinView,
+    MAX_STUDENTS, TemplateChoice,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use role::Role;

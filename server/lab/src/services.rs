@@ -23,6 +23,8 @@ pub struct Services {
     pub sync: SyncTrigger,
     /// Consoles open per user.
     pub consoles: ConsoleSlots,
+    /// Wakes the deployment job runner.
+    pub jobs: crate::deploy::JobTrigger,
 }
 
 impl Services {
@@ -34,6 +36,7 @@ impl Services {
             pve: PveClients::default(),
             sync: SyncTrigger::default(),
             consoles: ConsoleSlots::default(),
+            jobs: Default::default(),
         }
     }
 }

@@ -2,6 +2,10 @@
 
 pub mod assignment;
 pub mod change_counter;
+pub mod class;
+pub mod class_owner;
+pub mod class_vm;
+pub mod job;
 pub mod cluster;
 pub mod login_failure;
 pub mod session;

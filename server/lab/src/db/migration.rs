@@ -4,6 +4,7 @@
 mod m0001_accounts;
 mod m0002_inventory;
 mod m0003_rdp_check;
+mod m0004_classes;
 
 use sea_orm_migration::prelude::*;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0001_accounts::Migration),
             Box::new(m0002_inventory::Migration),
             Box::new(m0003_rdp_check::Migration),
+            Box::new(m0004_classes::Migration),
         ]
     }
 }

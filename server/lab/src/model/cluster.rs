@@ -13,6 +13,7 @@ pub struct ClusterView {
     pub auth_id: String,
     pub admin_group: Option<String>,
     pub ssh_user: Option<String>,
+    pub ssh_port: u16,
     pub has_ssh_key: bool,
     pub ssh_host_keys: Option<String>,
     pub pve_root: String,
@@ -48,6 +49,9 @@ pub struct ClusterForm {
     pub secret: String,
     pub admin_group: String,
     pub ssh_user: String,
+    /// Empty: 22.
+    #[serde(default)]
+    pub ssh_port: String,
     pub ssh_key: String,
     pub ssh_host_keys: String,
     pub pve_root: String,

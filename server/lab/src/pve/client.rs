@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::error::{self, Error};
 use super::types::{self, GuestConfig, GuestKind, GuestResource, LoginInfo, NetInterface};
-use super::types::{NodeInfo, PowerAction, TaskStatus, Version};
+use super::types::{ClusterMember, NodeInfo, PowerAction, StorageStatus, TaskStatus, Version};
 use super::{Connection, Credentials, tls};
 
 /// Turns a status line and body into a result: [`error::decode_envelope`] for most calls, a
@@ -230,6 +230,37 @@ impl Client {
 
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, Error> {
         list(self.get("nodes").await?, "nodes")
+    }
+
+    /// The nodes of the cluster with their addresses (`/cluster/status`; a single node
+    /// without a cluster answers with just its own entry).
+    pub async fn cluster_members(&self) -> Result<Vec<ClusterMember>, Error> {
+        let entries: Vec<Value> = list(self.get("cluster/status").await?, "cluster status")?;
+        entries
+            .into_iter()
+            .filter(|e| e.get("type").and_then(Value::as_str) == Some("node"))
+            .map(|e| parse(e, "cluster status node"))
+            .collect()
+    }
+
+    pub async fn storage_status(&self, node: &str, storage: &str) -> Result<StorageStatus, Error> {
+        let path = format!("nodes/{}/storage/{}/status", seg(node), seg(storage));
+        parse(self.get(&path).await?, "storage status")
+    }
+
+    /// Destroys a stopped guest with its disks (`purge` also drops it from backup jobs and
+    /// HA; `destroy-unreferenced-disks` removes volumes the config no longer lists).
+    /// Returns the task's UPID.
+    pub async fn destroy_guest(&self, node: &str, kind: GuestKind, vmid: u32) -> Result<String, Error> {
+        let path = format!(
+            "nodes/{}/{}/{vmid}?purge=1&destroy-unreferenced-disks=1",
+            seg(node),
+            kind.as_str()
+        );
+        match self.request(Method::DELETE, &path, None).await? {
+            Value::String(upid) => Ok(upid),
+            _ => Err(Error::Decode("destroy did not return a UPID".into())),
+        }
     }
 
     pub async fn guest_config(

@@ -89,6 +89,27 @@ pub struct NodeInfo {
     pub ssl_fingerprint: Option<String>,
 }
 
+/// A `type: node` entry of `GET /cluster/status`: where to reach a node (for SSH).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ClusterMember {
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub ip: Option<String>,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub online: bool,
+}
+
+/// `GET /nodes/{node}/storage/{storage}/status`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StorageStatus {
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub total: u64,
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub avail: u64,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub shared: bool,
+}
+
 /// `GET …/{qemu|lxc}/{vmid}/config`: every key with its value as text, sorted by key.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GuestConfig {

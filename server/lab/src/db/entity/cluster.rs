@@ -32,6 +32,7 @@ pub struct Model {
     pub pve_root: String,
     /// `storage=path` per line, e.g. `local=/var/lib/vz`.
     pub storage_paths: String,
+    pub ssh_port: i32,
     pub enabled: bool,
     pub created_at: i64,
 }

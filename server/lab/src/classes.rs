@@ -1,0 +1,20 @@
+//! Classes: the teacher's wizard (plan, launch), the class page, invites and enrolment.
+//!
+//! Launching writes the whole intent (the class, one row per VM with its MACs, the deploy
+//! job) in one transaction before anything happens on a node; `crate::deploy` does the work.
+//! Who may do what is decided here, once ([`access`]).
+
+pub mod access;
+mod create;
+mod invites;
+mod plan;
+mod view;
+
+pub use create::{cancel, delete, launch, publish, request_reset};
+pub use invites::{join, join_view, regenerate_invite, revoke_invite};
+pub use plan::{plan, targets, templates};
+pub use view::{detail, list};
+
+/// Roles of a VM in a class and their offset in the VMID block.
+pub const TEACHER_OFFSET: i32 = 0;
+pub const BASE_OFFSET: i32 = 99;

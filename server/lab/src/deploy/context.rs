@@ -1,0 +1,135 @@
+//! What a job needs about its class: the cluster, its API client, the file layout, and a
+//! shell on a node (SSH when the cluster has SSH settings, else this host).
+//!
+//! One shell per job is enough: pmxcfs is cluster-wide (a config written under
+//! `nodes/<target>/` from any node places the VM on `<target>`), and class storage is either
+//! shared (visible from every node) or local to the template's node, which is the one we use.
+
+use crate::db::entity::{class, class_vm, cluster};
+use crate::node::guest_config::GuestConfig;
+use crate::node::{LocalShell, NodeOps, NodePaths, NodeShell, Script, SshShell, SshTarget};
+use crate::{Error, Result, Services, clusters, pve};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::time::Duration;
+
+pub(crate) struct Ctx {
+    pub class: class::Model,
+    pub client: pve::Client,
+    pub paths: NodePaths,
+    pub shell: NodeShell,
+}
+
+impl Ctx {
+    pub async fn open(services: &Services, class: class::Model) -> Result<Ctx> {
+        let cluster = clusters::find(services, class.cluster_id).await?;
+        let client = clusters::client(services, &cluster)?;
+        let paths = NodePaths::new(&cluster.pve_root, &cluster.storage_paths);
+        let shell = match &cluster.ssh_user {
+            None => NodeShell::Local(LocalShell::default()),
+            Some(user) => {
+                let node = match &class.template_node {
+                    Some(n) => n.clone(),
+                    None => first_node(services, class.id).await?,
+                };
+                let target = ssh_target(services, &cluster, &client, &node, user).await?;
+                NodeShell::Ssh(SshShell::connect(target).await?)
+            }
+        };
+        Ok(Ctx {
+            class,
+            client,
+            paths,
+            shell,
+        })
+    }
+
+    pub async fn rows(&self, services: &Services) -> Result<Vec<class_vm::Model>> {
+        Ok(class_vm::Entity::find()
+            .filter(class_vm::Column::ClassId.eq(self.class.id))
+            .order_by_asc(class_vm::Column::Vmid)
+            .all(&services.db)
+            .await?)
+    }
+
+    /// Reads a guest config file through the shell; `None` when it does not exist.
+    pub async fn read_config(&self, node: &str, vmid: u32) -> Result<Option<GuestConfig>> {
+        let path = self.paths.config(node, vmid)?;
+        let out = self
+            .shell
+            .run(&NodeOps::read_if_exists(Script::new(), &path)?, b"")
+            .await?;
+        if out.is_empty() {
+            return Ok(None);
+        }
+        let text = String::from_utf8_lossy(&out);
+        GuestConfig::parse(&text)
+            .map(Some)
+            .map_err(|e| Error::Invalid(format!("The config of VM {vmid} cannot be read: {e}")))
+    }
+
+    /// Stops the VM (hard) if it runs, and waits for the task.
+    pub async fn ensure_stopped(&self, node: &str, vmid: u32) -> Result<()> {
+        let upid = match self
+            .client
+            .power(node, pve::GuestKind::Qemu, vmid, pve::PowerAction::Stop)
+            .await
+        {
+            Ok(upid) => upid,
+            // Gone already: nothing to stop.
+            Err(e) if e.to_string().contains("does not exist") => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let status = self.client.wait_task(node, &upid, Duration::from_secs(120)).await?;
+        if status.succeeded() == Some(false) {
+            let msg = status.exitstatus.unwrap_or_default();
+            // PVE fails `stop` of a stopped VM in some versions; that is what we want anyway.
+            if !msg.contains("not running") {
+                return Err(Error::Proxmox(msg));
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn first_node(services: &Services, class_id: i32) -> Result<String> {
+    class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .one(&services.db)
+        .await?
+        .map(|r| r.node)
+        .ok_or_else(|| Error::Internal("class has no VMs".into()))
+}
+
+async fn ssh_target(
+    services: &Services,
+    cluster: &cluster::Model,
+    client: &pve::Client,
+    node: &str,
+    user: &str,
+) -> Result<SshTarget> {
+    let key = cluster.ssh_key_enc.as_deref().ok_or_else(|| {
+        Error::Invalid(format!("Cluster {} has an SSH user but no SSH key.", cluster.name))
+    })?;
+    let host_keys = cluster.ssh_host_keys.clone().ok_or_else(|| {
+        Error::Invalid(format!(
+            "Cluster {}: pin the nodes' SSH host keys before node operations.",
+            cluster.name
+        ))
+    })?;
+    let host = client
+        .cluster_members()
+        .await?
+        .into_iter()
+        .find(|m| m.name == node)
+        .and_then(|m| m.ip)
+        .ok_or_else(|| Error::Unavailable(format!("The address of node {node} is unknown.")))?;
+    Ok(SshTarget {
+        host,
+        port: u16::try_from(cluster.ssh_port).unwrap_or(22),
+        user: user.to_owned(),
+        key: services.secrets.open("ssh-key", key)?,
+        host_keys,
+        connect_timeout: Duration::from_secs(10),
+        command_timeout: Duration::from_secs(600),
+    })
+}

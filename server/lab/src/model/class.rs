@@ -1,0 +1,143 @@
+//! Classes as the teacher's pages see them: the wizard's form and plan, the class page with
+//! per-VM deployment progress, and the invite (join) page.
+
+use super::VmState;
+use serde::{Deserialize, Serialize};
+
+/// Most student VMs a class can have (VMIDs `P01..=P98`).
+pub const MAX_STUDENTS: u32 = 98;
+
+/// The wizard's answers. Text fields as typed; the server checks everything.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassForm {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub cluster_id: i32,
+    /// Empty: a class of empty VMs (no template).
+    #[serde(default)]
+    pub template_vmid: String,
+    pub students: String,
+    /// Empty: the template's value.
+    #[serde(default)]
+    pub cores: String,
+    #[serde(default)]
+    pub memory_mb: String,
+    /// Disk size of an empty VM (no template).
+    #[serde(default)]
+    pub disk_gb: String,
+    /// Empty: automatic placement.
+    #[serde(default)]
+    pub pinned_node: String,
+    /// Empty: the invite never expires.
+    #[serde(default)]
+    pub invite_days: String,
+}
+
+/// A template the wizard offers (from the inventory: instant, no Proxmox call).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TemplateChoice {
+    pub cluster_id: i32,
+    pub cluster: String,
+    pub vmid: i32,
+    pub name: String,
+    pub node: String,
+    pub cores: i32,
+    pub memory: i64,
+    pub disk: i64,
+    pub os_type: Option<String>,
+}
+
+/// The review step: what launching would do, and what stops it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassPlan {
+    pub vmid_base: i32,
+    pub students: u32,
+    /// Node → number of VMs placed there.
+    pub nodes: Vec<(String, u32)>,
+    pub storage: String,
+    pub space_bytes: i64,
+    pub storage_avail: i64,
+    pub cores: i32,
+    pub memory_mb: i32,
+    pub efi: bool,
+    pub tpm: bool,
+    pub warnings: Vec<String>,
+    /// Reasons the plan cannot run; Launch is refused while there are any.
+    pub blockers: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassSummary {
+    pub id: i32,
+    pub name: String,
+    pub description: String,
+    pub owner: String,
+    pub template: Option<String>,
+    pub vmid_base: i32,
+    pub students: i32,
+    pub enrolled: i32,
+    pub state: String,
+}
+
+/// One VM of a class on the class page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassVmView {
+    pub vmid: i32,
+    /// `teacher`, `student`, `base`.
+    pub role: String,
+    pub name: String,
+    pub node: String,
+    /// `queued`, `creating`, `ready`, `failed`, `cancelled`, `removing`.
+    pub step: String,
+    pub error: Option<String>,
+    pub student: Option<String>,
+    pub state: Option<VmState>,
+    pub ip: Option<String>,
+}
+
+/// Deployment progress from the job rows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeployProgress {
+    pub total: u32,
+    pub done: u32,
+    pub failed: u32,
+    /// A job is queued or running (the page keeps polling).
+    pub active: bool,
+    /// What the running job is: `deploy`, `reset`, `publish`, `delete`.
+    pub job: Option<String>,
+    pub eta_secs: Option<i64>,
+    pub last_error: Option<String>,
+}
+
+impl DeployProgress {
+    pub fn percent(&self) -> u32 {
+        if self.total == 0 {
+            return 100;
+        }
+        (self.done + self.failed) * 100 / self.total
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassDetail {
+    pub summary: ClassSummary,
+    pub cluster_id: i32,
+    /// Present for those who manage the class.
+    pub invite_token: Option<String>,
+    pub invite_expires_at: Option<i64>,
+    pub co_owners: Vec<String>,
+    pub vms: Vec<ClassVmView>,
+    pub progress: DeployProgress,
+    pub now: i64,
+}
+
+/// What the join page shows before the student accepts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JoinView {
+    pub class_name: String,
+    pub teacher: String,
+    pub free_vms: u32,
+    /// The visitor already has a VM in this class.
+    pub already_joined: bool,
+}

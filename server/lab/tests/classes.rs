@@ -1,0 +1,321 @@
+//! Classes against real parts: pvesim sharing its root folder with the node operations,
+//! real `qemu-img`, and (for the SSH path) a real `sshd` on loopback. A config written by the
+//! deployment creates the VM in pvesim, as pmxcfs would.
+//!
+//! Asserted: the 3-level backing chain (student → class base → export), unique MACs, the
+//! base marked as a template, resuming after the runner is killed at random points with
+//! exactly the requested VMs and no stray files, reset, publish, delete, invites, and that
+//! other teachers and students cannot touch the class.
+
+#[path = "support/sshd.rs"]
+mod sshd;
+
+use lab::db::entity::{class_vm, user};
+use lab::deploy::{DeploySettings, run_until_idle};
+use lab::model::{ClassForm, ClusterForm, Role};
+use lab::secrets::SecretBox;
+use lab::{AuthPolicy, Error, Services, auth, classes, clusters};
+use pvesim::{Sim, SimConfig};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+struct World {
+    _dir: tempfile::TempDir,
+    sim: Sim,
+    services: Services,
+    cluster_id: i32,
+    root: PathBuf,
+    _sshd: Option<sshd::Sshd>,
+}
+
+async fn world(over_ssh: bool) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pve");
+    let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
+    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    lab::db::migrate(&db).await.unwrap();
+    let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
+    let mut form = ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
+    form.pve_root = root.join("etc/pve").display().to_string();
+    form.storage_paths = format!(
+        "local={}\nshared={}",
+        root.join("var/lib/vz").display(),
+        root.join("mnt/pve/shared").display()
+    );
+    let sshd = over_ssh.then(sshd::Sshd::start);
+    if let Some(s) = &sshd {
+        form.ssh_user = s.user();
+        form.ssh_port = s.port().to_string();
+        form.ssh_key = s.client_key_pem();
+        form.ssh_host_keys = s.host_key_line();
+    }
+    let view = clusters::create(&services, &form).await.unwrap();
+    let cluster = clusters::find(&services, view.id).await.unwrap();
+    lab::sync::quick::run(&services, &cluster).await.unwrap();
+    World {
+        _dir: dir,
+        sim,
+        services,
+        cluster_id: view.id,
+        root,
+        _sshd: sshd,
+    }
+}
+
+fn settings() -> DeploySettings {
+    DeploySettings {
+        per_node: 4,
+        attempts: 2,
+        lease_secs: 1,
+    }
+}
+
+impl World {
+    async fn user(&self, name: &str, role: Role) -> user::Model {
+        auth::create_user(
+            &self.services,
+            auth::NewUser {
+                username: name.into(),
+                display_name: name.into(),
+                email: None,
+                role,
+                password: "correct horse battery".into(),
+            },
+        )
+        .await
+        .unwrap();
+        auth::find_user(&self.services, name).await.unwrap().unwrap()
+    }
+
+    fn form(&self, name: &str, students: u32) -> ClassForm {
+        ClassForm {
+            name: name.into(),
+            cluster_id: self.cluster_id,
+            template_vmid: "9000".into(),
+            students: students.to_string(),
+            invite_days: "7".into(),
+            ..ClassForm::default()
+        }
+    }
+
+    async fn rows(&self, class_id: i32) -> Vec<class_vm::Model> {
+        class_vm::Entity::find()
+            .filter(class_vm::Column::ClassId.eq(class_id))
+            .all(&self.services.db)
+            .await
+            .unwrap()
+    }
+
+    fn config(&self, vmid: i32) -> PathBuf {
+        self.root.join(format!("etc/pve/nodes/pve1/qemu-server/{vmid}.conf"))
+    }
+
+    fn disk(&self, vmid: i32) -> PathBuf {
+        self.root
+            .join(format!("var/lib/vz/images/{vmid}/vm-{vmid}-disk-0.qcow2"))
+    }
+
+    /// Every file under the storage and pmxcfs folders that names a VMID of the block.
+    fn files_of_block(&self, base: i32) -> Vec<PathBuf> {
+        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        walk(&self.root, &mut all);
+        all.into_iter()
+            .filter(|p| {
+                let s = p.display().to_string();
+                (base..base + 100).any(|v| s.contains(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/")))
+                    || s.contains(&format!("class-{base}"))
+            })
+            .collect()
+    }
+}
+
+fn backing_chain(path: &Path) -> Vec<String> {
+    let out = Command::new("qemu-img")
+        .args(["info", "--backing-chain", "--output=json", "-U"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["filename"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn qemu_io(path: &Path, cmd: &str) -> bool {
+    Command::new("qemu-io")
+        .args(["-f", "qcow2", "-c", cmd])
+        .arg(path)
+        .output()
+        .map(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("Pattern verification failed"))
+        .unwrap()
+}
+
+async fn deploy_and_check(over_ssh: bool) {
+    let w = world(over_ssh).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Net 101", 3)).await.unwrap();
+    let ran = run_until_idle(&w.services, &settings()).await.unwrap();
+    assert_eq!(ran, 1);
+    let rows = w.rows(id).await;
+    assert_eq!(rows.len(), 5);
+    for r in &rows {
+        assert_eq!(r.step, "ready", "{r:?}");
+        assert!(w.config(r.vmid).exists(), "config of {}", r.vmid);
+    }
+    let base = rows[0].vmid - rows[0].vmid % 100;
+    // pvesim (like pmxcfs) sees the new guests.
+    let client = clusters::client(&w.services, &clusters::find(&w.services, w.cluster_id).await.unwrap()).unwrap();
+    let guests = client.vm_resources().await.unwrap();
+    for v in [base, base + 1, base + 2, base + 3, base + 99] {
+        assert!(guests.iter().any(|g| g.vmid == v as u32), "pvesim lists {v}");
+    }
+    let base_guest = guests.iter().find(|g| g.vmid == (base + 99) as u32).unwrap();
+    assert!(base_guest.template, "the class base is a template");
+    // student → class base → export
+    let chain = backing_chain(&w.disk(base + 1));
+    assert_eq!(chain.len(), 3, "{chain:?}");
+    assert!(chain[1].ends_with(&format!("images/{}/vm-{}-disk-0.qcow2", base + 99, base + 99)), "{chain:?}");
+    assert!(chain[2].contains(&format!("proxlab/class-{base}/scsi0.qcow2")), "{chain:?}");
+    let teacher_chain = backing_chain(&w.disk(base));
+    assert_eq!(teacher_chain.len(), 2, "teacher sits on the export: {teacher_chain:?}");
+    // MACs unique across the class, and none of the template's.
+    let macs: Vec<String> = rows.iter().flat_map(|r| r.macs.split(',').map(str::to_owned)).collect();
+    assert_eq!(macs.iter().collect::<HashSet<_>>().len(), macs.len());
+    let tpl = std::fs::read_to_string(w.config(9000)).unwrap();
+    for r in &rows {
+        let conf = std::fs::read_to_string(w.config(r.vmid)).unwrap();
+        assert!(!conf.contains("base-9000-disk-0"), "{conf}");
+        assert!(conf.contains(&format!("name: {}", r.name)), "{conf}");
+        for m in &macs {
+            assert!(!tpl.contains(m.as_str()));
+        }
+    }
+    // The teacher has their VM; the class is ready.
+    let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(detail.summary.state, "ready");
+    assert_eq!(detail.progress.done, 5);
+    assert!(!detail.progress.active);
+    drop(w.sim);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_deploys_with_a_three_level_backing_chain_on_this_host() {
+    deploy_and_check(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_class_deploys_over_ssh_to_a_real_sshd() {
+    deploy_and_check(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_at_random_points_resumes_to_exactly_the_requested_vms() {
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Crash course", 6)).await.unwrap();
+    // Kill the runner (drop its future, and with it any command in flight) after a few
+    // different delays, then let a fresh runner take over once the lease runs out.
+    for ms in [40u64, 120, 250, 400] {
+        let _ = tokio::time::timeout(Duration::from_millis(ms), run_until_idle(&w.services, &settings())).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let rows = w.rows(id).await;
+    assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|r| r.step == "ready"), "{rows:?}");
+    let base = rows[0].vmid - rows[0].vmid % 100;
+    let files = w.files_of_block(base);
+    let configs = files.iter().filter(|p| p.extension().is_some_and(|e| e == "conf")).count();
+    assert_eq!(configs, 8, "{files:?}");
+    assert!(
+        files.iter().all(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            !name.contains(".part") && !name.contains(".tmp")
+        }),
+        "no half-made files: {files:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invites_reset_publish_and_delete() {
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let other = w.user("other", Role::Teacher).await;
+    let alice = w.user("alice", Role::Student).await;
+    let bob = w.user("bob", Role::Student).await;
+    let carol = w.user("carol", Role::Student).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Linux '; rm -rf / # $(reboot) ü", 2)).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
+    let base = detail.summary.vmid_base;
+    assert!(detail.vms.iter().all(|v| v.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')), "{:?}", detail.vms);
+
+    // Others cannot see or touch the class.
+    assert!(matches!(classes::detail(&w.services, &other, id).await, Err(Error::NotFound(_))));
+    assert!(matches!(classes::detail(&w.services, &alice, id).await, Err(Error::NotFound(_))));
+    assert!(matches!(classes::delete(&w.services, &other, id).await, Err(Error::NotFound(_))));
+    assert!(matches!(classes::launch(&w.services, &alice, &w.form("x", 1)).await, Err(Error::Forbidden)));
+
+    // Invites: join, idempotent join, full class, revoke, regenerate.
+    let token = detail.invite_token.clone().unwrap();
+    assert_eq!(token.len(), 43);
+    let (_, a_vm) = classes::join(&w.services, &alice, &token).await.unwrap();
+    assert_eq!(classes::join(&w.services, &alice, &token).await.unwrap().1, a_vm);
+    let (_, b_vm) = classes::join(&w.services, &bob, &token).await.unwrap();
+    assert_ne!(a_vm, b_vm);
+    assert!(matches!(classes::join(&w.services, &carol, &token).await, Err(Error::Conflict(_))));
+    let fresh = classes::regenerate_invite(&w.services, &teacher, id, None).await.unwrap();
+    assert!(classes::join_view(&w.services, &carol, &token).await.is_err(), "old link dead");
+    assert!(classes::join_view(&w.services, &carol, &fresh).await.is_ok());
+    classes::revoke_invite(&w.services, &teacher, id).await.unwrap();
+    assert!(classes::join_view(&w.services, &carol, &fresh).await.is_err(), "revoked");
+    // A student may not reset someone else's VM.
+    assert!(matches!(classes::request_reset(&w.services, &bob, w.cluster_id, a_vm).await, Err(Error::NotFound(_))));
+
+    // Reset: alice's writes are gone afterwards.
+    let disk = w.disk(a_vm);
+    assert!(qemu_io(&disk, "write -P 0xab 0 1M"));
+    assert!(qemu_io(&disk, "read -P 0xab 0 1M"));
+    classes::request_reset(&w.services, &alice, w.cluster_id, a_vm).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    assert!(!qemu_io(&disk, "read -P 0xab 0 1M"), "reset discards the student's writes");
+    assert_eq!(backing_chain(&disk).len(), 3);
+
+    // Publish: the teacher's writes reach every student; the old export is gone.
+    assert!(qemu_io(&w.disk(base), "write -P 0xcd 0 1M"));
+    classes::publish(&w.services, &teacher, id).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    for v in [a_vm, b_vm] {
+        assert!(qemu_io(&w.disk(v), "read -P 0xcd 0 1M"), "student {v} sees the published content");
+        let chain = backing_chain(&w.disk(v));
+        assert_eq!(chain.len(), 3, "{chain:?}");
+        assert!(chain[2].contains("-v"), "on the new export: {chain:?}");
+    }
+    assert!(!w.root.join(format!("var/lib/vz/proxlab/class-{base}/scsi0.qcow2")).exists());
+
+    // Delete: VMs destroyed through the API, files and rows gone.
+    classes::delete(&w.services, &teacher, id).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    assert!(w.files_of_block(base).is_empty(), "{:?}", w.files_of_block(base));
+    assert!(classes::list(&w.services, &teacher).await.unwrap().is_empty());
+    assert!(w.rows(id).await.is_empty());
+}
