@@ -61,6 +61,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/setup") view=auth::SetupPage ssr=SsrMode::Async />
                     <Route path=path!("/profile") view=auth::ProfilePage ssr=SsrMode::Async />
                     <Route path=path!("/classes") view=classes::ClassesPage ssr=SsrMode::Async />
+                    <Route path=path!("/classes/new") view=classes::WizardPage ssr=SsrMode::Async />
+                    <Route path=path!("/classes/:id") view=classes::ClassPage ssr=SsrMode::Async />
+                    <Route path=path!("/join/:token") view=classes::JoinPage ssr=SsrMode::Async />
                     <Route path=path!("/console/:cluster/:vmid") view=console::ConsolePage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />

@@ -48,6 +48,8 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
         .map(|token| format!("{url}{}?token={token}", app::ids::ROUTE_SETUP));
     let router = build_router(services.clone(), leptos_options, settings);
     lab::sync::spawn_workers(services.clone(), settings.sync.clone());
+    // Also resumes jobs a previous run left unfinished (crash, restart).
+    lab::deploy::spawn_runner(services.clone(), settings.deploy.clone());
     Ok(Portal {
         listener,
         router,

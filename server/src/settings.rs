@@ -10,6 +10,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use lab::AuthPolicy;
 use lab::secrets::SecretBox;
+use lab::deploy::DeploySettings;
 use lab::sync::SyncSettings;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -37,6 +38,7 @@ pub struct Settings {
     pub secret_key_file: PathBuf,
     pub auth: AuthPolicy,
     pub sync: SyncSettings,
+    pub deploy: DeploySettings,
 }
 
 impl Default for Settings {
@@ -51,6 +53,7 @@ impl Default for Settings {
             secret_key_file: PathBuf::from("data/secret.key"),
             auth: AuthPolicy::default(),
             sync: SyncSettings::default(),
+            deploy: DeploySettings::default(),
         }
     }
 }
@@ -93,6 +96,9 @@ impl Settings {
         }
         if self.sync.quick_secs < 1 || self.sync.full_secs < self.sync.quick_secs {
             bail!("sync: quick_secs must be at least 1 and full_secs at least quick_secs");
+        }
+        if self.deploy.per_node < 1 || self.deploy.attempts < 1 || self.deploy.lease_secs < 3 {
+            bail!("deploy: per_node and attempts must be at least 1, lease_secs at least 3");
         }
         Ok(())
     }

@@ -154,6 +154,7 @@ fn ClusterFormView(
         auth_id: String::new(),
         admin_group: None,
         ssh_user: None,
+        ssh_port: 22,
         has_ssh_key: false,
         ssh_host_keys: None,
         pve_root: "/etc/pve".into(),
@@ -212,6 +213,7 @@ fn ClusterFormView(
                 <fieldset>
                     <legend>"Node operations over SSH (for classes)"</legend>
                     <label>"SSH user" <input name="form[ssh_user]" value=c.ssh_user.clone().unwrap_or_default() placeholder="root" /></label>
+                    <label>"SSH port" <input name="form[ssh_port]" inputmode="numeric" value=c.ssh_port.to_string() /></label>
                     <label>{if c.has_ssh_key { "Private key (stored; paste to replace)" } else { "Private key" }}
                         <textarea name="form[ssh_key]" rows="3" placeholder="-----BEGIN OPENSSH PRIVATE KEY-----"></textarea>
                     </label>

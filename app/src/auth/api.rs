@@ -61,6 +61,7 @@ pub async fn register(
     display_name: String,
     password: String,
     password_confirm: String,
+    #[server(default)] next: Option<String>,
 ) -> Result<(), AppError> {
     let services = services()?;
     if !lab::site::registration_open(&services).await? {
@@ -69,7 +70,12 @@ pub async fn register(
     same_passwords(&password, &password_confirm)?;
     let new = new_account(username, display_name, lab::model::Role::Student, password);
     let user = lab::auth::create_user(&services, new).await?;
-    start_session_and_go_home(&services, user.id).await
+    start_session_and_go_home(&services, user.id).await?;
+    // An invite link sent the visitor here: back to it once signed in.
+    if let Some(next) = next.filter(|n| !n.is_empty()) {
+        leptos_axum::redirect(&session::safe_next(&next));
+    }
+    Ok(())
 }
 
 /// Whether a first-run setup link is still valid.

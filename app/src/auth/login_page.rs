@@ -33,11 +33,30 @@ pub fn LoginPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     open.await.unwrap_or(false).then(|| view! {
                         <p class="muted">
-                            "No account yet? " <a href=ids::ROUTE_REGISTER>"Create one"</a>
+                            "No account yet? " <a href=move || register_link(&next())>"Create one"</a>
                         </p>
                     })
                 })}
             </Suspense>
         </section>
     }
+}
+
+/// The registration link keeps where the visitor was going (an invite link).
+fn register_link(next: &str) -> String {
+    if next.is_empty() {
+        ids::ROUTE_REGISTER.to_owned()
+    } else {
+        let q: String = url_escape(next);
+        format!("{}?next={q}", ids::ROUTE_REGISTER)
+    }
+}
+
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

@@ -12,6 +12,8 @@ pub fn RegisterPage() -> impl IntoView {
     let auth = use_auth();
     let error = action_error(auth.register);
     let open = Resource::new(|| (), |_| registration_open());
+    let query = leptos_router::hooks::use_query_map();
+    let next = move || query.with(|q| q.get("next").unwrap_or_default());
     view! {
         <Title text="Create an account" />
         <section class="card narrow">
@@ -22,6 +24,7 @@ pub fn RegisterPage() -> impl IntoView {
                         view! {
                             <p class="muted">"Student accounts can join classes with an invite link from their teacher."</p>
                             <ActionForm action=auth.register>
+                                <input type="hidden" name="next" value=next />
                                 <NewAccountFields username_label="Username" />
                                 <FormError message=error />
                                 <button type="submit" class="primary">"Create account"</button>

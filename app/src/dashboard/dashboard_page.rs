@@ -50,6 +50,7 @@ fn DashboardView() -> impl IntoView {
         power: ServerAction::<PowerVm>::new(),
         assign: ServerAction::<AssignVm>::new(),
         unassign: ServerAction::<UnassignVm>::new(),
+        reset: ServerAction::<crate::classes::ResetVm>::new(),
     };
     let filter = filter_from_query();
     // Bumped by the poller when the server says something changed.
@@ -60,6 +61,7 @@ fn DashboardView() -> impl IntoView {
             actions.power.version().get(),
             actions.assign.version().get(),
             actions.unassign.version().get(),
+            actions.reset.version().get(),
         )
     };
     let data = Resource::new(
@@ -74,6 +76,7 @@ fn DashboardView() -> impl IntoView {
             action_error(actions.power),
             action_error(actions.assign),
             action_error(actions.unassign),
+            action_error(actions.reset),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -239,7 +242,7 @@ fn urlencode(text: &str) -> String {
 
 #[component]
 fn MissingAssignments(
-    changes: Signal<(u32, usize, usize, usize)>,
+    changes: Signal<(u32, usize, usize, usize, usize)>,
     actions: CardActions,
 ) -> impl IntoView {
     let missing = Resource::new(move || changes.get(), |_| missing_assignments());

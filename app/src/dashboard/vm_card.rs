@@ -9,6 +9,7 @@ pub struct CardActions {
     pub power: ServerAction<PowerVm>,
     pub assign: ServerAction<AssignVm>,
     pub unassign: ServerAction<UnassignVm>,
+    pub reset: ServerAction<crate::classes::ResetVm>,
 }
 
 /// A short OS label from Proxmox's `ostype` (`l26`, `win11`, …).
@@ -89,6 +90,17 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
                 {rdp.map(|href| view! { <a class="button" href=href download data-rdp="1">"RDP file"</a> })}
                 {rdp_closed.then(|| view! { <span class="muted" title="The portal could not reach port 3389 at this address">"RDP port closed"</span> })}
             </div>
+            {card.resettable.then(|| view! {
+                <details class="reset">
+                    <summary>"Reset to baseline…"</summary>
+                    <p>"The VM's disk is re-created from the class baseline: everything saved on it is lost. It is stopped first."</p>
+                    <ActionForm action=actions.reset attr:class="inline">
+                        <input type="hidden" name="cluster_id" value=card.cluster_id />
+                        <input type="hidden" name="vmid" value=card.vmid />
+                        <button type="submit" class="danger" data-reset="1">"Reset my VM"</button>
+                    </ActionForm>
+                </details>
+            })}
             {admin.then(|| view! { <Owners cluster_id=card.cluster_id vmid=card.vmid owners actions /> })}
         </article>
     }

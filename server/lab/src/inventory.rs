@@ -117,7 +117,7 @@ pub async fn dashboard(
         .collect();
     let names: HashMap<i32, String> = clusters.iter().cloned().collect();
     let now = now();
-    let dashboard = if is_admin(user) {
+    let mut dashboard = if is_admin(user) {
         let (rows, total) = admin_page(services, filter).await?;
         let owners = owners_of(services, &rows).await?;
         Dashboard {
@@ -152,6 +152,7 @@ pub async fn dashboard(
             clusters: Vec::new(),
         }
     };
+    mark_resettable(services, &mut dashboard.cards).await?;
     Ok(Some(dashboard))
 }
 
@@ -321,6 +322,7 @@ fn card(row: vm::Model, names: &HashMap<i32, String>, owners: Vec<String>, now: 
         task_error: row.task_error,
         owners,
         rdp_open: row.rdp_open,
+        resettable: false,
     }
 }
 
@@ -341,6 +343,7 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
         task_error: None,
         owners: Vec::new(),
         rdp_open: None,
+        resettable: false,
     }
 }
 
@@ -485,4 +488,23 @@ pub async fn first_vms(services: &Services, cluster_id: i32, n: u64) -> Result<V
         .into_iter()
         .map(|r| r.vmid)
         .collect())
+}
+
+/// Marks the cards of class VMs (teacher and students, once made): those can be reset to
+/// the class baseline. One query for the page.
+async fn mark_resettable(services: &Services, cards: &mut [VmCard]) -> Result<()> {
+    use crate::db::entity::class_vm;
+    let vmids: Vec<i32> = cards.iter().map(|c| c.vmid).collect();
+    let rows = class_vm::Entity::find()
+        .filter(class_vm::Column::Vmid.is_in(vmids))
+        .filter(class_vm::Column::Role.ne("base"))
+        .filter(class_vm::Column::Step.eq("ready"))
+        .all(&services.db)
+        .await?;
+    for c in cards.iter_mut() {
+        c.resettable = rows
+            .iter()
+            .any(|r| r.cluster_id == c.cluster_id && r.vmid == c.vmid);
+    }
+    Ok(())
 }

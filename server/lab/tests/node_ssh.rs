@@ -243,20 +243,15 @@ async fn reconnects_after_the_server_restarts() {
     let ssh = shell(&sshd).await;
     assert_eq!(ssh.run(&sh("echo one"), b"").await.unwrap(), b"one\n");
 
-    let t=Instant::now();
     sshd.kill();
-    eprintln!("killed {:?}", t.elapsed());
     sshd.wait_masters_gone();
-    eprintln!("gone {:?}", t.elapsed());
     // Down: the master is gone and a new one cannot be started.
     assert!(matches!(
         ssh.run(&sh("echo down"), b"").await,
         Err(NodeError::Unreachable(_))
     ));
 
-    eprintln!("down {:?}", t.elapsed());
     sshd.restart();
-    eprintln!("restarted {:?}", t.elapsed());
     assert_eq!(ssh.run(&sh("echo two"), b"").await.unwrap(), b"two\n");
     assert_eq!(sshd.ssh_masters(), 1);
 }
@@ -292,14 +287,16 @@ async fn a_command_cut_off_mid_run_is_not_run_again() {
     assert_eq!(std::fs::read_to_string(&count).unwrap(), "x\n", "ran twice");
 }
 
-/// Runs 20 commands at once, each recording how many were running remotely at its start.
+/// Runs 20 commands at once, each recording how many were running remotely (at its start and
+/// 1 s later: long enough for all 20 to overlap if nothing held them back).
 async fn twenty_at_once(ssh: &SshShell, sshd: &Sshd) -> usize {
     let dir = sshd.scratch().join("running");
     std::fs::create_dir_all(&dir).unwrap();
     let runs = (0..20).map(|i| {
         let mark = dir.join(format!("r{i}"));
         let script = format!(
-            "touch '{m}'; n=$(ls '{d}' | wc -l); sleep 0.3; rm '{m}'; echo $n",
+            "touch '{m}'; a=$(ls '{d}' | wc -l); sleep 1; b=$(ls '{d}' | wc -l); rm '{m}'; \
+             [ $a -gt $b ] && echo $a || echo $b",
             m = mark.display(),
             d = dir.display()
         );
@@ -313,7 +310,7 @@ async fn twenty_at_once(ssh: &SshShell, sshd: &Sshd) -> usize {
             .trim()
             .parse()
             .unwrap();
-        most = most.max(n);
+        most = most.max(n); eprintln!("n={n}");
     }
     most
 }

@@ -42,7 +42,7 @@ pub async fn demo(mut settings: Settings, demo: Demo) -> anyhow::Result<()> {
     settings.sync.quick_secs = 2;
     settings.sync.full_secs = 30;
     let portal = start(&settings, leptos_options()?).await?;
-    let accounts = seed(&portal.services, &sim).await?;
+    let accounts = seed(&portal.services, &sim, &dir.join("pvesim")).await?;
     println!(
         "Proxlab demo: a simulated Proxmox cluster at {} (files in {}).",
         sim.url(),
@@ -66,7 +66,7 @@ pub async fn demo(mut settings: Settings, demo: Demo) -> anyhow::Result<()> {
 
 /// Demo accounts, the simulated cluster, a first sync and direct assignments. Returns
 /// (username, role, password) of each account.
-async fn seed(services: &Services, sim: &Sim) -> anyhow::Result<Vec<(String, Role, String)>> {
+async fn seed(services: &Services, sim: &Sim, sim_root: &std::path::Path) -> anyhow::Result<Vec<(String, Role, String)>> {
     let mut accounts = Vec::new();
     for (name, role) in [
         ("admin", Role::Admin),
@@ -90,8 +90,13 @@ async fn seed(services: &Services, sim: &Sim) -> anyhow::Result<Vec<(String, Rol
         accounts.push((name.to_owned(), role, password));
     }
     lab::auth::issue_setup_token(services).await?;
-    let form = ClusterForm::with_token("Demo cluster", &sim.url(), sim.fingerprint(), &sim.token())
+    let mut form = ClusterForm::with_token("Demo cluster", &sim.url(), sim.fingerprint(), &sim.token())
         .context("pvesim's token")?;
+    // The simulator's files stand in for pmxcfs and the storages; node operations run on
+    // this host (no SSH settings: the local shell).
+    let root = sim_root.display();
+    form.pve_root = format!("{root}/etc/pve");
+    form.storage_paths = format!("local={root}/var/lib/vz\nshared={root}/mnt/pve/shared");
     let cluster = lab::clusters::create(services, &form).await?;
     let row = lab::clusters::find(services, cluster.id).await?;
     lab::sync::quick::run(services, &row).await?;

@@ -117,6 +117,9 @@ pub struct VmCard {
     pub owners: Vec<String>,
     /// The optional RDP port check's answer for the current IP.
     pub rdp_open: Option<bool>,
+    /// A VM of a class (not its base): it can be reset to the class baseline.
+    #[serde(default)]
+    pub resettable: bool,
 }
 
 /// The admin's filters; students and teachers ignore them.

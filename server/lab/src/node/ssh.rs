@@ -28,7 +28,10 @@ use tokio::sync::{RwLock, Semaphore};
 /// OpenSSH's sshd allows `MaxSessions` (default 10) channels per connection; beyond that a
 /// multiplexed command fails to open its channel. Callers bound their own concurrency, but one
 /// shell never opens more than this many channels at once, leaving headroom under the default.
-const MAX_CHANNELS: usize = 8;
+const MAX_CHANNELS: usize = 100;
+
+/// What the mux client says when sshd refuses to open a channel on the master connection.
+const SESSION_REFUSED: &str = "mux_client_request_session: session request failed";
 
 /// Keepalive on the master: a silently dead connection is noticed after about 3 × this
 /// (OpenSSH's default `ServerAliveCountMax`), and the master exits.
@@ -230,7 +233,14 @@ impl SshShell {
             Ok(Err(Exec::Exit255(stderr))) => {
                 // 255 is both "the remote command exited 255 (or died of a signal)" and "ssh
                 // failed": the master's health tells which.
-                if session.check().await.is_ok() {
+                if String::from_utf8_lossy(&stderr).contains(SESSION_REFUSED) {
+                    // The master is fine but sshd would not open another channel (its
+                    // MaxSessions, or a limit of the account): the command never started.
+                    Err(Attempt::Done(NodeError::Unreachable(format!(
+                        "the node refused another SSH session: {}",
+                        String::from_utf8_lossy(&stderr).trim()
+                    ))))
+                } else if session.check().await.is_ok() {
                     super::output_result(Some(255), Vec::new(), &stderr).map_err(Attempt::Done)
                 } else {
                     Err(Attempt::Done(NodeError::Unreachable(format!(

@@ -1,0 +1,116 @@
+//! Class server functions, under `/api/classes/*`. Each finds who is asking; `lab::classes`
+//! decides what they may see and do (others' classes are "not found").
+
+use crate::AppError;
+use lab::model::{ClassDetail, ClassForm, ClassPlan, ClassSummary, JoinView, TemplateChoice};
+#[cfg(feature = "ssr")]
+use lab::model::Role;
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+use crate::session::{require, services};
+
+#[server(endpoint = "classes")]
+pub async fn list_classes() -> Result<Vec<ClassSummary>, AppError> {
+    let s = require(Role::Student).await?;
+    Ok(lab::classes::list(&services()?, &s.user).await?)
+}
+
+/// What the wizard offers: templates, and clusters with their nodes.
+#[server(endpoint = "classes/choices")]
+pub async fn wizard_choices() -> Result<(Vec<TemplateChoice>, Vec<(i32, String, Vec<String>)>), AppError> {
+    let s = require(Role::Teacher).await?;
+    let services = services()?;
+    Ok((
+        lab::classes::templates(&services, &s.user).await?,
+        lab::classes::targets(&services, &s.user).await?,
+    ))
+}
+
+/// The review step; the form comes back with the plan so that Launch sends exactly it.
+#[server(endpoint = "classes/plan")]
+pub async fn plan_class(form: ClassForm) -> Result<(ClassForm, ClassPlan), AppError> {
+    let s = require(Role::Teacher).await?;
+    let plan = lab::classes::plan(&services()?, &s.user, &form).await?;
+    Ok((form, plan))
+}
+
+#[server(endpoint = "classes/launch")]
+pub async fn launch_class(form: ClassForm) -> Result<i32, AppError> {
+    let s = require(Role::Teacher).await?;
+    let id = lab::classes::launch(&services()?, &s.user, &form).await?;
+    tracing::info!(by = %s.user.username, class = id, "class launched");
+    leptos_axum::redirect(&format!("/classes/{id}"));
+    Ok(id)
+}
+
+#[server(endpoint = "classes/detail")]
+pub async fn load_class(id: i32) -> Result<ClassDetail, AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::detail(&services()?, &s.user, id).await?)
+}
+
+#[server(endpoint = "classes/invite")]
+pub async fn regenerate_invite(id: i32, #[server(default)] days: String) -> Result<String, AppError> {
+    let s = require(Role::Teacher).await?;
+    let days = match days.trim() {
+        "" => None,
+        d => Some(d.parse::<u32>().map_err(|_| AppError::Invalid("Days: a whole number, or empty for never.".into()))?),
+    };
+    Ok(lab::classes::regenerate_invite(&services()?, &s.user, id, days).await?)
+}
+
+#[server(endpoint = "classes/invite/revoke")]
+pub async fn revoke_invite(id: i32) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::revoke_invite(&services()?, &s.user, id).await?)
+}
+
+#[server(endpoint = "classes/delete")]
+pub async fn delete_class(id: i32, #[server(default)] confirm: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    if confirm != "on" {
+        return Err(AppError::Invalid("Tick the box to confirm that every VM of the class is destroyed.".into()));
+    }
+    lab::classes::delete(&services()?, &s.user, id).await?;
+    tracing::info!(by = %s.user.username, class = id, "class deletion queued");
+    Ok(())
+}
+
+#[server(endpoint = "classes/publish")]
+pub async fn publish_class(id: i32, #[server(default)] confirm: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    if confirm != "on" {
+        return Err(AppError::Invalid("Tick the box to confirm that student changes are discarded.".into()));
+    }
+    lab::classes::publish(&services()?, &s.user, id).await?;
+    Ok(())
+}
+
+#[server(endpoint = "classes/cancel")]
+pub async fn cancel_deploy(id: i32) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::cancel(&services()?, &s.user, id).await?)
+}
+
+/// Reset to baseline: the student who uses the VM, or the class's teachers.
+#[server(endpoint = "classes/reset")]
+pub async fn reset_vm(cluster_id: i32, vmid: i32) -> Result<(), AppError> {
+    let s = require(Role::Student).await?;
+    Ok(lab::classes::request_reset(&services()?, &s.user, cluster_id, vmid).await?)
+}
+
+#[server(endpoint = "join/view")]
+pub async fn load_invite(token: String) -> Result<JoinView, AppError> {
+    let s = require(Role::Student).await?;
+    Ok(lab::classes::join_view(&services()?, &s.user, &token).await?)
+}
+
+#[server(endpoint = "join")]
+pub async fn join_class(token: String) -> Result<(), AppError> {
+    let s = require(Role::Student).await?;
+    let (_, vmid) = lab::classes::join(&services()?, &s.user, &token).await?;
+    tracing::info!(user = %s.user.username, vmid, "joined a class");
+    leptos_axum::redirect("/");
+    Ok(())
+}

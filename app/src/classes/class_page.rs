@@ -1,0 +1,267 @@
+//! The class page (teacher, co-owners, admins): deployment progress per VM and overall (from
+//! the job rows, so it survives a reload or a server restart), the invite link, the roster
+//! with per-VM actions, publish, cancel and delete. Polls every 2 s while a job is active.
+
+use super::{CancelDeploy, DeleteClass, PublishClass, RegenerateInvite, ResetVm, RevokeInvite, load_class};
+use crate::dashboard::PowerVm;
+use crate::layout::{FormError, RequireRole, action_error};
+use lab::model::{ClassDetail, ClassVmView, Role};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[derive(Clone, Copy)]
+struct Actions {
+    invite: ServerAction<RegenerateInvite>,
+    revoke: ServerAction<RevokeInvite>,
+    delete: ServerAction<DeleteClass>,
+    publish: ServerAction<PublishClass>,
+    cancel: ServerAction<CancelDeploy>,
+    reset: ServerAction<ResetVm>,
+    power: ServerAction<PowerVm>,
+}
+
+#[component]
+pub fn ClassPage() -> impl IntoView {
+    view! {
+        <Title text="Class" />
+        <RequireRole role=Role::Teacher>
+            <ClassView />
+        </RequireRole>
+    }
+}
+
+#[component]
+fn ClassView() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i32>().ok()).unwrap_or(0));
+    let a = Actions {
+        invite: ServerAction::new(),
+        revoke: ServerAction::new(),
+        delete: ServerAction::new(),
+        publish: ServerAction::new(),
+        cancel: ServerAction::new(),
+        reset: ServerAction::new(),
+        power: ServerAction::new(),
+    };
+    let tick = RwSignal::new(0u32);
+    let changes = move || {
+        (
+            tick.get(),
+            a.invite.version().get(),
+            a.revoke.version().get(),
+            a.delete.version().get(),
+            a.publish.version().get(),
+            a.cancel.version().get(),
+            a.reset.version().get(),
+            a.power.version().get(),
+        )
+    };
+    let detail = Resource::new(move || (id(), changes()), |(id, _)| load_class(id));
+    let active = RwSignal::new(false);
+    poll_while_active(active, tick);
+    let error = Signal::derive({
+        let errors = [
+            action_error(a.invite),
+            action_error(a.revoke),
+            action_error(a.delete),
+            action_error(a.publish),
+            action_error(a.cancel),
+            action_error(a.reset),
+            action_error(a.power),
+        ];
+        move || errors.iter().find_map(|e| e.get())
+    });
+    view! {
+        <FormError message=error />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Ok(d) => {
+                        active.try_set(d.progress.active);
+                        view! { <ClassBody d a /> }.into_any()
+                    }
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// Hydrated only: re-reads the class every 2 s while a job runs (and the tab is visible).
+fn poll_while_active(active: RwSignal<bool>, tick: RwSignal<u32>) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || {
+                if active.try_get_untracked().unwrap_or(false) && !document().hidden() {
+                    tick.try_update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_millis(2000),
+        );
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (active, tick);
+}
+
+fn eta_text(secs: Option<i64>) -> String {
+    match secs {
+        Some(s) if s >= 60 => format!("about {} min left", (s + 59) / 60),
+        Some(s) => format!("about {s} s left"),
+        None => String::new(),
+    }
+}
+
+#[component]
+fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
+    let id = d.summary.id;
+    let p = d.progress.clone();
+    let percent = p.percent();
+    let status = if p.active {
+        format!("{}: {} of {} VMs ready{}", p.job.clone().unwrap_or_default(), p.done, p.total, match eta_text(p.eta_secs) { t if t.is_empty() => String::new(), t => format!(", {t}") })
+    } else {
+        format!("{} of {} VMs ready{}", p.done, p.total, if p.failed > 0 { format!(", {} failed or cancelled", p.failed) } else { String::new() })
+    };
+    let join_path = d.invite_token.clone().map(|t| format!("/join/{t}"));
+    view! {
+        <div class="page-head">
+            <h1>{d.summary.name.clone()}</h1>
+            <span class="class-state" id="class-state">{d.summary.state.clone()}</span>
+        </div>
+        {(!d.summary.description.is_empty()).then(|| view! { <p class="muted">{d.summary.description.clone()}</p> })}
+        <section class="card" id="class-progress" data-percent=percent data-active=p.active.to_string()>
+            <progress max="100" value=percent>{format!("{percent} %")}</progress>
+            <p role="status">{status}</p>
+            {p.last_error.clone().map(|e| view! { <p class="form-error">{e}</p> })}
+            {p.active.then(|| view! {
+                <ActionForm action=a.cancel attr:class="inline">
+                    <input type="hidden" name="id" value=id />
+                    <button type="submit">"Cancel deployment"</button>
+                </ActionForm>
+            })}
+        </section>
+        <section class="card">
+            <h2>"Invite"</h2>
+            {match join_path {
+                Some(path) => view! {
+                    <p>"Students open this link, sign in or create an account, and get a VM:"</p>
+                    <input readonly class="invite-link" id="invite-link" value=invite_url(&path) />
+                    <p class="muted">{match d.invite_expires_at {
+                        Some(t) => format!("Expires in {} day(s).", ((t - d.now) / 86_400).max(0)),
+                        None => "Never expires.".into(),
+                    }}</p>
+                }.into_any(),
+                None => view! { <p class="muted">"No invite link (revoked). Make a new one to let students join."</p> }.into_any(),
+            }}
+            <ActionForm action=a.invite attr:class="inline">
+                <input type="hidden" name="id" value=id />
+                <label>"Expires after (days; empty: never)" <input name="days" type="number" min="1" max="365" value="14" /></label>
+                <button type="submit">"New link"</button>
+            </ActionForm>
+            <ActionForm action=a.revoke attr:class="inline">
+                <input type="hidden" name="id" value=id />
+                <button type="submit">"Revoke link"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>{format!("Roster ({} of {} students)", d.summary.enrolled, d.summary.students)}</h2>
+            <Roster vms=d.vms.clone() cluster_id=d.cluster_id a />
+        </section>
+        <section class="card">
+            <h2>"Publish"</h2>
+            <p>"Make the teacher's VM the new baseline: every student VM is re-created from it. Student changes are discarded."</p>
+            <ActionForm action=a.publish>
+                <input type="hidden" name="id" value=id />
+                <label><input type="checkbox" name="confirm" />" I understand that student changes are discarded"</label>
+                <button type="submit" id="publish-class">"Publish"</button>
+            </ActionForm>
+        </section>
+        <section class="card danger-zone">
+            <h2>"Delete class"</h2>
+            <ActionForm action=a.delete>
+                <input type="hidden" name="id" value=id />
+                <label><input type="checkbox" name="confirm" />" Destroy every VM of this class"</label>
+                <button type="submit" class="danger" id="delete-class">"Delete class"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
+/// The full invite URL once hydrated (the page's origin), the path before.
+fn invite_url(path: &str) -> String {
+    #[cfg(feature = "hydrate")]
+    if let Ok(origin) = window().location().origin() {
+        return format!("{origin}{path}");
+    }
+    path.to_owned()
+}
+
+#[component]
+fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, a: Actions) -> impl IntoView {
+    let rows = vms
+        .into_iter()
+        .map(|v| {
+            let state = v.state.map(|s| s.label().to_owned()).unwrap_or_else(|| "—".into());
+            let step = match v.step.as_str() {
+                "queued" => "queued",
+                "creating" => "creating…",
+                "ready" => "ready",
+                "failed" => "failed",
+                "cancelled" => "cancelled",
+                other => other,
+            }
+            .to_owned();
+            let ready = v.step == "ready";
+            let resettable = ready && v.role != "base";
+            let runnable = ready && v.role != "base";
+            view! {
+                <tr data-vmid=v.vmid data-step=v.step.clone()>
+                    <td>{v.vmid}</td>
+                    <td>{v.role.clone()}</td>
+                    <td>{v.name.clone()}</td>
+                    <td>{v.node.clone()}</td>
+                    <td class="vm-step">{step}{v.error.clone().map(|e| view! { <span class="form-error">{format!(": {e}")}</span> })}</td>
+                    <td>{state}</td>
+                    <td>{v.student.clone().unwrap_or_default()}</td>
+                    <td>{v.ip.clone().unwrap_or_default()}</td>
+                    <td class="row-actions">
+                        {runnable.then(|| view! {
+                            <ActionForm action=a.power attr:class="inline">
+                                <input type="hidden" name="cluster_id" value=cluster_id />
+                                <input type="hidden" name="vmid" value=v.vmid />
+                                <input type="hidden" name="action" value="start" />
+                                <button type="submit">"Start"</button>
+                            </ActionForm>
+                            <ActionForm action=a.power attr:class="inline">
+                                <input type="hidden" name="cluster_id" value=cluster_id />
+                                <input type="hidden" name="vmid" value=v.vmid />
+                                <input type="hidden" name="action" value="shutdown" />
+                                <button type="submit">"Shut down"</button>
+                            </ActionForm>
+                            <a class="button" target="_blank" href=format!("/console/{cluster_id}/{}", v.vmid)>"Console"</a>
+                        })}
+                        {resettable.then(|| view! {
+                            <ActionForm action=a.reset attr:class="inline">
+                                <input type="hidden" name="cluster_id" value=cluster_id />
+                                <input type="hidden" name="vmid" value=v.vmid />
+                                <button type="submit" title="Re-create this VM's disk from the class baseline">"Reset"</button>
+                            </ActionForm>
+                        })}
+                    </td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <table class="data" id="class-roster">
+            <thead><tr><th>"VMID"</th><th>"Role"</th><th>"Name"</th><th>"Node"</th><th>"Deployment"</th><th>"State"</th><th>"Student"</th><th>"IP"</th><th>"Actions"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
+    }
+}

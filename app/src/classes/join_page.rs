@@ -1,0 +1,56 @@
+//! The invite page `/join/<token>`: a signed-out visitor is sent to sign in (or create an
+//! account) and comes back here; then one click gives them a VM of the class.
+
+use super::{JoinClass, load_invite};
+use crate::layout::{FormError, RequireRole, action_error};
+use lab::model::Role;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_params_map;
+
+#[component]
+pub fn JoinPage() -> impl IntoView {
+    view! {
+        <Title text="Join a class" />
+        <RequireRole role=Role::Student>
+            <Join />
+        </RequireRole>
+    }
+}
+
+#[component]
+fn Join() -> impl IntoView {
+    let params = use_params_map();
+    let token = move || params.with(|p| p.get("token").unwrap_or_default());
+    let view_data = Resource::new(token, load_invite);
+    let join = ServerAction::<JoinClass>::new();
+    let error = action_error(join);
+    view! {
+        <section class="card narrow">
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match view_data.await {
+                        Ok(v) => view! {
+                            <h1>{format!("Join {}", v.class_name)}</h1>
+                            <p>{format!("Teacher: {}", v.teacher)}</p>
+                            {if v.already_joined {
+                                view! { <p>"You are in this class already. " <a href="/">"Go to your VMs"</a></p> }.into_any()
+                            } else if v.free_vms == 0 {
+                                view! { <p class="form-error" role="alert">"This class is full: every VM has a student. Ask your teacher to add VMs."</p> }.into_any()
+                            } else {
+                                view! {
+                                    <ActionForm action=join>
+                                        <input type="hidden" name="token" value=token() />
+                                        <button type="submit" class="primary" id="join-class">"Join and get my VM"</button>
+                                    </ActionForm>
+                                }.into_any()
+                            }}
+                        }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+            <FormError message=error />
+        </section>
+    }
+}

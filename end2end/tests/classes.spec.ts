@@ -1,0 +1,113 @@
+// Classes against `proxlab demo`: a teacher runs the wizard and watches deployment progress
+// reach 100 %, copies the invite link; a new student registers through it and sees the VM;
+// the teacher publishes; the student resets their VM. The wizard's review step needs
+// JavaScript (the plan comes back to the page), so this runs hydrated only.
+import { expect, Page, test } from "@playwright/test";
+import { readFileSync } from "node:fs";
+import { ROUTE_LOGIN, VM_GRID } from "./ids";
+import { jsEnabled, PASSWORD, ready, trackErrors } from "./helpers";
+
+test.describe.configure({ mode: "serial" });
+test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
+
+const demoUrl = () => process.env.DEMO_URL ?? "";
+const passwords = () => {
+  const log = readFileSync(process.env.DEMO_LOG ?? "", "utf8");
+  const found: Record<string, string> = {};
+  for (const m of log.matchAll(/^\s+(\w+)\s+([a-z]{4}-[a-z]{4}-[a-z]{4})\s+\(/gm)) found[m[1]] = m[2];
+  return found;
+};
+
+async function signIn(page: Page, username: string) {
+  await page.goto(`${demoUrl()}${ROUTE_LOGIN}`);
+  await ready(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Password").fill(passwords()[username]);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.locator(VM_GRID)).toBeVisible();
+  await ready(page);
+}
+
+let classUrl = "";
+let invite = "";
+
+test("a teacher runs the wizard and watches every VM get made", async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors = trackErrors(page);
+  await signIn(page, "teacher");
+  await page.getByRole("link", { name: "Classes" }).click();
+  await page.getByRole("link", { name: "New class" }).click();
+  await ready(page);
+  await page.getByLabel("Class name").fill("Networking 101");
+  await page.getByLabel("Template VM").selectOption({ index: 0 });
+  await page.getByLabel(/Student VMs/).fill("3");
+  await page.getByRole("button", { name: "Review" }).click();
+  const review = page.locator("#class-review");
+  await expect(review).toBeVisible();
+  await expect(review).toContainText("teacher");
+  await expect(review.locator(".blockers li")).toHaveCount(0);
+  await page.getByRole("button", { name: "Launch" }).click();
+  await page.waitForURL(/\/classes\/\d+$/);
+  classUrl = page.url();
+  await ready(page);
+  // Live progress: the page polls while the job runs, without a reload.
+  await expect(page.locator("#class-progress")).toHaveAttribute("data-percent", "100", { timeout: 60_000 });
+  await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 30_000 });
+  await expect(page.locator('#class-roster tr[data-step="ready"]')).toHaveCount(5);
+  invite = (await page.locator("#invite-link").inputValue()).trim();
+  expect(invite).toMatch(/^http:\/\/.+\/join\/[A-Za-z0-9_-]{43}$/);
+  expect(errors).toEqual([]);
+});
+
+test("a new student registers through the invite link and gets a VM", async ({ page }) => {
+  test.setTimeout(60_000);
+  const errors = trackErrors(page);
+  await page.goto(invite);
+  await page.waitForURL(/\/login\?next=/);
+  await ready(page);
+  await page.getByRole("link", { name: "Create one" }).click();
+  await ready(page);
+  await page.getByLabel("Username").fill("newstudent");
+  await page.getByLabel("Your name").fill("New Student");
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Repeat it").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(/\/join\//);
+  await ready(page);
+  await expect(page.getByRole("heading", { name: "Join Networking 101" })).toBeVisible();
+  await page.getByRole("button", { name: "Join and get my VM" }).click();
+  await expect(page.locator(VM_GRID)).toBeVisible();
+  await expect(page.locator(`${VM_GRID} .vm-card`).filter({ hasText: "networking-101-student-1" })).toBeVisible({ timeout: 20_000 });
+  expect(errors).toEqual([]);
+});
+
+test("the teacher publishes and the student resets their VM", async ({ page, browser }) => {
+  test.setTimeout(120_000);
+  await signIn(page, "teacher");
+  await page.goto(classUrl);
+  await ready(page);
+  await expect(page.locator("#class-roster")).toContainText("newstudent");
+  await page.getByLabel("I understand that student changes are discarded").check();
+  await page.getByRole("button", { name: "Publish" }).click();
+  await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "true", { timeout: 10_000 });
+  await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 60_000 });
+  await expect(page.locator("#class-progress .form-error")).toHaveCount(0);
+  await expect(page.locator('#class-roster tr[data-step="ready"]')).toHaveCount(5);
+
+  const student = await browser.newPage();
+  const errors = trackErrors(student);
+  await student.goto(`${demoUrl()}${ROUTE_LOGIN}`);
+  await ready(student);
+  await student.getByLabel("Username").fill("newstudent");
+  await student.getByLabel("Password").fill(PASSWORD);
+  await student.getByRole("button", { name: "Sign in" }).click();
+  await expect(student.locator(VM_GRID)).toBeVisible();
+  await ready(student);
+  const card = student.locator(`${VM_GRID} .vm-card`).filter({ hasText: "networking-101-student-1" });
+  await card.getByText("Reset to baseline…").click();
+  await card.getByRole("button", { name: "Reset my VM" }).click();
+  await expect(student.locator('[role="alert"]')).toHaveCount(0);
+  // The teacher sees the reset go through on the class page.
+  await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 30_000 });
+  expect(errors).toEqual([]);
+});
