@@ -85,24 +85,36 @@ async fn hostile_arguments_arrive_as_single_exact_arguments() {
     ];
     let mut argv = vec!["printf", "%s\\0"];
     argv.extend(&args);
-    let out = ssh.run(&Script::new().cmd(&argv).unwrap(), b"").await.unwrap();
+    let out = ssh
+        .run(&Script::new().cmd(&argv).unwrap(), b"")
+        .await
+        .unwrap();
     let mut got: Vec<&[u8]> = out.split(|b| *b == 0).collect();
     assert_eq!(got.pop(), Some(&b""[..]), "output ends with NUL");
     let want: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
     assert_eq!(got, want);
-    assert!(!std::path::Path::new(pwned).exists(), "an argument was executed");
+    assert!(
+        !std::path::Path::new(pwned).exists(),
+        "an argument was executed"
+    );
 }
 
 #[tokio::test]
 async fn non_zero_exit_is_failed_with_stderr() {
     let sshd = Sshd::start();
     let ssh = shell(&sshd).await;
-    match ssh.run(&sh("echo out; echo 'it broke' >&2; exit 3"), b"").await {
+    match ssh
+        .run(&sh("echo out; echo 'it broke' >&2; exit 3"), b"")
+        .await
+    {
         Err(NodeError::Failed { code: 3, stderr }) => assert_eq!(stderr, "it broke"),
         other => panic!("{other:?}"),
     }
     // 127 and 255 are special to the ssh client (and to openssh): still the script's own.
-    match ssh.run(&Script::new().cmd(&["no-such-command-xyz"]).unwrap(), b"").await {
+    match ssh
+        .run(&Script::new().cmd(&["no-such-command-xyz"]).unwrap(), b"")
+        .await
+    {
         Err(NodeError::Failed { code: 127, stderr }) => {
             assert!(stderr.contains("no-such-command-xyz"), "{stderr}")
         }
@@ -287,31 +299,42 @@ async fn a_command_cut_off_mid_run_is_not_run_again() {
     assert_eq!(std::fs::read_to_string(&count).unwrap(), "x\n", "ran twice");
 }
 
-/// Runs 20 commands at once, each recording how many were running remotely (at its start and
-/// 1 s later: long enough for all 20 to overlap if nothing held them back).
+/// Starts 20 commands at once, each of which marks that it started and then waits for a
+/// release file; counts the marks while none can finish, then releases them all. Returns how
+/// many ran at the same time.
 async fn twenty_at_once(ssh: &SshShell, sshd: &Sshd) -> usize {
     let dir = sshd.scratch().join("running");
     std::fs::create_dir_all(&dir).unwrap();
+    let release = sshd.scratch().join("release");
     let runs = (0..20).map(|i| {
-        let mark = dir.join(format!("r{i}"));
         let script = format!(
-            "touch '{m}'; a=$(ls '{d}' | wc -l); sleep 1; b=$(ls '{d}' | wc -l); rm '{m}'; \
-             [ $a -gt $b ] && echo $a || echo $b",
-            m = mark.display(),
-            d = dir.display()
+            "touch '{d}/r{i}'; while [ ! -e '{r}' ]; do sleep 0.05; done; echo {i}",
+            d = dir.display(),
+            r = release.display()
         );
         async move { ssh.run(&sh(&script), b"").await }
     });
-    let results = futures_util::future::join_all(runs).await;
-    let mut most = 0;
-    for r in results {
-        let n: usize = String::from_utf8(r.expect("every run succeeds"))
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        most = most.max(n); eprintln!("n={n}");
+    let started = || std::fs::read_dir(&dir).unwrap().count();
+    let watch = async {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while started() < 8 {
+            assert!(Instant::now() < deadline, "only {} started", started());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Time for any run beyond the cap to start, if it were allowed to.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let most = started();
+        std::fs::write(&release, b"").unwrap();
+        most
+    };
+    let (results, most) = tokio::join!(futures_util::future::join_all(runs), watch);
+    for (i, r) in results.into_iter().enumerate() {
+        assert_eq!(
+            r.expect("every run succeeds"),
+            format!("{i}\n").into_bytes()
+        );
     }
+    assert_eq!(started(), 20);
     most
 }
 
@@ -319,8 +342,7 @@ async fn twenty_at_once(ssh: &SshShell, sshd: &Sshd) -> usize {
 async fn twenty_concurrent_runs_share_one_master_and_at_most_eight_channels() {
     let sshd = Sshd::start();
     let ssh = shell(&sshd).await;
-    let most = twenty_at_once(&ssh, &sshd).await;
-    assert!((2..=8).contains(&most), "{most} ran at once");
+    assert_eq!(twenty_at_once(&ssh, &sshd).await, 8, "channels at once");
     for _ in 0..20 {
         ssh.run(&Script::new().cmd(&["true"]).unwrap(), b"")
             .await
@@ -338,6 +360,5 @@ async fn twenty_concurrent_runs_fit_under_the_default_max_sessions() {
     // OpenSSH's default MaxSessions: 10 channels per connection.
     let sshd = Sshd::start_with_max_sessions(10);
     let ssh = shell(&sshd).await;
-    let most = twenty_at_once(&ssh, &sshd).await;
-    assert!(most <= 8, "{most} ran at once");
+    assert_eq!(twenty_at_once(&ssh, &sshd).await, 8, "channels at once");
 }

@@ -294,8 +294,8 @@ async fn make_vm(
     loop {
         attempt += 1;
         let result = async {
-            let (script, config) = vm_script(ctx, row, source, disks, &volids)?;
-            ctx.shell.run(&script, config.as_bytes()).await?;
+            let script = vm_script(ctx, row, source, disks, &volids)?;
+            ctx.shell.run(&script, b"").await?;
             Ok::<_, Error>(())
         }
         .await;
@@ -334,14 +334,14 @@ fn retryable(e: &Error) -> bool {
     !matches!(e, Error::Invalid(_)) && !e.to_string().contains("already used by another guest")
 }
 
-/// The script that makes one VM, and the config text it writes (fed on stdin).
+/// The script that makes one VM (its config text inside).
 fn vm_script(
     ctx: &Ctx,
     row: &class_vm::Model,
     source: &GuestConfig,
     disks: &Source,
     volids: &BTreeMap<String, String>,
-) -> Result<(Script, String)> {
+) -> Result<Script> {
     let vmid = row.vmid as u32;
     let config_path = ctx.paths.config(&row.node, vmid)?;
     let macs: Vec<String> = row.macs.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect();
@@ -382,8 +382,8 @@ fn vm_script(
         },
     )
     .map_err(|e| Error::Invalid(e.to_string()))?;
-    script = NodeOps::write_stdin_once(script, &config_path)?;
-    Ok((script, config.to_text()))
+    let script = NodeOps::write_once(script, &config_path, &config.to_text())?;
+    Ok(script)
 }
 
 /// Removes what a failed VM may have left: its config (only if it is ours) and its disks.

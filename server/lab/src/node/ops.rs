@@ -171,10 +171,10 @@ impl NodeOps {
         )
     }
 
-    /// Writes stdin to `path` unless it exists. For a guest config this is the moment the
+    /// Writes `content` to `path` unless it exists. For a guest config this is the moment the
     /// VM comes into being, so it is the last command of a VM's script.
-    pub fn write_stdin_once(s: Script, path: &str) -> Result<Script, NodeError> {
-        s.stdin_to_file_once(path)
+    pub fn write_once(s: Script, path: &str, content: &str) -> Result<Script, NodeError> {
+        s.write_file_once(path, content)
     }
 
     pub fn remove(s: Script, paths: &[&str]) -> Result<Script, NodeError> {

@@ -58,13 +58,17 @@ impl Script {
         Ok(self)
     }
 
-    /// `[ -e path ] || { cat > path.tmp.proxlab && mv path.tmp.proxlab path; }`: stdin into
-    /// a file that appears whole (rename) or not at all.
-    pub fn stdin_to_file_once(mut self, path: &str) -> Result<Self, NodeError> {
+    /// `[ -e path ] || { printf '%s' content > path.tmp.proxlab && mv … path; }`: a file that
+    /// appears whole (rename) or not at all. The content travels inside the script, not on
+    /// stdin: if the portal dies mid-write, a command reading stdin would see EOF and rename
+    /// a truncated file into place (the crash test caught exactly that), while a script is
+    /// handed over whole before it runs.
+    pub fn write_file_once(mut self, path: &str, content: &str) -> Result<Self, NodeError> {
         let tmp = quote(&format!("{path}.tmp.proxlab"))?;
+        let body = quote(content)?;
         let path = quote(path)?;
         self.text.push_str(&format!(
-            "[ -e {path} ] || {{ cat > {tmp} && mv -- {tmp} {path}; }}\n"
+            "[ -e {path} ] || {{ printf '%s' {body} > {tmp} && mv -- {tmp} {path}; }}\n"
         ));
         Ok(self)
     }
@@ -160,5 +164,21 @@ mod tests {
             assert!(st.success());
         }
         assert!(std::path::Path::new(f).exists());
+    }
+
+    #[test]
+    fn write_file_once_keeps_content_byte_exact_and_never_overwrites() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("a b.conf");
+        let f = f.to_str().unwrap();
+        let content = "name: x'; rm -rf / #\n$(reboot) `id` %s %n \\ ünï\n";
+        let run = |c: &str| {
+            let s = Script::new().write_file_once(f, c).unwrap();
+            assert!(std::process::Command::new("sh").arg("-c").arg(s.as_str()).status().unwrap().success());
+        };
+        run(content);
+        assert_eq!(std::fs::read_to_string(f).unwrap(), content);
+        run("other");
+        assert_eq!(std::fs::read_to_string(f).unwrap(), content, "an existing file is kept");
     }
 }

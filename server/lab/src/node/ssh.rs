@@ -10,16 +10,21 @@
 //! (so neither `~/.ssh/config` nor `/etc/ssh/ssh_config` applies to the master), the
 //! master's control socket, and the private key, which is written (0600) only while a master
 //! is being started and removed right after. The key is never in argv or in a log.
+//!
+//! Each command is its own short-lived `ssh -S <control socket> ... none sh -c <script>` mux
+//! client (openssh adds no `-F` there, so the service account's ssh config is read, but a mux
+//! client only forwards the command to the master: connection, keys and host checks are the
+//! master's).
 
 use super::{NodeError, Script};
 use base64::Engine;
+use openssh::Stdio;
 use openssh::{KnownHosts, Session, SessionBuilder};
 use secrecy::{ExposeSecret, SecretString};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use openssh::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,7 +33,7 @@ use tokio::sync::{RwLock, Semaphore};
 /// OpenSSH's sshd allows `MaxSessions` (default 10) channels per connection; beyond that a
 /// multiplexed command fails to open its channel. Callers bound their own concurrency, but one
 /// shell never opens more than this many channels at once, leaving headroom under the default.
-const MAX_CHANNELS: usize = 100;
+const MAX_CHANNELS: usize = 8;
 
 /// What the mux client says when sshd refuses to open a channel on the master connection.
 const SESSION_REFUSED: &str = "mux_client_request_session: session request failed";
@@ -82,7 +87,14 @@ impl std::fmt::Debug for SshTarget {
 /// Commands on one node over one multiplexed SSH master connection.
 ///
 /// Concurrent [`run`](Self::run)s share the master; at most 8 channels are open at once.
+/// Cheap to clone: clones share the master, which is closed (and the private directory
+/// removed) when the last one is dropped.
+#[derive(Clone)]
 pub struct SshShell {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
     // Declared before `dir`: fields drop in order, and the session's drop (`ssh -O exit`)
     // needs its control socket, which lives in `dir`.
     conn: RwLock<Conn>,
@@ -127,7 +139,11 @@ impl SshShell {
         let known_hosts_path = dir.path().join("known_hosts");
         write_private(&known_hosts_path, known_hosts.as_bytes(), 0o600)?;
         let config_path = dir.path().join("ssh_config");
-        write_private(&config_path, ssh_config(&known_hosts_path)?.as_bytes(), 0o600)?;
+        write_private(
+            &config_path,
+            ssh_config(&known_hosts_path)?.as_bytes(),
+            0o600,
+        )?;
 
         let mut builder = SessionBuilder::default();
         builder
@@ -148,14 +164,16 @@ impl SshShell {
 
         let session = start_master(&builder, &dir, &target, &host).await?;
         Ok(SshShell {
-            conn: RwLock::new(Conn {
-                session: Arc::new(session),
-                generation: 0,
+            shared: Arc::new(Shared {
+                conn: RwLock::new(Conn {
+                    session: Arc::new(session),
+                    generation: 0,
+                }),
+                channels: Semaphore::new(MAX_CHANNELS),
+                target: SshTarget { host, ..target },
+                builder,
+                dir,
             }),
-            channels: Semaphore::new(MAX_CHANNELS),
-            target: SshTarget { host, ..target },
-            builder,
-            dir,
         })
     }
 
@@ -166,6 +184,12 @@ impl SshShell {
     /// and the command sent over the new one. A command that may have started is never re-run:
     /// losing the connection while it runs is [`NodeError::Unreachable`].
     pub async fn run(&self, script: &Script, stdin: &[u8]) -> Result<Vec<u8>, NodeError> {
+        self.shared.run(script, stdin).await
+    }
+}
+
+impl Shared {
+    async fn run(&self, script: &Script, stdin: &[u8]) -> Result<Vec<u8>, NodeError> {
         let _channel = self
             .channels
             .acquire()
@@ -418,7 +442,9 @@ fn check_host(host: &str) -> Result<String, NodeError> {
     if ok {
         Ok(h.to_string())
     } else {
-        Err(NodeError::Invalid(format!("not a valid SSH host: {host:?}")))
+        Err(NodeError::Invalid(format!(
+            "not a valid SSH host: {host:?}"
+        )))
     }
 }
 
@@ -431,7 +457,9 @@ fn check_user(user: &str) -> Result<(), NodeError> {
     if ok {
         Ok(())
     } else {
-        Err(NodeError::Invalid(format!("not a valid SSH user: {user:?}")))
+        Err(NodeError::Invalid(format!(
+            "not a valid SSH user: {user:?}"
+        )))
     }
 }
 
@@ -540,7 +568,8 @@ mod tests {
 
     #[test]
     fn known_hosts_accepts_bare_and_known_hosts_lines() {
-        let pinned = format!("ssh-ed25519 {ED} root@pve\n\n# comment\r\npve1,10.0.0.1 ssh-ed25519 {ED}\n");
+        let pinned =
+            format!("ssh-ed25519 {ED} root@pve\n\n# comment\r\npve1,10.0.0.1 ssh-ed25519 {ED}\n");
         assert_eq!(
             known_hosts("10.0.0.1", 2222, &pinned).unwrap(),
             format!("[10.0.0.1]:2222 ssh-ed25519 {ED}\n[10.0.0.1]:2222 ssh-ed25519 {ED}\n")
@@ -573,7 +602,15 @@ mod tests {
     fn hosts_that_could_be_options_are_refused() {
         assert_eq!(check_host("[::1]").unwrap(), "::1");
         assert_eq!(check_host("pve-1.lab").unwrap(), "pve-1.lab");
-        for bad in ["", "-oProxyCommand=x", "a b", "a;b", "user@host", "h\n"] {
+        for bad in [
+            "",
+            "-oProxyCommand=x",
+            "a b",
+            "a;b",
+            "user@host",
+            "h\nx",
+            "[]",
+        ] {
             assert!(check_host(bad).is_err(), "{bad:?}");
         }
         assert!(check_user("root").is_ok());

@@ -236,7 +236,11 @@ impl Sshd {
             if Instant::now() > deadline {
                 let _ = child.kill();
                 let _ = child.wait();
-                panic!("sshd did not listen on {}; its log:\n{}", self.port, self.log());
+                panic!(
+                    "sshd did not listen on {}; its log:\n{}",
+                    self.port,
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

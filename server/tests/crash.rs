@@ -1,0 +1,176 @@
+//! Crash safety with a real process: the portal (`proxlab serve`) is killed with SIGKILL in
+//! the middle of a class deployment, again and again, and restarted on the same SQLite file.
+//! The class must end with exactly the requested VMs: every config and disk once, nothing
+//! half-made (`.part`, `.tmp`), every student on a three-level backing chain.
+//!
+//! The test process plays the teacher (it writes the launch through `lab`, as the server
+//! function would) and hosts pvesim, whose files the portal's node operations write.
+
+use lab::db::entity::class_vm;
+use lab::model::{ClassForm, ClusterForm, Role};
+use lab::secrets::SecretBox;
+use lab::{AuthPolicy, Services, auth, classes, clusters};
+use pvesim::{Sim, SimConfig};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const STUDENTS: u32 = 12;
+
+fn start_portal(dir: &Path, db_url: &str) -> Child {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_proxlab"))
+        .arg("serve")
+        .current_dir(workspace)
+        .env_remove("DATABASE_URL")
+        .env("PROXLAB_DATABASE_URL", db_url)
+        .env("PROXLAB_SECRET_KEY_FILE", dir.join("secret.key"))
+        .env("PROXLAB_LISTEN", "127.0.0.1:0")
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+        // One VM at a time and a short lease, so kills land mid-way and restarts resume soon.
+        .env("PROXLAB_DEPLOY__PER_NODE", "1")
+        .env("PROXLAB_DEPLOY__LEASE_SECS", "3")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("portal.log"))
+                .unwrap(),
+        ))
+        .spawn()
+        .unwrap()
+}
+
+async fn ready_count(services: &Services, class_id: i32) -> usize {
+    class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .filter(class_vm::Column::Step.eq("ready"))
+        .all(&services.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_survives_sigkill_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pve");
+    let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let db = lab::db::connect(&db_url).await.unwrap();
+    lab::db::migrate(&db).await.unwrap();
+    let key = SecretBox::load_or_create(&dir.path().join("secret.key")).unwrap();
+    let services = Services::new(db, AuthPolicy::default(), key);
+    let mut form = ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
+    form.pve_root = root.join("etc/pve").display().to_string();
+    form.storage_paths = format!("local={}", root.join("var/lib/vz").display());
+    let cluster = clusters::create(&services, &form).await.unwrap();
+    let row = clusters::find(&services, cluster.id).await.unwrap();
+    lab::sync::quick::run(&services, &row).await.unwrap();
+    auth::create_user(
+        &services,
+        auth::NewUser {
+            username: "teacher".into(),
+            display_name: "Teacher".into(),
+            email: None,
+            role: Role::Teacher,
+            password: "correct horse battery".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let teacher = auth::find_user(&services, "teacher").await.unwrap().unwrap();
+    let class_id = classes::launch(
+        &services,
+        &teacher,
+        &ClassForm {
+            name: "Crash course".into(),
+            cluster_id: cluster.id,
+            template_vmid: "9000".into(),
+            students: STUDENTS.to_string(),
+            ..ClassForm::default()
+        },
+    )
+    .await
+    .unwrap();
+    let total = STUDENTS as usize + 2;
+
+    // Kill the portal as soon as it has made one more VM than last time.
+    let mut kills_mid_way = 0;
+    for _ in 0..4 {
+        let before = ready_count(&services, class_id).await;
+        let mut portal = start_portal(dir.path(), &db_url);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while ready_count(&services, class_id).await == before && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        portal.kill().unwrap(); // SIGKILL
+        portal.wait().unwrap();
+        let after = ready_count(&services, class_id).await;
+        assert!(after > before, "the restarted portal resumed the job ({before} → {after})");
+        if after < total {
+            kills_mid_way += 1;
+        }
+    }
+    assert!(kills_mid_way >= 2, "the kills landed in the middle of the deployment");
+
+    // A last start finishes the job.
+    let mut portal = start_portal(dir.path(), &db_url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ready_count(&services, class_id).await < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    portal.kill().unwrap();
+    portal.wait().unwrap();
+
+    let rows = class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .all(&services.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), total);
+    assert!(rows.iter().all(|r| r.step == "ready"), "{rows:?}");
+    let base = rows.iter().map(|r| r.vmid).min().unwrap();
+    let mut files = Vec::new();
+    files_under(&root, &mut files);
+    let ours: Vec<&PathBuf> = files
+        .iter()
+        .filter(|p| {
+            let s = p.display().to_string();
+            (base..base + 100).any(|v| s.ends_with(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/")))
+                || s.contains(&format!("class-{base}"))
+        })
+        .collect();
+    let configs = ours.iter().filter(|p| p.extension().is_some_and(|e| e == "conf")).count();
+    let disks = ours.iter().filter(|p| p.display().to_string().contains("/images/")).count();
+    assert_eq!(configs, total, "{ours:?}");
+    assert_eq!(disks, total, "one disk per VM: {ours:?}");
+    for p in &files {
+        let name = p.file_name().unwrap().to_string_lossy();
+        assert!(!name.contains(".part") && !name.contains(".tmp.proxlab"), "half-made file {p:?}");
+    }
+    for r in rows.iter().filter(|r| r.role == "student") {
+        let disk = root.join(format!("var/lib/vz/images/{0}/vm-{0}-disk-0.qcow2", r.vmid));
+        let out = Command::new("qemu-img")
+            .args(["info", "--backing-chain", "-U"])
+            .arg(&disk)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(text.matches("image:").count(), 3, "{text}");
+    }
+    drop(sim);
+}
