@@ -17,6 +17,7 @@ pub use ops::{NodeOps, NodePaths};
 pub use script::Script;
 pub use ssh::{SshShell, SshTarget};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// What can go wrong on a node.
@@ -53,20 +54,47 @@ impl From<NodeError> for crate::Error {
     }
 }
 
-/// Where node commands run: over SSH, or on this host.
-pub enum NodeShell {
+/// Where node commands run: over SSH, or on this host; counts the commands it ran (the
+/// figure deployments are measured by).
+pub struct NodeShell {
+    kind: ShellKind,
+    commands: AtomicU64,
+}
+
+enum ShellKind {
     Local(LocalShell),
-    Ssh(SshShell),
+    // Boxed: the SSH shell is much larger than the local one.
+    Ssh(Box<SshShell>),
 }
 
 impl NodeShell {
+    pub fn local(shell: LocalShell) -> Self {
+        Self {
+            kind: ShellKind::Local(shell),
+            commands: AtomicU64::new(0),
+        }
+    }
+
+    pub fn ssh(shell: SshShell) -> Self {
+        Self {
+            kind: ShellKind::Ssh(Box::new(shell)),
+            commands: AtomicU64::new(0),
+        }
+    }
+
     /// Runs `script` with `sh -c`, feeding `stdin`, and returns its stdout. A non-zero exit is
     /// [`NodeError::Failed`] with the script's stderr.
     pub async fn run(&self, script: &Script, stdin: &[u8]) -> Result<Vec<u8>, NodeError> {
-        match self {
-            NodeShell::Local(l) => l.run(script, stdin).await,
-            NodeShell::Ssh(s) => s.run(script, stdin).await,
+        self.commands.fetch_add(1, Ordering::Relaxed);
+        match &self.kind {
+            ShellKind::Local(l) => l.run(script, stdin).await,
+            ShellKind::Ssh(s) => s.run(script, stdin).await,
         }
+    }
+
+    /// Commands run so far.
+    pub fn commands(&self) -> u64 {
+        self.commands.load(Ordering::Relaxed)
     }
 }
 

@@ -106,6 +106,7 @@ pub(crate) async fn queue_job(
         kind: Set(kind.into()),
         vmid: Set(vmid),
         state: Set("queued".into()),
+        commands: Set(0),
         created_at: Set(now()),
         ..Default::default()
     }

@@ -25,14 +25,14 @@ impl Ctx {
         let client = clusters::client(services, &cluster)?;
         let paths = NodePaths::new(&cluster.pve_root, &cluster.storage_paths);
         let shell = match &cluster.ssh_user {
-            None => NodeShell::Local(LocalShell::default()),
+            None => NodeShell::local(LocalShell::default()),
             Some(user) => {
                 let node = match &class.template_node {
                     Some(n) => n.clone(),
                     None => first_node(services, class.id).await?,
                 };
                 let target = ssh_target(services, &cluster, &client, &node, user).await?;
-                NodeShell::Ssh(SshShell::connect(target).await?)
+                NodeShell::ssh(SshShell::connect(target).await?)
             }
         };
         Ok(Ctx {
@@ -41,6 +41,21 @@ impl Ctx {
             paths,
             shell,
         })
+    }
+
+    /// Records the node commands this job ran (on the job row, for the class page and the
+    /// benchmarks).
+    pub async fn record_commands(&self, services: &Services, job_id: i32) -> Result<()> {
+        use sea_orm::sea_query::Expr;
+        crate::db::entity::job::Entity::update_many()
+            .col_expr(
+                crate::db::entity::job::Column::Commands,
+                Expr::value(self.shell.commands() as i64),
+            )
+            .filter(crate::db::entity::job::Column::Id.eq(job_id))
+            .exec(&services.db)
+            .await?;
+        Ok(())
     }
 
     pub async fn rows(&self, services: &Services) -> Result<Vec<class_vm::Model>> {

@@ -136,6 +136,7 @@ async fn deploy(services: &Services, settings: &DeploySettings, job: &job::Model
     }
     assign_teacher(services, &ctx).await?;
     mark_class(services, &ctx.class, "ready").await?;
+    ctx.record_commands(services, job.id).await?;
     Ok(Outcome::Done)
 }
 

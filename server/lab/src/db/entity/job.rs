@@ -19,6 +19,8 @@ pub struct Model {
     pub error: Option<String>,
     pub lease_owner: Option<String>,
     pub lease_until: Option<i64>,
+    /// Node commands (SSH or local) the job ran.
+    pub commands: i64,
     pub created_at: i64,
     pub finished_at: Option<i64>,
 }

@@ -116,6 +116,7 @@ impl MigrationTrait for Migration {
                     .col(text_null(Jobs::Error))
                     .col(string_null(Jobs::LeaseOwner))
                     .col(big_integer_null(Jobs::LeaseUntil))
+                    .col(big_integer(Jobs::Commands).default(0))
                     .col(big_integer(Jobs::CreatedAt))
                     .col(big_integer_null(Jobs::FinishedAt))
                     .to_owned(),
@@ -227,6 +228,7 @@ enum Jobs {
     Error,
     LeaseOwner,
     LeaseUntil,
+    Commands,
     CreatedAt,
     FinishedAt,
 }
