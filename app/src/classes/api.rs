@@ -114,3 +114,78 @@ pub async fn join_class(token: String) -> Result<(), AppError> {
     leptos_axum::redirect("/");
     Ok(())
 }
+
+#[server(endpoint = "classes/co-owner/add")]
+pub async fn add_co_owner(id: i32, username: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::add_co_owner(&services()?, &s.user, id, &username).await?)
+}
+
+#[server(endpoint = "classes/co-owner/remove")]
+pub async fn remove_co_owner(id: i32, username: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::remove_co_owner(&services()?, &s.user, id, &username).await?)
+}
+
+#[server(endpoint = "classes/vm/assign")]
+pub async fn give_vm(id: i32, vmid: i32, username: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::assign_student(&services()?, &s.user, id, vmid, &username).await?)
+}
+
+#[server(endpoint = "classes/vm/unassign")]
+pub async fn take_vm(id: i32, vmid: i32) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::unassign_student(&services()?, &s.user, id, vmid).await?)
+}
+
+#[server(endpoint = "classes/vm/remove")]
+pub async fn remove_class_vm(id: i32, vmid: i32) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::remove_vm(&services()?, &s.user, id, vmid).await?)
+}
+
+#[server(endpoint = "classes/add-vms")]
+pub async fn add_vms(id: i32, count: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    let count = count
+        .trim()
+        .parse::<u32>()
+        .map_err(|_| AppError::Invalid("How many VMs: a whole number.".into()))?;
+    Ok(lab::classes::add_students(&services()?, &s.user, id, count).await?)
+}
+
+#[server(endpoint = "classes/specs")]
+pub async fn change_specs(id: i32, #[server(default)] cores: String, #[server(default)] memory_mb: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    let parse = |t: &str, what: &str| -> Result<Option<u32>, AppError> {
+        match t.trim() {
+            "" => Ok(None),
+            v => v.parse().map(Some).map_err(|_| AppError::Invalid(format!("{what}: a whole number."))),
+        }
+    };
+    let cores = parse(&cores, "CPU cores")?;
+    let memory = parse(&memory_mb, "Memory")?;
+    Ok(lab::classes::respec(&services()?, &s.user, id, cores, memory).await?)
+}
+
+#[server(endpoint = "classes/power")]
+pub async fn power_class(id: i32, action: String) -> Result<usize, AppError> {
+    let s = require(Role::Teacher).await?;
+    let action = lab::model::VmAction::parse(&action)
+        .ok_or_else(|| AppError::Invalid(format!("{action:?} is not a VM action.")))?;
+    Ok(lab::classes::power_all(&services()?, &s.user, id, action).await?)
+}
+
+/// Admins: adopt a VMID block made elsewhere as a class.
+#[server(endpoint = "classes/import")]
+pub async fn import_class(cluster_id: i32, vmid_base: String, name: String, teacher: String) -> Result<i32, AppError> {
+    let s = require(Role::Admin).await?;
+    let base = vmid_base
+        .trim()
+        .parse::<i32>()
+        .map_err(|_| AppError::Invalid("VMID block: a number such as 1200.".into()))?;
+    let id = lab::classes::import(&services()?, &s.user, cluster_id, base, &name, &teacher).await?;
+    leptos_axum::redirect(&format!("/classes/{id}"));
+    Ok(id)
+}

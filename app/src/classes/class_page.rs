@@ -2,7 +2,10 @@
 //! the job rows, so it survives a reload or a server restart), the invite link, the roster
 //! with per-VM actions, publish, cancel and delete. Polls every 2 s while a job is active.
 
-use super::{CancelDeploy, DeleteClass, PublishClass, RegenerateInvite, ResetVm, RevokeInvite, load_class};
+use super::{
+    AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, GiveVm, PowerClass, PublishClass, RegenerateInvite,
+    RemoveClassVm, RemoveCoOwner, ResetVm, RevokeInvite, TakeVm, load_class,
+};
 use crate::dashboard::PowerVm;
 use crate::layout::{FormError, RequireRole, action_error};
 use lab::model::{ClassDetail, ClassVmView, Role};
@@ -19,6 +22,14 @@ struct Actions {
     cancel: ServerAction<CancelDeploy>,
     reset: ServerAction<ResetVm>,
     power: ServerAction<PowerVm>,
+    give: ServerAction<GiveVm>,
+    take: ServerAction<TakeVm>,
+    remove: ServerAction<RemoveClassVm>,
+    add: ServerAction<AddVms>,
+    specs: ServerAction<ChangeSpecs>,
+    power_all: ServerAction<PowerClass>,
+    co_add: ServerAction<AddCoOwner>,
+    co_remove: ServerAction<RemoveCoOwner>,
 }
 
 #[component]
@@ -43,6 +54,14 @@ fn ClassView() -> impl IntoView {
         cancel: ServerAction::new(),
         reset: ServerAction::new(),
         power: ServerAction::new(),
+        give: ServerAction::new(),
+        take: ServerAction::new(),
+        remove: ServerAction::new(),
+        add: ServerAction::new(),
+        specs: ServerAction::new(),
+        power_all: ServerAction::new(),
+        co_add: ServerAction::new(),
+        co_remove: ServerAction::new(),
     };
     let tick = RwSignal::new(0u32);
     let changes = move || {
@@ -55,6 +74,16 @@ fn ClassView() -> impl IntoView {
             a.cancel.version().get(),
             a.reset.version().get(),
             a.power.version().get(),
+            (
+                a.give.version().get(),
+                a.take.version().get(),
+                a.remove.version().get(),
+                a.add.version().get(),
+                a.specs.version().get(),
+                a.power_all.version().get(),
+                a.co_add.version().get(),
+                a.co_remove.version().get(),
+            ),
         )
     };
     let detail = Resource::new(move || (id(), changes()), |(id, _)| load_class(id));
@@ -69,6 +98,14 @@ fn ClassView() -> impl IntoView {
             action_error(a.cancel),
             action_error(a.reset),
             action_error(a.power),
+            action_error(a.give),
+            action_error(a.take),
+            action_error(a.remove),
+            action_error(a.add),
+            action_error(a.specs),
+            action_error(a.power_all),
+            action_error(a.co_add),
+            action_error(a.co_remove),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -171,7 +208,55 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
         </section>
         <section class="card">
             <h2>{format!("Roster ({} of {} students)", d.summary.enrolled, d.summary.students)}</h2>
-            <Roster vms=d.vms.clone() cluster_id=d.cluster_id a />
+            <Roster vms=d.vms.clone() cluster_id=d.cluster_id class_id=id a />
+            <div class="bulk">
+                <ActionForm action=a.power_all attr:class="inline">
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="action" value="start" />
+                    <button type="submit">"Start all student VMs"</button>
+                </ActionForm>
+                <ActionForm action=a.power_all attr:class="inline">
+                    <input type="hidden" name="id" value=id />
+                    <input type="hidden" name="action" value="shutdown" />
+                    <button type="submit">"Shut down all student VMs"</button>
+                </ActionForm>
+                <ActionForm action=a.add attr:class="inline">
+                    <input type="hidden" name="id" value=id />
+                    <label>"Add VMs" <input name="count" type="number" min="1" max="98" value="1" /></label>
+                    <button type="submit">"Add"</button>
+                </ActionForm>
+            </div>
+        </section>
+        <section class="card">
+            <h2>"Teachers"</h2>
+            <p>{format!("Owner: {}", d.summary.owner)}</p>
+            <ul class="co-owners">
+                {d.co_owners.clone().into_iter().map(|u| view! {
+                    <li>
+                        {u.clone()}
+                        <ActionForm action=a.co_remove attr:class="inline">
+                            <input type="hidden" name="id" value=id />
+                            <input type="hidden" name="username" value=u.clone() />
+                            <button type="submit">"Remove"</button>
+                        </ActionForm>
+                    </li>
+                }).collect_view()}
+            </ul>
+            <ActionForm action=a.co_add attr:class="inline">
+                <input type="hidden" name="id" value=id />
+                <label>"Add a co-owner (teacher's username)" <input name="username" required /></label>
+                <button type="submit">"Add"</button>
+            </ActionForm>
+        </section>
+        <section class="card">
+            <h2>"CPU and memory"</h2>
+            <p class="muted">"Changes every VM of the class; the rest of their configuration stays. Running VMs get it at their next start."</p>
+            <ActionForm action=a.specs attr:class="inline">
+                <input type="hidden" name="id" value=id />
+                <label>"CPU cores" <input name="cores" type="number" min="1" max="64" /></label>
+                <label>"Memory (MiB)" <input name="memory_mb" type="number" min="256" step="256" /></label>
+                <button type="submit">"Apply"</button>
+            </ActionForm>
         </section>
         <section class="card">
             <h2>"Publish"</h2>
@@ -203,7 +288,7 @@ fn invite_url(path: &str) -> String {
 }
 
 #[component]
-fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, a: Actions) -> impl IntoView {
+fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, class_id: i32, a: Actions) -> impl IntoView {
     let rows = vms
         .into_iter()
         .map(|v| {
@@ -245,6 +330,26 @@ fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, a: Actions) -> impl IntoView {
                                 <button type="submit">"Shut down"</button>
                             </ActionForm>
                             <a class="button" target="_blank" href=format!("/console/{cluster_id}/{}", v.vmid)>"Console"</a>
+                        })}
+                        {(ready && v.role == "student").then(|| view! {
+                            {v.student.is_some().then(|| view! {
+                                <ActionForm action=a.take attr:class="inline">
+                                    <input type="hidden" name="id" value=class_id />
+                                    <input type="hidden" name="vmid" value=v.vmid />
+                                    <button type="submit">"Unassign"</button>
+                                </ActionForm>
+                            })}
+                            <ActionForm action=a.give attr:class="inline">
+                                <input type="hidden" name="id" value=class_id />
+                                <input type="hidden" name="vmid" value=v.vmid />
+                                <input name="username" placeholder="username" aria-label="Give to student" size="10" required />
+                                <button type="submit">"Give"</button>
+                            </ActionForm>
+                            <ActionForm action=a.remove attr:class="inline">
+                                <input type="hidden" name="id" value=class_id />
+                                <input type="hidden" name="vmid" value=v.vmid />
+                                <button type="submit" class="danger">"Remove"</button>
+                            </ActionForm>
                         })}
                         {resettable.then(|| view! {
                             <ActionForm action=a.reset attr:class="inline">

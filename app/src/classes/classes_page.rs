@@ -1,8 +1,9 @@
 //! The class list: teachers see the classes they own or co-own (admins all), with a link
 //! to the wizard.
 
-use super::list_classes;
-use crate::layout::RequireRole;
+use super::{ImportClass, list_classes, wizard_choices};
+use crate::auth::use_auth;
+use crate::layout::{FormError, RequireRole, action_error};
 use lab::model::{ClassSummary, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -30,7 +31,41 @@ pub fn ClassesPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
+            <ImportForm />
         </RequireRole>
+    }
+}
+
+/// Admins: adopt a class made elsewhere from its VMID block.
+#[component]
+fn ImportForm() -> impl IntoView {
+    let auth = use_auth();
+    let import = ServerAction::<ImportClass>::new();
+    let error = action_error(import);
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let admin = auth.me.await.ok().flatten().is_some_and(|m| m.role == Role::Admin);
+                if !admin {
+                    return ().into_any();
+                }
+                let clusters = wizard_choices().await.map(|(_, c)| c).unwrap_or_default();
+                view! {
+                    <section class="card">
+                        <h2>"Import a class"</h2>
+                        <p class="muted">"Adopt VMs made elsewhere: a block of 100 VMIDs with the teacher's VM at P00, students at P01–P98 and the class base at P99."</p>
+                        <ActionForm action=import attr:class="stacked" attr:id="import-class">
+                            <label>"Cluster" <select name="cluster_id">{clusters.into_iter().map(|(id, name, _)| view! { <option value=id>{name}</option> }).collect_view()}</select></label>
+                            <label>"First VMID of the block (P00)" <input name="vmid_base" type="number" min="100" step="100" required /></label>
+                            <label>"Class name" <input name="name" required maxlength="80" /></label>
+                            <label>"Teacher (username)" <input name="teacher" required /></label>
+                            <FormError message=error />
+                            <button type="submit">"Import"</button>
+                        </ActionForm>
+                    </section>
+                }.into_any()
+            })}
+        </Suspense>
     }
 }
 

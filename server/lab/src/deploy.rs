@@ -18,6 +18,7 @@ mod create;
 mod delete;
 mod publish;
 mod reset;
+mod respec;
 
 use crate::Services;
 use serde::Deserialize;

@@ -319,3 +319,124 @@ async fn invites_reset_publish_and_delete() {
     assert!(classes::list(&w.services, &teacher).await.unwrap().is_empty());
     assert!(w.rows(id).await.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teachers_manage_a_class_after_launch() {
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let co = w.user("co", Role::Teacher).await;
+    let admin = w.user("admin", Role::Admin).await;
+    let alice = w.user("alice", Role::Student).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Ops", 2)).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let base = classes::detail(&w.services, &teacher, id).await.unwrap().summary.vmid_base;
+
+    // Co-owners see and manage the class; students cannot be co-owners.
+    assert!(classes::detail(&w.services, &co, id).await.is_err());
+    classes::add_co_owner(&w.services, &teacher, id, "co").await.unwrap();
+    assert_eq!(classes::detail(&w.services, &co, id).await.unwrap().co_owners, vec!["co".to_owned()]);
+    assert!(matches!(classes::add_co_owner(&w.services, &teacher, id, "alice").await, Err(Error::Invalid(_))));
+    classes::remove_co_owner(&w.services, &teacher, id, "co").await.unwrap();
+    assert!(matches!(classes::detail(&w.services, &co, id).await, Err(Error::NotFound(_))));
+
+    // More VMs, made by a deploy job like the first ones.
+    classes::add_students(&w.services, &teacher, id, 2).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let d = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(d.summary.students, 4);
+    assert_eq!(d.vms.iter().filter(|v| v.role == "student" && v.step == "ready").count(), 4);
+    assert_eq!(backing_chain(&w.disk(base + 4)).len(), 3);
+    assert!(classes::add_students(&w.services, &teacher, id, 95).await.is_err(), "the block ends at P98");
+
+    // Hand a VM to a student, take it back.
+    classes::assign_student(&w.services, &teacher, id, base + 2, "alice").await.unwrap();
+    let d = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(d.vms.iter().find(|v| v.vmid == base + 2).unwrap().student.as_deref(), Some("alice"));
+    assert!(classes::assign_student(&w.services, &teacher, id, base + 3, "alice").await.is_err(), "one VM per student");
+    classes::unassign_student(&w.services, &teacher, id, base + 2).await.unwrap();
+
+    // Remove one VM: destroyed through the API, its row gone.
+    classes::remove_vm(&w.services, &teacher, id, base + 4).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    assert!(!w.config(base + 4).exists());
+    assert!(!w.disk(base + 4).exists());
+    assert_eq!(classes::detail(&w.services, &teacher, id).await.unwrap().summary.students, 3);
+
+    // New specs: only cores and memory change in the configs.
+    let before = std::fs::read_to_string(w.config(base + 1)).unwrap();
+    classes::respec(&w.services, &teacher, id, Some(3), Some(1024)).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let after = std::fs::read_to_string(w.config(base + 1)).unwrap();
+    assert!(after.contains("cores: 3") && after.contains("memory: 1024"), "{after}");
+    let unchanged = |t: &str| t.lines().filter(|l| !l.starts_with("cores") && !l.starts_with("memory") && !l.starts_with("digest")).collect::<Vec<_>>().join("\n");
+    assert_eq!(unchanged(&before), unchanged(&after));
+
+    // Start the whole class.
+    let row = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    lab::sync::quick::run(&w.services, &row).await.unwrap();
+    let asked = classes::power_all(&w.services, &teacher, id, lab::model::VmAction::Start).await.unwrap();
+    assert_eq!(asked, 3);
+    assert!(matches!(classes::power_all(&w.services, &alice, id, lab::model::VmAction::Start).await, Err(Error::NotFound(_))));
+
+    // Import: forget the class in the portal, then adopt its block again (admins only).
+    classes::unassign_student(&w.services, &teacher, id, base + 1).await.ok();
+    lab::db::entity::class_vm::Entity::delete_many().exec(&w.services.db).await.unwrap();
+    lab::db::entity::job::Entity::delete_many().exec(&w.services.db).await.unwrap();
+    lab::db::entity::class::Entity::delete_many().exec(&w.services.db).await.unwrap();
+    assert!(matches!(classes::import(&w.services, &teacher, w.cluster_id, base, "Again", "teacher").await, Err(Error::Forbidden)));
+    let again = classes::import(&w.services, &admin, w.cluster_id, base, "Again", "teacher").await.unwrap();
+    let d = classes::detail(&w.services, &teacher, again).await.unwrap();
+    assert_eq!(d.vms.len(), 5, "{:?}", d.vms);
+    assert_eq!(d.summary.students, 3);
+    // An imported class can be reset like any other.
+    lab::sync::quick::run(&w.services, &row).await.unwrap();
+    classes::request_reset(&w.services, &teacher, w.cluster_id, base + 2).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    assert_eq!(backing_chain(&w.disk(base + 2)).len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_and_broken_parts_leave_nothing_behind() {
+    // A template whose disk is gone: a clear error, no stray files.
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    std::fs::remove_file(w.root.join("var/lib/vz/images/9000/base-9000-disk-0.qcow2")).unwrap();
+    let id = classes::launch(&w.services, &teacher, &w.form("No disk", 2)).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let d = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(d.summary.state, "failed");
+    assert!(d.progress.last_error.as_deref().unwrap_or("").contains("could not be exported"), "{:?}", d.progress);
+    assert!(d.vms.iter().all(|v| v.step == "failed" && v.error.is_some()), "{:?}", d.vms);
+    assert!(w.files_of_block(d.summary.vmid_base).is_empty(), "{:?}", w.files_of_block(d.summary.vmid_base));
+
+    // A hostile class name with a line break is refused before anything happens.
+    assert!(matches!(classes::launch(&w.services, &teacher, &w.form("a\nb", 1)).await, Err(Error::Invalid(_))));
+    // An offline template node: the plan says so, launch refuses.
+    w.sim.control().set_node_state("pve1", pvesim::NodeState::Offline);
+    let err = classes::launch(&w.services, &teacher, &w.form("Offline", 1)).await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable(_) | Error::Invalid(_)), "{err:?}");
+    assert_eq!(classes::list(&w.services, &teacher).await.unwrap().len(), 1, "nothing recorded");
+
+    // A node whose SSH host key is not the pinned one: nothing is made.
+    let w = world(true).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let mut row = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    let sshd = w._sshd.as_ref().unwrap();
+    let mut form = ClusterForm::with_token("lab", &w.sim.url(), w.sim.fingerprint(), &w.sim.token()).unwrap();
+    form.pve_root = row.pve_root.clone();
+    form.storage_paths = row.storage_paths.clone();
+    form.ssh_user = sshd.user();
+    form.ssh_port = sshd.port().to_string();
+    form.ssh_host_keys = sshd.client_key_line(); // a valid key, but not the server's
+    form.secret = String::new();
+    clusters::update(&w.services, w.cluster_id, &form).await.unwrap();
+    row = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    assert!(row.ssh_key_enc.is_some(), "the stored key is kept");
+    let id = classes::launch(&w.services, &teacher, &w.form("Pinned", 2)).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let d = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(d.summary.state, "failed");
+    let err = d.progress.last_error.clone().unwrap_or_default();
+    assert!(err.to_lowercase().contains("host key"), "{err}");
+    assert!(w.files_of_block(d.summary.vmid_base).is_empty());
+}

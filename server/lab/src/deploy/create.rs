@@ -20,10 +20,22 @@ pub(super) async fn run_job(services: &Services, settings: &DeploySettings, job:
         return Ok(Outcome::Done); // deleted meanwhile: nothing left to do
     };
     match job.kind.as_str() {
-        "deploy" => deploy(services, settings, job, class).await,
+        "deploy" => {
+            let (id, vmid_base) = (class.id, class.vmid_base);
+            let result = deploy(services, settings, job, class).await;
+            if let Err(e) = &result {
+                fail_unfinished(services, id, vmid_base, e).await?;
+            }
+            result
+        }
         "reset" => super::reset::run(services, settings, job, class).await,
         "publish" => super::publish::run(services, settings, job, class).await,
         "delete" => super::delete::run(services, class).await,
+        "remove" => match job.vmid {
+            Some(vmid) => super::delete::remove_one(services, class, vmid).await,
+            None => Err(Error::Internal("remove job without a VM".into())),
+        },
+        "respec" => super::respec::run(services, class).await,
         other => Err(Error::Internal(format!("unknown job kind {other}"))),
     }
 }
@@ -74,7 +86,11 @@ async fn export(ctx: &Ctx, services: &Services, source: &GuestConfig) -> Result<
         script = NodeOps::export_disk(script, &src, &dst)?;
         exports.insert(d.slot.clone(), dst);
     }
-    ctx.shell.run(&script, b"").await?;
+    if let Err(e) = ctx.shell.run(&script, b"").await {
+        // Nothing sits on a half-made export yet: remove it, so nothing stays behind.
+        let _ = ctx.shell.run(&NodeOps::remove_dir(Script::new(), &dir)?, b"").await;
+        return Err(Error::Unavailable(format!("The template's disk could not be exported: {e}")));
+    }
     let mut row: class::ActiveModel = ctx.class.clone().into();
     row.export_paths = Set(exports.values().cloned().collect::<Vec<_>>().join("\n"));
     row.update(&services.db).await?;
@@ -138,6 +154,26 @@ async fn deploy(services: &Services, settings: &DeploySettings, job: &job::Model
     mark_class(services, &ctx.class, "ready").await?;
     ctx.record_commands(services, job.id).await?;
     Ok(Outcome::Done)
+}
+
+/// A deployment that cannot go on (template gone, node unreachable, host key mismatch):
+/// the VMs not made yet are marked failed with the reason, and so is the class.
+async fn fail_unfinished(services: &Services, class_id: i32, _vmid_base: i32, e: &Error) -> Result<()> {
+    class_vm::Entity::update_many()
+        .col_expr(class_vm::Column::Step, Expr::value("failed"))
+        .col_expr(class_vm::Column::Error, Expr::value(e.to_string()))
+        .col_expr(class_vm::Column::UpdatedAt, Expr::value(now()))
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .filter(class_vm::Column::Step.is_in(["queued", "creating"]))
+        .exec(&services.db)
+        .await?;
+    class::Entity::update_many()
+        .col_expr(class::Column::State, Expr::value("failed"))
+        .filter(class::Column::Id.eq(class_id))
+        .filter(class::Column::State.ne("deleting"))
+        .exec(&services.db)
+        .await?;
+    Ok(())
 }
 
 /// slot → path of each data disk a (made) VM has, from its row.

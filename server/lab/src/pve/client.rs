@@ -263,6 +263,14 @@ impl Client {
         }
     }
 
+    /// Changes config keys of a QEMU guest (`PUT …/config`, synchronous). On a running VM,
+    /// changes PVE cannot hot-plug become pending until the next start.
+    pub async fn set_config(&self, node: &str, vmid: u32, keys: &[(&str, &str)]) -> Result<(), Error> {
+        let path = format!("nodes/{}/qemu/{vmid}/config", seg(node));
+        self.request(Method::PUT, &path, Some(keys)).await?;
+        Ok(())
+    }
+
     pub async fn guest_config(
         &self,
         node: &str,
