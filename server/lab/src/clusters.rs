@@ -190,6 +190,7 @@ pub async fn update(services: &Services, id: i32, form: &ClusterForm) -> Result<
     row.storage_paths = Set(valid.storage_paths);
     let row = row.update(&services.db).await?;
     services.pve.forget(id);
+    services.shells.forget(id).await;
     services.sync.wake();
     Ok(view(row, None))
 }
@@ -199,6 +200,7 @@ pub async fn set_enabled(services: &Services, id: i32, enabled: bool) -> Result<
     row.enabled = Set(enabled);
     row.update(&services.db).await?;
     services.pve.forget(id);
+    services.shells.forget(id).await;
     services.sync.wake();
     Ok(())
 }
@@ -208,6 +210,7 @@ pub async fn delete(services: &Services, id: i32) -> Result<()> {
     let row = find(services, id).await?;
     cluster::Entity::delete_by_id(id).exec(&services.db).await?;
     services.pve.forget(id);
+    services.shells.forget(id).await;
     crate::inventory::bump_all(&services.db).await?;
     tracing::info!(cluster = %row.name, "cluster removed");
     Ok(())

@@ -6,15 +6,19 @@
 //! with `shlex` (NUL bytes are refused, never passed). Batching an idempotent "check, then act"
 //! into one script keeps a deployment at one or two SSH round trips per VM.
 
+mod dump;
 pub mod guest_config;
 mod local;
 mod ops;
 mod script;
+mod shells;
 mod ssh;
 
+pub use dump::read_all_configs;
 pub use local::LocalShell;
 pub use ops::{NodeOps, NodePaths};
 pub use script::Script;
+pub use shells::{NodeShells, shell_for};
 pub use ssh::{SshShell, SshTarget};
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -25,6 +25,8 @@ pub struct Services {
     pub consoles: ConsoleSlots,
     /// Wakes the deployment job runner.
     pub jobs: crate::deploy::JobTrigger,
+    /// Shells on cluster nodes (SSH masters), reused.
+    pub shells: crate::node::NodeShells,
 }
 
 impl Services {
@@ -37,6 +39,7 @@ impl Services {
             sync: SyncTrigger::default(),
             consoles: ConsoleSlots::default(),
             jobs: Default::default(),
+            shells: Default::default(),
         }
     }
 }

@@ -440,3 +440,20 @@ async fn bad_input_and_broken_parts_leave_nothing_behind() {
     assert!(err.to_lowercase().contains("host key"), "{err}");
     assert!(w.files_of_block(d.summary.vmid_base).is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_ssh_settings_the_full_sync_reads_all_configs_in_one_command() {
+    let w = world(true).await; // its first quick sync flagged every guest for details
+    let row = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    w.sim.control().reset_counters();
+    let report = lab::sync::full::run(&w.services, &row, None).await.unwrap();
+    assert!(report.configs >= 5, "{report:?}");
+    assert_eq!(w.sim.control().count("GET /nodes/{node}/qemu/{vmid}/config"), 0);
+    assert_eq!(w.sim.control().count("GET /nodes/{node}/lxc/{vmid}/config"), 0);
+    let vms = lab::db::entity::vm::Entity::find().all(&w.services.db).await.unwrap();
+    let tpl = vms.iter().find(|v| v.vmid == 9000).unwrap();
+    assert!(tpl.macs.is_some() && tpl.config_digest.is_some() && !tpl.needs_detail, "{tpl:?}");
+    let file = std::fs::read(w.config(9000)).unwrap();
+    let expected: String = <sha1::Sha1 as sha1::Digest>::digest(&file).iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(tpl.config_digest.as_deref(), Some(expected.as_str()), "the digest PVE would report");
+}

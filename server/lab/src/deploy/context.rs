@@ -5,18 +5,22 @@
 //! `nodes/<target>/` from any node places the VM on `<target>`), and class storage is either
 //! shared (visible from every node) or local to the template's node, which is the one we use.
 
-use crate::db::entity::{class, class_vm, cluster};
+use crate::db::entity::{class, class_vm};
 use crate::node::guest_config::GuestConfig;
-use crate::node::{LocalShell, NodeOps, NodePaths, NodeShell, Script, SshShell, SshTarget};
+use crate::node::{NodeOps, NodePaths, NodeShell, Script, shell_for};
 use crate::{Error, Result, Services, clusters, pve};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub(crate) struct Ctx {
     pub class: class::Model,
     pub client: pve::Client,
     pub paths: NodePaths,
-    pub shell: NodeShell,
+    /// Shared with other jobs and the sync (one master per node).
+    pub shell: Arc<NodeShell>,
+    /// The shell's command count when the job began (the job records its own share).
+    commands_before: u64,
 }
 
 impl Ctx {
@@ -24,22 +28,18 @@ impl Ctx {
         let cluster = clusters::find(services, class.cluster_id).await?;
         let client = clusters::client(services, &cluster)?;
         let paths = NodePaths::new(&cluster.pve_root, &cluster.storage_paths);
-        let shell = match &cluster.ssh_user {
-            None => NodeShell::local(LocalShell::default()),
-            Some(user) => {
-                let node = match &class.template_node {
-                    Some(n) => n.clone(),
-                    None => first_node(services, class.id).await?,
-                };
-                let target = ssh_target(services, &cluster, &client, &node, user).await?;
-                NodeShell::ssh(SshShell::connect(target).await?)
-            }
+        let node = match &class.template_node {
+            Some(n) => n.clone(),
+            None => first_node(services, class.id).await?,
         };
+        let shell = shell_for(services, &cluster, &node).await?;
+        let commands_before = shell.commands();
         Ok(Ctx {
             class,
             client,
             paths,
             shell,
+            commands_before,
         })
     }
 
@@ -50,7 +50,7 @@ impl Ctx {
         crate::db::entity::job::Entity::update_many()
             .col_expr(
                 crate::db::entity::job::Column::Commands,
-                Expr::value(self.shell.commands() as i64),
+                Expr::value((self.shell.commands() - self.commands_before) as i64),
             )
             .filter(crate::db::entity::job::Column::Id.eq(job_id))
             .exec(&services.db)
@@ -113,38 +113,4 @@ async fn first_node(services: &Services, class_id: i32) -> Result<String> {
         .await?
         .map(|r| r.node)
         .ok_or_else(|| Error::Internal("class has no VMs".into()))
-}
-
-async fn ssh_target(
-    services: &Services,
-    cluster: &cluster::Model,
-    client: &pve::Client,
-    node: &str,
-    user: &str,
-) -> Result<SshTarget> {
-    let key = cluster.ssh_key_enc.as_deref().ok_or_else(|| {
-        Error::Invalid(format!("Cluster {} has an SSH user but no SSH key.", cluster.name))
-    })?;
-    let host_keys = cluster.ssh_host_keys.clone().ok_or_else(|| {
-        Error::Invalid(format!(
-            "Cluster {}: pin the nodes' SSH host keys before node operations.",
-            cluster.name
-        ))
-    })?;
-    let host = client
-        .cluster_members()
-        .await?
-        .into_iter()
-        .find(|m| m.name == node)
-        .and_then(|m| m.ip)
-        .ok_or_else(|| Error::Unavailable(format!("The address of node {node} is unknown.")))?;
-    Ok(SshTarget {
-        host,
-        port: u16::try_from(cluster.ssh_port).unwrap_or(22),
-        user: user.to_owned(),
-        key: services.secrets.open("ssh-key", key)?,
-        host_keys,
-        connect_timeout: Duration::from_secs(10),
-        command_timeout: Duration::from_secs(600),
-    })
 }

@@ -90,6 +90,17 @@ impl Script {
         Ok(self)
     }
 
+    /// Prints every guest config of the cluster (pmxcfs holds them all, whichever node we
+    /// are on), each after a line `\x1e<path>`.
+    pub fn dump_guest_configs(mut self, pve_root: &str) -> Result<Self, NodeError> {
+        let root = quote(pve_root)?;
+        self.text.push_str(&format!(
+            "for f in {root}/nodes/*/qemu-server/*.conf {root}/nodes/*/lxc/*.conf; do \
+             [ -e \"$f\" ] || continue; printf '\\036%s\\n' \"$f\"; cat -- \"$f\"; done\n"
+        ));
+        Ok(self)
+    }
+
     /// `if grep -qiF needle path; then argv…; fi` (missing file: nothing runs).
     pub fn if_grep(mut self, needle: &str, path: &str, argv: &[&str]) -> Result<Self, NodeError> {
         self.text.push_str(&format!(

@@ -85,12 +85,27 @@ pub async fn run(
         .iter()
         .map(|n| (n.clone(), Arc::new(Semaphore::new(PER_NODE))))
         .collect();
+    // With SSH settings, all configs come in one node command instead of a call per guest.
+    let mut batch = if rows.iter().any(|r| r.needs_detail && online.contains(&r.node)) {
+        configs_over_ssh(services, cluster, &online).await
+    } else {
+        HashMap::new()
+    };
+    let mut given: Vec<Detail> = Vec::new();
     let mut tasks = JoinSet::new();
     for row in &rows {
         let Some(semaphore) = semaphores.get(&row.node) else {
             continue;
         };
-        let want_config = row.needs_detail;
+        let mut want_config = row.needs_detail;
+        if want_config && let Some(config) = batch.remove(&(row.vmid as u32)) {
+            given.push(Detail {
+                vmid: row.vmid,
+                config: Some(config),
+                ip: None,
+            });
+            want_config = false;
+        }
         let want_ip = wants_ip(row, now);
         if !want_config && !want_ip {
             continue;
@@ -116,6 +131,13 @@ pub async fn run(
     while let Some(done) = tasks.join_next().await {
         if let Ok(detail) = done {
             details.push(detail);
+        }
+    }
+    // A guest may have had both: its config from the batch, its IP from a call.
+    for g in given {
+        match details.iter_mut().find(|d| d.vmid == g.vmid) {
+            Some(d) => d.config = g.config,
+            None => details.push(g),
         }
     }
     let mut report = FullReport {
@@ -164,6 +186,32 @@ pub async fn run(
     // The quick-sync call is counted by the quick sync; here only the full sync's own calls.
     status::record(&services.db, cluster.id, run, report.calls).await?;
     Ok(report)
+}
+
+/// Every guest config through one command on a node, when the cluster has SSH settings;
+/// empty (the API is used) when it has none or the node cannot be reached.
+async fn configs_over_ssh(
+    services: &Services,
+    cluster: &cluster::Model,
+    online: &HashSet<String>,
+) -> HashMap<u32, GuestConfig> {
+    if cluster.ssh_user.is_none() {
+        return HashMap::new();
+    }
+    let Some(node) = online.iter().min() else {
+        return HashMap::new();
+    };
+    let read = async {
+        let shell = crate::node::shell_for(services, cluster, node).await?;
+        Ok::<_, crate::Error>(crate::node::read_all_configs(&shell, &cluster.pve_root).await?)
+    };
+    match read.await {
+        Ok(all) => all,
+        Err(e) => {
+            tracing::debug!(cluster = %cluster.name, error = %e, "configs over SSH failed; using the API");
+            HashMap::new()
+        }
+    }
 }
 
 fn in_boot_window(row: &vm::Model, now: i64) -> bool {
