@@ -8,7 +8,7 @@
 #   - npm packages in end2end/ (Playwright, and binaryen's wasm-opt for release builds: never
 #     Debian's binaryen 108, which builds a wasm that silently never hydrates);
 #   - for tests, Debian's chromium, postgresql, qemu-utils (qemu-img, used by pvesim) and
-#     openssh-server (a throw-away sshd for the SSH node tests).
+#     openssh-server (a throw-away sshd for the SSH node tests), nmap (the optional subnet sweep).
 # Tools live in $PROXLAB_CACHE (default ~/.cache/proxlab), and so does the cargo target
 # directory unless CARGO_TARGET_DIR is set. Quiet when everything is there; one line per
 # install otherwise, with the full log under $PROXLAB_CACHE/logs.
@@ -78,12 +78,15 @@ setup_npm() {
   fi
 }
 
-# noVNC (npm, version pinned in frontend/package-lock.json) is served as static files: copy
-# its ES modules and licence into public/vendor/, which cargo-leptos copies into the site.
+# noVNC and xterm.js (npm, versions pinned in frontend/package-lock.json) are served as static
+# files: copy what the pages load, with the licences, into public/vendor/, which cargo-leptos
+# copies into the site. xterm.js ships a UMD build (lib/xterm.js) and an ES module
+# (lib/xterm.mjs, no imports of its own); terminal.js imports the module, and the UMD build
+# is copied too for anyone who wants a plain <script>.
 setup_browser_assets() {
   local stamp="$PROXLAB_ROOT/frontend/node_modules/.package-lock.json"
   if [ ! -f "$stamp" ] || [ "$PROXLAB_ROOT/frontend/package-lock.json" -nt "$stamp" ]; then
-    setup_note "installing browser libraries in frontend/ (noVNC)"
+    setup_note "installing browser libraries in frontend/ (noVNC, xterm.js)"
     (cd "$PROXLAB_ROOT/frontend" && setup_quietly npm-ci-frontend npm ci --no-audit --no-fund)
   fi
   local from="$PROXLAB_ROOT/frontend/node_modules/@novnc/novnc" to="$PROXLAB_ROOT/public/vendor/novnc"
@@ -91,11 +94,16 @@ setup_browser_assets() {
     rm -rf "$to" && mkdir -p "$to"
     cp -R "$from/core" "$from/vendor" "$from/LICENSE.txt" "$from/AUTHORS" "$to/"
   fi
+  from="$PROXLAB_ROOT/frontend/node_modules/@xterm/xterm" to="$PROXLAB_ROOT/public/vendor/xterm"
+  if [ ! -f "$to/xterm.mjs" ] || [ "$stamp" -nt "$to/xterm.mjs" ]; then
+    rm -rf "$to" && mkdir -p "$to"
+    cp "$from/lib/xterm.mjs" "$from/lib/xterm.js" "$from/css/xterm.css" "$from/LICENSE" "$to/"
+  fi
 }
 
 setup_rust
 setup_npm
 setup_browser_assets
 if [ "${1:-run}" = test ]; then
-  setup_debian_packages chromium postgresql qemu-utils openssh-server
+  setup_debian_packages chromium postgresql qemu-utils openssh-server nmap
 fi

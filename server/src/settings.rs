@@ -97,6 +97,9 @@ impl Settings {
         if self.sync.quick_secs < 1 || self.sync.full_secs < self.sync.quick_secs {
             bail!("sync: quick_secs must be at least 1 and full_secs at least quick_secs");
         }
+        if let Err(e) = lab::sync::sweep::check_subnets(&self.sync.sweep_subnets) {
+            bail!("sync: {e}");
+        }
         if self.deploy.per_node < 1 || self.deploy.attempts < 1 || self.deploy.lease_secs < 3 {
             bail!("deploy: per_node and attempts must be at least 1, lease_secs at least 3");
         }

@@ -7,6 +7,8 @@
 //!   can have changed: new, moved, renamed or just-started guests, and running guests whose IP
 //!   is not known yet while they boot. Every `full_secs` (60 s), right after an action, and
 //!   every quick cycle while a guest is booting without an IP.
+//! * Optionally ([`sweep`]), an nmap sweep of admin-listed subnets for running VMs no other
+//!   tier found an IP for (matched by MAC).
 //! * Optionally ([`rdp_check`]), whether port 3389 answers on the IPs found, so the RDP
 //!   button only shows where RDP can work.
 //! * Clusters are synced concurrently and independently: a slow or unreachable cluster never
@@ -18,6 +20,7 @@ pub mod neighbours;
 pub mod quick;
 pub mod rdp_check;
 mod status;
+pub mod sweep;
 mod worker;
 
 pub use worker::{SyncSettings, spawn_workers};

@@ -26,6 +26,11 @@ pub struct SyncSettings {
     /// After a full sync, try a TCP connection to port 3389 of each running VM's known IP
     /// (only those addresses; nothing is scanned). Off by default.
     pub rdp_check: bool,
+    /// Subnets (IPv4 CIDR, /16 or narrower) to sweep with nmap for VMs without an IP; empty
+    /// (the default) means never.
+    pub sweep_subnets: Vec<String>,
+    /// Seconds between sweeps of a cluster (only when a VM lacks an IP).
+    pub sweep_secs: u64,
 }
 
 impl Default for SyncSettings {
@@ -35,6 +40,8 @@ impl Default for SyncSettings {
             full_secs: 60,
             neighbour_table: None,
             rdp_check: false,
+            sweep_subnets: Vec::new(),
+            sweep_secs: 300,
         }
     }
 }
@@ -45,6 +52,7 @@ struct ClusterState {
     running: Option<JoinHandle<bool>>,
     last_full: i64,
     booting: bool,
+    last_sweep: i64,
     /// Woken while a run was going: the next run is a full one.
     want_full: bool,
 }
@@ -91,8 +99,18 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<(
                 }
                 let (services, neighbours) = (services.clone(), settings.neighbour_table.clone());
                 let rdp_check = settings.rdp_check && full;
+                let sweep_due = full
+                    && !settings.sweep_subnets.is_empty()
+                    && now() - state.last_sweep >= settings.sweep_secs as i64;
+                if sweep_due {
+                    state.last_sweep = now();
+                }
+                let subnets = settings.sweep_subnets.clone();
                 state.running = Some(tokio::spawn(async move {
                     let booting = run_once(&services, &cluster, full, neighbours.as_deref()).await;
+                    if sweep_due && let Err(e) = super::sweep::run(&services, cluster.id, &subnets).await {
+                        tracing::warn!(cluster = %cluster.name, error = %e, "subnet sweep failed");
+                    }
                     if rdp_check && let Err(e) = super::rdp_check::run(&services, cluster.id).await
                     {
                         tracing::warn!(cluster = %cluster.name, error = %e, "RDP check failed");

@@ -1,0 +1,96 @@
+//! The nmap subnet sweep against a network namespace this test creates (a veth pair with a
+//! /30 on each side; the namespace end carries a VM's MAC): the sweep finds the address by
+//! MAC. Nothing else is probed: the only subnet given is the test's own /30.
+
+use lab::db::entity::vm;
+use lab::model::ClusterForm;
+use lab::secrets::SecretBox;
+use lab::{AuthPolicy, Services, clusters, sync};
+use pvesim::{Sim, SimConfig};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use std::process::Command;
+
+/// A namespace with one veth end in it; removed on drop.
+struct Netns {
+    name: String,
+    host_if: String,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("the ip command");
+    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl Netns {
+    fn new(mac: &str, subnet_third_octet: u8) -> Netns {
+        let id = std::process::id() % 100_000;
+        let name = format!("plsweep{id}");
+        let host_if = format!("plh{id}");
+        let peer = format!("pln{id}");
+        ip(&["netns", "add", &name]);
+        let ns = Netns { name: name.clone(), host_if: host_if.clone() };
+        ip(&["link", "add", &host_if, "type", "veth", "peer", "name", &peer]);
+        ip(&["link", "set", &peer, "netns", &name]);
+        ip(&["addr", "add", &format!("10.249.{subnet_third_octet}.1/30"), "dev", &host_if]);
+        ip(&["link", "set", &host_if, "up"]);
+        ip(&["-n", &name, "link", "set", &peer, "address", mac]);
+        ip(&["-n", &name, "addr", "add", &format!("10.249.{subnet_third_octet}.2/30"), "dev", &peer]);
+        ip(&["-n", &name, "link", "set", &peer, "up"]);
+        ns
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["link", "del", &self.host_if]).status();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = Sim::start(SimConfig::for_tests(dir.path().join("pve"))).unwrap();
+    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
+    lab::db::migrate(&db).await.unwrap();
+    let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
+    let form = ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
+    let cluster = clusters::create(&services, &form).await.unwrap();
+    let row = clusters::find(&services, cluster.id).await.unwrap();
+    sync::quick::run(&services, &row).await.unwrap();
+    sync::full::run(&services, &row, None).await.unwrap();
+
+    // Nothing lacks an IP yet: no sweep at all.
+    let running: Vec<vm::Model> = vm::Entity::find()
+        .filter(vm::Column::Status.eq("running"))
+        .filter(vm::Column::Kind.eq("qemu"))
+        .filter(vm::Column::Macs.is_not_null())
+        .all(&services.db)
+        .await
+        .unwrap();
+    let target = running.first().expect("a running VM with a MAC").clone();
+    for r in &running {
+        let mut a: vm::ActiveModel = r.clone().into();
+        a.ip = Set(Some("192.0.2.1".into()));
+        a.update(&services.db).await.unwrap();
+    }
+    let subnet = vec!["10.249.77.0/30".to_owned()];
+    assert_eq!(sync::sweep::run(&services, cluster.id, &subnet).await.unwrap(), None);
+
+    // One VM without an IP, whose MAC answers in the namespace.
+    let mac = target.macs.clone().unwrap().split(',').next().unwrap().to_owned();
+    let mut a: vm::ActiveModel = target.clone().into();
+    a.ip = Set(None);
+    a.update(&services.db).await.unwrap();
+    let _ns = Netns::new(&mac, 77);
+    assert_eq!(sync::sweep::run(&services, cluster.id, &subnet).await.unwrap(), Some(1));
+    let after = vm::Entity::find_by_id(target.id).one(&services.db).await.unwrap().unwrap();
+    assert_eq!(after.ip.as_deref(), Some("10.249.77.2"));
+    assert_eq!(after.ip_source.as_deref(), Some("sweep"));
+
+    // An unsafe list is refused before nmap runs.
+    let mut b: vm::ActiveModel = after.into();
+    b.ip = Set(None);
+    b.update(&services.db).await.unwrap();
+    assert!(sync::sweep::run(&services, cluster.id, &["10.0.0.0/8".to_owned()]).await.is_err());
+}
