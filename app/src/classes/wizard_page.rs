@@ -39,7 +39,8 @@ fn Wizard() -> impl IntoView {
                 }
                 let cluster_options = clusters.iter().map(|(id, name, _)| view! { <option value=*id>{name.clone()}</option> }).collect_view();
                 let template_options = templates.iter().map(|t| {
-                    let label = format!("{} (VM {}, {} · {} vCPU · {} RAM · {} disk)", t.name, t.vmid, t.cluster, t.cores, format_bytes(t.memory), format_bytes(t.disk));
+                    let extra = [t.firmware.clone(), t.storage.clone().map(|s| format!("on {s}"))].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+                    let label = format!("{} (VM {}, {} · {} vCPU · {} RAM · {} disk{}{})", t.name, t.vmid, t.cluster, t.cores, format_bytes(t.memory), format_bytes(t.disk), if extra.is_empty() { "" } else { " · " }, extra);
                     view! { <option value=t.vmid.to_string() data-cluster=t.cluster_id>{label}</option> }
                 }).collect_view();
                 let node_options = clusters.iter().flat_map(|(_, name, nodes)| nodes.iter().map(move |n| view! { <option value=n.clone()>{format!("{n} ({name})")}</option> })).collect_view();

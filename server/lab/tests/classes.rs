@@ -453,6 +453,13 @@ async fn with_ssh_settings_the_full_sync_reads_all_configs_in_one_command() {
     let vms = lab::db::entity::vm::Entity::find().all(&w.services.db).await.unwrap();
     let tpl = vms.iter().find(|v| v.vmid == 9000).unwrap();
     assert!(tpl.macs.is_some() && tpl.config_digest.is_some() && !tpl.needs_detail, "{tpl:?}");
+    // What the wizard lists about a template, without asking Proxmox.
+    assert_eq!(tpl.firmware.as_deref(), Some("BIOS"));
+    assert_eq!(tpl.disk_storage.as_deref(), Some("local"));
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let choices = classes::templates(&w.services, &teacher).await.unwrap();
+    let choice = choices.iter().find(|t| t.vmid == 9000).unwrap();
+    assert_eq!(choice.storage.as_deref(), Some("local"));
     let file = std::fs::read(w.config(9000)).unwrap();
     let expected: String = <sha1::Sha1 as sha1::Digest>::digest(&file).iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(tpl.config_digest.as_deref(), Some(expected.as_str()), "the digest PVE would report");

@@ -124,6 +124,8 @@ pub async fn templates(services: &Services, user: &user::Model) -> Result<Vec<Te
                 memory: r.max_mem,
                 disk: r.max_disk,
                 os_type: r.os_type,
+                firmware: r.firmware,
+                storage: r.disk_storage,
             })
         })
         .collect())

@@ -46,6 +46,9 @@ pub struct TemplateChoice {
     pub memory: i64,
     pub disk: i64,
     pub os_type: Option<String>,
+    /// `BIOS`, `UEFI`, `UEFI + TPM` (known once the full sync read its config).
+    pub firmware: Option<String>,
+    pub storage: Option<String>,
 }
 
 /// The review step: what launching would do, and what stops it.

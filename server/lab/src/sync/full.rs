@@ -155,6 +155,8 @@ pub async fn run(
             new.macs = Some(macs_of(config).join(",")).filter(|m| !m.is_empty());
             new.os_type = config.get("ostype").map(str::to_owned);
             new.config_digest = config.digest.clone();
+            new.firmware = Some(firmware_of(config).to_owned());
+            new.disk_storage = first_disk_storage(config);
             new.needs_detail = false;
         }
         if let Some(found) = d.ip {
@@ -212,6 +214,33 @@ async fn configs_over_ssh(
             HashMap::new()
         }
     }
+}
+
+/// `BIOS`, `UEFI` or `UEFI + TPM`.
+fn firmware_of(config: &GuestConfig) -> &'static str {
+    match (config.get("bios") == Some("ovmf"), config.get("tpmstate0").is_some()) {
+        (false, _) => "BIOS",
+        (true, false) => "UEFI",
+        (true, true) => "UEFI + TPM",
+    }
+}
+
+/// The storage of the first data disk (`scsi0: local-lvm:vm-100-disk-0,…` → `local-lvm`).
+fn first_disk_storage(config: &GuestConfig) -> Option<String> {
+    let mut disks: Vec<&(String, String)> = config
+        .entries
+        .iter()
+        .filter(|(k, v)| {
+            ["scsi", "virtio", "sata", "ide"].iter().any(|p| {
+                k.strip_prefix(p).is_some_and(|n| n.parse::<u32>().is_ok())
+            }) && !v.contains("media=cdrom")
+        })
+        .collect();
+    disks.sort();
+    disks
+        .first()
+        .and_then(|(_, v)| v.split(',').next()?.split_once(':'))
+        .map(|(storage, _)| storage.to_owned())
 }
 
 fn in_boot_window(row: &vm::Model, now: i64) -> bool {
@@ -395,6 +424,8 @@ async fn write(
             ip_source: Set(row.ip_source),
             ip_checked_at: Set(row.ip_checked_at),
             rdp_open: Set(if same_ip { row.rdp_open } else { None }),
+            firmware: Set(row.firmware),
+            disk_storage: Set(row.disk_storage),
             ..Default::default()
         }
         .update(&txn)

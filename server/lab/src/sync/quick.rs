@@ -164,6 +164,8 @@ fn blank(cluster_id: i32, vmid: i32, now: i64) -> vm::Model {
         task_error: None,
         updated_at: now,
         rdp_open: None,
+        firmware: None,
+        disk_storage: None,
     }
 }
 

@@ -44,6 +44,10 @@ pub struct Model {
     pub updated_at: i64,
     /// The optional RDP check found port 3389 answering; `None` = not checked for this IP.
     pub rdp_open: Option<bool>,
+    /// `BIOS`, `UEFI` or `UEFI + TPM`, from the config (read by the full sync).
+    pub firmware: Option<String>,
+    /// Storage of the first data disk, from the config.
+    pub disk_storage: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

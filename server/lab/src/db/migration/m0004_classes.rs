@@ -20,6 +20,17 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // What the class wizard shows of a template without asking Proxmox.
+        for column in [Vms::Firmware, Vms::DiskStorage] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Vms::Table)
+                        .add_column(string_null(column))
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .create_table(
                 Table::create()
@@ -129,6 +140,11 @@ impl MigrationTrait for Migration {
         for t in [Jobs::Table.into_iden(), ClassVms::Table.into_iden(), ClassOwners::Table.into_iden(), Classes::Table.into_iden()] {
             manager.drop_table(Table::drop().table(t).to_owned()).await?;
         }
+        for column in [Vms::Firmware, Vms::DiskStorage] {
+            manager
+                .alter_table(Table::alter().table(Vms::Table).drop_column(column).to_owned())
+                .await?;
+        }
         manager
             .alter_table(Table::alter().table(Clusters::Table).drop_column(Clusters::SshPort).to_owned())
             .await
@@ -158,6 +174,13 @@ enum Clusters {
     Table,
     Id,
     SshPort,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Vms {
+    Table,
+    Firmware,
+    DiskStorage,
 }
 
 #[derive(DeriveIden)]
