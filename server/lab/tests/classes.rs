@@ -9,13 +9,14 @@
 
 #[path = "support/sshd.rs"]
 mod sshd;
+#[path = "support/world.rs"]
+mod world;
 
 use lab::db::entity::{class_vm, user};
 use lab::deploy::{DeploySettings, run_until_idle};
 use lab::model::{ClassForm, ClusterForm, Role};
-use lab::secrets::SecretBox;
-use lab::{AuthPolicy, Error, Services, auth, classes, clusters};
-use pvesim::{Sim, SimConfig};
+use lab::{Error, classes, clusters};
+use world::{SimWorld, make_user, sim_world};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -23,48 +24,29 @@ use std::process::Command;
 use std::time::Duration;
 
 struct World {
-    _dir: tempfile::TempDir,
-    sim: Sim,
-    services: Services,
-    cluster_id: i32,
-    root: PathBuf,
+    w: SimWorld,
     _sshd: Option<sshd::Sshd>,
 }
 
+impl std::ops::Deref for World {
+    type Target = SimWorld;
+    fn deref(&self) -> &SimWorld {
+        &self.w
+    }
+}
+
 async fn world(over_ssh: bool) -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("pve");
-    let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
-    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
-    lab::db::migrate(&db).await.unwrap();
-    let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
-    let mut form = ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
-    form.pve_root = root.join("etc/pve").display().to_string();
-    form.storage_paths = format!(
-        "local={}\nshared={}",
-        root.join("var/lib/vz").display(),
-        root.join("mnt/pve/shared").display()
-    );
     let sshd = over_ssh.then(sshd::Sshd::start);
-    if let Some(s) = &sshd {
-        form.ssh_user = s.user();
-        form.ssh_port = s.port().to_string();
-        form.ssh_key = s.client_key_pem();
-        form.ssh_host_keys = s.host_key_line();
-    }
-    let view = clusters::create(&services, &form).await.unwrap();
-    let cluster = clusters::find(&services, view.id).await.unwrap();
-    lab::sync::quick::run(&services, &cluster).await.unwrap();
-    World {
-        _dir: dir,
-        sim,
-        services,
-        cluster_id: view.id,
-        root,
-        _sshd: sshd,
-    }
+    let w = sim_world(|form| {
+        if let Some(s) = &sshd {
+            form.ssh_user = s.user();
+            form.ssh_port = s.port().to_string();
+            form.ssh_key = s.client_key_pem();
+            form.ssh_host_keys = s.host_key_line();
+        }
+    })
+    .await;
+    World { w, _sshd: sshd }
 }
 
 fn settings() -> DeploySettings {
@@ -77,19 +59,7 @@ fn settings() -> DeploySettings {
 
 impl World {
     async fn user(&self, name: &str, role: Role) -> user::Model {
-        auth::create_user(
-            &self.services,
-            auth::NewUser {
-                username: name.into(),
-                display_name: name.into(),
-                email: None,
-                role,
-                password: "correct horse battery".into(),
-            },
-        )
-        .await
-        .unwrap();
-        auth::find_user(&self.services, name).await.unwrap().unwrap()
+        make_user(&self.services, name, role).await
     }
 
     fn form(&self, name: &str, students: u32) -> ClassForm {
@@ -213,7 +183,7 @@ async fn deploy_and_check(over_ssh: bool) {
     assert_eq!(detail.summary.state, "ready");
     assert_eq!(detail.progress.done, 5);
     assert!(!detail.progress.active);
-    drop(w.sim);
+
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

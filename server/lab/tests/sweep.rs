@@ -2,11 +2,12 @@
 //! /30 on each side; the namespace end carries a VM's MAC): the sweep finds the address by
 //! MAC. Nothing else is probed: the only subnet given is the test's own /30.
 
+#[path = "support/world.rs"]
+mod world;
+
 use lab::db::entity::vm;
-use lab::model::ClusterForm;
-use lab::secrets::SecretBox;
-use lab::{AuthPolicy, Services, clusters, sync};
-use pvesim::{Sim, SimConfig};
+use lab::{clusters, sync};
+use world::sim_world;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use std::process::Command;
 
@@ -49,16 +50,10 @@ impl Drop for Netns {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(SimConfig::for_tests(dir.path().join("pve"))).unwrap();
-    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("t.db").display())).await.unwrap();
-    lab::db::migrate(&db).await.unwrap();
-    let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
-    let form = ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
-    let cluster = clusters::create(&services, &form).await.unwrap();
-    let row = clusters::find(&services, cluster.id).await.unwrap();
-    sync::quick::run(&services, &row).await.unwrap();
-    sync::full::run(&services, &row, None).await.unwrap();
+    let w = sim_world(|_| {}).await;
+    let services = &w.services;
+    let row = clusters::find(services, w.cluster_id).await.unwrap();
+    sync::full::run(services, &row, None).await.unwrap();
 
     // Nothing lacks an IP yet: no sweep at all.
     let running: Vec<vm::Model> = vm::Entity::find()
@@ -75,7 +70,7 @@ async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
         a.update(&services.db).await.unwrap();
     }
     let subnet = vec!["10.249.77.0/30".to_owned()];
-    assert_eq!(sync::sweep::run(&services, cluster.id, &subnet).await.unwrap(), None);
+    assert_eq!(sync::sweep::run(services, w.cluster_id, &subnet).await.unwrap(), None);
 
     // One VM without an IP, whose MAC answers in the namespace.
     let mac = target.macs.clone().unwrap().split(',').next().unwrap().to_owned();
@@ -83,7 +78,7 @@ async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
     a.ip = Set(None);
     a.update(&services.db).await.unwrap();
     let _ns = Netns::new(&mac, 77);
-    assert_eq!(sync::sweep::run(&services, cluster.id, &subnet).await.unwrap(), Some(1));
+    assert_eq!(sync::sweep::run(services, w.cluster_id, &subnet).await.unwrap(), Some(1));
     let after = vm::Entity::find_by_id(target.id).one(&services.db).await.unwrap().unwrap();
     assert_eq!(after.ip.as_deref(), Some("10.249.77.2"));
     assert_eq!(after.ip_source.as_deref(), Some("sweep"));
@@ -92,5 +87,5 @@ async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
     let mut b: vm::ActiveModel = after.into();
     b.ip = Set(None);
     b.update(&services.db).await.unwrap();
-    assert!(sync::sweep::run(&services, cluster.id, &["10.0.0.0/8".to_owned()]).await.is_err());
+    assert!(sync::sweep::run(services, w.cluster_id, &["10.0.0.0/8".to_owned()]).await.is_err());
 }

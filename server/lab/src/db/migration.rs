@@ -21,3 +21,22 @@ impl MigratorTrait for Migrator {
         ]
     }
 }
+
+/// Creates an index on `cols` of `table` (shared by the migrations).
+pub(super) async fn index<T: IntoIden + Copy + 'static>(
+    manager: &SchemaManager<'_>,
+    name: &str,
+    table: T,
+    cols: &[T],
+    unique: bool,
+) -> Result<(), DbErr> {
+    let mut index = Index::create();
+    index.name(name).table(table);
+    for col in cols {
+        index.col(*col);
+    }
+    if unique {
+        index.unique();
+    }
+    manager.create_index(index.to_owned()).await
+}

@@ -5,6 +5,7 @@
 //! deleted in Proxmox its row goes, but the assignment stays and shows as "missing" until an
 //! admin resolves it.
 
+use super::index;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -176,23 +177,6 @@ impl MigrationTrait for Migration {
     }
 }
 
-async fn index<T: IntoIden + Copy + 'static>(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: T,
-    cols: &[T],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for col in cols {
-        index.col(*col);
-    }
-    if unique {
-        index.unique();
-    }
-    manager.create_index(index.to_owned()).await
-}
 
 #[derive(DeriveIden, Clone, Copy)]
 enum Users {

@@ -4,6 +4,7 @@
 //!
 //! Also `clusters.ssh_port` (node SSH on a port other than 22).
 
+use super::index;
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -151,23 +152,6 @@ impl MigrationTrait for Migration {
     }
 }
 
-async fn index<T: IntoIden + Copy + 'static>(
-    manager: &SchemaManager<'_>,
-    name: &str,
-    table: T,
-    cols: &[T],
-    unique: bool,
-) -> Result<(), DbErr> {
-    let mut index = Index::create();
-    index.name(name).table(table);
-    for col in cols {
-        index.col(*col);
-    }
-    if unique {
-        index.unique();
-    }
-    manager.create_index(index.to_owned()).await
-}
 
 #[derive(DeriveIden)]
 enum Clusters {

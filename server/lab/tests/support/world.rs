@@ -1,0 +1,68 @@
+//! A pvesim cluster with its files under a temporary folder, a fresh SQLite database and
+//! the `Services` over them, with the cluster added (storage paths and pmxcfs pointing into
+//! the simulator's folder) and synced once. Shared by integration tests and benchmarks.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use lab::db::entity::user;
+use lab::model::{ClusterForm, Role};
+use lab::secrets::SecretBox;
+use lab::{AuthPolicy, Services, auth, clusters};
+use pvesim::{Sim, SimConfig};
+use std::path::PathBuf;
+
+pub struct SimWorld {
+    pub dir: tempfile::TempDir,
+    pub sim: Sim,
+    pub services: Services,
+    pub cluster_id: i32,
+    /// The simulator's root: `etc/pve`, `var/lib/vz`, `mnt/pve/shared`.
+    pub root: PathBuf,
+}
+
+/// `edit` may change the cluster form before it is saved (e.g. SSH settings).
+pub async fn sim_world(edit: impl FnOnce(&mut ClusterForm)) -> SimWorld {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("pve");
+    let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
+    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    lab::db::migrate(&db).await.unwrap();
+    let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
+    let mut form =
+        ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
+    form.pve_root = root.join("etc/pve").display().to_string();
+    form.storage_paths = format!(
+        "local={}\nshared={}",
+        root.join("var/lib/vz").display(),
+        root.join("mnt/pve/shared").display()
+    );
+    edit(&mut form);
+    let view = clusters::create(&services, &form).await.unwrap();
+    let cluster = clusters::find(&services, view.id).await.unwrap();
+    lab::sync::quick::run(&services, &cluster).await.unwrap();
+    SimWorld {
+        dir,
+        sim,
+        services,
+        cluster_id: view.id,
+        root,
+    }
+}
+
+pub async fn make_user(services: &Services, name: &str, role: Role) -> user::Model {
+    auth::create_user(
+        services,
+        auth::NewUser {
+            username: name.into(),
+            display_name: name.into(),
+            email: None,
+            role,
+            password: "correct horse battery".into(),
+        },
+    )
+    .await
+    .unwrap();
+    auth::find_user(services, name).await.unwrap().unwrap()
+}
