@@ -10,8 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// (cluster id, node name) → its shell.
+type ShellMap = HashMap<(i32, String), Arc<NodeShell>>;
+
 #[derive(Clone, Default)]
-pub struct NodeShells(Arc<Mutex<HashMap<(i32, String), Arc<NodeShell>>>>);
+pub struct NodeShells(Arc<Mutex<ShellMap>>);
 
 impl NodeShells {
     /// Drops the cluster's shells (its SSH settings changed, or it was removed).
