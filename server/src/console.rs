@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use lab::Services;
-use lab::console::ByteLink;
+use lab::console::{ByteLink, Payload};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -57,7 +57,7 @@ pub async fn console_socket(
         })
 }
 
-fn refusal(e: lab::Error) -> Response {
+pub(crate) fn refusal(e: lab::Error) -> Response {
     let status = match &e {
         lab::Error::NotFound(_) => StatusCode::NOT_FOUND,
         lab::Error::Forbidden => StatusCode::FORBIDDEN,
@@ -72,8 +72,8 @@ fn refusal(e: lab::Error) -> Response {
     (status, e.to_string()).into_response()
 }
 
-/// The browser's WebSocket as a [`ByteLink`].
-struct Browser(WebSocket);
+/// The browser's WebSocket as a [`ByteLink`] (the terminal socket uses it too).
+pub(crate) struct Browser(pub(crate) WebSocket);
 
 impl ByteLink for Browser {
     async fn recv(&mut self) -> lab::Result<Option<Vec<u8>>> {
@@ -96,5 +96,16 @@ impl ByteLink for Browser {
 
     async fn close(&mut self) {
         let _ = self.0.send(Message::Close(None)).await;
+    }
+
+    async fn recv_message(&mut self) -> lab::Result<Option<Payload>> {
+        loop {
+            return match self.0.next().await {
+                None | Some(Ok(Message::Close(_))) | Some(Err(_)) => Ok(None),
+                Some(Ok(Message::Binary(b))) => Ok(Some(Payload::Binary(b.to_vec()))),
+                Some(Ok(Message::Text(t))) => Ok(Some(Payload::Text(t.as_str().to_owned()))),
+                Some(Ok(_)) => continue,
+            };
+        }
     }
 }

@@ -10,6 +10,7 @@ mod rdp;
 pub mod router;
 pub mod settings;
 pub mod telemetry;
+mod terminal;
 
 pub use router::{Portal, build_router, start};
 pub use settings::Settings;

@@ -88,6 +88,10 @@ pub fn build_router(
             "/ws/console/{cluster}/{vmid}",
             get(crate::console::console_socket),
         )
+        .route(
+            "/ws/terminal/{cluster}/{vmid}",
+            get(crate::terminal::terminal_socket),
+        )
         .with_state(crate::console::ConsoleState {
             services: services.clone(),
             origin: origin.clone(),

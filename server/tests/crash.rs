@@ -74,7 +74,8 @@ async fn a_deployment_survives_sigkill_and_restart() {
     lab::db::migrate(&db).await.unwrap();
     let key = SecretBox::load_or_create(&dir.path().join("secret.key")).unwrap();
     let services = Services::new(db, AuthPolicy::default(), key);
-    let mut form = ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
+    let mut form =
+        ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
     form.pve_root = root.join("etc/pve").display().to_string();
     form.storage_paths = format!("local={}", root.join("var/lib/vz").display());
     let cluster = clusters::create(&services, &form).await.unwrap();
@@ -92,7 +93,10 @@ async fn a_deployment_survives_sigkill_and_restart() {
     )
     .await
     .unwrap();
-    let teacher = auth::find_user(&services, "teacher").await.unwrap().unwrap();
+    let teacher = auth::find_user(&services, "teacher")
+        .await
+        .unwrap()
+        .unwrap();
     let class_id = classes::launch(
         &services,
         &teacher,
@@ -120,12 +124,18 @@ async fn a_deployment_survives_sigkill_and_restart() {
         portal.kill().unwrap(); // SIGKILL
         portal.wait().unwrap();
         let after = ready_count(&services, class_id).await;
-        assert!(after > before, "the restarted portal resumed the job ({before} → {after})");
+        assert!(
+            after > before,
+            "the restarted portal resumed the job ({before} → {after})"
+        );
         if after < total {
             kills_mid_way += 1;
         }
     }
-    assert!(kills_mid_way >= 2, "the kills landed in the middle of the deployment");
+    assert!(
+        kills_mid_way >= 2,
+        "the kills landed in the middle of the deployment"
+    );
 
     // A last start finishes the job.
     let mut portal = start_portal(dir.path(), &db_url);
@@ -150,17 +160,27 @@ async fn a_deployment_survives_sigkill_and_restart() {
         .iter()
         .filter(|p| {
             let s = p.display().to_string();
-            (base..base + 100).any(|v| s.ends_with(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/")))
+            (base..base + 100)
+                .any(|v| s.ends_with(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/")))
                 || s.contains(&format!("class-{base}"))
         })
         .collect();
-    let configs = ours.iter().filter(|p| p.extension().is_some_and(|e| e == "conf")).count();
-    let disks = ours.iter().filter(|p| p.display().to_string().contains("/images/")).count();
+    let configs = ours
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .count();
+    let disks = ours
+        .iter()
+        .filter(|p| p.display().to_string().contains("/images/"))
+        .count();
     assert_eq!(configs, total, "{ours:?}");
     assert_eq!(disks, total, "one disk per VM: {ours:?}");
     for p in &files {
         let name = p.file_name().unwrap().to_string_lossy();
-        assert!(!name.contains(".part") && !name.contains(".tmp.proxlab"), "half-made file {p:?}");
+        assert!(
+            !name.contains(".part") && !name.contains(".tmp.proxlab"),
+            "half-made file {p:?}"
+        );
     }
     for r in rows.iter().filter(|r| r.role == "student") {
         let disk = root.join(format!("var/lib/vz/images/{0}/vm-{0}-disk-0.qcow2", r.vmid));

@@ -824,6 +824,22 @@ async fn cluster_admin_functions_refuse_teachers_and_students() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_websockets_are_checked_before_any_proxmox_call() {
+    websockets_are_checked_before_any_proxmox_call("console", "vncproxy", &["binary"]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn terminal_websockets_are_checked_before_any_proxmox_call() {
+    websockets_are_checked_before_any_proxmox_call("terminal", "termproxy", &[]).await;
+}
+
+/// `/ws/{kind}/…` refuses a missing or foreign Origin, no or a forged session, another
+/// student's VM, a made-up VMID and a stopped VM, all before `call` reaches Proxmox; the
+/// owner's upgrade from the portal's own page goes through and makes that one call.
+async fn websockets_are_checked_before_any_proxmox_call(
+    kind: &str,
+    call: &str,
+    protocols: &[&str],
+) {
     let (s, sim, _dir, cluster) = start_with_cluster().await;
     s.add_user("bob", Role::Student).await;
     let ann = s.login("ann").await;
@@ -845,13 +861,15 @@ async fn console_websockets_are_checked_before_any_proxmox_call() {
     let upgrade = |vmid: i32, cookie: Option<&str>, origin: Option<&str>| {
         let mut req = s
             .http
-            .get(format!("{}/ws/console/{cluster}/{vmid}", s.url))
+            .get(format!("{}/ws/{kind}/{cluster}/{vmid}", s.url))
             .header("host", &host)
             .header("connection", "upgrade")
             .header("upgrade", "websocket")
             .header("sec-websocket-version", "13")
-            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
-            .header("sec-websocket-protocol", "binary");
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        if !protocols.is_empty() {
+            req = req.header("sec-websocket-protocol", protocols.join(", "));
+        }
         if let Some(c) = cookie {
             req = req.header("cookie", c);
         }
@@ -860,6 +878,7 @@ async fn console_websockets_are_checked_before_any_proxmox_call() {
         }
         async move { req.send().await.unwrap().status().as_u16() }
     };
+    let route = format!("POST /nodes/{{node}}/qemu/{{vmid}}/{call}");
     sim.control().reset_counters();
     let site = Some(same_site.as_str());
     assert_eq!(upgrade(100, Some(&ann), None).await, 403, "no Origin");
@@ -890,17 +909,12 @@ async fn console_websockets_are_checked_before_any_proxmox_call() {
         "a stopped VM"
     );
     assert_eq!(
-        sim.control()
-            .count("POST /nodes/{node}/qemu/{vmid}/vncproxy"),
+        sim.control().count(&route),
         0,
         "{:?}",
         sim.control().counters()
     );
     // The owner, from the portal's own page: the upgrade goes through.
     assert_eq!(upgrade(100, Some(&ann), site).await, 101);
-    assert_eq!(
-        sim.control()
-            .count("POST /nodes/{node}/qemu/{vmid}/vncproxy"),
-        1
-    );
+    assert_eq!(sim.control().count(&route), 1);
 }

@@ -2,9 +2,9 @@
 //! decides what they may see and do (others' classes are "not found").
 
 use crate::AppError;
-use lab::model::{ClassDetail, ClassForm, ClassPlan, ClassSummary, JoinView, TemplateChoice};
 #[cfg(feature = "ssr")]
 use lab::model::Role;
+use lab::model::{ClassDetail, ClassForm, ClassPlan, ClassSummary, JoinView, TemplateChoice};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -18,7 +18,8 @@ pub async fn list_classes() -> Result<Vec<ClassSummary>, AppError> {
 
 /// What the wizard offers: templates, and clusters with their nodes.
 #[server(endpoint = "classes/choices")]
-pub async fn wizard_choices() -> Result<(Vec<TemplateChoice>, Vec<(i32, String, Vec<String>)>), AppError> {
+pub async fn wizard_choices()
+-> Result<(Vec<TemplateChoice>, Vec<(i32, String, Vec<String>)>), AppError> {
     let s = require(Role::Teacher).await?;
     let services = services()?;
     Ok((
@@ -51,12 +52,18 @@ pub async fn load_class(id: i32) -> Result<ClassDetail, AppError> {
 }
 
 #[server(endpoint = "classes/invite")]
-pub async fn regenerate_invite(id: i32, #[server(default)] days: String) -> Result<String, AppError> {
+pub async fn regenerate_invite(
+    id: i32,
+    #[server(default)] days: String,
+) -> Result<String, AppError> {
     let s = require(Role::Teacher).await?;
-    let days = match days.trim() {
-        "" => None,
-        d => Some(d.parse::<u32>().map_err(|_| AppError::Invalid("Days: a whole number, or empty for never.".into()))?),
-    };
+    let days =
+        match days.trim() {
+            "" => None,
+            d => Some(d.parse::<u32>().map_err(|_| {
+                AppError::Invalid("Days: a whole number, or empty for never.".into())
+            })?),
+        };
     Ok(lab::classes::regenerate_invite(&services()?, &s.user, id, days).await?)
 }
 
@@ -70,7 +77,9 @@ pub async fn revoke_invite(id: i32) -> Result<(), AppError> {
 pub async fn delete_class(id: i32, #[server(default)] confirm: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     if confirm != "on" {
-        return Err(AppError::Invalid("Tick the box to confirm that every VM of the class is destroyed.".into()));
+        return Err(AppError::Invalid(
+            "Tick the box to confirm that every VM of the class is destroyed.".into(),
+        ));
     }
     lab::classes::delete(&services()?, &s.user, id).await?;
     tracing::info!(by = %s.user.username, class = id, "class deletion queued");
@@ -81,7 +90,9 @@ pub async fn delete_class(id: i32, #[server(default)] confirm: String) -> Result
 pub async fn publish_class(id: i32, #[server(default)] confirm: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     if confirm != "on" {
-        return Err(AppError::Invalid("Tick the box to confirm that student changes are discarded.".into()));
+        return Err(AppError::Invalid(
+            "Tick the box to confirm that student changes are discarded.".into(),
+        ));
     }
     lab::classes::publish(&services()?, &s.user, id).await?;
     Ok(())
@@ -156,12 +167,19 @@ pub async fn add_vms(id: i32, count: String) -> Result<(), AppError> {
 }
 
 #[server(endpoint = "classes/specs")]
-pub async fn change_specs(id: i32, #[server(default)] cores: String, #[server(default)] memory_mb: String) -> Result<(), AppError> {
+pub async fn change_specs(
+    id: i32,
+    #[server(default)] cores: String,
+    #[server(default)] memory_mb: String,
+) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     let parse = |t: &str, what: &str| -> Result<Option<u32>, AppError> {
         match t.trim() {
             "" => Ok(None),
-            v => v.parse().map(Some).map_err(|_| AppError::Invalid(format!("{what}: a whole number."))),
+            v => v
+                .parse()
+                .map(Some)
+                .map_err(|_| AppError::Invalid(format!("{what}: a whole number."))),
         }
     };
     let cores = parse(&cores, "CPU cores")?;
@@ -179,7 +197,12 @@ pub async fn power_class(id: i32, action: String) -> Result<usize, AppError> {
 
 /// Admins: adopt a VMID block made elsewhere as a class.
 #[server(endpoint = "classes/import")]
-pub async fn import_class(cluster_id: i32, vmid_base: String, name: String, teacher: String) -> Result<i32, AppError> {
+pub async fn import_class(
+    cluster_id: i32,
+    vmid_base: String,
+    name: String,
+    teacher: String,
+) -> Result<i32, AppError> {
     let s = require(Role::Admin).await?;
     let base = vmid_base
         .trim()

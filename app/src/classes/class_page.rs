@@ -3,8 +3,8 @@
 //! with per-VM actions, publish, cancel and delete. Polls every 2 s while a job is active.
 
 use super::{
-    AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, GiveVm, PowerClass, PublishClass, RegenerateInvite,
-    RemoveClassVm, RemoveCoOwner, ResetVm, RevokeInvite, TakeVm, load_class,
+    AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, GiveVm, PowerClass, PublishClass,
+    RegenerateInvite, RemoveClassVm, RemoveCoOwner, ResetVm, RevokeInvite, TakeVm, load_class,
 };
 use crate::dashboard::PowerVm;
 use crate::layout::{FormError, RequireRole, action_error};
@@ -161,9 +161,27 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
     let p = d.progress.clone();
     let percent = p.percent();
     let status = if p.active {
-        format!("{}: {} of {} VMs ready{}", p.job.clone().unwrap_or_default(), p.done, p.total, match eta_text(p.eta_secs) { t if t.is_empty() => String::new(), t => format!(", {t}") })
+        format!(
+            "{}: {} of {} VMs ready{}",
+            p.job.clone().unwrap_or_default(),
+            p.done,
+            p.total,
+            match eta_text(p.eta_secs) {
+                t if t.is_empty() => String::new(),
+                t => format!(", {t}"),
+            }
+        )
     } else {
-        format!("{} of {} VMs ready{}", p.done, p.total, if p.failed > 0 { format!(", {} failed or cancelled", p.failed) } else { String::new() })
+        format!(
+            "{} of {} VMs ready{}",
+            p.done,
+            p.total,
+            if p.failed > 0 {
+                format!(", {} failed or cancelled", p.failed)
+            } else {
+                String::new()
+            }
+        )
     };
     let join_path = d.invite_token.clone().map(|t| format!("/join/{t}"));
     view! {

@@ -95,7 +95,12 @@ fn Wizard() -> impl IntoView {
 #[component]
 fn Review(form: ClassForm, p: ClassPlan, launch: ServerAction<LaunchClass>) -> impl IntoView {
     let blocked = !p.blockers.is_empty();
-    let nodes = p.nodes.iter().map(|(n, c)| format!("{n}: {c}")).collect::<Vec<_>>().join(", ");
+    let nodes = p
+        .nodes
+        .iter()
+        .map(|(n, c)| format!("{n}: {c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let hidden = [
         ("name", form.name.clone()),
         ("description", form.description.clone()),

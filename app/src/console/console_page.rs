@@ -17,13 +17,19 @@ pub fn ConsolePage() -> impl IntoView {
     view! {
         <Title text="Console" />
         <RequireRole role=Role::Student>
-            <Console />
+            <CheckedVm kind="console" screen=|info, start| view! { <ConsoleScreen info start /> }.into_any() />
         </RequireRole>
     }
 }
 
+/// Loads the VM for the user (the server checks access), then shows `screen`; or a refusal
+/// (`#{kind}-refused`, with the page's status) when the user may not use it. Shared by the
+/// console and the terminal page.
 #[component]
-fn Console() -> impl IntoView {
+pub(super) fn CheckedVm(
+    kind: &'static str,
+    screen: fn(ConsoleData, ServerAction<PowerVm>) -> AnyView,
+) -> impl IntoView {
     let params = use_params_map();
     let ids = move || {
         params.with(|p| {
@@ -47,13 +53,13 @@ fn Console() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match info.await {
-                    Ok(i) => view! { <ConsoleScreen info=i start /> }.into_any(),
+                    Ok(i) => screen(i, start),
                     Err(e) => {
                         #[cfg(feature = "ssr")]
                         crate::session::set_page_status(e.status());
                         view! {
-                            <section class="card console-message" id="console-refused">
-                                <h1>"No console"</h1>
+                            <section class="card console-message" id=format!("{kind}-refused")>
+                                <h1>{format!("No {kind}")}</h1>
                                 <p>{match e {
                                     crate::AppError::NotFound(_) | crate::AppError::Forbidden => "You do not have access to this VM, or it does not exist.".to_string(),
                                     other => other.to_string(),
@@ -83,6 +89,13 @@ fn ConsoleScreen(info: ConsoleData, start: ServerAction<PowerVm>) -> impl IntoVi
             <span class="muted">{format!("VMID {} on {}", info.vmid, info.node)}</span>
             {info.ip.clone().map(|ip| view! { <span class="ip">{ip}</span> })}
             {rdp.map(|href| view! { <a class="button" href=href download>"RDP file"</a> })}
+            // A full page load (rel=external): the terminal page's scripts run only then.
+            {(info.state == VmState::Running).then(|| view! {
+                <a class="button" href=format!("/terminal/{}/{}", info.cluster_id, info.vmid) rel="external" data-terminal="1"
+                    title=if info.has_screen { "A text terminal on the VM's serial port (the VM needs one)" } else { "The container's console as a text terminal" }>
+                    {if info.has_screen { "Terminal (serial)" } else { "Terminal" }}
+                </a>
+            })}
         </header>
     };
     let body = match info.state {

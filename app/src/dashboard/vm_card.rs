@@ -62,8 +62,11 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
     let rdp_closed = card.rdp_open == Some(false);
     let rdp = (card.ip.is_some() && card.kind == "qemu" && !rdp_closed)
         .then(|| format!("/vm/{}/{}/rdp", card.cluster_id, card.vmid));
-    let console = (card.kind == "qemu" && matches!(state, VmState::Running | VmState::Starting))
+    let running = matches!(state, VmState::Running | VmState::Starting);
+    let console = (card.kind == "qemu" && running)
         .then(|| format!("/console/{}/{}", card.cluster_id, card.vmid));
+    // A VM's terminal is its serial port (Proxmox termproxy); a container's, its console.
+    let terminal = running.then(|| format!("/terminal/{}/{}", card.cluster_id, card.vmid));
     let ip = card.ip.clone();
     let owners = card.owners.clone();
     view! {
@@ -87,6 +90,7 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
             <div class="actions">
                 {buttons}
                 {console.map(|href| view! { <a class="button" href=href target="_blank" rel="noopener" data-console="1">"Console"</a> })}
+                {terminal.map(|href| view! { <a class="button" href=href target="_blank" rel="noopener" data-terminal="1">"Terminal"</a> })}
                 {rdp.map(|href| view! { <a class="button" href=href download data-rdp="1">"RDP file"</a> })}
                 {rdp_closed.then(|| view! { <span class="muted" title="The portal could not reach port 3389 at this address">"RDP port closed"</span> })}
             </div>

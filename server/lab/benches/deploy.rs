@@ -10,13 +10,13 @@ mod sshd;
 #[path = "../tests/support/world.rs"]
 mod world;
 
+use lab::classes;
 use lab::db::entity::job;
 use lab::deploy::{DeploySettings, run_until_idle};
-use lab::classes;
 use lab::model::{ClassForm, Role};
-use world::{make_user, sim_world};
 use sea_orm::EntityTrait;
 use std::time::Instant;
+use world::{make_user, sim_world};
 
 async fn run(students: u32, over_ssh: bool) {
     let sshd = over_ssh.then(sshd::Sshd::start);
@@ -41,10 +41,17 @@ async fn run(students: u32, over_ssh: bool) {
     let started = Instant::now();
     let id = classes::launch(services, &teacher, &form).await.unwrap();
     let launched = started.elapsed();
-    run_until_idle(services, &DeploySettings::default()).await.unwrap();
+    run_until_idle(services, &DeploySettings::default())
+        .await
+        .unwrap();
     let wall = started.elapsed();
     let detail = classes::detail(services, &teacher, id).await.unwrap();
-    assert_eq!(detail.progress.done as usize, students as usize + 2, "{:?}", detail.progress);
+    assert_eq!(
+        detail.progress.done as usize,
+        students as usize + 2,
+        "{:?}",
+        detail.progress
+    );
     let jobs = job::Entity::find().all(&services.db).await.unwrap();
     let commands: i64 = jobs.iter().map(|j| j.commands).sum();
     let vms = f64::from(students + 2);

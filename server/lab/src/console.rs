@@ -8,6 +8,7 @@
 //! connection fetches a fresh ticket, so the ticket's 40 s life never matters.
 
 pub mod rfb;
+pub mod terminal;
 
 use crate::db::entity::user;
 use crate::inventory::usable_vm;
@@ -20,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-/// Consoles one user may have open at once.
+/// Consoles (screens and terminals together) one user may have open at once.
 pub const MAX_PER_USER: usize = 4;
 /// A console with no traffic either way for this long is closed.
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
@@ -31,6 +32,20 @@ pub trait ByteLink: Send {
     fn recv(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
     fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
     fn close(&mut self) -> impl Future<Output = ()> + Send;
+
+    /// The next message with its kind, for protocols where text and binary frames mean
+    /// different things (the terminal's `resize:` control). Links that cannot tell call
+    /// everything binary.
+    fn recv_message(&mut self) -> impl Future<Output = Result<Option<Payload>>> + Send {
+        async move { Ok(self.recv().await?.map(Payload::Binary)) }
+    }
+}
+
+/// One WebSocket message, as [`ByteLink::recv_message`] sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Payload {
+    Binary(Vec<u8>),
+    Text(String),
 }
 
 impl ByteLink for ConsoleSocket {
@@ -120,20 +135,10 @@ pub async fn open(
     cluster_id: i32,
     vmid: i32,
 ) -> Result<Upstream> {
-    let vm = usable_vm(services, user, cluster_id, vmid).await?;
+    let vm = running_vm(services, user, cluster_id, vmid).await?;
     if vm.kind != "qemu" {
         return Err(Error::Invalid(
             "Containers have a terminal, not a screen console.".into(),
-        ));
-    }
-    if vm.status == "unknown" {
-        return Err(Error::Unavailable(
-            "The VM's node cannot be reached right now.".into(),
-        ));
-    }
-    if vm.status != "running" {
-        return Err(Error::Conflict(
-            "The VM is stopped. Start it to use its console.".into(),
         ));
     }
     let slot = services.consoles.take(user.id)?;
@@ -153,6 +158,28 @@ pub async fn open(
         leftover,
         slot,
     })
+}
+
+/// The checks every console and terminal passes before anything reaches Proxmox: `user`
+/// may use the VM (owner, its class's teachers, admins), its node answers and it runs.
+async fn running_vm(
+    services: &Services,
+    user: &user::Model,
+    cluster_id: i32,
+    vmid: i32,
+) -> Result<crate::db::entity::vm::Model> {
+    let vm = usable_vm(services, user, cluster_id, vmid).await?;
+    if vm.status == "unknown" {
+        return Err(Error::Unavailable(
+            "The VM's node cannot be reached right now.".into(),
+        ));
+    }
+    if vm.status != "running" {
+        return Err(Error::Conflict(
+            "The VM is stopped. Start it to use its console.".into(),
+        ));
+    }
+    Ok(vm)
 }
 
 /// Serves the browser: the "no authentication" handshake, then bytes both ways until either

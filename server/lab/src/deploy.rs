@@ -86,7 +86,10 @@ pub fn spawn_runner(services: Services, settings: DeploySettings) -> JoinHandle<
 
 /// Runs every job that can be claimed now, until none is left; returns how many ran.
 /// For tests, benchmarks and the command line.
-pub async fn run_until_idle(services: &Services, settings: &DeploySettings) -> crate::Result<usize> {
+pub async fn run_until_idle(
+    services: &Services,
+    settings: &DeploySettings,
+) -> crate::Result<usize> {
     let owner = crate::token::random_token();
     claim::run_available(services, settings, &owner).await
 }

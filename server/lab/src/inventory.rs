@@ -357,7 +357,9 @@ pub async fn usable_vm(
 ) -> Result<vm::Model> {
     let not_found = || Error::NotFound(format!("VM {vmid}"));
     // Admins may use any VM; teachers their classes' VMs; everyone the VMs assigned to them.
-    if !is_admin(user) && !crate::classes::access::manages_vm(services, user, cluster_id, vmid).await? {
+    if !is_admin(user)
+        && !crate::classes::access::manages_vm(services, user, cluster_id, vmid).await?
+    {
         assignment::Entity::find()
             .filter(assignment::Column::UserId.eq(user.id))
             .filter(assignment::Column::ClusterId.eq(cluster_id))

@@ -108,7 +108,11 @@ fn output_result(code: Option<i32>, stdout: Vec<u8>, stderr: &[u8]) -> Result<Ve
         Some(0) => Ok(stdout),
         code => Err(NodeError::Failed {
             code: code.unwrap_or(-1),
-            stderr: String::from_utf8_lossy(stderr).trim().chars().take(2000).collect(),
+            stderr: String::from_utf8_lossy(stderr)
+                .trim()
+                .chars()
+                .take(2000)
+                .collect(),
         }),
     }
 }

@@ -18,6 +18,7 @@
 mod client;
 mod console;
 mod error;
+mod terminal;
 mod tls;
 mod types;
 
@@ -28,6 +29,7 @@ use secrecy::SecretString;
 pub use client::Client;
 pub use console::{ConsoleSocket, VncTicket};
 pub use error::Error;
+pub use terminal::TermTicket;
 pub use tls::fetch_fingerprint;
 pub use types::*;
 

@@ -16,12 +16,12 @@ use lab::db::entity::{class_vm, user};
 use lab::deploy::{DeploySettings, run_until_idle};
 use lab::model::{ClassForm, ClusterForm, Role};
 use lab::{Error, classes, clusters};
-use world::{SimWorld, make_user, sim_world};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+use world::{SimWorld, make_user, sim_world};
 
 struct World {
     w: SimWorld,
@@ -82,7 +82,8 @@ impl World {
     }
 
     fn config(&self, vmid: i32) -> PathBuf {
-        self.root.join(format!("etc/pve/nodes/pve1/qemu-server/{vmid}.conf"))
+        self.root
+            .join(format!("etc/pve/nodes/pve1/qemu-server/{vmid}.conf"))
     }
 
     fn disk(&self, vmid: i32) -> PathBuf {
@@ -107,8 +108,9 @@ impl World {
         all.into_iter()
             .filter(|p| {
                 let s = p.display().to_string();
-                (base..base + 100).any(|v| s.contains(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/")))
-                    || s.contains(&format!("class-{base}"))
+                (base..base + 100).any(|v| {
+                    s.contains(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/"))
+                }) || s.contains(&format!("class-{base}"))
             })
             .collect()
     }
@@ -120,7 +122,11 @@ fn backing_chain(path: &Path) -> Vec<String> {
         .arg(path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     v.as_array()
         .unwrap()
@@ -134,14 +140,19 @@ fn qemu_io(path: &Path, cmd: &str) -> bool {
         .args(["-f", "qcow2", "-c", cmd])
         .arg(path)
         .output()
-        .map(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains("Pattern verification failed"))
+        .map(|o| {
+            o.status.success()
+                && !String::from_utf8_lossy(&o.stdout).contains("Pattern verification failed")
+        })
         .unwrap()
 }
 
 async fn deploy_and_check(over_ssh: bool) {
     let w = world(over_ssh).await;
     let teacher = w.user("teacher", Role::Teacher).await;
-    let id = classes::launch(&w.services, &teacher, &w.form("Net 101", 3)).await.unwrap();
+    let id = classes::launch(&w.services, &teacher, &w.form("Net 101", 3))
+        .await
+        .unwrap();
     let ran = run_until_idle(&w.services, &settings()).await.unwrap();
     assert_eq!(ran, 1);
     let rows = w.rows(id).await;
@@ -152,22 +163,49 @@ async fn deploy_and_check(over_ssh: bool) {
     }
     let base = rows[0].vmid - rows[0].vmid % 100;
     // pvesim (like pmxcfs) sees the new guests.
-    let client = clusters::client(&w.services, &clusters::find(&w.services, w.cluster_id).await.unwrap()).unwrap();
+    let client = clusters::client(
+        &w.services,
+        &clusters::find(&w.services, w.cluster_id).await.unwrap(),
+    )
+    .unwrap();
     let guests = client.vm_resources().await.unwrap();
     for v in [base, base + 1, base + 2, base + 3, base + 99] {
-        assert!(guests.iter().any(|g| g.vmid == v as u32), "pvesim lists {v}");
+        assert!(
+            guests.iter().any(|g| g.vmid == v as u32),
+            "pvesim lists {v}"
+        );
     }
-    let base_guest = guests.iter().find(|g| g.vmid == (base + 99) as u32).unwrap();
+    let base_guest = guests
+        .iter()
+        .find(|g| g.vmid == (base + 99) as u32)
+        .unwrap();
     assert!(base_guest.template, "the class base is a template");
     // student → class base → export
     let chain = backing_chain(&w.disk(base + 1));
     assert_eq!(chain.len(), 3, "{chain:?}");
-    assert!(chain[1].ends_with(&format!("images/{}/vm-{}-disk-0.qcow2", base + 99, base + 99)), "{chain:?}");
-    assert!(chain[2].contains(&format!("proxlab/class-{base}/scsi0.qcow2")), "{chain:?}");
+    assert!(
+        chain[1].ends_with(&format!(
+            "images/{}/vm-{}-disk-0.qcow2",
+            base + 99,
+            base + 99
+        )),
+        "{chain:?}"
+    );
+    assert!(
+        chain[2].contains(&format!("proxlab/class-{base}/scsi0.qcow2")),
+        "{chain:?}"
+    );
     let teacher_chain = backing_chain(&w.disk(base));
-    assert_eq!(teacher_chain.len(), 2, "teacher sits on the export: {teacher_chain:?}");
+    assert_eq!(
+        teacher_chain.len(),
+        2,
+        "teacher sits on the export: {teacher_chain:?}"
+    );
     // MACs unique across the class, and none of the template's.
-    let macs: Vec<String> = rows.iter().flat_map(|r| r.macs.split(',').map(str::to_owned)).collect();
+    let macs: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.macs.split(',').map(str::to_owned))
+        .collect();
     assert_eq!(macs.iter().collect::<HashSet<_>>().len(), macs.len());
     let tpl = std::fs::read_to_string(w.config(9000)).unwrap();
     for r in &rows {
@@ -183,7 +221,6 @@ async fn deploy_and_check(over_ssh: bool) {
     assert_eq!(detail.summary.state, "ready");
     assert_eq!(detail.progress.done, 5);
     assert!(!detail.progress.active);
-
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,11 +237,17 @@ async fn a_class_deploys_over_ssh_to_a_real_sshd() {
 async fn a_runner_killed_at_random_points_resumes_to_exactly_the_requested_vms() {
     let w = world(false).await;
     let teacher = w.user("teacher", Role::Teacher).await;
-    let id = classes::launch(&w.services, &teacher, &w.form("Crash course", 6)).await.unwrap();
+    let id = classes::launch(&w.services, &teacher, &w.form("Crash course", 6))
+        .await
+        .unwrap();
     // Kill the runner (drop its future, and with it any command in flight) after a few
     // different delays, then let a fresh runner take over once the lease runs out.
     for ms in [40u64, 120, 250, 400] {
-        let _ = tokio::time::timeout(Duration::from_millis(ms), run_until_idle(&w.services, &settings())).await;
+        let _ = tokio::time::timeout(
+            Duration::from_millis(ms),
+            run_until_idle(&w.services, &settings()),
+        )
+        .await;
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
@@ -214,7 +257,10 @@ async fn a_runner_killed_at_random_points_resumes_to_exactly_the_requested_vms()
     assert!(rows.iter().all(|r| r.step == "ready"), "{rows:?}");
     let base = rows[0].vmid - rows[0].vmid % 100;
     let files = w.files_of_block(base);
-    let configs = files.iter().filter(|p| p.extension().is_some_and(|e| e == "conf")).count();
+    let configs = files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
+        .count();
     assert_eq!(configs, 8, "{files:?}");
     assert!(
         files.iter().all(|p| {
@@ -233,41 +279,98 @@ async fn invites_reset_publish_and_delete() {
     let alice = w.user("alice", Role::Student).await;
     let bob = w.user("bob", Role::Student).await;
     let carol = w.user("carol", Role::Student).await;
-    let id = classes::launch(&w.services, &teacher, &w.form("Linux '; rm -rf / # $(reboot) ü", 2)).await.unwrap();
+    let id = classes::launch(
+        &w.services,
+        &teacher,
+        &w.form("Linux '; rm -rf / # $(reboot) ü", 2),
+    )
+    .await
+    .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
     let base = detail.summary.vmid_base;
-    assert!(detail.vms.iter().all(|v| v.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')), "{:?}", detail.vms);
+    assert!(
+        detail.vms.iter().all(|v| v
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')),
+        "{:?}",
+        detail.vms
+    );
 
     // Others cannot see or touch the class.
-    assert!(matches!(classes::detail(&w.services, &other, id).await, Err(Error::NotFound(_))));
-    assert!(matches!(classes::detail(&w.services, &alice, id).await, Err(Error::NotFound(_))));
-    assert!(matches!(classes::delete(&w.services, &other, id).await, Err(Error::NotFound(_))));
-    assert!(matches!(classes::launch(&w.services, &alice, &w.form("x", 1)).await, Err(Error::Forbidden)));
+    assert!(matches!(
+        classes::detail(&w.services, &other, id).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        classes::detail(&w.services, &alice, id).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        classes::delete(&w.services, &other, id).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        classes::launch(&w.services, &alice, &w.form("x", 1)).await,
+        Err(Error::Forbidden)
+    ));
 
     // Invites: join, idempotent join, full class, revoke, regenerate.
     let token = detail.invite_token.clone().unwrap();
     assert_eq!(token.len(), 43);
     let (_, a_vm) = classes::join(&w.services, &alice, &token).await.unwrap();
-    assert_eq!(classes::join(&w.services, &alice, &token).await.unwrap().1, a_vm);
+    assert_eq!(
+        classes::join(&w.services, &alice, &token).await.unwrap().1,
+        a_vm
+    );
     let (_, b_vm) = classes::join(&w.services, &bob, &token).await.unwrap();
     assert_ne!(a_vm, b_vm);
-    assert!(matches!(classes::join(&w.services, &carol, &token).await, Err(Error::Conflict(_))));
-    let fresh = classes::regenerate_invite(&w.services, &teacher, id, None).await.unwrap();
-    assert!(classes::join_view(&w.services, &carol, &token).await.is_err(), "old link dead");
-    assert!(classes::join_view(&w.services, &carol, &fresh).await.is_ok());
-    classes::revoke_invite(&w.services, &teacher, id).await.unwrap();
-    assert!(classes::join_view(&w.services, &carol, &fresh).await.is_err(), "revoked");
+    assert!(matches!(
+        classes::join(&w.services, &carol, &token).await,
+        Err(Error::Conflict(_))
+    ));
+    let fresh = classes::regenerate_invite(&w.services, &teacher, id, None)
+        .await
+        .unwrap();
+    assert!(
+        classes::join_view(&w.services, &carol, &token)
+            .await
+            .is_err(),
+        "old link dead"
+    );
+    assert!(
+        classes::join_view(&w.services, &carol, &fresh)
+            .await
+            .is_ok()
+    );
+    classes::revoke_invite(&w.services, &teacher, id)
+        .await
+        .unwrap();
+    assert!(
+        classes::join_view(&w.services, &carol, &fresh)
+            .await
+            .is_err(),
+        "revoked"
+    );
     // A student may not reset someone else's VM.
-    assert!(matches!(classes::request_reset(&w.services, &bob, w.cluster_id, a_vm).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        classes::request_reset(&w.services, &bob, w.cluster_id, a_vm).await,
+        Err(Error::NotFound(_))
+    ));
 
     // Reset: alice's writes are gone afterwards.
     let disk = w.disk(a_vm);
     assert!(qemu_io(&disk, "write -P 0xab 0 1M"));
     assert!(qemu_io(&disk, "read -P 0xab 0 1M"));
-    classes::request_reset(&w.services, &alice, w.cluster_id, a_vm).await.unwrap();
+    classes::request_reset(&w.services, &alice, w.cluster_id, a_vm)
+        .await
+        .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    assert!(!qemu_io(&disk, "read -P 0xab 0 1M"), "reset discards the student's writes");
+    assert!(
+        !qemu_io(&disk, "read -P 0xab 0 1M"),
+        "reset discards the student's writes"
+    );
     assert_eq!(backing_chain(&disk).len(), 3);
 
     // Publish: the teacher's writes reach every student; the old export is gone.
@@ -275,18 +378,34 @@ async fn invites_reset_publish_and_delete() {
     classes::publish(&w.services, &teacher, id).await.unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     for v in [a_vm, b_vm] {
-        assert!(qemu_io(&w.disk(v), "read -P 0xcd 0 1M"), "student {v} sees the published content");
+        assert!(
+            qemu_io(&w.disk(v), "read -P 0xcd 0 1M"),
+            "student {v} sees the published content"
+        );
         let chain = backing_chain(&w.disk(v));
         assert_eq!(chain.len(), 3, "{chain:?}");
         assert!(chain[2].contains("-v"), "on the new export: {chain:?}");
     }
-    assert!(!w.root.join(format!("var/lib/vz/proxlab/class-{base}/scsi0.qcow2")).exists());
+    assert!(
+        !w.root
+            .join(format!("var/lib/vz/proxlab/class-{base}/scsi0.qcow2"))
+            .exists()
+    );
 
     // Delete: VMs destroyed through the API, files and rows gone.
     classes::delete(&w.services, &teacher, id).await.unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    assert!(w.files_of_block(base).is_empty(), "{:?}", w.files_of_block(base));
-    assert!(classes::list(&w.services, &teacher).await.unwrap().is_empty());
+    assert!(
+        w.files_of_block(base).is_empty(),
+        "{:?}",
+        w.files_of_block(base)
+    );
+    assert!(
+        classes::list(&w.services, &teacher)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert!(w.rows(id).await.is_empty());
 }
 
@@ -297,70 +416,174 @@ async fn teachers_manage_a_class_after_launch() {
     let co = w.user("co", Role::Teacher).await;
     let admin = w.user("admin", Role::Admin).await;
     let alice = w.user("alice", Role::Student).await;
-    let id = classes::launch(&w.services, &teacher, &w.form("Ops", 2)).await.unwrap();
+    let id = classes::launch(&w.services, &teacher, &w.form("Ops", 2))
+        .await
+        .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    let base = classes::detail(&w.services, &teacher, id).await.unwrap().summary.vmid_base;
+    let base = classes::detail(&w.services, &teacher, id)
+        .await
+        .unwrap()
+        .summary
+        .vmid_base;
 
     // Co-owners see and manage the class; students cannot be co-owners.
     assert!(classes::detail(&w.services, &co, id).await.is_err());
-    classes::add_co_owner(&w.services, &teacher, id, "co").await.unwrap();
-    assert_eq!(classes::detail(&w.services, &co, id).await.unwrap().co_owners, vec!["co".to_owned()]);
-    assert!(matches!(classes::add_co_owner(&w.services, &teacher, id, "alice").await, Err(Error::Invalid(_))));
-    classes::remove_co_owner(&w.services, &teacher, id, "co").await.unwrap();
-    assert!(matches!(classes::detail(&w.services, &co, id).await, Err(Error::NotFound(_))));
+    classes::add_co_owner(&w.services, &teacher, id, "co")
+        .await
+        .unwrap();
+    assert_eq!(
+        classes::detail(&w.services, &co, id)
+            .await
+            .unwrap()
+            .co_owners,
+        vec!["co".to_owned()]
+    );
+    assert!(matches!(
+        classes::add_co_owner(&w.services, &teacher, id, "alice").await,
+        Err(Error::Invalid(_))
+    ));
+    classes::remove_co_owner(&w.services, &teacher, id, "co")
+        .await
+        .unwrap();
+    assert!(matches!(
+        classes::detail(&w.services, &co, id).await,
+        Err(Error::NotFound(_))
+    ));
 
     // More VMs, made by a deploy job like the first ones.
-    classes::add_students(&w.services, &teacher, id, 2).await.unwrap();
+    classes::add_students(&w.services, &teacher, id, 2)
+        .await
+        .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     let d = classes::detail(&w.services, &teacher, id).await.unwrap();
     assert_eq!(d.summary.students, 4);
-    assert_eq!(d.vms.iter().filter(|v| v.role == "student" && v.step == "ready").count(), 4);
+    assert_eq!(
+        d.vms
+            .iter()
+            .filter(|v| v.role == "student" && v.step == "ready")
+            .count(),
+        4
+    );
     assert_eq!(backing_chain(&w.disk(base + 4)).len(), 3);
-    assert!(classes::add_students(&w.services, &teacher, id, 95).await.is_err(), "the block ends at P98");
+    assert!(
+        classes::add_students(&w.services, &teacher, id, 95)
+            .await
+            .is_err(),
+        "the block ends at P98"
+    );
 
     // Hand a VM to a student, take it back.
-    classes::assign_student(&w.services, &teacher, id, base + 2, "alice").await.unwrap();
+    classes::assign_student(&w.services, &teacher, id, base + 2, "alice")
+        .await
+        .unwrap();
     let d = classes::detail(&w.services, &teacher, id).await.unwrap();
-    assert_eq!(d.vms.iter().find(|v| v.vmid == base + 2).unwrap().student.as_deref(), Some("alice"));
-    assert!(classes::assign_student(&w.services, &teacher, id, base + 3, "alice").await.is_err(), "one VM per student");
-    classes::unassign_student(&w.services, &teacher, id, base + 2).await.unwrap();
+    assert_eq!(
+        d.vms
+            .iter()
+            .find(|v| v.vmid == base + 2)
+            .unwrap()
+            .student
+            .as_deref(),
+        Some("alice")
+    );
+    assert!(
+        classes::assign_student(&w.services, &teacher, id, base + 3, "alice")
+            .await
+            .is_err(),
+        "one VM per student"
+    );
+    classes::unassign_student(&w.services, &teacher, id, base + 2)
+        .await
+        .unwrap();
 
     // Remove one VM: destroyed through the API, its row gone.
-    classes::remove_vm(&w.services, &teacher, id, base + 4).await.unwrap();
+    classes::remove_vm(&w.services, &teacher, id, base + 4)
+        .await
+        .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     assert!(!w.config(base + 4).exists());
     assert!(!w.disk(base + 4).exists());
-    assert_eq!(classes::detail(&w.services, &teacher, id).await.unwrap().summary.students, 3);
+    assert_eq!(
+        classes::detail(&w.services, &teacher, id)
+            .await
+            .unwrap()
+            .summary
+            .students,
+        3
+    );
 
     // New specs: only cores and memory change in the configs.
     let before = std::fs::read_to_string(w.config(base + 1)).unwrap();
-    classes::respec(&w.services, &teacher, id, Some(3), Some(1024)).await.unwrap();
+    classes::respec(&w.services, &teacher, id, Some(3), Some(1024))
+        .await
+        .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     let after = std::fs::read_to_string(w.config(base + 1)).unwrap();
-    assert!(after.contains("cores: 3") && after.contains("memory: 1024"), "{after}");
-    let unchanged = |t: &str| t.lines().filter(|l| !l.starts_with("cores") && !l.starts_with("memory") && !l.starts_with("digest")).collect::<Vec<_>>().join("\n");
+    assert!(
+        after.contains("cores: 3") && after.contains("memory: 1024"),
+        "{after}"
+    );
+    let unchanged = |t: &str| {
+        t.lines()
+            .filter(|l| {
+                !l.starts_with("cores") && !l.starts_with("memory") && !l.starts_with("digest")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     assert_eq!(unchanged(&before), unchanged(&after));
 
     // Start the whole class.
     let row = clusters::find(&w.services, w.cluster_id).await.unwrap();
     lab::sync::quick::run(&w.services, &row).await.unwrap();
-    let asked = classes::power_all(&w.services, &teacher, id, lab::model::VmAction::Start).await.unwrap();
+    let asked = classes::power_all(&w.services, &teacher, id, lab::model::VmAction::Start)
+        .await
+        .unwrap();
     assert_eq!(asked, 3);
-    assert!(matches!(classes::power_all(&w.services, &alice, id, lab::model::VmAction::Start).await, Err(Error::NotFound(_))));
+    assert!(matches!(
+        classes::power_all(&w.services, &alice, id, lab::model::VmAction::Start).await,
+        Err(Error::NotFound(_))
+    ));
 
     // Import: forget the class in the portal, then adopt its block again (admins only).
-    classes::unassign_student(&w.services, &teacher, id, base + 1).await.ok();
-    lab::db::entity::class_vm::Entity::delete_many().exec(&w.services.db).await.unwrap();
-    lab::db::entity::job::Entity::delete_many().exec(&w.services.db).await.unwrap();
-    lab::db::entity::class::Entity::delete_many().exec(&w.services.db).await.unwrap();
-    assert!(matches!(classes::import(&w.services, &teacher, w.cluster_id, base, "Again", "teacher").await, Err(Error::Forbidden)));
-    let again = classes::import(&w.services, &admin, w.cluster_id, base, "Again", "teacher").await.unwrap();
+    classes::unassign_student(&w.services, &teacher, id, base + 1)
+        .await
+        .ok();
+    lab::db::entity::class_vm::Entity::delete_many()
+        .exec(&w.services.db)
+        .await
+        .unwrap();
+    lab::db::entity::job::Entity::delete_many()
+        .exec(&w.services.db)
+        .await
+        .unwrap();
+    lab::db::entity::class::Entity::delete_many()
+        .exec(&w.services.db)
+        .await
+        .unwrap();
+    assert!(matches!(
+        classes::import(
+            &w.services,
+            &teacher,
+            w.cluster_id,
+            base,
+            "Again",
+            "teacher"
+        )
+        .await,
+        Err(Error::Forbidden)
+    ));
+    let again = classes::import(&w.services, &admin, w.cluster_id, base, "Again", "teacher")
+        .await
+        .unwrap();
     let d = classes::detail(&w.services, &teacher, again).await.unwrap();
     assert_eq!(d.vms.len(), 5, "{:?}", d.vms);
     assert_eq!(d.summary.students, 3);
     // An imported class can be reset like any other.
     lab::sync::quick::run(&w.services, &row).await.unwrap();
-    classes::request_reset(&w.services, &teacher, w.cluster_id, base + 2).await.unwrap();
+    classes::request_reset(&w.services, &teacher, w.cluster_id, base + 2)
+        .await
+        .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     assert_eq!(backing_chain(&w.disk(base + 2)).len(), 3);
 }
@@ -371,38 +594,77 @@ async fn bad_input_and_broken_parts_leave_nothing_behind() {
     let w = world(false).await;
     let teacher = w.user("teacher", Role::Teacher).await;
     std::fs::remove_file(w.root.join("var/lib/vz/images/9000/base-9000-disk-0.qcow2")).unwrap();
-    let id = classes::launch(&w.services, &teacher, &w.form("No disk", 2)).await.unwrap();
+    let id = classes::launch(&w.services, &teacher, &w.form("No disk", 2))
+        .await
+        .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     let d = classes::detail(&w.services, &teacher, id).await.unwrap();
     assert_eq!(d.summary.state, "failed");
-    assert!(d.progress.last_error.as_deref().unwrap_or("").contains("could not be exported"), "{:?}", d.progress);
-    assert!(d.vms.iter().all(|v| v.step == "failed" && v.error.is_some()), "{:?}", d.vms);
-    assert!(w.files_of_block(d.summary.vmid_base).is_empty(), "{:?}", w.files_of_block(d.summary.vmid_base));
+    assert!(
+        d.progress
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("could not be exported"),
+        "{:?}",
+        d.progress
+    );
+    assert!(
+        d.vms
+            .iter()
+            .all(|v| v.step == "failed" && v.error.is_some()),
+        "{:?}",
+        d.vms
+    );
+    assert!(
+        w.files_of_block(d.summary.vmid_base).is_empty(),
+        "{:?}",
+        w.files_of_block(d.summary.vmid_base)
+    );
 
     // A hostile class name with a line break is refused before anything happens.
-    assert!(matches!(classes::launch(&w.services, &teacher, &w.form("a\nb", 1)).await, Err(Error::Invalid(_))));
+    assert!(matches!(
+        classes::launch(&w.services, &teacher, &w.form("a\nb", 1)).await,
+        Err(Error::Invalid(_))
+    ));
     // An offline template node: the plan says so, launch refuses.
-    w.sim.control().set_node_state("pve1", pvesim::NodeState::Offline);
-    let err = classes::launch(&w.services, &teacher, &w.form("Offline", 1)).await.unwrap_err();
-    assert!(matches!(err, Error::Unavailable(_) | Error::Invalid(_)), "{err:?}");
-    assert_eq!(classes::list(&w.services, &teacher).await.unwrap().len(), 1, "nothing recorded");
+    w.sim
+        .control()
+        .set_node_state("pve1", pvesim::NodeState::Offline);
+    let err = classes::launch(&w.services, &teacher, &w.form("Offline", 1))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Unavailable(_) | Error::Invalid(_)),
+        "{err:?}"
+    );
+    assert_eq!(
+        classes::list(&w.services, &teacher).await.unwrap().len(),
+        1,
+        "nothing recorded"
+    );
 
     // A node whose SSH host key is not the pinned one: nothing is made.
     let w = world(true).await;
     let teacher = w.user("teacher", Role::Teacher).await;
     let mut row = clusters::find(&w.services, w.cluster_id).await.unwrap();
     let sshd = w._sshd.as_ref().unwrap();
-    let mut form = ClusterForm::with_token("lab", &w.sim.url(), w.sim.fingerprint(), &w.sim.token()).unwrap();
+    let mut form =
+        ClusterForm::with_token("lab", &w.sim.url(), w.sim.fingerprint(), &w.sim.token()).unwrap();
     form.pve_root = row.pve_root.clone();
     form.storage_paths = row.storage_paths.clone();
     form.ssh_user = sshd.user();
     form.ssh_port = sshd.port().to_string();
     form.ssh_host_keys = sshd.client_key_line(); // a valid key, but not the server's
     form.secret = String::new();
-    clusters::update(&w.services, w.cluster_id, &form).await.unwrap();
+    clusters::update(&w.services, w.cluster_id, &form)
+        .await
+        .unwrap();
     row = clusters::find(&w.services, w.cluster_id).await.unwrap();
     assert!(row.ssh_key_enc.is_some(), "the stored key is kept");
-    let id = classes::launch(&w.services, &teacher, &w.form("Pinned", 2)).await.unwrap();
+    let id = classes::launch(&w.services, &teacher, &w.form("Pinned", 2))
+        .await
+        .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     let d = classes::detail(&w.services, &teacher, id).await.unwrap();
     assert_eq!(d.summary.state, "failed");
@@ -418,11 +680,25 @@ async fn with_ssh_settings_the_full_sync_reads_all_configs_in_one_command() {
     w.sim.control().reset_counters();
     let report = lab::sync::full::run(&w.services, &row, None).await.unwrap();
     assert!(report.configs >= 5, "{report:?}");
-    assert_eq!(w.sim.control().count("GET /nodes/{node}/qemu/{vmid}/config"), 0);
-    assert_eq!(w.sim.control().count("GET /nodes/{node}/lxc/{vmid}/config"), 0);
-    let vms = lab::db::entity::vm::Entity::find().all(&w.services.db).await.unwrap();
+    assert_eq!(
+        w.sim
+            .control()
+            .count("GET /nodes/{node}/qemu/{vmid}/config"),
+        0
+    );
+    assert_eq!(
+        w.sim.control().count("GET /nodes/{node}/lxc/{vmid}/config"),
+        0
+    );
+    let vms = lab::db::entity::vm::Entity::find()
+        .all(&w.services.db)
+        .await
+        .unwrap();
     let tpl = vms.iter().find(|v| v.vmid == 9000).unwrap();
-    assert!(tpl.macs.is_some() && tpl.config_digest.is_some() && !tpl.needs_detail, "{tpl:?}");
+    assert!(
+        tpl.macs.is_some() && tpl.config_digest.is_some() && !tpl.needs_detail,
+        "{tpl:?}"
+    );
     // What the wizard lists about a template, without asking Proxmox.
     assert_eq!(tpl.firmware.as_deref(), Some("BIOS"));
     assert_eq!(tpl.disk_storage.as_deref(), Some("local"));
@@ -431,6 +707,13 @@ async fn with_ssh_settings_the_full_sync_reads_all_configs_in_one_command() {
     let choice = choices.iter().find(|t| t.vmid == 9000).unwrap();
     assert_eq!(choice.storage.as_deref(), Some("local"));
     let file = std::fs::read(w.config(9000)).unwrap();
-    let expected: String = <sha1::Sha1 as sha1::Digest>::digest(&file).iter().map(|b| format!("{b:02x}")).collect();
-    assert_eq!(tpl.config_digest.as_deref(), Some(expected.as_str()), "the digest PVE would report");
+    let expected: String = <sha1::Sha1 as sha1::Digest>::digest(&file)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(
+        tpl.config_digest.as_deref(),
+        Some(expected.as_str()),
+        "the digest PVE would report"
+    );
 }

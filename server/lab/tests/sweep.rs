@@ -7,9 +7,9 @@ mod world;
 
 use lab::db::entity::vm;
 use lab::{clusters, sync};
-use world::sim_world;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use std::process::Command;
+use world::sim_world;
 
 /// A namespace with one veth end in it; removed on drop.
 struct Netns {
@@ -18,8 +18,15 @@ struct Netns {
 }
 
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("the ip command");
-    assert!(out.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .expect("the ip command");
+    assert!(
+        out.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Netns {
@@ -29,13 +36,32 @@ impl Netns {
         let host_if = format!("plh{id}");
         let peer = format!("pln{id}");
         ip(&["netns", "add", &name]);
-        let ns = Netns { name: name.clone(), host_if: host_if.clone() };
-        ip(&["link", "add", &host_if, "type", "veth", "peer", "name", &peer]);
+        let ns = Netns {
+            name: name.clone(),
+            host_if: host_if.clone(),
+        };
+        ip(&[
+            "link", "add", &host_if, "type", "veth", "peer", "name", &peer,
+        ]);
         ip(&["link", "set", &peer, "netns", &name]);
-        ip(&["addr", "add", &format!("10.249.{subnet_third_octet}.1/30"), "dev", &host_if]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("10.249.{subnet_third_octet}.1/30"),
+            "dev",
+            &host_if,
+        ]);
         ip(&["link", "set", &host_if, "up"]);
         ip(&["-n", &name, "link", "set", &peer, "address", mac]);
-        ip(&["-n", &name, "addr", "add", &format!("10.249.{subnet_third_octet}.2/30"), "dev", &peer]);
+        ip(&[
+            "-n",
+            &name,
+            "addr",
+            "add",
+            &format!("10.249.{subnet_third_octet}.2/30"),
+            "dev",
+            &peer,
+        ]);
         ip(&["-n", &name, "link", "set", &peer, "up"]);
         ns
     }
@@ -43,8 +69,12 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["link", "del", &self.host_if]).status();
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.host_if])
+            .status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -70,16 +100,37 @@ async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
         a.update(&services.db).await.unwrap();
     }
     let subnet = vec!["10.249.77.0/30".to_owned()];
-    assert_eq!(sync::sweep::run(services, w.cluster_id, &subnet).await.unwrap(), None);
+    assert_eq!(
+        sync::sweep::run(services, w.cluster_id, &subnet)
+            .await
+            .unwrap(),
+        None
+    );
 
     // One VM without an IP, whose MAC answers in the namespace.
-    let mac = target.macs.clone().unwrap().split(',').next().unwrap().to_owned();
+    let mac = target
+        .macs
+        .clone()
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_owned();
     let mut a: vm::ActiveModel = target.clone().into();
     a.ip = Set(None);
     a.update(&services.db).await.unwrap();
     let _ns = Netns::new(&mac, 77);
-    assert_eq!(sync::sweep::run(services, w.cluster_id, &subnet).await.unwrap(), Some(1));
-    let after = vm::Entity::find_by_id(target.id).one(&services.db).await.unwrap().unwrap();
+    assert_eq!(
+        sync::sweep::run(services, w.cluster_id, &subnet)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    let after = vm::Entity::find_by_id(target.id)
+        .one(&services.db)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.ip.as_deref(), Some("10.249.77.2"));
     assert_eq!(after.ip_source.as_deref(), Some("sweep"));
 
@@ -87,5 +138,9 @@ async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
     let mut b: vm::ActiveModel = after.into();
     b.ip = Set(None);
     b.update(&services.db).await.unwrap();
-    assert!(sync::sweep::run(services, w.cluster_id, &["10.0.0.0/8".to_owned()]).await.is_err());
+    assert!(
+        sync::sweep::run(services, w.cluster_id, &["10.0.0.0/8".to_owned()])
+            .await
+            .is_err()
+    );
 }

@@ -66,7 +66,11 @@ pub async fn demo(mut settings: Settings, demo: Demo) -> anyhow::Result<()> {
 
 /// Demo accounts, the simulated cluster, a first sync and direct assignments. Returns
 /// (username, role, password) of each account.
-async fn seed(services: &Services, sim: &Sim, sim_root: &std::path::Path) -> anyhow::Result<Vec<(String, Role, String)>> {
+async fn seed(
+    services: &Services,
+    sim: &Sim,
+    sim_root: &std::path::Path,
+) -> anyhow::Result<Vec<(String, Role, String)>> {
     let mut accounts = Vec::new();
     for (name, role) in [
         ("admin", Role::Admin),
@@ -90,8 +94,9 @@ async fn seed(services: &Services, sim: &Sim, sim_root: &std::path::Path) -> any
         accounts.push((name.to_owned(), role, password));
     }
     lab::auth::issue_setup_token(services).await?;
-    let mut form = ClusterForm::with_token("Demo cluster", &sim.url(), sim.fingerprint(), &sim.token())
-        .context("pvesim's token")?;
+    let mut form =
+        ClusterForm::with_token("Demo cluster", &sim.url(), sim.fingerprint(), &sim.token())
+            .context("pvesim's token")?;
     // The simulator's files stand in for pmxcfs and the storages; node operations run on
     // this host (no SSH settings: the local shell).
     let root = sim_root.display();

@@ -1,8 +1,8 @@
 //! Who may see and manage a class: its owner, its co-owners and admins. Anyone else gets
 //! "not found", so class ids cannot be probed.
 
-use crate::model::Role;
 use crate::db::entity::{class, class_owner, user};
+use crate::model::Role;
 use crate::{Error, Result, Services};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -19,7 +19,11 @@ pub fn ensure_teacher(user: &user::Model) -> Result<()> {
 }
 
 /// The class, if `user` manages it.
-pub async fn managed_class(services: &Services, user: &user::Model, id: i32) -> Result<class::Model> {
+pub async fn managed_class(
+    services: &Services,
+    user: &user::Model,
+    id: i32,
+) -> Result<class::Model> {
     let not_found = || Error::NotFound(format!("Class {id}"));
     let class = class::Entity::find_by_id(id)
         .one(&services.db)
@@ -32,7 +36,11 @@ pub async fn managed_class(services: &Services, user: &user::Model, id: i32) -> 
     }
 }
 
-pub async fn may_manage(services: &Services, user: &user::Model, class: &class::Model) -> Result<bool> {
+pub async fn may_manage(
+    services: &Services,
+    user: &user::Model,
+    class: &class::Model,
+) -> Result<bool> {
     if role(user) == Role::Admin || class.owner_id == user.id {
         return Ok(true);
     }
@@ -48,7 +56,12 @@ pub async fn may_manage(services: &Services, user: &user::Model, class: &class::
 }
 
 /// Does `user` manage the class that owns VM `vmid` (teachers may use their students' VMs)?
-pub async fn manages_vm(services: &Services, user: &user::Model, cluster_id: i32, vmid: i32) -> Result<bool> {
+pub async fn manages_vm(
+    services: &Services,
+    user: &user::Model,
+    cluster_id: i32,
+    vmid: i32,
+) -> Result<bool> {
     if role(user) == Role::Student {
         return Ok(false);
     }

@@ -130,13 +130,19 @@ pub async fn delete(services: &Services, user: &user::Model, class_id: i32) -> R
     let class = managed_class(services, user, class_id).await?;
     // A running deployment is cancelled first; the delete job waits for nothing else.
     job::Entity::update_many()
-        .col_expr(job::Column::State, sea_orm::sea_query::Expr::value("cancelling"))
+        .col_expr(
+            job::Column::State,
+            sea_orm::sea_query::Expr::value("cancelling"),
+        )
         .filter(job::Column::ClassId.eq(class.id))
         .filter(job::Column::State.eq("running"))
         .exec(&services.db)
         .await?;
     job::Entity::update_many()
-        .col_expr(job::Column::State, sea_orm::sea_query::Expr::value("cancelled"))
+        .col_expr(
+            job::Column::State,
+            sea_orm::sea_query::Expr::value("cancelled"),
+        )
         .filter(job::Column::ClassId.eq(class.id))
         .filter(job::Column::State.eq("queued"))
         .exec(&services.db)
@@ -152,7 +158,12 @@ pub async fn delete(services: &Services, user: &user::Model, class_id: i32) -> R
 
 /// Resets a student VM to the class baseline (a fresh overlay). The student who uses the
 /// VM, or whoever manages the class, may ask.
-pub async fn request_reset(services: &Services, user: &user::Model, cluster_id: i32, vmid: i32) -> Result<()> {
+pub async fn request_reset(
+    services: &Services,
+    user: &user::Model,
+    cluster_id: i32,
+    vmid: i32,
+) -> Result<()> {
     let not_found = || Error::NotFound(format!("VM {vmid}"));
     let row = class_vm::Entity::find()
         .filter(class_vm::Column::ClusterId.eq(cluster_id))
@@ -175,7 +186,9 @@ pub async fn request_reset(services: &Services, user: &user::Model, cluster_id: 
         return Err(not_found());
     }
     if row.role == "base" {
-        return Err(Error::Invalid("The class base cannot be reset; publish instead.".into()));
+        return Err(Error::Invalid(
+            "The class base cannot be reset; publish instead.".into(),
+        ));
     }
     if row.step != "ready" {
         return Err(Error::Conflict("This VM is not ready yet.".into()));
@@ -194,10 +207,14 @@ pub async fn request_reset(services: &Services, user: &user::Model, cluster_id: 
 pub async fn publish(services: &Services, user: &user::Model, class_id: i32) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     if class.state != "ready" {
-        return Err(Error::Conflict("The class must be fully deployed to publish.".into()));
+        return Err(Error::Conflict(
+            "The class must be fully deployed to publish.".into(),
+        ));
     }
     if busy(services, class.id).await? {
-        return Err(Error::Conflict("The class is busy with another change; try again in a moment.".into()));
+        return Err(Error::Conflict(
+            "The class is busy with another change; try again in a moment.".into(),
+        ));
     }
     queue_job(&services.db, class.id, "publish", None).await?;
     services.jobs.wake();

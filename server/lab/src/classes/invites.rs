@@ -7,7 +7,9 @@ use crate::auth::now;
 use crate::db::entity::{assignment, class, class_vm, user};
 use crate::model::JoinView;
 use crate::{Error, Result, Services, inventory};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder, Set,
+};
 
 /// A new invite link (the old one stops working); `days`: expiry, `None` never.
 pub async fn regenerate_invite(
@@ -18,7 +20,9 @@ pub async fn regenerate_invite(
 ) -> Result<String> {
     let c = managed_class(services, user, class_id).await?;
     if days.is_some_and(|d| !(1..=365).contains(&d)) {
-        return Err(Error::Invalid("Invite expiry: 1 to 365 days, or never.".into()));
+        return Err(Error::Invalid(
+            "Invite expiry: 1 to 365 days, or never.".into(),
+        ));
     }
     let token = crate::token::random_token();
     let mut row: class::ActiveModel = c.into();
@@ -75,7 +79,11 @@ async fn free_student_vms(services: &Services, c: &class::Model) -> Result<Vec<i
         .collect())
 }
 
-async fn joined_vm(services: &Services, user: &user::Model, c: &class::Model) -> Result<Option<i32>> {
+async fn joined_vm(
+    services: &Services,
+    user: &user::Model,
+    c: &class::Model,
+) -> Result<Option<i32>> {
     Ok(assignment::Entity::find()
         .filter(assignment::Column::UserId.eq(user.id))
         .filter(assignment::Column::ClusterId.eq(c.cluster_id))
@@ -126,7 +134,11 @@ pub async fn join(services: &Services, user: &user::Model, token: &str) -> Resul
             .one(&services.db)
             .await?;
         if first.is_some_and(|f| f.id == mine.id) {
-            inventory::bump(&services.db, [inventory::user_key(user.id), "all".to_owned()]).await?;
+            inventory::bump(
+                &services.db,
+                [inventory::user_key(user.id), "all".to_owned()],
+            )
+            .await?;
             return Ok((c.cluster_id, vmid));
         }
         mine.delete(&services.db).await?;

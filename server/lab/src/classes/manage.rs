@@ -17,7 +17,11 @@ async fn find_user(services: &Services, username: &str) -> Result<user::Model> {
         .ok_or_else(|| Error::NotFound(format!("User {:?}", username.trim())))
 }
 
-async fn class_row(services: &Services, class: &class::Model, vmid: i32) -> Result<class_vm::Model> {
+async fn class_row(
+    services: &Services,
+    class: &class::Model,
+    vmid: i32,
+) -> Result<class_vm::Model> {
     class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(class.id))
         .filter(class_vm::Column::Vmid.eq(vmid))
@@ -41,14 +45,25 @@ async fn ensure_idle(services: &Services, class_id: i32) -> Result<()> {
     Ok(())
 }
 
-pub async fn add_co_owner(services: &Services, user: &user::Model, class_id: i32, username: &str) -> Result<()> {
+pub async fn add_co_owner(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    username: &str,
+) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     let other = find_user(services, username).await?;
     if role(&other) == Role::Student {
-        return Err(Error::Invalid(format!("{} is a student; co-owners are teachers.", other.username)));
+        return Err(Error::Invalid(format!(
+            "{} is a student; co-owners are teachers.",
+            other.username
+        )));
     }
     if other.id == class.owner_id {
-        return Err(Error::Conflict(format!("{} owns this class already.", other.username)));
+        return Err(Error::Conflict(format!(
+            "{} owns this class already.",
+            other.username
+        )));
     }
     class_owner::Entity::insert(class_owner::ActiveModel {
         class_id: Set(class.id),
@@ -64,7 +79,12 @@ pub async fn add_co_owner(services: &Services, user: &user::Model, class_id: i32
     Ok(())
 }
 
-pub async fn remove_co_owner(services: &Services, user: &user::Model, class_id: i32, username: &str) -> Result<()> {
+pub async fn remove_co_owner(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    username: &str,
+) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     let other = find_user(services, username).await?;
     class_owner::Entity::delete_many()
@@ -76,11 +96,19 @@ pub async fn remove_co_owner(services: &Services, user: &user::Model, class_id: 
 }
 
 /// Gives a student VM to `username` (taking it from whoever had it).
-pub async fn assign_student(services: &Services, user: &user::Model, class_id: i32, vmid: i32, username: &str) -> Result<()> {
+pub async fn assign_student(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    vmid: i32,
+    username: &str,
+) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     let row = class_row(services, &class, vmid).await?;
     if row.role != "student" || row.step != "ready" {
-        return Err(Error::Invalid("Only ready student VMs can be given to a student.".into()));
+        return Err(Error::Invalid(
+            "Only ready student VMs can be given to a student.".into(),
+        ));
     }
     let student = find_user(services, username).await?;
     let has_one = assignment::Entity::find()
@@ -90,7 +118,10 @@ pub async fn assign_student(services: &Services, user: &user::Model, class_id: i
         .one(&services.db)
         .await?;
     if has_one.is_some_and(|a| a.vmid != vmid) {
-        return Err(Error::Conflict(format!("{} has a VM in this class already.", student.username)));
+        return Err(Error::Conflict(format!(
+            "{} has a VM in this class already.",
+            student.username
+        )));
     }
     let txn = services.db.begin().await?;
     let previous: Vec<i32> = assignment::Entity::find()
@@ -115,14 +146,22 @@ pub async fn assign_student(services: &Services, user: &user::Model, class_id: i
     }
     .insert(&txn)
     .await?;
-    let keys = previous.into_iter().chain([student.id]).map(inventory::user_key);
+    let keys = previous
+        .into_iter()
+        .chain([student.id])
+        .map(inventory::user_key);
     inventory::bump(&txn, keys.chain(["all".to_owned()])).await?;
     txn.commit().await?;
     Ok(())
 }
 
 /// Takes a student VM back (the VM stays, free for the next student who joins).
-pub async fn unassign_student(services: &Services, user: &user::Model, class_id: i32, vmid: i32) -> Result<()> {
+pub async fn unassign_student(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    vmid: i32,
+) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     let row = class_row(services, &class, vmid).await?;
     if row.role != "student" {
@@ -145,7 +184,12 @@ pub async fn unassign_student(services: &Services, user: &user::Model, class_id:
 }
 
 /// Adds `count` student VMs (next free slots), made by a deploy job like the first ones.
-pub async fn add_students(services: &Services, user: &user::Model, class_id: i32, count: u32) -> Result<()> {
+pub async fn add_students(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    count: u32,
+) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     ensure_idle(services, class.id).await?;
     let rows = class_vm::Entity::find()
@@ -153,7 +197,9 @@ pub async fn add_students(services: &Services, user: &user::Model, class_id: i32
         .all(&services.db)
         .await?;
     let used: Vec<i32> = rows.iter().map(|r| r.vmid - class.vmid_base).collect();
-    let free: Vec<i32> = (1..=MAX_STUDENTS as i32).filter(|s| !used.contains(s)).collect();
+    let free: Vec<i32> = (1..=MAX_STUDENTS as i32)
+        .filter(|s| !used.contains(s))
+        .collect();
     if count == 0 || count as usize > free.len() {
         return Err(Error::Invalid(format!(
             "This class can take {} more student VM(s) (its VMID block ends at {}).",
@@ -165,7 +211,12 @@ pub async fn add_students(services: &Services, user: &user::Model, class_id: i32
         .iter()
         .find(|r| r.role == "base" && r.step == "ready")
         .ok_or_else(|| Error::Invalid("The class base is not ready yet.".into()))?;
-    let nics = base.macs.split(',').filter(|m| !m.is_empty()).count().max(1);
+    let nics = base
+        .macs
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .count()
+        .max(1);
     // Spread the new VMs over the nodes the class uses, fewest first.
     let mut per_node: Vec<(String, usize)> = Vec::new();
     for r in rows.iter().filter(|r| r.role != "base") {
@@ -181,7 +232,10 @@ pub async fn add_students(services: &Services, user: &user::Model, class_id: i32
     let at = now();
     let txn = services.db.begin().await?;
     for slot in free.into_iter().take(count as usize) {
-        let (node, n) = per_node.iter_mut().min_by_key(|(_, c)| *c).expect("one node");
+        let (node, n) = per_node
+            .iter_mut()
+            .min_by_key(|(_, c)| *c)
+            .expect("one node");
         *n += 1;
         let vmid = class.vmid_base + slot;
         class_vm::ActiveModel {
@@ -189,11 +243,17 @@ pub async fn add_students(services: &Services, user: &user::Model, class_id: i32
             cluster_id: Set(class.cluster_id),
             vmid: Set(vmid),
             role: Set("student".into()),
-            name: Set(sanitize_vm_name(&format!("{prefix}-student-{slot}"), vmid as u32)),
+            name: Set(sanitize_vm_name(
+                &format!("{prefix}-student-{slot}"),
+                vmid as u32,
+            )),
             node: Set(node.clone()),
             step: Set("queued".into()),
             attempts: Set(0),
-            macs: Set((0..nics).map(|_| random_mac()).collect::<Vec<_>>().join(",")),
+            macs: Set((0..nics)
+                .map(|_| random_mac())
+                .collect::<Vec<_>>()
+                .join(",")),
             disks: Set(String::new()),
             updated_at: Set(at),
             ..Default::default()
@@ -212,11 +272,18 @@ pub async fn add_students(services: &Services, user: &user::Model, class_id: i32
 }
 
 /// Destroys one student VM (its student loses it).
-pub async fn remove_vm(services: &Services, user: &user::Model, class_id: i32, vmid: i32) -> Result<()> {
+pub async fn remove_vm(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    vmid: i32,
+) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     let row = class_row(services, &class, vmid).await?;
     if row.role != "student" {
-        return Err(Error::Invalid("Only student VMs can be removed; delete the class to remove the rest.".into()));
+        return Err(Error::Invalid(
+            "Only student VMs can be removed; delete the class to remove the rest.".into(),
+        ));
     }
     ensure_idle(services, class.id).await?;
     queue_job(&services.db, class.id, "remove", Some(vmid)).await?;
@@ -226,7 +293,13 @@ pub async fn remove_vm(services: &Services, user: &user::Model, class_id: i32, v
 
 /// New CPU/RAM for every VM of the class; the cloned configs keep everything else. Running
 /// VMs get the change at their next start (PVE keeps it pending).
-pub async fn respec(services: &Services, user: &user::Model, class_id: i32, cores: Option<u32>, memory_mb: Option<u32>) -> Result<()> {
+pub async fn respec(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    cores: Option<u32>,
+    memory_mb: Option<u32>,
+) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     if cores.is_some_and(|c| !(1..=64).contains(&c)) {
         return Err(Error::Invalid("CPU cores: 1 to 64.".into()));
@@ -235,7 +308,9 @@ pub async fn respec(services: &Services, user: &user::Model, class_id: i32, core
         return Err(Error::Invalid("Memory: 256 to 262144 MiB.".into()));
     }
     if cores.is_none() && memory_mb.is_none() {
-        return Err(Error::Invalid("Give new CPU cores, memory, or both.".into()));
+        return Err(Error::Invalid(
+            "Give new CPU cores, memory, or both.".into(),
+        ));
     }
     ensure_idle(services, class.id).await?;
     let mut c: class::ActiveModel = class.clone().into();
@@ -253,7 +328,12 @@ pub async fn respec(services: &Services, user: &user::Model, class_id: i32, core
 
 /// Starts or shuts down every ready student VM; returns how many were asked (VMs already in
 /// that state are skipped).
-pub async fn power_all(services: &Services, user: &user::Model, class_id: i32, action: VmAction) -> Result<usize> {
+pub async fn power_all(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    action: VmAction,
+) -> Result<usize> {
     let class = managed_class(services, user, class_id).await?;
     if !matches!(action, VmAction::Start | VmAction::Shutdown) {
         return Err(Error::Invalid("Start or shut down the whole class.".into()));
@@ -289,14 +369,19 @@ pub async fn import(
         return Err(Error::Forbidden);
     }
     if vmid_base < 100 || vmid_base % 100 != 0 {
-        return Err(Error::Invalid("The block starts at a multiple of 100 (e.g. 1200).".into()));
+        return Err(Error::Invalid(
+            "The block starts at a multiple of 100 (e.g. 1200).".into(),
+        ));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
-        return Err(Error::Invalid("Class name: 1 to 80 characters, no line breaks.".into()));
+        return Err(Error::Invalid(
+            "Class name: 1 to 80 characters, no line breaks.".into(),
+        ));
     }
     let owner = find_user(services, teacher).await?;
-    ensure_teacher(&owner).map_err(|_| Error::Invalid(format!("{} is not a teacher.", owner.username)))?;
+    ensure_teacher(&owner)
+        .map_err(|_| Error::Invalid(format!("{} is not a teacher.", owner.username)))?;
     let cluster = crate::clusters::find(services, cluster_id).await?;
     let client = crate::clusters::client(services, &cluster)?;
     let vms = vm::Entity::find()
@@ -308,14 +393,26 @@ pub async fn import(
     let base = vms
         .iter()
         .find(|v| v.vmid == vmid_base + 99)
-        .ok_or_else(|| Error::Invalid(format!("No class base VM {} in the inventory.", vmid_base + 99)))?;
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "No class base VM {} in the inventory.",
+                vmid_base + 99
+            ))
+        })?;
     // Disks and MACs come from each VM's config (reset and publish need them).
     let mut rows = Vec::new();
     let mut storage = String::new();
     for v in &vms {
-        let config = client.guest_config(&v.node, crate::pve::GuestKind::Qemu, v.vmid as u32).await?;
-        let text: String = config.entries.iter().map(|(k, val)| format!("{k}: {val}\n")).collect();
-        let parsed = crate::node::guest_config::GuestConfig::parse(&text).map_err(|e| Error::Proxmox(e.to_string()))?;
+        let config = client
+            .guest_config(&v.node, crate::pve::GuestKind::Qemu, v.vmid as u32)
+            .await?;
+        let text: String = config
+            .entries
+            .iter()
+            .map(|(k, val)| format!("{k}: {val}\n"))
+            .collect();
+        let parsed = crate::node::guest_config::GuestConfig::parse(&text)
+            .map_err(|e| Error::Proxmox(e.to_string()))?;
         let disks: Vec<String> = parsed
             .disks()
             .into_iter()
@@ -325,7 +422,10 @@ pub async fn import(
         if v.vmid == base.vmid {
             storage = disks
                 .first()
-                .and_then(|d| d.split_once('=').map(|(_, volid)| volid.split(':').next().unwrap_or("").to_owned()))
+                .and_then(|d| {
+                    d.split_once('=')
+                        .map(|(_, volid)| volid.split(':').next().unwrap_or("").to_owned())
+                })
                 .unwrap_or_default();
         }
         let offset = v.vmid - vmid_base;

@@ -58,16 +58,19 @@ impl Checked {
         }
         let description = form.description.trim().to_owned();
         if description.chars().count() > 2000 {
-            return Err(Error::Invalid("Description: at most 2000 characters.".into()));
+            return Err(Error::Invalid(
+                "Description: at most 2000 characters.".into(),
+            ));
         }
-        let template_vmid = number(&form.template_vmid, "Template", 100..=999_999_999)?
-            .map(|v| v as i32);
+        let template_vmid =
+            number(&form.template_vmid, "Template", 100..=999_999_999)?.map(|v| v as i32);
         let students = number(&form.students, "Student VMs", 1..=MAX_STUDENTS)?
             .ok_or_else(|| Error::Invalid(format!("Student VMs: 1 to {MAX_STUDENTS}.")))?;
         let cores = number(&form.cores, "CPU cores", 1..=64)?;
         let memory_mb = number(&form.memory_mb, "Memory (MiB)", 256..=262_144)?;
         let disk_gb = number(&form.disk_gb, "Disk (GiB)", 1..=4096)?;
-        if template_vmid.is_none() && (cores.is_none() || memory_mb.is_none() || disk_gb.is_none()) {
+        if template_vmid.is_none() && (cores.is_none() || memory_mb.is_none() || disk_gb.is_none())
+        {
             return Err(Error::Invalid(
                 "Without a template, give CPU cores, memory and disk size.".into(),
             ));
@@ -158,7 +161,8 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
         students: c.students,
         ..ClassPlan::default()
     };
-    let unreachable = |e: pve::Error| Error::Unavailable(format!("The cluster cannot be reached: {e}"));
+    let unreachable =
+        |e: pve::Error| Error::Unavailable(format!("The cluster cannot be reached: {e}"));
     let nodes: Vec<pve::NodeInfo> = client
         .nodes()
         .await
@@ -174,7 +178,9 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
             let t = guests
                 .iter()
                 .find(|g| g.vmid == tid as u32 && g.template && g.kind == GuestKind::Qemu)
-                .ok_or_else(|| Error::Invalid(format!("VM {tid} is not a QEMU template of this cluster.")))?;
+                .ok_or_else(|| {
+                    Error::Invalid(format!("VM {tid} is not a QEMU template of this cluster."))
+                })?;
             let config = client
                 .guest_config(&t.node, GuestKind::Qemu, t.vmid)
                 .await
@@ -188,12 +194,25 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
             let disks = parsed.disks();
             let data: Vec<_> = disks.iter().filter(|d| d.kind == DiskKind::Data).collect();
             if data.is_empty() {
-                plan.blockers.push(format!("Template {tid} has no disk to copy."));
+                plan.blockers
+                    .push(format!("Template {tid} has no disk to copy."));
             }
             plan.efi = disks.iter().any(|d| d.kind == DiskKind::Efi);
             plan.tpm = disks.iter().any(|d| d.kind == DiskKind::Tpm);
-            plan.cores = c.cores.map_or(parsed.get("cores").and_then(|v| v.parse().ok()).unwrap_or(1), |v| v as i32);
-            plan.memory_mb = c.memory_mb.map_or(parsed.get("memory").and_then(|v| v.parse().ok()).unwrap_or(512), |v| v as i32);
+            plan.cores = c.cores.map_or(
+                parsed
+                    .get("cores")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(1),
+                |v| v as i32,
+            );
+            plan.memory_mb = c.memory_mb.map_or(
+                parsed
+                    .get("memory")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(512),
+                |v| v as i32,
+            );
             let storages: BTreeSet<String> = disks
                 .iter()
                 .filter(|d| d.kind != DiskKind::CdRom)
@@ -209,7 +228,13 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
             let status = client.storage_status(&t.node, &storage).await.ok();
             plan.storage_avail = status.as_ref().map_or(0, |s| s.avail as i64);
             let shared = status.as_ref().is_some_and(|s| s.shared);
-            (Some(t.node.clone()), parsed.macs().len().max(1), t.maxdisk as i64, storage, shared)
+            (
+                Some(t.node.clone()),
+                parsed.macs().len().max(1),
+                t.maxdisk as i64,
+                storage,
+                shared,
+            )
         }
         None => {
             plan.cores = c.cores.unwrap_or(1) as i32;
@@ -219,7 +244,10 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
                 .lines()
                 .find_map(|l| l.split_once('=').map(|(k, _)| k.trim().to_owned()))
                 .unwrap_or_default();
-            let probe = c.pinned_node.clone().or_else(|| nodes.first().map(|n| n.node.clone()));
+            let probe = c
+                .pinned_node
+                .clone()
+                .or_else(|| nodes.first().map(|n| n.node.clone()));
             let status = match probe {
                 Some(n) => client.storage_status(&n, &storage).await.ok(),
                 None => None,
@@ -232,7 +260,11 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
         }
     };
     plan.storage = storage.clone();
-    if !cluster.storage_paths.lines().any(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == storage)) {
+    if !cluster
+        .storage_paths
+        .lines()
+        .any(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == storage))
+    {
         plan.blockers.push(format!(
             "Storage '{storage}' has no path in the cluster settings; an admin must add it (Clusters → Storage paths)."
         ));
@@ -272,7 +304,8 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
         }
     }
     if candidates.is_empty() && plan.blockers.is_empty() {
-        plan.blockers.push("No online node can take the class.".into());
+        plan.blockers
+            .push("No online node can take the class.".into());
     }
     let mem = i64::from(plan.memory_mb) * MIB;
     if !candidates.is_empty() && candidates.iter().all(|n| (n.maxmem as i64) < mem) {
@@ -282,14 +315,23 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
         ));
     }
     if !candidates.is_empty() && candidates.iter().all(|n| n.maxcpu < plan.cores as u32) {
-        plan.blockers.push(format!("Each VM needs {} cores, more than any node has.", plan.cores));
+        plan.blockers.push(format!(
+            "Each VM needs {} cores, more than any node has.",
+            plan.cores
+        ));
     }
 
     // Spread by free memory (then free CPU): each VM goes to the node with the most left.
     let total = c.students as usize + 2;
     let mut free: Vec<(String, i64, f64)> = candidates
         .iter()
-        .map(|n| (n.node.clone(), n.maxmem as i64 - n.mem as i64, f64::from(n.maxcpu) * (1.0 - n.cpu)))
+        .map(|n| {
+            (
+                n.node.clone(),
+                n.maxmem as i64 - n.mem as i64,
+                f64::from(n.maxcpu) * (1.0 - n.cpu),
+            )
+        })
         .collect();
     let mut placed = Vec::with_capacity(total);
     for _ in 0..total {
@@ -304,7 +346,10 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
         placed.push(best.0.clone());
     }
     let needed: i64 = mem * total as i64;
-    let available: i64 = candidates.iter().map(|n| n.maxmem as i64 - n.mem as i64).sum();
+    let available: i64 = candidates
+        .iter()
+        .map(|n| n.maxmem as i64 - n.mem as i64)
+        .sum();
     if !candidates.is_empty() && needed > available {
         plan.warnings.push(format!(
             "With every VM running the class needs {} MiB of memory; the nodes have {} MiB free.",
@@ -343,7 +388,8 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
         .find(|b| !taken.contains(b) && used.range(*b..*b + 100).next().is_none())
         .unwrap_or(0);
     if plan.vmid_base == 0 {
-        plan.blockers.push("No free block of 100 VMIDs is left on this cluster.".into());
+        plan.blockers
+            .push("No free block of 100 VMIDs is left on this cluster.".into());
     }
     Ok(Placement {
         plan,
@@ -354,7 +400,10 @@ pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement>
 }
 
 /// Enabled clusters with the nodes the inventory knows, for the wizard's choices.
-pub async fn targets(services: &Services, user: &user::Model) -> Result<Vec<(i32, String, Vec<String>)>> {
+pub async fn targets(
+    services: &Services,
+    user: &user::Model,
+) -> Result<Vec<(i32, String, Vec<String>)>> {
     ensure_teacher(user)?;
     let clusters = cluster::Entity::find()
         .filter(cluster::Column::Enabled.eq(true))

@@ -3,15 +3,18 @@
 
 use super::access::{managed_class, role};
 use crate::auth::now;
-use crate::model::Role;
 use crate::db::entity::{assignment, class, class_owner, class_vm, job, user, vm};
 use crate::inventory::state_of;
+use crate::model::Role;
 use crate::model::{ClassDetail, ClassSummary, ClassVmView, DeployProgress};
 use crate::{Result, Services};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 
-async fn usernames(services: &Services, ids: impl IntoIterator<Item = i32>) -> Result<HashMap<i32, String>> {
+async fn usernames(
+    services: &Services,
+    ids: impl IntoIterator<Item = i32>,
+) -> Result<HashMap<i32, String>> {
     let ids: Vec<i32> = ids.into_iter().collect();
     Ok(user::Entity::find()
         .filter(user::Column::Id.is_in(ids))
@@ -133,7 +136,11 @@ pub async fn detail(services: &Services, user: &user::Model, id: i32) -> Result<
         .collect();
     let names = usernames(
         services,
-        assigned.iter().map(|a| a.user_id).chain(co.iter().copied()).chain([c.owner_id]),
+        assigned
+            .iter()
+            .map(|a| a.user_id)
+            .chain(co.iter().copied())
+            .chain([c.owner_id]),
     )
     .await?;
     let at = now();

@@ -20,7 +20,11 @@ fn claimable(at: i64) -> Condition {
 
 /// Takes the oldest claimable job: one conditional UPDATE, so two runners (two portal
 /// instances) never run the same job.
-async fn claim(services: &Services, settings: &DeploySettings, owner: &str) -> Result<Option<job::Model>> {
+async fn claim(
+    services: &Services,
+    settings: &DeploySettings,
+    owner: &str,
+) -> Result<Option<job::Model>> {
     loop {
         let at = now();
         let Some(candidate) = job::Entity::find()
@@ -31,27 +35,45 @@ async fn claim(services: &Services, settings: &DeploySettings, owner: &str) -> R
         else {
             return Ok(None);
         };
-        let state = if candidate.state == "queued" { "running" } else { candidate.state.as_str() };
+        let state = if candidate.state == "queued" {
+            "running"
+        } else {
+            candidate.state.as_str()
+        };
         let taken = job::Entity::update_many()
             .col_expr(job::Column::LeaseOwner, Expr::value(owner))
-            .col_expr(job::Column::LeaseUntil, Expr::value(at + settings.lease_secs))
+            .col_expr(
+                job::Column::LeaseUntil,
+                Expr::value(at + settings.lease_secs),
+            )
             .col_expr(job::Column::State, Expr::value(state))
             .filter(job::Column::Id.eq(candidate.id))
             .filter(claimable(at))
             .exec(&services.db)
             .await?;
         if taken.rows_affected == 1 {
-            return Ok(job::Entity::find_by_id(candidate.id).one(&services.db).await?);
+            return Ok(job::Entity::find_by_id(candidate.id)
+                .one(&services.db)
+                .await?);
         }
     }
 }
 
-pub(super) async fn run_available(services: &Services, settings: &DeploySettings, owner: &str) -> Result<usize> {
+pub(super) async fn run_available(
+    services: &Services,
+    settings: &DeploySettings,
+    owner: &str,
+) -> Result<usize> {
     let mut ran = 0;
     while let Some(job) = claim(services, settings, owner).await? {
         ran += 1;
         // Aborted on drop too: a runner whose future is dropped mid-job must stop renewing.
-        let _heartbeat = AbortOnDrop(renew_lease(services.clone(), job.id, owner.to_owned(), settings.lease_secs));
+        let _heartbeat = AbortOnDrop(renew_lease(
+            services.clone(),
+            job.id,
+            owner.to_owned(),
+            settings.lease_secs,
+        ));
         let outcome = super::create::run_job(services, settings, &job).await;
         finish(services, &job, outcome).await?;
     }
@@ -67,7 +89,12 @@ impl Drop for AbortOnDrop {
 }
 
 /// Extends the lease every third of its length while the job runs.
-fn renew_lease(services: Services, id: i32, owner: String, lease_secs: i64) -> tokio::task::JoinHandle<()> {
+fn renew_lease(
+    services: Services,
+    id: i32,
+    owner: String,
+    lease_secs: i64,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let period = Duration::from_secs((lease_secs / 3).max(1) as u64);
         loop {

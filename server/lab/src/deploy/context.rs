@@ -94,7 +94,10 @@ impl Ctx {
             Err(e) if e.to_string().contains("does not exist") => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let status = self.client.wait_task(node, &upid, Duration::from_secs(120)).await?;
+        let status = self
+            .client
+            .wait_task(node, &upid, Duration::from_secs(120))
+            .await?;
         if status.succeeded() == Some(false) {
             let msg = status.exitstatus.unwrap_or_default();
             // PVE fails `stop` of a stopped VM in some versions; that is what we want anyway.

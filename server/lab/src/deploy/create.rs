@@ -15,8 +15,15 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-pub(super) async fn run_job(services: &Services, settings: &DeploySettings, job: &job::Model) -> Result<Outcome> {
-    let Some(class) = class::Entity::find_by_id(job.class_id).one(&services.db).await? else {
+pub(super) async fn run_job(
+    services: &Services,
+    settings: &DeploySettings,
+    job: &job::Model,
+) -> Result<Outcome> {
+    let Some(class) = class::Entity::find_by_id(job.class_id)
+        .one(&services.db)
+        .await?
+    else {
         return Ok(Outcome::Done); // deleted meanwhile: nothing left to do
     };
     match job.kind.as_str() {
@@ -54,7 +61,9 @@ pub(super) async fn source_config(ctx: &Ctx) -> Result<GuestConfig> {
     let c = &ctx.class;
     match (c.template_vmid, &c.template_node) {
         (Some(tid), Some(node)) => ctx.read_config(node, tid as u32).await?.ok_or_else(|| {
-            Error::Invalid(format!("The template's config (VM {tid} on {node}) is gone."))
+            Error::Invalid(format!(
+                "The template's config (VM {tid} on {node}) is gone."
+            ))
         }),
         _ => {
             let text = format!(
@@ -73,11 +82,21 @@ pub(super) async fn source_config(ctx: &Ctx) -> Result<GuestConfig> {
 
 /// Exports the template's data disks (once; a file that exists is done). Returns
 /// slot → export path.
-async fn export(ctx: &Ctx, services: &Services, source: &GuestConfig) -> Result<BTreeMap<String, String>> {
-    let dir = ctx.paths.export_dir(&ctx.class.storage, ctx.class.vmid_base as u32)?;
+async fn export(
+    ctx: &Ctx,
+    services: &Services,
+    source: &GuestConfig,
+) -> Result<BTreeMap<String, String>> {
+    let dir = ctx
+        .paths
+        .export_dir(&ctx.class.storage, ctx.class.vmid_base as u32)?;
     let mut script = NodeOps::mkdir(Script::new(), &dir)?;
     let mut exports = BTreeMap::new();
-    for d in source.disks().into_iter().filter(|d| d.kind == DiskKind::Data) {
+    for d in source
+        .disks()
+        .into_iter()
+        .filter(|d| d.kind == DiskKind::Data)
+    {
         let volid = d.volid.as_deref().ok_or_else(|| {
             Error::Invalid(format!("The template's disk {} has no volume.", d.slot))
         })?;
@@ -88,8 +107,13 @@ async fn export(ctx: &Ctx, services: &Services, source: &GuestConfig) -> Result<
     }
     if let Err(e) = ctx.shell.run(&script, b"").await {
         // Nothing sits on a half-made export yet: remove it, so nothing stays behind.
-        let _ = ctx.shell.run(&NodeOps::remove_dir(Script::new(), &dir)?, b"").await;
-        return Err(Error::Unavailable(format!("The template's disk could not be exported: {e}")));
+        let _ = ctx
+            .shell
+            .run(&NodeOps::remove_dir(Script::new(), &dir)?, b"")
+            .await;
+        return Err(Error::Unavailable(format!(
+            "The template's disk could not be exported: {e}"
+        )));
     }
     let mut row: class::ActiveModel = ctx.class.clone().into();
     row.export_paths = Set(exports.values().cloned().collect::<Vec<_>>().join("\n"));
@@ -97,7 +121,12 @@ async fn export(ctx: &Ctx, services: &Services, source: &GuestConfig) -> Result<
     Ok(exports)
 }
 
-async fn deploy(services: &Services, settings: &DeploySettings, job: &job::Model, class: class::Model) -> Result<Outcome> {
+async fn deploy(
+    services: &Services,
+    settings: &DeploySettings,
+    job: &job::Model,
+    class: class::Model,
+) -> Result<Outcome> {
     let ctx = Ctx::open(services, class).await?;
     let rows = ctx.rows(services).await?;
     let source = source_config(&ctx).await?;
@@ -110,7 +139,9 @@ async fn deploy(services: &Services, settings: &DeploySettings, job: &job::Model
     // The class base and the teacher's VM both sit on the export.
     let first: Vec<class_vm::Model> = base.iter().chain(teacher.iter()).cloned().collect();
     let results = futures_util::future::join_all(
-        first.iter().map(|r| make_vm(services, settings, &ctx, job.id, r, &source, &exports)),
+        first
+            .iter()
+            .map(|r| make_vm(services, settings, &ctx, job.id, r, &source, &exports)),
     )
     .await;
     for r in results {
@@ -131,14 +162,28 @@ async fn deploy(services: &Services, settings: &DeploySettings, job: &job::Model
         blank => blank.clone(),
     };
     let students: Vec<class_vm::Model> = rows.into_iter().filter(|r| r.role == "student").collect();
-    let nodes = students.iter().map(|r| r.node.as_str()).collect::<std::collections::HashSet<_>>().len();
+    let nodes = students
+        .iter()
+        .map(|r| r.node.as_str())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
     let limit = (settings.per_node * nodes.max(1)).max(1);
     let mut cancelled = false;
     // Futures collected first: a `map` closure inside the stream trips the compiler's
     // higher-ranked lifetime check when this future is spawned.
     let work: Vec<_> = students
         .iter()
-        .map(|r| make_vm(services, settings, &ctx, job.id, r, &source, &student_source))
+        .map(|r| {
+            make_vm(
+                services,
+                settings,
+                &ctx,
+                job.id,
+                r,
+                &source,
+                &student_source,
+            )
+        })
         .collect();
     let mut stream = futures_util::stream::iter(work).buffer_unordered(limit);
     while let Some(r) = stream.next().await {
@@ -158,7 +203,12 @@ async fn deploy(services: &Services, settings: &DeploySettings, job: &job::Model
 
 /// A deployment that cannot go on (template gone, node unreachable, host key mismatch):
 /// the VMs not made yet are marked failed with the reason, and so is the class.
-async fn fail_unfinished(services: &Services, class_id: i32, _vmid_base: i32, e: &Error) -> Result<()> {
+async fn fail_unfinished(
+    services: &Services,
+    class_id: i32,
+    _vmid_base: i32,
+    e: &Error,
+) -> Result<()> {
     class_vm::Entity::update_many()
         .col_expr(class_vm::Column::Step, Expr::value("failed"))
         .col_expr(class_vm::Column::Error, Expr::value(e.to_string()))
@@ -177,7 +227,10 @@ async fn fail_unfinished(services: &Services, class_id: i32, _vmid_base: i32, e:
 }
 
 /// slot → path of each data disk a (made) VM has, from its row.
-pub(super) fn data_disk_paths(ctx: &Ctx, row: &class_vm::Model) -> Result<BTreeMap<String, String>> {
+pub(super) fn data_disk_paths(
+    ctx: &Ctx,
+    row: &class_vm::Model,
+) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for pair in row.disks.split(',').filter(|p| !p.is_empty()) {
         let (slot, volid) = pair
@@ -190,14 +243,21 @@ pub(super) fn data_disk_paths(ctx: &Ctx, row: &class_vm::Model) -> Result<BTreeM
     Ok(out)
 }
 
-async fn reload(services: &Services, row: Option<&class_vm::Model>) -> Result<Option<class_vm::Model>> {
+async fn reload(
+    services: &Services,
+    row: Option<&class_vm::Model>,
+) -> Result<Option<class_vm::Model>> {
     match row {
         Some(r) => Ok(class_vm::Entity::find_by_id(r.id).one(&services.db).await?),
         None => Ok(None),
     }
 }
 
-pub(super) async fn mark_class(services: &Services, class: &class::Model, state: &str) -> Result<()> {
+pub(super) async fn mark_class(
+    services: &Services,
+    class: &class::Model,
+    state: &str,
+) -> Result<()> {
     class::Entity::update_many()
         .col_expr(class::Column::State, Expr::value(state))
         .filter(class::Column::Id.eq(class.id))
@@ -256,7 +316,12 @@ pub(super) enum Stop {
     Failed,
 }
 
-pub(super) async fn set_step(services: &Services, row: &class_vm::Model, step: &str, error: Option<String>) -> Result<()> {
+pub(super) async fn set_step(
+    services: &Services,
+    row: &class_vm::Model,
+    step: &str,
+    error: Option<String>,
+) -> Result<()> {
     let at = now();
     let mut update = class_vm::Entity::update_many()
         .col_expr(class_vm::Column::Step, Expr::value(step))
@@ -280,7 +345,11 @@ pub(super) async fn set_step(services: &Services, row: &class_vm::Model, step: &
 
 /// The new volids of a VM: one per disk slot of the source (CD-ROMs excluded), numbered the
 /// way PVE numbers a guest's disks.
-pub(super) fn new_volids(source: &GuestConfig, storage: &str, vmid: u32) -> BTreeMap<String, String> {
+pub(super) fn new_volids(
+    source: &GuestConfig,
+    storage: &str,
+    vmid: u32,
+) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
     let mut index = 0;
     for d in source.disks() {
@@ -288,7 +357,10 @@ pub(super) fn new_volids(source: &GuestConfig, storage: &str, vmid: u32) -> BTre
             DiskKind::CdRom => continue,
             // PVE (re)generates the cloud-init drive at start; the clone only needs its name.
             DiskKind::CloudInit => {
-                out.insert(d.slot.clone(), format!("{storage}:{vmid}/vm-{vmid}-cloudinit.qcow2"));
+                out.insert(
+                    d.slot.clone(),
+                    format!("{storage}:{vmid}/vm-{vmid}-cloudinit.qcow2"),
+                );
                 continue;
             }
             DiskKind::Tpm => "raw",
@@ -301,7 +373,10 @@ pub(super) fn new_volids(source: &GuestConfig, storage: &str, vmid: u32) -> BTre
                 .unwrap_or("raw"),
             DiskKind::Data => "qcow2",
         };
-        out.insert(d.slot.clone(), format!("{storage}:{vmid}/vm-{vmid}-disk-{index}.{ext}"));
+        out.insert(
+            d.slot.clone(),
+            format!("{storage}:{vmid}/vm-{vmid}-disk-{index}.{ext}"),
+        );
         index += 1;
     }
     out
@@ -381,11 +456,21 @@ fn vm_script(
 ) -> Result<Script> {
     let vmid = row.vmid as u32;
     let config_path = ctx.paths.config(&row.node, vmid)?;
-    let macs: Vec<String> = row.macs.split(',').filter(|m| !m.is_empty()).map(str::to_owned).collect();
+    let macs: Vec<String> = row
+        .macs
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect();
     let own_mac = macs.first().cloned().unwrap_or_default();
-    let mut script = Script::new().guard_vmid(ctx.paths.pve_root(), vmid, &config_path, &own_mac)?;
+    let mut script =
+        Script::new().guard_vmid(ctx.paths.pve_root(), vmid, &config_path, &own_mac)?;
     script = NodeOps::mkdir(script, &ctx.paths.images_dir(&ctx.class.storage, vmid)?)?;
-    for d in source.disks().into_iter().filter(|d| !matches!(d.kind, DiskKind::CdRom | DiskKind::CloudInit)) {
+    for d in source
+        .disks()
+        .into_iter()
+        .filter(|d| !matches!(d.kind, DiskKind::CdRom | DiskKind::CloudInit))
+    {
         let dst = ctx.paths.volume(&volids[&d.slot])?;
         script = match d.kind {
             DiskKind::Data => match disks {
@@ -424,7 +509,11 @@ fn vm_script(
 }
 
 /// Removes what a failed VM may have left: its config (only if it is ours) and its disks.
-async fn cleanup(ctx: &Ctx, row: &class_vm::Model, volids: &BTreeMap<String, String>) -> Result<()> {
+async fn cleanup(
+    ctx: &Ctx,
+    row: &class_vm::Model,
+    volids: &BTreeMap<String, String>,
+) -> Result<()> {
     let vmid = row.vmid as u32;
     let config_path = ctx.paths.config(&row.node, vmid)?;
     let own_mac = row.macs.split(',').next().unwrap_or_default();
@@ -437,5 +526,9 @@ async fn cleanup(ctx: &Ctx, row: &class_vm::Model, volids: &BTreeMap<String, Str
     let refs: Vec<&str> = files.iter().map(String::as_str).collect();
     let script = NodeOps::remove_own_config(Script::new(), &config_path, own_mac)?;
     let script = NodeOps::remove(script, &refs)?;
-    ctx.shell.run(&script, b"").await.map_err(|e: NodeError| e.into()).map(|_| ())
+    ctx.shell
+        .run(&script, b"")
+        .await
+        .map_err(|e: NodeError| e.into())
+        .map(|_| ())
 }

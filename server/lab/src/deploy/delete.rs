@@ -2,13 +2,13 @@
 //! it) are destroyed through the API; leftovers of VMs that never came to exist are removed
 //! over the shell; then the export; the rows go last.
 
+use super::Outcome;
 use super::context::Ctx;
 use super::create::new_volids;
 use super::reset::current_node;
-use super::Outcome;
 use crate::db::entity::{assignment, class, class_owner, class_vm, job};
-use crate::node::{NodeOps, Script};
 use crate::node::guest_config::GuestConfig;
+use crate::node::{NodeOps, Script};
 use crate::pve::GuestKind;
 use crate::{Error, Result, Services, inventory};
 use sea_orm::sea_query::ExprTrait;
@@ -25,15 +25,26 @@ pub(super) async fn destroy_vm(
 ) -> Result<()> {
     let vmid = row.vmid as u32;
     let node = current_node(services, row).await?;
-    let own_mac = row.macs.split(',').next().unwrap_or_default().to_ascii_uppercase();
+    let own_mac = row
+        .macs
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     let ours = ctx
         .read_config(&node, vmid)
         .await?
         .is_some_and(|c| c.macs().iter().any(|m| m.to_ascii_uppercase() == own_mac));
     if ours {
         ctx.ensure_stopped(&node, vmid).await?;
-        let upid = ctx.client.destroy_guest(&node, GuestKind::Qemu, vmid).await?;
-        let status = ctx.client.wait_task(&node, &upid, Duration::from_secs(300)).await?;
+        let upid = ctx
+            .client
+            .destroy_guest(&node, GuestKind::Qemu, vmid)
+            .await?;
+        let status = ctx
+            .client
+            .wait_task(&node, &upid, Duration::from_secs(300))
+            .await?;
         if status.succeeded() == Some(false) {
             return Err(Error::Proxmox(status.exitstatus.unwrap_or_default()));
         }
@@ -46,13 +57,19 @@ pub(super) async fn destroy_vm(
             files.push(p);
         }
         let refs: Vec<&str> = files.iter().map(String::as_str).collect();
-        ctx.shell.run(&NodeOps::remove(Script::new(), &refs)?, b"").await?;
+        ctx.shell
+            .run(&NodeOps::remove(Script::new(), &refs)?, b"")
+            .await?;
     }
     Ok(())
 }
 
 /// The remove job: one student VM destroyed, then its row and assignments.
-pub(super) async fn remove_one(services: &Services, class: class::Model, vmid: i32) -> Result<Outcome> {
+pub(super) async fn remove_one(
+    services: &Services,
+    class: class::Model,
+    vmid: i32,
+) -> Result<Outcome> {
     let ctx = Ctx::open(services, class).await?;
     let rows = ctx.rows(services).await?;
     let Some(row) = rows.iter().find(|r| r.vmid == vmid) else {
@@ -76,7 +93,10 @@ pub(super) async fn remove_one(services: &Services, class: class::Model, vmid: i
         .await?;
     class_vm::Entity::delete_by_id(row.id).exec(&txn).await?;
     class::Entity::update_many()
-        .col_expr(class::Column::Students, sea_orm::sea_query::Expr::col(class::Column::Students).sub(1))
+        .col_expr(
+            class::Column::Students,
+            sea_orm::sea_query::Expr::col(class::Column::Students).sub(1),
+        )
         .filter(class::Column::Id.eq(ctx.class.id))
         .exec(&txn)
         .await?;
@@ -104,7 +124,9 @@ pub(super) async fn run(services: &Services, class: class::Model) -> Result<Outc
     let dir = ctx
         .paths
         .export_dir(&ctx.class.storage, ctx.class.vmid_base as u32)?;
-    ctx.shell.run(&NodeOps::remove_dir(Script::new(), &dir)?, b"").await?;
+    ctx.shell
+        .run(&NodeOps::remove_dir(Script::new(), &dir)?, b"")
+        .await?;
 
     let txn = services.db.begin().await?;
     assignment::Entity::delete_many()

@@ -35,8 +35,11 @@ pub(super) async fn run(
     // 1. A new export from the teacher's (stopped) VM; named after the job, so a resumed
     //    job finds the export it already made.
     set_step(services, &teacher, "creating", None).await?;
-    ctx.ensure_stopped(&current_node(services, &teacher).await?, teacher.vmid as u32)
-        .await?;
+    ctx.ensure_stopped(
+        &current_node(services, &teacher).await?,
+        teacher.vmid as u32,
+    )
+    .await?;
     let dir = ctx
         .paths
         .export_dir(&ctx.class.storage, ctx.class.vmid_base as u32)?;
@@ -82,7 +85,9 @@ pub(super) async fn run(
         .collect();
     if !old.is_empty() {
         let refs: Vec<&str> = old.iter().map(String::as_str).collect();
-        ctx.shell.run(&NodeOps::remove(Script::new(), &refs)?, b"").await?;
+        ctx.shell
+            .run(&NodeOps::remove(Script::new(), &refs)?, b"")
+            .await?;
     }
     let mut row: class::ActiveModel = ctx.class.clone().into();
     row.export_paths = Set(exports.values().cloned().collect::<Vec<_>>().join("\n"));

@@ -2,9 +2,9 @@
 //! API, so PVE validates them and keeps them pending on a running VM until its next start);
 //! everything cloned stays.
 
+use super::Outcome;
 use super::context::Ctx;
 use super::reset::current_node;
-use super::Outcome;
 use crate::db::entity::class;
 use crate::{Error, Result, Services};
 
@@ -20,7 +20,12 @@ pub(super) async fn run(services: &Services, class: class::Model) -> Result<Outc
         keys.push(("memory", m));
     }
     let mut failed = Vec::new();
-    for row in ctx.rows(services).await?.iter().filter(|r| r.step == "ready") {
+    for row in ctx
+        .rows(services)
+        .await?
+        .iter()
+        .filter(|r| r.step == "ready")
+    {
         let node = current_node(services, row).await?;
         if let Err(e) = ctx.client.set_config(&node, row.vmid as u32, &keys).await {
             failed.push(format!("VM {}: {e}", row.vmid));

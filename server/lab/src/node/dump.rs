@@ -58,14 +58,19 @@ mod tests {
 
     #[test]
     fn a_dump_splits_into_configs_with_pve_digests() {
-        let a = "# note\nname: a\nnet0: virtio=BC:24:11:00:00:01,bridge=vmbr0\n\n[snap]\nname: old\n";
+        let a =
+            "# note\nname: a\nnet0: virtio=BC:24:11:00:00:01,bridge=vmbr0\n\n[snap]\nname: old\n";
         let b = "hostname: ct\n";
         let dump = format!(
             "\u{1e}/etc/pve/nodes/pve1/qemu-server/100.conf\n{a}\u{1e}/etc/pve/nodes/pve2/lxc/200.conf\n{b}"
         );
         let all = parse_dump(&dump);
         assert_eq!(all.len(), 2);
-        assert_eq!(all[&100].get("name"), Some("a"), "the main section wins over the snapshot");
+        assert_eq!(
+            all[&100].get("name"),
+            Some("a"),
+            "the main section wins over the snapshot"
+        );
         assert_eq!(all[&200].get("hostname"), Some("ct"));
         // The digest is over the file as written (`printf 'hostname: ct\n' | sha1sum`).
         assert_eq!(

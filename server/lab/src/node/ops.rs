@@ -37,7 +37,9 @@ fn check_file_name(name: &str) -> Result<(), NodeError> {
     if ok {
         Ok(())
     } else {
-        Err(NodeError::Invalid(format!("{name:?} is not a disk file name")))
+        Err(NodeError::Invalid(format!(
+            "{name:?} is not a disk file name"
+        )))
     }
 }
 
@@ -47,7 +49,12 @@ impl NodePaths {
         let storages = storage_paths
             .lines()
             .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.trim().to_owned(), v.trim().trim_end_matches('/').to_owned()))
+            .map(|(k, v)| {
+                (
+                    k.trim().to_owned(),
+                    v.trim().trim_end_matches('/').to_owned(),
+                )
+            })
             .collect();
         Self {
             pve_root: pve_root.trim_end_matches('/').to_owned(),
@@ -63,16 +70,22 @@ impl NodePaths {
     /// `/etc/pve/qemu-server` symlink would place the VM on whichever node we are on).
     pub fn config(&self, node: &str, vmid: u32) -> Result<String, NodeError> {
         check_node(node)?;
-        Ok(format!("{}/nodes/{node}/qemu-server/{vmid}.conf", self.pve_root))
+        Ok(format!(
+            "{}/nodes/{node}/qemu-server/{vmid}.conf",
+            self.pve_root
+        ))
     }
 
     /// Where a file storage is mounted; only storages the admin listed can be used.
     pub fn storage_root(&self, storage: &str) -> Result<&str, NodeError> {
-        self.storages.get(storage).map(String::as_str).ok_or_else(|| {
-            NodeError::Invalid(format!(
-                "storage '{storage}' has no path in the cluster settings (Storage paths)"
-            ))
-        })
+        self.storages
+            .get(storage)
+            .map(String::as_str)
+            .ok_or_else(|| {
+                NodeError::Invalid(format!(
+                    "storage '{storage}' has no path in the cluster settings (Storage paths)"
+                ))
+            })
     }
 
     /// `images/<vmid>` of a storage.
@@ -85,14 +98,21 @@ impl NodePaths {
         let v = split_volid(volid)
             .ok_or_else(|| NodeError::Invalid(format!("{volid:?} is not a file volume")))?;
         check_file_name(&v.name)?;
-        Ok(format!("{}/{}", self.images_dir(&v.storage, v.vmid)?, v.name))
+        Ok(format!(
+            "{}/{}",
+            self.images_dir(&v.storage, v.vmid)?,
+            v.name
+        ))
     }
 
     /// The class's template export lives outside `images/` on purpose: PVE treats files
     /// named `vm-N-…`/`base-N-…` under `images/N` as disks of guest N and would delete them
     /// with it, breaking every overlay on top.
     pub fn export_dir(&self, storage: &str, vmid_base: u32) -> Result<String, NodeError> {
-        Ok(format!("{}/proxlab/class-{vmid_base}", self.storage_root(storage)?))
+        Ok(format!(
+            "{}/proxlab/class-{vmid_base}",
+            self.storage_root(storage)?
+        ))
     }
 }
 
@@ -122,7 +142,9 @@ impl NodeOps {
         s.unless_exists(
             dst,
             &[
-                &["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, &part],
+                &[
+                    "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, &part,
+                ],
                 &["mv", "--", &part, dst],
             ],
         )
@@ -131,8 +153,10 @@ impl NodeOps {
     /// A fresh overlay even if one exists (reset, publish): the old one is replaced.
     pub fn replace_overlay(s: Script, backing: &str, dst: &str) -> Result<Script, NodeError> {
         let part = format!("{dst}.part");
-        s.cmd(&["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, &part])?
-            .cmd(&["mv", "-f", "--", &part, dst])
+        s.cmd(&[
+            "qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", backing, &part,
+        ])?
+        .cmd(&["mv", "-f", "--", &part, dst])
     }
 
     /// A blank, thin qcow2 disk of `gb` GiB (a class without a template).
@@ -210,7 +234,10 @@ mod tests {
             p.volume("shared:9000/base-9000-disk-0.qcow2").unwrap(),
             "/mnt/pve/shared/images/9000/base-9000-disk-0.qcow2"
         );
-        assert!(p.volume("nfs:100/vm-100-disk-0.qcow2").is_err(), "unknown storage");
+        assert!(
+            p.volume("nfs:100/vm-100-disk-0.qcow2").is_err(),
+            "unknown storage"
+        );
         assert!(p.volume("local:100/../../etc/shadow").is_err());
     }
 }

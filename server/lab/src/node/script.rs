@@ -76,7 +76,13 @@ impl Script {
     /// Fails (exit 3) when guest `vmid` exists anywhere in the cluster (a config under any
     /// node's folder) and is not ours: ours is `own_config` containing `own_mac`. This keeps a
     /// retried step from adopting a guest someone else created with the same VMID.
-    pub fn guard_vmid(mut self, pve_root: &str, vmid: u32, own_config: &str, own_mac: &str) -> Result<Self, NodeError> {
+    pub fn guard_vmid(
+        mut self,
+        pve_root: &str,
+        vmid: u32,
+        own_config: &str,
+        own_mac: &str,
+    ) -> Result<Self, NodeError> {
         let root = quote(pve_root)?;
         let own = quote(own_config)?;
         let mac = quote(own_mac)?;
@@ -185,11 +191,22 @@ mod tests {
         let content = "name: x'; rm -rf / #\n$(reboot) `id` %s %n \\ ünï\n";
         let run = |c: &str| {
             let s = Script::new().write_file_once(f, c).unwrap();
-            assert!(std::process::Command::new("sh").arg("-c").arg(s.as_str()).status().unwrap().success());
+            assert!(
+                std::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(s.as_str())
+                    .status()
+                    .unwrap()
+                    .success()
+            );
         };
         run(content);
         assert_eq!(std::fs::read_to_string(f).unwrap(), content);
         run("other");
-        assert_eq!(std::fs::read_to_string(f).unwrap(), content, "an existing file is kept");
+        assert_eq!(
+            std::fs::read_to_string(f).unwrap(),
+            content,
+            "an existing file is kept"
+        );
     }
 }

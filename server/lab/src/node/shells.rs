@@ -24,7 +24,11 @@ impl NodeShells {
 }
 
 /// A shell on `node`: SSH when the cluster has SSH settings, else this host.
-pub async fn shell_for(services: &Services, cluster: &cluster::Model, node: &str) -> Result<Arc<NodeShell>> {
+pub async fn shell_for(
+    services: &Services,
+    cluster: &cluster::Model,
+    node: &str,
+) -> Result<Arc<NodeShell>> {
     let Some(user) = &cluster.ssh_user else {
         return Ok(Arc::new(NodeShell::local(LocalShell::default())));
     };
@@ -40,9 +44,17 @@ pub async fn shell_for(services: &Services, cluster: &cluster::Model, node: &str
     Ok(shell)
 }
 
-async fn ssh_target(services: &Services, cluster: &cluster::Model, node: &str, user: &str) -> Result<SshTarget> {
+async fn ssh_target(
+    services: &Services,
+    cluster: &cluster::Model,
+    node: &str,
+    user: &str,
+) -> Result<SshTarget> {
     let key = cluster.ssh_key_enc.as_deref().ok_or_else(|| {
-        Error::Invalid(format!("Cluster {} has an SSH user but no SSH key.", cluster.name))
+        Error::Invalid(format!(
+            "Cluster {} has an SSH user but no SSH key.",
+            cluster.name
+        ))
     })?;
     let host_keys = cluster.ssh_host_keys.clone().ok_or_else(|| {
         Error::Invalid(format!(

@@ -251,7 +251,12 @@ impl Client {
     /// Destroys a stopped guest with its disks (`purge` also drops it from backup jobs and
     /// HA; `destroy-unreferenced-disks` removes volumes the config no longer lists).
     /// Returns the task's UPID.
-    pub async fn destroy_guest(&self, node: &str, kind: GuestKind, vmid: u32) -> Result<String, Error> {
+    pub async fn destroy_guest(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+    ) -> Result<String, Error> {
         let path = format!(
             "nodes/{}/{}/{vmid}?purge=1&destroy-unreferenced-disks=1",
             seg(node),
@@ -265,7 +270,12 @@ impl Client {
 
     /// Changes config keys of a QEMU guest (`PUT …/config`, synchronous). On a running VM,
     /// changes PVE cannot hot-plug become pending until the next start.
-    pub async fn set_config(&self, node: &str, vmid: u32, keys: &[(&str, &str)]) -> Result<(), Error> {
+    pub async fn set_config(
+        &self,
+        node: &str,
+        vmid: u32,
+        keys: &[(&str, &str)],
+    ) -> Result<(), Error> {
         let path = format!("nodes/{}/qemu/{vmid}/config", seg(node));
         self.request(Method::PUT, &path, Some(keys)).await?;
         Ok(())

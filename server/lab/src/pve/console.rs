@@ -86,13 +86,27 @@ impl Client {
         vmid: u32,
         ticket: &VncTicket,
     ) -> Result<ConsoleSocket, Error> {
+        self.open_vnc_websocket(node, kind, vmid, ticket.port, &ticket.ticket)
+            .await
+    }
+
+    /// Opens `…/vncwebsocket` for a `port` and `ticket` from `vncproxy` or `termproxy` (the
+    /// node does not care which: it relays bytes to whatever listens on that port).
+    pub(super) async fn open_vnc_websocket(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        vnc_port: u16,
+        ticket: &SecretString,
+    ) -> Result<ConsoleSocket, Error> {
         let base = &self.inner.bases[self.inner.preferred.load(Ordering::Relaxed)];
         let url = url::Url::parse(base).map_err(|e| Error::Invalid(e.to_string()))?;
         let host = url.host_str().unwrap_or_default().to_owned();
         let port = url.port_or_known_default().unwrap_or(443);
         let query: String = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("port", &ticket.port.to_string())
-            .append_pair("vncticket", ticket.ticket.expose_secret())
+            .append_pair("port", &vnc_port.to_string())
+            .append_pair("vncticket", ticket.expose_secret())
             .finish();
         let ws_url = format!(
             "wss://{host}:{port}{}/nodes/{}/{}/{vmid}/vncwebsocket?{query}",

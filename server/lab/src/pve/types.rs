@@ -294,6 +294,19 @@ pub struct Version {
     pub release: String,
 }
 
+/// `POST …/termproxy`, as PVE sends it: `port` is a number on current servers and a string on
+/// some (the same Perl quirk as `vncproxy`); `user` is the identity the ticket is bound to
+/// (`portal@pve!lab` for a token), which the terminal's first line must repeat. The ticket
+/// is moved into a secret right away ([`super::TermTicket`]).
+#[derive(Deserialize)]
+pub(crate) struct TermProxyReply {
+    #[serde(deserialize_with = "lenient::u16")]
+    pub port: u16,
+    pub ticket: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub user: String,
+}
+
 /// Readers that take what Perl sends.
 mod lenient {
     use serde::{Deserialize, Deserializer, de::Error as _};
@@ -337,6 +350,11 @@ mod lenient {
     pub(super) fn u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
         let n = u64(d)?;
         u32::try_from(n).map_err(|_| D::Error::custom(format!("{n} is out of range")))
+    }
+
+    pub(super) fn u16<'de, D: Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+        let n = u64(d)?;
+        u16::try_from(n).map_err(|_| D::Error::custom(format!("{n} is out of range")))
     }
 
     pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {

@@ -86,7 +86,10 @@ pub async fn run(
         .map(|n| (n.clone(), Arc::new(Semaphore::new(PER_NODE))))
         .collect();
     // With SSH settings, all configs come in one node command instead of a call per guest.
-    let mut batch = if rows.iter().any(|r| r.needs_detail && online.contains(&r.node)) {
+    let mut batch = if rows
+        .iter()
+        .any(|r| r.needs_detail && online.contains(&r.node))
+    {
         configs_over_ssh(services, cluster, &online).await
     } else {
         HashMap::new()
@@ -218,7 +221,10 @@ async fn configs_over_ssh(
 
 /// `BIOS`, `UEFI` or `UEFI + TPM`.
 fn firmware_of(config: &GuestConfig) -> &'static str {
-    match (config.get("bios") == Some("ovmf"), config.get("tpmstate0").is_some()) {
+    match (
+        config.get("bios") == Some("ovmf"),
+        config.get("tpmstate0").is_some(),
+    ) {
         (false, _) => "BIOS",
         (true, false) => "UEFI",
         (true, true) => "UEFI + TPM",
@@ -231,9 +237,10 @@ fn first_disk_storage(config: &GuestConfig) -> Option<String> {
         .entries
         .iter()
         .filter(|(k, v)| {
-            ["scsi", "virtio", "sata", "ide"].iter().any(|p| {
-                k.strip_prefix(p).is_some_and(|n| n.parse::<u32>().is_ok())
-            }) && !v.contains("media=cdrom")
+            ["scsi", "virtio", "sata", "ide"]
+                .iter()
+                .any(|p| k.strip_prefix(p).is_some_and(|n| n.parse::<u32>().is_ok()))
+                && !v.contains("media=cdrom")
         })
         .collect();
     disks.sort();

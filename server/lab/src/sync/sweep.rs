@@ -37,7 +37,9 @@ pub fn check_subnets(list: &[String]) -> std::result::Result<Vec<String>, String
                 .parse()
                 .ok()
                 .filter(|l| (WIDEST_PREFIX..=32).contains(l))
-                .ok_or_else(|| format!("sweep subnet {s:?}: the prefix must be /{WIDEST_PREFIX} to /32"))?;
+                .ok_or_else(|| {
+                    format!("sweep subnet {s:?}: the prefix must be /{WIDEST_PREFIX} to /32")
+                })?;
             let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
             Ok(format!("{}/{len}", Ipv4Addr::from(u32::from(addr) & mask)))
         })
@@ -53,14 +55,28 @@ pub async fn sweep(subnets: &[String]) -> Result<HashMap<String, Ipv4Addr>> {
     let out = tokio::time::timeout(
         TIMEOUT,
         tokio::process::Command::new("nmap")
-            .args(["-sn", "-n", "-T4", "--max-retries", "1", "--host-timeout", "2s", "-oX", "-"])
+            .args([
+                "-sn",
+                "-n",
+                "-T4",
+                "--max-retries",
+                "1",
+                "--host-timeout",
+                "2s",
+                "-oX",
+                "-",
+            ])
             .args(&subnets)
             .kill_on_drop(true)
             .output(),
     )
     .await
     .map_err(|_| Error::Unavailable("the subnet sweep timed out".into()))?
-    .map_err(|e| Error::Unavailable(format!("nmap could not run ({e}); install Debian's nmap package")))?;
+    .map_err(|e| {
+        Error::Unavailable(format!(
+            "nmap could not run ({e}); install Debian's nmap package"
+        ))
+    })?;
     if !out.status.success() {
         return Err(Error::Unavailable(format!(
             "nmap failed: {}",
@@ -99,7 +115,11 @@ fn parse_nmap_xml(xml: &str) -> HashMap<String, Ipv4Addr> {
 
 /// Sweeps when a running VM of the cluster has MACs but no IP; fills those it finds.
 /// Returns `None` when nothing needed a sweep (nmap did not run), else the IPs found.
-pub async fn run(services: &Services, cluster_id: i32, subnets: &[String]) -> Result<Option<usize>> {
+pub async fn run(
+    services: &Services,
+    cluster_id: i32,
+    subnets: &[String],
+) -> Result<Option<usize>> {
     let rows: Vec<vm::Model> = vm::Entity::find()
         .filter(vm::Column::ClusterId.eq(cluster_id))
         .filter(vm::Column::Status.eq("running"))
@@ -147,7 +167,15 @@ mod tests {
     fn only_configured_sane_ipv4_subnets_are_accepted() {
         let ok = check_subnets(&["10.20.30.77/24".into(), "192.168.1.5/32".into()]).unwrap();
         assert_eq!(ok, vec!["10.20.30.0/24", "192.168.1.5/32"]);
-        for bad in ["0.0.0.0/0", "10.0.0.0/8", "10.0.0.0", "fe80::/64", "10.0.0.0/33", "-iL /etc/passwd", "10.0.0.0/24 -oN x"] {
+        for bad in [
+            "0.0.0.0/0",
+            "10.0.0.0/8",
+            "10.0.0.0",
+            "fe80::/64",
+            "10.0.0.0/33",
+            "-iL /etc/passwd",
+            "10.0.0.0/24 -oN x",
+        ] {
             assert!(check_subnets(&[bad.into()]).is_err(), "{bad}");
         }
     }
@@ -159,6 +187,9 @@ mod tests {
 </host><host><status state="up"/><address addr="10.249.1.1" addrtype="ipv4"/></host></nmaprun>"#;
         let found = parse_nmap_xml(xml);
         assert_eq!(found.len(), 1);
-        assert_eq!(found["bc:24:11:aa:bb:cc"], "10.249.1.2".parse::<Ipv4Addr>().unwrap());
+        assert_eq!(
+            found["bc:24:11:aa:bb:cc"],
+            "10.249.1.2".parse::<Ipv4Addr>().unwrap()
+        );
     }
 }

@@ -108,7 +108,9 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<(
                 let subnets = settings.sweep_subnets.clone();
                 state.running = Some(tokio::spawn(async move {
                     let booting = run_once(&services, &cluster, full, neighbours.as_deref()).await;
-                    if sweep_due && let Err(e) = super::sweep::run(&services, cluster.id, &subnets).await {
+                    if sweep_due
+                        && let Err(e) = super::sweep::run(&services, cluster.id, &subnets).await
+                    {
                         tracing::warn!(cluster = %cluster.name, error = %e, "subnet sweep failed");
                     }
                     if rdp_check && let Err(e) = super::rdp_check::run(&services, cluster.id).await

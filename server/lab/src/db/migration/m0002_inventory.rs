@@ -177,7 +177,6 @@ impl MigrationTrait for Migration {
     }
 }
 
-
 #[derive(DeriveIden, Clone, Copy)]
 enum Users {
     Table,

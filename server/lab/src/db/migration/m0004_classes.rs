@@ -68,15 +68,33 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "classes_block", Classes::Table, &[Classes::ClusterId, Classes::VmidBase], true).await?;
-        index(manager, "classes_invite", Classes::Table, &[Classes::InviteToken], true).await?;
+        index(
+            manager,
+            "classes_block",
+            Classes::Table,
+            &[Classes::ClusterId, Classes::VmidBase],
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "classes_invite",
+            Classes::Table,
+            &[Classes::InviteToken],
+            true,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
                     .table(ClassOwners::Table)
                     .col(integer(ClassOwners::ClassId))
                     .col(integer(ClassOwners::UserId))
-                    .primary_key(Index::create().col(ClassOwners::ClassId).col(ClassOwners::UserId))
+                    .primary_key(
+                        Index::create()
+                            .col(ClassOwners::ClassId)
+                            .col(ClassOwners::UserId),
+                    )
                     .foreign_key(
                         ForeignKey::create()
                             .from(ClassOwners::Table, ClassOwners::ClassId)
@@ -114,8 +132,22 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "class_vms_vmid", ClassVms::Table, &[ClassVms::ClusterId, ClassVms::Vmid], true).await?;
-        index(manager, "class_vms_class", ClassVms::Table, &[ClassVms::ClassId], false).await?;
+        index(
+            manager,
+            "class_vms_vmid",
+            ClassVms::Table,
+            &[ClassVms::ClusterId, ClassVms::Vmid],
+            true,
+        )
+        .await?;
+        index(
+            manager,
+            "class_vms_class",
+            ClassVms::Table,
+            &[ClassVms::ClassId],
+            false,
+        )
+        .await?;
         manager
             .create_table(
                 Table::create()
@@ -138,20 +170,36 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        for t in [Jobs::Table.into_iden(), ClassVms::Table.into_iden(), ClassOwners::Table.into_iden(), Classes::Table.into_iden()] {
-            manager.drop_table(Table::drop().table(t).to_owned()).await?;
+        for t in [
+            Jobs::Table.into_iden(),
+            ClassVms::Table.into_iden(),
+            ClassOwners::Table.into_iden(),
+            Classes::Table.into_iden(),
+        ] {
+            manager
+                .drop_table(Table::drop().table(t).to_owned())
+                .await?;
         }
         for column in [Vms::Firmware, Vms::DiskStorage] {
             manager
-                .alter_table(Table::alter().table(Vms::Table).drop_column(column).to_owned())
+                .alter_table(
+                    Table::alter()
+                        .table(Vms::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
                 .await?;
         }
         manager
-            .alter_table(Table::alter().table(Clusters::Table).drop_column(Clusters::SshPort).to_owned())
+            .alter_table(
+                Table::alter()
+                    .table(Clusters::Table)
+                    .drop_column(Clusters::SshPort)
+                    .to_owned(),
+            )
             .await
     }
 }
-
 
 #[derive(DeriveIden)]
 enum Clusters {

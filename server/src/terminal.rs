@@ -1,0 +1,54 @@
+//! `GET /ws/terminal/{cluster}/{vmid}`: the browser's terminal WebSocket (xterm.js). The
+//! same refusals as the console socket, in the same order and before anything reaches
+//! Proxmox: the Origin (same site only), the session, that this user may use this VM and
+//! that it runs. Then `lab::console::terminal` opens termproxy and relays.
+//!
+//! What the browser sends: keystrokes as binary frames, `resize:COLS:ROWS` as text frames;
+//! it receives the terminal's output as binary frames (see `lab::console::terminal::frames`).
+
+use crate::console::{Browser, ConsoleState, refusal};
+use crate::guard::websocket_origin_allowed;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lab::console::terminal;
+
+/// Biggest message a browser may send: the page sends pastes in 16 KiB pieces.
+const MAX_MESSAGE: usize = 64 << 10;
+
+pub async fn terminal_socket(
+    State(state): State<ConsoleState>,
+    Path((cluster_id, vmid)): Path<(i32, i32)>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !websocket_origin_allowed(&headers, &state.origin) {
+        tracing::warn!(origin = ?headers.get("origin"), "refused a cross-site terminal");
+        return (StatusCode::FORBIDDEN, "Cross-site terminal refused.").into_response();
+    }
+    let user = match crate::cookie_session::signed_in_user(&state.services, &headers).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
+        Err(e) => return refusal(e),
+    };
+    let upstream = match terminal::open_terminal(&state.services, &user, cluster_id, vmid).await {
+        Ok(upstream) => upstream,
+        Err(e) => return refusal(e),
+    };
+    tracing::info!(user = %user.username, vmid, "terminal opened");
+    upgrade
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            match terminal::relay(Browser(socket), upstream, terminal::TIMING).await {
+                Ok(stats) => tracing::info!(
+                    vmid,
+                    to_browser = stats.to_browser,
+                    to_node = stats.to_node,
+                    idle = stats.idle_timeout,
+                    "terminal closed"
+                ),
+                Err(e) => tracing::info!(vmid, error = %e, "terminal ended"),
+            }
+        })
+}
