@@ -2,31 +2,14 @@
 // reach 100 %, copies the invite link; a new student registers through it and sees the VM;
 // the teacher publishes; the student resets their VM. The wizard's review step needs
 // JavaScript (the plan comes back to the page), so this runs hydrated only.
-import { expect, Page, test } from "@playwright/test";
-import { readFileSync } from "node:fs";
-import { ROUTE_LOGIN, VM_GRID } from "./ids";
-import { jsEnabled, PASSWORD, ready, trackErrors } from "./helpers";
+import { expect, test } from "@playwright/test";
+import { VM_GRID } from "./ids";
+import { jsEnabled, PASSWORD, ready, trackErrors, demoSignIn } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
 
-const demoUrl = () => process.env.DEMO_URL ?? "";
-const passwords = () => {
-  const log = readFileSync(process.env.DEMO_LOG ?? "", "utf8");
-  const found: Record<string, string> = {};
-  for (const m of log.matchAll(/^\s+(\w+)\s+([a-z]{4}-[a-z]{4}-[a-z]{4})\s+\(/gm)) found[m[1]] = m[2];
-  return found;
-};
 
-async function signIn(page: Page, username: string) {
-  await page.goto(`${demoUrl()}${ROUTE_LOGIN}`);
-  await ready(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(passwords()[username]);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator(VM_GRID)).toBeVisible();
-  await ready(page);
-}
 
 let classUrl = "";
 let invite = "";
@@ -34,7 +17,7 @@ let invite = "";
 test("a teacher runs the wizard and watches every VM get made", async ({ page }) => {
   test.setTimeout(120_000);
   const errors = trackErrors(page);
-  await signIn(page, "teacher");
+  await demoSignIn(page, "teacher");
   await page.getByRole("link", { name: "Classes" }).click();
   await page.getByRole("link", { name: "New class" }).click();
   await ready(page);
@@ -83,7 +66,7 @@ test("a new student registers through the invite link and gets a VM", async ({ p
 
 test("the teacher publishes and the student resets their VM", async ({ page, browser }) => {
   test.setTimeout(120_000);
-  await signIn(page, "teacher");
+  await demoSignIn(page, "teacher");
   await page.goto(classUrl);
   await ready(page);
   await expect(page.locator("#class-roster")).toContainText("newstudent");
@@ -96,13 +79,7 @@ test("the teacher publishes and the student resets their VM", async ({ page, bro
 
   const student = await browser.newPage();
   const errors = trackErrors(student);
-  await student.goto(`${demoUrl()}${ROUTE_LOGIN}`);
-  await ready(student);
-  await student.getByLabel("Username").fill("newstudent");
-  await student.getByLabel("Password").fill(PASSWORD);
-  await student.getByRole("button", { name: "Sign in" }).click();
-  await expect(student.locator(VM_GRID)).toBeVisible();
-  await ready(student);
+  await demoSignIn(student, "newstudent", PASSWORD);
   const card = student.locator(`${VM_GRID} .vm-card`).filter({ hasText: "networking-101-student-1" });
   await card.getByText("Reset to baseline…").click();
   await card.getByRole("button", { name: "Reset my VM" }).click();

@@ -2,30 +2,13 @@
 // dashboard in a new tab, sees the simulated screen (pixels of a known region), types, and
 // sees the VM's screen change. A VM of someone else is refused. Needs JavaScript (noVNC).
 import { expect, Page, test } from "@playwright/test";
-import { readFileSync } from "node:fs";
-import { ROUTE_LOGIN, VM_GRID } from "./ids";
-import { jsEnabled, ready, trackErrors } from "./helpers";
+import { VM_GRID } from "./ids";
+import { jsEnabled, trackErrors, demoSignIn, demoUrl } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the console is noVNC: it needs JavaScript");
 
-const demoUrl = () => process.env.DEMO_URL ?? "";
-const passwords = () => {
-  const log = readFileSync(process.env.DEMO_LOG ?? "", "utf8");
-  const found: Record<string, string> = {};
-  for (const m of log.matchAll(/^\s+(\w+)\s+([a-z]{4}-[a-z]{4}-[a-z]{4})\s+\(/gm)) found[m[1]] = m[2];
-  return found;
-};
 
-async function signIn(page: Page, username: string) {
-  await page.goto(`${demoUrl()}${ROUTE_LOGIN}`);
-  await ready(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(passwords()[username]);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator(VM_GRID)).toBeVisible();
-  await ready(page);
-}
 
 /** Pixels of the console canvas (its framebuffer, whatever the on-screen scale). */
 async function region(page: Page, x: number, y: number, w: number, h: number) {
@@ -47,7 +30,7 @@ const lightPixels = (rgba: number[]) => {
 
 test("a student opens the console of a running VM, sees its screen and types into it", async ({ page, context }) => {
   test.setTimeout(90_000);
-  await signIn(page, "student3");
+  await demoSignIn(page, "student3");
   const card = page.locator(`${VM_GRID} .vm-card`).first();
   if ((await card.locator(".badge").textContent()) === "Stopped") {
     await card.locator('button[data-action="start"]').click();
@@ -75,7 +58,7 @@ test("a student opens the console of a running VM, sees its screen and types int
 });
 
 test("another student's console is refused, before and at the WebSocket", async ({ page }) => {
-  await signIn(page, "student2");
+  await demoSignIn(page, "student2");
   // student3's VM is the fifth assignment of the demo; student2 cannot open it.
   const own = await page.locator(`${VM_GRID} .vm-card`).first().getAttribute("id");
   const [, cluster, vmid] = (own ?? "").split("-");

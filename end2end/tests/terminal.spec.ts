@@ -4,30 +4,13 @@
 // …), and the shell learns the terminal's size. Another student's terminal is refused.
 // Needs JavaScript (xterm.js).
 import { expect, Page, test } from "@playwright/test";
-import { readFileSync } from "node:fs";
-import { ROUTE_LOGIN, VM_GRID } from "./ids";
-import { jsEnabled, ready, trackErrors } from "./helpers";
+import { VM_GRID } from "./ids";
+import { jsEnabled, trackErrors, demoSignIn, demoUrl } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the terminal is xterm.js: it needs JavaScript");
 
-const demoUrl = () => process.env.DEMO_URL ?? "";
-const passwords = () => {
-  const log = readFileSync(process.env.DEMO_LOG ?? "", "utf8");
-  const found: Record<string, string> = {};
-  for (const m of log.matchAll(/^\s+(\w+)\s+([a-z]{4}-[a-z]{4}-[a-z]{4})\s+\(/gm)) found[m[1]] = m[2];
-  return found;
-};
 
-async function signIn(page: Page, username: string) {
-  await page.goto(`${demoUrl()}${ROUTE_LOGIN}`);
-  await ready(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(passwords()[username]);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator(VM_GRID)).toBeVisible();
-  await ready(page);
-}
 
 /** The terminal's rows as text (xterm.js's DOM renderer draws one <div> per row). */
 const rows = (tab: Page) => tab.locator("#terminal-screen .xterm-rows > div");
@@ -36,7 +19,7 @@ const line = (tab: Page, text: string) => rows(tab).filter({ hasText: new RegExp
 
 test("a student opens the terminal of a running VM and the shell answers what they type", async ({ page, context }) => {
   test.setTimeout(90_000);
-  await signIn(page, "student2");
+  await demoSignIn(page, "student2");
   const card = page.locator(`${VM_GRID} .vm-card`).first();
   if ((await card.locator(".badge").textContent()) === "Stopped") {
     await card.locator('button[data-action="start"]').click();
@@ -68,7 +51,7 @@ test("a student opens the terminal of a running VM and the shell answers what th
 });
 
 test("the console page offers the terminal", async ({ page }) => {
-  await signIn(page, "student2");
+  await demoSignIn(page, "student2");
   const id = (await page.locator(`${VM_GRID} .vm-card`).first().getAttribute("id")) ?? "";
   const [, cluster, vmid] = id.split("-");
   await page.goto(`${demoUrl()}/console/${cluster}/${vmid}`);
@@ -76,7 +59,7 @@ test("the console page offers the terminal", async ({ page }) => {
 });
 
 test("another student's terminal is refused, before and at the WebSocket", async ({ page }) => {
-  await signIn(page, "student2");
+  await demoSignIn(page, "student2");
   // student3's VM is the assignment after student2's in the demo; student2 cannot open it.
   const own = await page.locator(`${VM_GRID} .vm-card`).first().getAttribute("id");
   const [, cluster, vmid] = (own ?? "").split("-");

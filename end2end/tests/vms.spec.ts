@@ -4,16 +4,10 @@
 // and without JavaScript (the test reloads, as a person would).
 import { expect, Page, test } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { CLUSTERS_TABLE, ROUTE_ADMIN_CLUSTERS, ROUTE_LOGIN, VM_GRID } from "./ids";
-import { jsEnabled, ready, trackErrors } from "./helpers";
+import { CLUSTERS_TABLE, ROUTE_ADMIN_CLUSTERS, VM_GRID } from "./ids";
+import { demoSignIn, demoUrl, jsEnabled, ready, trackErrors } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
-
-const demoUrl = () => {
-  const url = process.env.DEMO_URL;
-  if (!url) throw new Error("DEMO_URL is not set (the test command starts `proxlab demo`)");
-  return url;
-};
 
 /** What `proxlab demo` printed: account passwords, the simulator's URL and fingerprint. */
 function demoLog() {
@@ -24,16 +18,6 @@ function demoLog() {
   const fingerprint = log.match(/fingerprint ([0-9A-F:]{95})/)?.[1] ?? "";
   const root = log.match(/root@pam \/ (\S+)/)?.[1] ?? "";
   return { passwords, sim, fingerprint, root };
-}
-
-async function signIn(page: Page, username: string, password: string) {
-  await page.goto(`${demoUrl()}${ROUTE_LOGIN}`);
-  await ready(page);
-  await page.getByLabel("Username").fill(username);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator(VM_GRID)).toBeVisible();
-  await ready(page);
 }
 
 /** Waits for a condition on the page; without JavaScript nothing polls, so reload. */
@@ -52,7 +36,7 @@ test("a student starts a VM, sees it boot and get an IP, and downloads the RDP f
   test.setTimeout(90_000);
   const errors = trackErrors(page);
   const { passwords } = demoLog();
-  await signIn(page, "student1", passwords.student1);
+  await demoSignIn(page, "student1", passwords.student1);
   const cards = page.locator(`${VM_GRID} .vm-card`);
   await expect(cards).toHaveCount(2);
   const card = cards.filter({ has: page.locator('[data-state="Stopped"]') }).first();
@@ -80,7 +64,7 @@ test("a student starts a VM, sees it boot and get an IP, and downloads the RDP f
 
 async function signInOther(page: Page, password: string) {
   await page.context().clearCookies();
-  await signIn(page, "student2", password);
+  await demoSignIn(page, "student2", password);
   const [cluster, vmid] = ((await page.locator(`${VM_GRID} .vm-card`).first().getAttribute("id")) ?? "").split("-").slice(1);
   const res = await page.request.get(`${demoUrl()}/vm/${cluster}/${Number(vmid) + 100000}/rdp`);
   expect(res.status()).toBe(404);
@@ -91,7 +75,7 @@ test("an admin adds a cluster with the simulator's URL and fingerprint and sees 
   test.setTimeout(90_000);
   const errors = trackErrors(page);
   const { passwords, sim, fingerprint, root } = demoLog();
-  await signIn(page, "admin", passwords.admin);
+  await demoSignIn(page, "admin", passwords.admin);
   await page.goto(`${demoUrl()}${ROUTE_ADMIN_CLUSTERS}`);
   await ready(page);
   await expect(page.locator(CLUSTERS_TABLE)).toContainText("Demo cluster");

@@ -30,11 +30,9 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
 pub async fn open_services(settings: &Settings) -> anyhow::Result<lab::Services> {
     let db = lab::db::connect(settings.database_url.expose_secret()).await?;
     lab::db::migrate(&db).await?;
-    Ok(lab::Services::new(
-        db,
-        settings.auth.clone(),
-        settings.secret_box()?,
-    ))
+    let mut services = lab::Services::new(db, settings.auth.clone(), settings.secret_box()?);
+    services.consoles = lab::console::ConsoleSlots::new(settings.console.clone());
+    Ok(services)
 }
 
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {

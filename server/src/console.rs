@@ -39,11 +39,12 @@ pub async fn console_socket(
         Err(e) => return refusal(e),
     };
     tracing::info!(user = %user.username, vmid, "console opened");
+    let idle = state.services.consoles.idle();
     upgrade
         .protocols(["binary"])
         .max_message_size(1 << 20)
         .on_upgrade(move |socket| async move {
-            let result = lab::console::relay(Browser(socket), upstream, lab::console::IDLE).await;
+            let result = lab::console::relay(Browser(socket), upstream, idle).await;
             match result {
                 Ok(stats) => tracing::info!(
                     vmid,

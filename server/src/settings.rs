@@ -39,6 +39,7 @@ pub struct Settings {
     pub auth: AuthPolicy,
     pub sync: SyncSettings,
     pub deploy: DeploySettings,
+    pub console: lab::console::ConsoleLimits,
 }
 
 impl Default for Settings {
@@ -54,6 +55,7 @@ impl Default for Settings {
             auth: AuthPolicy::default(),
             sync: SyncSettings::default(),
             deploy: DeploySettings::default(),
+            console: lab::console::ConsoleLimits::default(),
         }
     }
 }
@@ -99,6 +101,9 @@ impl Settings {
         }
         if let Err(e) = lab::sync::sweep::check_subnets(&self.sync.sweep_subnets) {
             bail!("sync: {e}");
+        }
+        if self.console.max_per_user < 1 || self.console.idle_minutes < 1 {
+            bail!("console: max_per_user and idle_minutes must be at least 1");
         }
         if self.deploy.per_node < 1 || self.deploy.attempts < 1 || self.deploy.lease_secs < 3 {
             bail!("deploy: per_node and attempts must be at least 1, lease_secs at least 3");

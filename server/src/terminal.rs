@@ -37,10 +37,14 @@ pub async fn terminal_socket(
         Err(e) => return refusal(e),
     };
     tracing::info!(user = %user.username, vmid, "terminal opened");
+    let timing = terminal::Timing {
+        idle: state.services.consoles.idle(),
+        keepalive: terminal::KEEPALIVE,
+    };
     upgrade
         .max_message_size(MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
-            match terminal::relay(Browser(socket), upstream, terminal::TIMING).await {
+            match terminal::relay(Browser(socket), upstream, timing).await {
                 Ok(stats) => tracing::info!(
                     vmid,
                     to_browser = stats.to_browser,

@@ -313,6 +313,7 @@ fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, class_id: i32, a: Actions) -> 
             let state = v.state.map(|s| s.label().to_owned()).unwrap_or_else(|| "—".into());
             let step = match v.step.as_str() {
                 "queued" => "queued",
+                "exporting" => "exporting the template…",
                 "creating" => "creating…",
                 "ready" => "ready",
                 "failed" => "failed",

@@ -72,9 +72,32 @@ impl ByteLink for ConsoleSocket {
     }
 }
 
-/// Open consoles per user, released when the relay ends (even by panic or cancellation).
+/// The `[console]` settings.
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleLimits {
+    /// Consoles and terminals one user may have open at once.
+    pub max_per_user: usize,
+    /// Closed after this many minutes without traffic either way.
+    pub idle_minutes: u64,
+}
+
+impl Default for ConsoleLimits {
+    fn default() -> Self {
+        Self {
+            max_per_user: MAX_PER_USER,
+            idle_minutes: IDLE.as_secs() / 60,
+        }
+    }
+}
+
+/// Open consoles per user, released when the relay ends (even by panic or cancellation),
+/// and the limits they are held to.
 #[derive(Clone, Default)]
-pub struct ConsoleSlots(Arc<Mutex<HashMap<i32, usize>>>);
+pub struct ConsoleSlots {
+    open: Arc<Mutex<HashMap<i32, usize>>>,
+    limits: ConsoleLimits,
+}
 
 pub struct Slot {
     slots: ConsoleSlots,
@@ -82,12 +105,25 @@ pub struct Slot {
 }
 
 impl ConsoleSlots {
+    pub fn new(limits: ConsoleLimits) -> Self {
+        Self {
+            open: Arc::default(),
+            limits,
+        }
+    }
+
+    /// How long a console may stay quiet before it is closed.
+    pub fn idle(&self) -> Duration {
+        Duration::from_secs(self.limits.idle_minutes.max(1) * 60)
+    }
+
     fn take(&self, user_id: i32) -> Result<Slot> {
-        let mut open = self.0.lock().expect("console slots poisoned");
+        let mut open = self.open.lock().expect("console slots poisoned");
         let n = open.entry(user_id).or_default();
-        if *n >= MAX_PER_USER {
+        let max = self.limits.max_per_user;
+        if *n >= max {
             return Err(Error::Conflict(format!(
-                "You have {MAX_PER_USER} consoles open already; close one first."
+                "You have {max} consoles open already; close one first."
             )));
         }
         *n += 1;
@@ -99,7 +135,7 @@ impl ConsoleSlots {
 
     /// Consoles open now (all users).
     pub fn open(&self) -> usize {
-        self.0
+        self.open
             .lock()
             .expect("console slots poisoned")
             .values()
@@ -109,7 +145,7 @@ impl ConsoleSlots {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut open = self.slots.0.lock().expect("console slots poisoned");
+        let mut open = self.slots.open.lock().expect("console slots poisoned");
         if let Some(n) = open.get_mut(&self.user_id) {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -243,4 +279,26 @@ pub struct RelayStats {
     pub to_browser: usize,
     pub to_node: usize,
     pub idle_timeout: bool,
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn the_limits_come_from_the_settings() {
+        let slots = ConsoleSlots::new(ConsoleLimits {
+            max_per_user: 1,
+            idle_minutes: 5,
+        });
+        let first = slots.take(7).unwrap();
+        assert!(matches!(slots.take(7), Err(Error::Conflict(_))));
+        let other = slots.take(8).unwrap();
+        drop(first);
+        let again = slots.take(7).unwrap();
+        assert_eq!(slots.open(), 2);
+        drop((other, again));
+        assert_eq!(slots.open(), 0);
+        assert_eq!(slots.idle(), Duration::from_secs(300));
+    }
 }

@@ -622,6 +622,29 @@ async fn bad_input_and_broken_parts_leave_nothing_behind() {
         w.files_of_block(d.summary.vmid_base)
     );
 
+    // Storage that cannot hold the class: the plan says why, launch refuses.
+    let huge = ClassForm {
+        name: "Huge".into(),
+        cluster_id: w.cluster_id,
+        students: "20".into(),
+        cores: "2".into(),
+        memory_mb: "1024".into(),
+        disk_gb: "4096".into(),
+        ..ClassForm::default()
+    };
+    let plan = classes::plan(&w.services, &teacher, &huge).await.unwrap();
+    assert!(
+        plan.blockers
+            .iter()
+            .any(|b| b.contains("free") && b.contains("needs")),
+        "{:?}",
+        plan.blockers
+    );
+    assert!(matches!(
+        classes::launch(&w.services, &teacher, &huge).await,
+        Err(Error::Invalid(_))
+    ));
+
     // A hostile class name with a line break is refused before anything happens.
     assert!(matches!(
         classes::launch(&w.services, &teacher, &w.form("a\nb", 1)).await,

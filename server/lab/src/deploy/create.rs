@@ -131,7 +131,16 @@ async fn deploy(
     let rows = ctx.rows(services).await?;
     let source = source_config(&ctx).await?;
     let exports = match ctx.class.template_vmid {
-        Some(_) => Source::Overlay(export(&ctx, services, &source).await?),
+        Some(_) => {
+            // The page shows the export on the two VMs that wait for it.
+            for r in rows
+                .iter()
+                .filter(|r| r.role != "student" && r.step == "queued")
+            {
+                set_step(services, r, "exporting", None).await?;
+            }
+            Source::Overlay(export(&ctx, services, &source).await?)
+        }
         None => Source::Blank(ctx.class.disk_gb.unwrap_or(8) as u32),
     };
     let base = rows.iter().find(|r| r.role == "base").cloned();
@@ -214,7 +223,7 @@ async fn fail_unfinished(
         .col_expr(class_vm::Column::Error, Expr::value(e.to_string()))
         .col_expr(class_vm::Column::UpdatedAt, Expr::value(now()))
         .filter(class_vm::Column::ClassId.eq(class_id))
-        .filter(class_vm::Column::Step.is_in(["queued", "creating"]))
+        .filter(class_vm::Column::Step.is_in(["queued", "exporting", "creating"]))
         .exec(&services.db)
         .await?;
     class::Entity::update_many()
@@ -272,7 +281,7 @@ async fn cancel_rest(services: &Services, ctx: &Ctx) -> Result<Outcome> {
         .col_expr(class_vm::Column::Step, Expr::value("cancelled"))
         .col_expr(class_vm::Column::UpdatedAt, Expr::value(now()))
         .filter(class_vm::Column::ClassId.eq(ctx.class.id))
-        .filter(class_vm::Column::Step.eq("queued"))
+        .filter(class_vm::Column::Step.is_in(["queued", "exporting"]))
         .exec(&services.db)
         .await?;
     mark_class(services, &ctx.class, "cancelled").await?;

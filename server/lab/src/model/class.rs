@@ -91,7 +91,8 @@ pub struct ClassVmView {
     pub role: String,
     pub name: String,
     pub node: String,
-    /// `queued`, `creating`, `ready`, `failed`, `cancelled`, `removing`.
+    /// `queued`, `exporting` (the template's disk, for the base and teacher), `creating`,
+    /// `ready`, `failed`, `cancelled`.
     pub step: String,
     pub error: Option<String>,
     pub student: Option<String>,

@@ -1,6 +1,7 @@
 //! `class_vms`: one row per VM of a class, written (as intent) before anything is made on a
-//! node. `step` is the durable progress: `queued` → `creating` → `ready`, or `failed` with
-//! `error`, or `cancelled`; `removing` while it is being destroyed.
+//! node. `step` is the durable progress: `queued` → (`exporting`, for the base and the
+//! teacher's VM while the template is exported) → `creating` → `ready`, or `failed` with
+//! `error`, or `cancelled`.
 
 use sea_orm::entity::prelude::*;
 
