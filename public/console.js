@@ -1,8 +1,8 @@
 // The console tab's glue around noVNC (npm @novnc/novnc, MPL-2.0, served from
-// /vendor/novnc with its licence). The WebSocket is the portal's own: the server checks the
+// /vendor/novnc with its licence, its modules joined into one file by scripts/setup.sh). The WebSocket is the portal's own: the server checks the
 // session and the VM, and answers the node's VNC authentication itself, so no password is
 // ever asked here or sent to the browser.
-import RFB from "/vendor/novnc/core/rfb.js";
+import RFB from "/vendor/novnc/rfb.bundle.js";
 
 const screen = document.getElementById("console-screen");
 const state = document.getElementById("console-state");

@@ -8,4 +8,4 @@ mod terminal_page;
 
 pub use api::*;
 pub use console_page::ConsolePage;
-pub use terminal_page::TerminalPage;
+pub use terminal_page::{SshPage, TerminalPage};

@@ -66,6 +66,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/join/:token") view=classes::JoinPage ssr=SsrMode::Async />
                     <Route path=path!("/console/:cluster/:vmid") view=console::ConsolePage ssr=SsrMode::Async />
                     <Route path=path!("/terminal/:cluster/:vmid") view=console::TerminalPage ssr=SsrMode::Async />
+                    <Route path=path!("/ssh/:cluster/:vmid") view=console::SshPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/sync") view=admin::SyncPage ssr=SsrMode::Async />

@@ -9,6 +9,7 @@ mod guard;
 mod rdp;
 pub mod router;
 pub mod settings;
+mod ssh;
 pub mod telemetry;
 mod terminal;
 

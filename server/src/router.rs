@@ -92,6 +92,7 @@ pub fn build_router(
             "/ws/terminal/{cluster}/{vmid}",
             get(crate::terminal::terminal_socket),
         )
+        .route("/ws/ssh/{cluster}/{vmid}", get(crate::ssh::ssh_socket))
         .with_state(crate::console::ConsoleState {
             services: services.clone(),
             origin: origin.clone(),

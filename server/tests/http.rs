@@ -832,6 +832,140 @@ async fn terminal_websockets_are_checked_before_any_proxmox_call() {
     websockets_are_checked_before_any_proxmox_call("terminal", "termproxy", &[]).await;
 }
 
+/// `/ws/ssh/…` refuses what the terminal socket refuses, plus a VM whose class has SSH off,
+/// a VM in no class and a VM without IP, all before the upgrade (so before any SSH
+/// connection, which only starts after the credentials are typed), and calls no Proxmox
+/// API at all; the owner's VM in an SSH class, with an IP, upgrades.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_websockets_are_checked_before_any_connection() {
+    use lab::db::entity::{class, class_vm, vm};
+    use sea_orm::{ActiveModelTrait, Set};
+    let (s, sim, _dir, cluster) = start_with_cluster().await;
+    s.add_user("bob", Role::Student).await;
+    s.add_user("teach", Role::Teacher).await;
+    let ann = s.login("ann").await;
+    let bob = s.login("bob").await;
+    let host = s.url.trim_start_matches("http://").to_owned();
+    let same_site = s.url.clone();
+    let db = &s.services.db;
+    let teacher = lab::auth::find_user(&s.services, "teach")
+        .await
+        .unwrap()
+        .unwrap();
+    let row = |vmid: i32| async move {
+        vm::Entity::find()
+            .filter(vm::Column::ClusterId.eq(cluster))
+            .filter(vm::Column::Vmid.eq(vmid))
+            .one(db)
+            .await
+            .unwrap()
+            .unwrap()
+    };
+    let set_ip = |vmid: i32, ip: Option<&'static str>| async move {
+        let mut r: vm::ActiveModel = row(vmid).await.into();
+        r.ip = Set(ip.map(str::to_owned));
+        r.update(db).await.unwrap();
+    };
+    let stopped = vm::Entity::find()
+        .filter(vm::Column::Status.eq("stopped"))
+        .filter(vm::Column::Template.eq(false))
+        .filter(vm::Column::Kind.eq("qemu"))
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .vmid;
+    lab::inventory::assign(&s.services, cluster, stopped, "ann")
+        .await
+        .unwrap();
+    let upgrade = |vmid: i32, cookie: Option<&str>, origin: Option<&str>| {
+        let mut req = s
+            .http
+            .get(format!("{}/ws/ssh/{cluster}/{vmid}", s.url))
+            .header("host", &host)
+            .header("connection", "upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        async move { req.send().await.unwrap().status().as_u16() }
+    };
+    set_ip(100, Some("127.0.0.1")).await;
+    set_ip(stopped, Some("127.0.0.1")).await;
+    sim.control().reset_counters();
+    let site = Some(same_site.as_str());
+    assert_eq!(upgrade(100, Some(&ann), None).await, 403, "no Origin");
+    assert_eq!(
+        upgrade(100, Some(&ann), Some("https://evil.example")).await,
+        403,
+        "cross-site"
+    );
+    assert_eq!(upgrade(100, None, site).await, 401, "no session");
+    assert_eq!(upgrade(100, Some(&bob), site).await, 404, "another's VM");
+    assert_eq!(
+        upgrade(99999, Some(&ann), site).await,
+        404,
+        "a made-up VMID"
+    );
+    assert_eq!(upgrade(stopped, Some(&ann), site).await, 409, "stopped");
+    assert_eq!(upgrade(100, Some(&ann), site).await, 409, "in no class");
+    // A class holding VM 100, SSH still off.
+    let class = class::ActiveModel {
+        name: Set("Networks".into()),
+        description: Set(String::new()),
+        cluster_id: Set(cluster),
+        owner_id: Set(teacher.id),
+        vmid_base: Set(100),
+        students: Set(1),
+        storage: Set("local".into()),
+        state: Set("ready".into()),
+        export_paths: Set(String::new()),
+        created_at: Set(0),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    let vm100 = row(100).await;
+    class_vm::ActiveModel {
+        class_id: Set(class.id),
+        cluster_id: Set(cluster),
+        vmid: Set(100),
+        role: Set("student".into()),
+        name: Set(vm100.name.clone()),
+        node: Set(vm100.node.clone()),
+        step: Set("ready".into()),
+        attempts: Set(0),
+        macs: Set(String::new()),
+        disks: Set(String::new()),
+        updated_at: Set(0),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .unwrap();
+    assert_eq!(upgrade(100, Some(&ann), site).await, 409, "SSH off");
+    lab::classes::set_ssh(&s.services, &teacher, class.id, true)
+        .await
+        .unwrap();
+    set_ip(100, None).await;
+    assert_eq!(upgrade(100, Some(&ann), site).await, 409, "no IP");
+    assert_eq!(upgrade(100, Some(&bob), site).await, 404, "another's VM");
+    assert_eq!(s.services.consoles.open(), 0, "refusals take no slot");
+    set_ip(100, Some("127.0.0.1")).await;
+    assert_eq!(upgrade(100, Some(&ann), site).await, 101);
+    assert_eq!(
+        sim.control().counters(),
+        Default::default(),
+        "SSH calls no Proxmox API"
+    );
+}
+
 /// `/ws/{kind}/…` refuses a missing or foreign Origin, no or a forged session, another
 /// student's VM, a made-up VMID and a stopped VM, all before `call` reaches Proxmox; the
 /// owner's upgrade from the portal's own page goes through and makes that one call.

@@ -138,6 +138,13 @@ pub async fn remove_co_owner(id: i32, username: String) -> Result<(), AppError> 
     Ok(lab::classes::remove_co_owner(&services()?, &s.user, id, &username).await?)
 }
 
+#[server(endpoint = "classes/ssh")]
+pub async fn set_class_ssh(id: i32, #[server(default)] enabled: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    let enabled = matches!(enabled.as_str(), "on" | "true" | "1");
+    Ok(lab::classes::set_ssh(&services()?, &s.user, id, enabled).await?)
+}
+
 #[server(endpoint = "classes/vm/assign")]
 pub async fn give_vm(id: i32, vmid: i32, username: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;

@@ -4,7 +4,8 @@
 
 use super::{
     AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, GiveVm, PowerClass, PublishClass,
-    RegenerateInvite, RemoveClassVm, RemoveCoOwner, ResetVm, RevokeInvite, TakeVm, load_class,
+    RegenerateInvite, RemoveClassVm, RemoveCoOwner, ResetVm, RevokeInvite, SetClassSsh, TakeVm,
+    load_class,
 };
 use crate::dashboard::PowerVm;
 use crate::layout::{FormError, RequireRole, action_error};
@@ -30,6 +31,7 @@ struct Actions {
     power_all: ServerAction<PowerClass>,
     co_add: ServerAction<AddCoOwner>,
     co_remove: ServerAction<RemoveCoOwner>,
+    ssh: ServerAction<SetClassSsh>,
 }
 
 #[component]
@@ -62,6 +64,7 @@ fn ClassView() -> impl IntoView {
         power_all: ServerAction::new(),
         co_add: ServerAction::new(),
         co_remove: ServerAction::new(),
+        ssh: ServerAction::new(),
     };
     let tick = RwSignal::new(0u32);
     let changes = move || {
@@ -83,6 +86,7 @@ fn ClassView() -> impl IntoView {
                 a.power_all.version().get(),
                 a.co_add.version().get(),
                 a.co_remove.version().get(),
+                a.ssh.version().get(),
             ),
         )
     };
@@ -106,6 +110,7 @@ fn ClassView() -> impl IntoView {
             action_error(a.power_all),
             action_error(a.co_add),
             action_error(a.co_remove),
+            action_error(a.ssh),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -264,6 +269,16 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
                 <input type="hidden" name="id" value=id />
                 <label>"Add a co-owner (teacher's username)" <input name="username" required /></label>
                 <button type="submit">"Add"</button>
+            </ActionForm>
+        </section>
+        <section class="card" id="class-ssh" data-enabled=d.ssh_enabled.to_string()>
+            <h2>"SSH through the portal"</h2>
+            <p class="muted">"When on, students get an SSH button on their VM: a terminal in the browser to port 22 of the VM's own IP, through the portal. They type the VM's login and password there; nothing is stored."</p>
+            <ActionForm action=a.ssh attr:class="inline">
+                <input type="hidden" name="id" value=id />
+                <input type="hidden" name="enabled" value=if d.ssh_enabled { "false" } else { "true" } />
+                <span>{if d.ssh_enabled { "SSH is on." } else { "SSH is off." }}</span>
+                <button type="submit" id="class-ssh-toggle">{if d.ssh_enabled { "Turn SSH off" } else { "Turn SSH on" }}</button>
             </ActionForm>
         </section>
         <section class="card">

@@ -35,6 +35,8 @@ fn Join() -> impl IntoView {
                             <p>{format!("Teacher: {}", v.teacher)}</p>
                             {if v.already_joined {
                                 view! { <p>"You are in this class already. " <a href="/">"Go to your VMs"</a></p> }.into_any()
+                            } else if v.free_vms == 0 && v.deploying {
+                                view! { <p class="notice" role="status">"The class's VMs are still being made. Reload this page in a minute."</p> }.into_any()
                             } else if v.free_vms == 0 {
                                 view! { <p class="form-error" role="alert">"This class is full: every VM has a student. Ask your teacher to add VMs."</p> }.into_any()
                             } else {

@@ -133,6 +133,8 @@ fn ConsoleScreen(info: ConsoleData, start: ServerAction<PowerVm>) -> impl IntoVi
                 </form>
             </div>
             <div id="console-screen" data-ws=format!("/ws/console/{}/{}", info.cluster_id, info.vmid)></div>
+            // Fetched alongside console.js rather than after it has been parsed.
+            <link rel="modulepreload" href="/vendor/novnc/rfb.bundle.js" />
             <script type="module" src="/console.js"></script>
         }.into_any(),
     };

@@ -3,6 +3,10 @@
 //! Proxmox's `termproxy`; for a container, its console. The same checks as the console page
 //! first (server-rendered): no access, a stopped VM (with a start button), an unreachable
 //! node; otherwise `/terminal.js` connects to the portal's `/ws/terminal/…`.
+//!
+//! `/ssh/{cluster}/{vmid}` is the same page in SSH mode: `/terminal.js` connects to
+//! `/ws/ssh/…` instead, where the portal asks for a login and a password in the terminal and
+//! opens SSH to the VM's own IP (for classes whose teacher enabled it).
 
 use super::ConsoleView;
 use super::console_page::CheckedVm;
@@ -17,13 +21,25 @@ pub fn TerminalPage() -> impl IntoView {
     view! {
         <Title text="Terminal" />
         <RequireRole role=Role::Student>
-            <CheckedVm kind="terminal" screen=|info, start| view! { <TerminalScreen info start /> }.into_any() />
+            <CheckedVm kind="terminal" screen=|info, start| view! { <TerminalScreen info start ssh=false /> }.into_any() />
+        </RequireRole>
+    }
+}
+
+/// The terminal page in SSH mode.
+#[component]
+pub fn SshPage() -> impl IntoView {
+    view! {
+        <Title text="SSH" />
+        <RequireRole role=Role::Student>
+            <CheckedVm kind="terminal" screen=|info, start| view! { <TerminalScreen info start ssh=true /> }.into_any() />
         </RequireRole>
     }
 }
 
 #[component]
-fn TerminalScreen(info: ConsoleView, start: ServerAction<PowerVm>) -> impl IntoView {
+fn TerminalScreen(info: ConsoleView, start: ServerAction<PowerVm>, ssh: bool) -> impl IntoView {
+    let socket = if ssh { "ssh" } else { "terminal" };
     let error = action_error(start);
     let console = info
         .has_screen
@@ -55,7 +71,7 @@ fn TerminalScreen(info: ConsoleView, start: ServerAction<PowerVm>) -> impl IntoV
             </section>
         }.into_any(),
         _ => view! {
-            <div class="console-toolbar" role="toolbar" aria-label="Terminal">
+            <div class="console-toolbar" role="toolbar" aria-label="Terminal" data-mode=socket>
                 <span id="terminal-state" role="status" data-state="connecting">"Connecting…"</span>
                 <button type="button" id="terminal-reconnect">"Reconnect"</button>
                 <button type="button" id="terminal-fullscreen">"Full screen"</button>
@@ -63,7 +79,9 @@ fn TerminalScreen(info: ConsoleView, start: ServerAction<PowerVm>) -> impl IntoV
             </div>
             // Shown by terminal.js when the connection fails or ends at once.
             <section class="card console-message" id="terminal-help" hidden>
-                {if info.has_screen {
+                {if ssh {
+                    view! { <p>"The SSH connection could not be made, or it closed right away. SSH through the portal must be enabled for the class, the VM needs a known IP address and an SSH server on port 22. Try Reconnect in a moment."</p> }.into_any()
+                } else if info.has_screen {
                     view! {
                         <p>"The terminal could not connect, or it closed right away. A VM's terminal is its "
                            <strong>"serial port"</strong>
@@ -77,7 +95,7 @@ fn TerminalScreen(info: ConsoleView, start: ServerAction<PowerVm>) -> impl IntoV
                     view! { <p>"The terminal could not connect, or it closed right away. Try Reconnect in a moment."</p> }.into_any()
                 }}
             </section>
-            <div id="terminal-screen" data-ws=format!("/ws/terminal/{}/{}", info.cluster_id, info.vmid)></div>
+            <div id="terminal-screen" data-ws=format!("/ws/{socket}/{}/{}", info.cluster_id, info.vmid)></div>
             <link rel="stylesheet" href="/vendor/xterm/xterm.css" />
             <script type="module" src="/terminal.js"></script>
         }.into_any(),

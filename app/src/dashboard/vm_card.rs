@@ -67,6 +67,8 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
         .then(|| format!("/console/{}/{}", card.cluster_id, card.vmid));
     // A VM's terminal is its serial port (Proxmox termproxy); a container's, its console.
     let terminal = running.then(|| format!("/terminal/{}/{}", card.cluster_id, card.vmid));
+    // SSH through the portal: a class with it enabled, a VM with an IP.
+    let ssh = (running && card.ssh).then(|| format!("/ssh/{}/{}", card.cluster_id, card.vmid));
     let ip = card.ip.clone();
     let owners = card.owners.clone();
     view! {
@@ -91,6 +93,7 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
                 {buttons}
                 {console.map(|href| view! { <a class="button" href=href target="_blank" rel="noopener" data-console="1">"Console"</a> })}
                 {terminal.map(|href| view! { <a class="button" href=href target="_blank" rel="noopener" data-terminal="1">"Terminal"</a> })}
+                {ssh.map(|href| view! { <a class="button" href=href target="_blank" rel="noopener" data-ssh="1" title="SSH to the VM through the portal">"SSH"</a> })}
                 {rdp.map(|href| view! { <a class="button" href=href download data-rdp="1">"RDP file"</a> })}
                 {rdp_closed.then(|| view! { <span class="muted" title="The portal could not reach port 3389 at this address">"RDP port closed"</span> })}
             </div>

@@ -15,7 +15,7 @@ pub use create::{cancel, delete, launch, publish, request_reset};
 pub use invites::{join, join_view, regenerate_invite, revoke_invite};
 pub use manage::{
     add_co_owner, add_students, assign_student, import, power_all, remove_co_owner, remove_vm,
-    respec, unassign_student,
+    respec, set_ssh, unassign_student,
 };
 pub use plan::{plan, targets, templates};
 pub use view::{detail, list};

@@ -8,6 +8,7 @@
 //! connection fetches a fresh ticket, so the ticket's 40 s life never matters.
 
 pub mod rfb;
+pub mod ssh;
 pub mod terminal;
 
 use crate::db::entity::user;

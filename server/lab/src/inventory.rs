@@ -323,6 +323,7 @@ fn card(row: vm::Model, names: &HashMap<i32, String>, owners: Vec<String>, now: 
         owners,
         rdp_open: row.rdp_open,
         resettable: false,
+        ssh: false,
     }
 }
 
@@ -344,6 +345,7 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
         owners: Vec::new(),
         rdp_open: None,
         resettable: false,
+        ssh: false,
     }
 }
 
@@ -493,9 +495,10 @@ pub async fn first_vms(services: &Services, cluster_id: i32, n: u64) -> Result<V
 }
 
 /// Marks the cards of class VMs (teacher and students, once made): those can be reset to
-/// the class baseline. One query for the page.
+/// the class baseline; and those of classes with SSH through the portal, when the VM has an
+/// IP. Two queries for the page.
 async fn mark_resettable(services: &Services, cards: &mut [VmCard]) -> Result<()> {
-    use crate::db::entity::class_vm;
+    use crate::db::entity::{class, class_vm};
     let vmids: Vec<i32> = cards.iter().map(|c| c.vmid).collect();
     let rows = class_vm::Entity::find()
         .filter(class_vm::Column::Vmid.is_in(vmids))
@@ -503,10 +506,28 @@ async fn mark_resettable(services: &Services, cards: &mut [VmCard]) -> Result<()
         .filter(class_vm::Column::Step.eq("ready"))
         .all(&services.db)
         .await?;
+    let ssh_classes: HashSet<i32> = if rows.is_empty() {
+        HashSet::new()
+    } else {
+        class::Entity::find()
+            .select_only()
+            .column(class::Column::Id)
+            .filter(class::Column::Id.is_in(rows.iter().map(|r| r.class_id)))
+            .filter(class::Column::SshEnabled.eq(true))
+            .into_tuple::<i32>()
+            .all(&services.db)
+            .await?
+            .into_iter()
+            .collect()
+    };
     for c in cards.iter_mut() {
-        c.resettable = rows
-            .iter()
-            .any(|r| r.cluster_id == c.cluster_id && r.vmid == c.vmid);
+        let mine = |r: &&class_vm::Model| r.cluster_id == c.cluster_id && r.vmid == c.vmid;
+        c.resettable = rows.iter().any(|r| mine(&r));
+        c.ssh = c.ip.is_some()
+            && rows
+                .iter()
+                .filter(mine)
+                .any(|r| ssh_classes.contains(&r.class_id));
     }
     Ok(())
 }

@@ -105,6 +105,7 @@ pub async fn join_view(services: &Services, user: &user::Model, token: &str) -> 
         teacher,
         free_vms: free_student_vms(services, &c).await?.len() as u32,
         already_joined: joined_vm(services, user, &c).await?.is_some(),
+        deploying: c.state == "deploying",
     })
 }
 
@@ -143,7 +144,9 @@ pub async fn join(services: &Services, user: &user::Model, token: &str) -> Resul
         }
         mine.delete(&services.db).await?;
     }
-    Err(Error::Conflict(
-        "This class is full: every VM has a student. Ask your teacher to add VMs.".into(),
-    ))
+    Err(Error::Conflict(if c.state == "deploying" {
+        "The class's VMs are still being made; try again in a minute.".into()
+    } else {
+        "This class is full: every VM has a student. Ask your teacher to add VMs.".into()
+    }))
 }

@@ -484,3 +484,30 @@ pub async fn import(
     txn.commit().await?;
     Ok(class.id)
 }
+
+/// Turns SSH through the portal (`console::ssh`) on or off for the class's VMs. The
+/// dashboards of everyone with one of its VMs hear of it (their "SSH" link).
+pub async fn set_ssh(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    enabled: bool,
+) -> Result<()> {
+    let class = managed_class(services, user, class_id).await?;
+    class::ActiveModel {
+        id: Set(class.id),
+        ssh_enabled: Set(enabled),
+        ..Default::default()
+    }
+    .update(&services.db)
+    .await?;
+    let vms: std::collections::HashSet<i32> = class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(class.id))
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|r| r.vmid)
+        .collect();
+    inventory::bump_for_vms(&services.db, class.cluster_id, &vms).await?;
+    inventory::bump_all(&services.db).await
+}

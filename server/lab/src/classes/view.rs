@@ -175,6 +175,7 @@ pub async fn detail(services: &Services, user: &user::Model, id: i32) -> Result<
         vms,
         progress,
         now: at,
+        ssh_enabled: c.ssh_enabled,
     })
 }
 

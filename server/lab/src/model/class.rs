@@ -134,6 +134,9 @@ pub struct ClassDetail {
     pub vms: Vec<ClassVmView>,
     pub progress: DeployProgress,
     pub now: i64,
+    /// Students may SSH to their VMs through the portal.
+    #[serde(default)]
+    pub ssh_enabled: bool,
 }
 
 /// What the join page shows before the student accepts.
@@ -144,4 +147,7 @@ pub struct JoinView {
     pub free_vms: u32,
     /// The visitor already has a VM in this class.
     pub already_joined: bool,
+    /// The class's VMs are still being made (no free VM may just mean "not yet").
+    #[serde(default)]
+    pub deploying: bool,
 }

@@ -120,6 +120,9 @@ pub struct VmCard {
     /// A VM of a class (not its base): it can be reset to the class baseline.
     #[serde(default)]
     pub resettable: bool,
+    /// A VM of a class with SSH through the portal enabled, with a known IP.
+    #[serde(default)]
+    pub ssh: bool,
 }
 
 /// The admin's filters; students and teachers ignore them.

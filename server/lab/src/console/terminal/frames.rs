@@ -61,6 +61,12 @@ pub fn input(mut data: &[u8]) -> Option<Vec<u8>> {
 
 /// `1:COLS:ROWS:` for `COLS:ROWS` (both 1..=[`MAX_SIZE`]).
 pub fn resize(size: &str) -> Option<Vec<u8>> {
+    let (cols, rows) = parse_size(size)?;
+    Some(format!("1:{cols}:{rows}:").into_bytes())
+}
+
+/// `COLS:ROWS` (both 1..=[`MAX_SIZE`], plain digits) as numbers.
+pub fn parse_size(size: &str) -> Option<(u16, u16)> {
     let (cols, rows) = size.split_once(':')?;
     let parse = |s: &str| {
         s.bytes()
@@ -69,8 +75,7 @@ pub fn resize(size: &str) -> Option<Vec<u8>> {
             .flatten()
             .filter(|n| (1..=MAX_SIZE).contains(n))
     };
-    let (cols, rows) = (parse(cols)?, parse(rows)?);
-    Some(format!("1:{cols}:{rows}:").into_bytes())
+    Some((parse(cols)?, parse(rows)?))
 }
 
 #[cfg(test)]

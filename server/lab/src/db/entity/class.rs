@@ -32,6 +32,8 @@ pub struct Model {
     /// Files of the template export (one per data disk), newline-separated, for clean-up.
     pub export_paths: String,
     pub created_at: i64,
+    /// Its students may SSH to their VMs through the portal (`console::ssh`).
+    pub ssh_enabled: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

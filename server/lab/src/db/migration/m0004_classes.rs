@@ -55,6 +55,7 @@ impl MigrationTrait for Migration {
                     .col(string(Classes::State))
                     .col(text(Classes::ExportPaths))
                     .col(big_integer(Classes::CreatedAt))
+                    .col(boolean(Classes::SshEnabled).default(false))
                     .foreign_key(
                         ForeignKey::create()
                             .from(Classes::Table, Classes::ClusterId)
@@ -243,6 +244,7 @@ enum Classes {
     State,
     ExportPaths,
     CreatedAt,
+    SshEnabled,
 }
 
 #[derive(DeriveIden)]

@@ -1,0 +1,57 @@
+//! `GET /ws/ssh/{cluster}/{vmid}`: SSH through the portal, in the terminal page (xterm.js).
+//! The same refusals as the terminal socket, in the same order and before anything else: the
+//! Origin (same site only), the session, that this user may use this VM and that it runs;
+//! then that its class has SSH enabled and that it has a known IP. The browser names no host
+//! and no port: `lab::console::ssh` connects to the VM's inventory IP, port 22, once the
+//! user typed a login and a password in the terminal (never logged here nor there).
+//!
+//! The browser's protocol is the terminal's: keystrokes as binary frames, `resize:COLS:ROWS`
+//! as text frames; output comes back as binary frames.
+
+use crate::console::{Browser, ConsoleState, refusal};
+use crate::guard::websocket_origin_allowed;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use lab::console::ssh;
+
+/// Biggest message a browser may send: the page sends pastes in 16 KiB pieces.
+const MAX_MESSAGE: usize = 64 << 10;
+
+pub async fn ssh_socket(
+    State(state): State<ConsoleState>,
+    Path((cluster_id, vmid)): Path<(i32, i32)>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    if !websocket_origin_allowed(&headers, &state.origin) {
+        tracing::warn!(origin = ?headers.get("origin"), "refused a cross-site SSH terminal");
+        return (StatusCode::FORBIDDEN, "Cross-site terminal refused.").into_response();
+    }
+    let user = match crate::cookie_session::signed_in_user(&state.services, &headers).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
+        Err(e) => return refusal(e),
+    };
+    let target = match ssh::open_ssh(&state.services, &user, cluster_id, vmid).await {
+        Ok(target) => target,
+        Err(e) => return refusal(e),
+    };
+    tracing::info!(user = %user.username, vmid, addr = %target.addr(), "SSH terminal opened");
+    let idle = state.services.consoles.idle();
+    upgrade
+        .max_message_size(MAX_MESSAGE)
+        .on_upgrade(move |socket| async move {
+            match ssh::relay(Browser(socket), target, idle).await {
+                Ok(stats) => tracing::info!(
+                    vmid,
+                    to_browser = stats.to_browser,
+                    to_vm = stats.to_node,
+                    idle = stats.idle_timeout,
+                    "SSH terminal closed"
+                ),
+                Err(e) => tracing::info!(vmid, error = %e, "SSH terminal ended"),
+            }
+        })
+}
