@@ -25,14 +25,9 @@ pub async fn console_socket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !websocket_origin_allowed(&headers, &state.origin) {
-        tracing::warn!(origin = ?headers.get("origin"), "refused a cross-site console");
-        return (StatusCode::FORBIDDEN, "Cross-site console refused.").into_response();
-    }
-    let user = match crate::cookie_session::signed_in_user(&state.services, &headers).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
-        Err(e) => return refusal(e),
+    let user = match signed_in_same_site(&state, &headers, "console").await {
+        Ok(user) => user,
+        Err(refused) => return refused,
     };
     let upstream = match lab::console::open(&state.services, &user, cluster_id, vmid).await {
         Ok(upstream) => upstream,
@@ -56,6 +51,24 @@ pub async fn console_socket(
                 Err(e) => tracing::info!(vmid, error = %e, "console ended"),
             }
         })
+}
+
+/// The first two checks of every console, terminal and SSH WebSocket, before anything else:
+/// the upgrade comes from this site (no cross-site WebSocket hijacking), and from a session.
+pub(crate) async fn signed_in_same_site(
+    state: &ConsoleState,
+    headers: &HeaderMap,
+    what: &str,
+) -> Result<lab::db::entity::user::Model, Response> {
+    if !websocket_origin_allowed(headers, &state.origin) {
+        tracing::warn!(origin = ?headers.get("origin"), what, "refused a cross-site WebSocket");
+        return Err((StatusCode::FORBIDDEN, format!("Cross-site {what} refused.")).into_response());
+    }
+    match crate::cookie_session::signed_in_user(&state.services, headers).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err((StatusCode::UNAUTHORIZED, "Please sign in.").into_response()),
+        Err(e) => Err(refusal(e)),
+    }
 }
 
 pub(crate) fn refusal(e: lab::Error) -> Response {

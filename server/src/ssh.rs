@@ -8,12 +8,11 @@
 //! The browser's protocol is the terminal's: keystrokes as binary frames, `resize:COLS:ROWS`
 //! as text frames; output comes back as binary frames.
 
-use crate::console::{Browser, ConsoleState, refusal};
-use crate::guard::websocket_origin_allowed;
+use crate::console::{Browser, ConsoleState, refusal, signed_in_same_site};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use lab::console::ssh;
 
 /// Biggest message a browser may send: the page sends pastes in 16 KiB pieces.
@@ -25,14 +24,9 @@ pub async fn ssh_socket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !websocket_origin_allowed(&headers, &state.origin) {
-        tracing::warn!(origin = ?headers.get("origin"), "refused a cross-site SSH terminal");
-        return (StatusCode::FORBIDDEN, "Cross-site terminal refused.").into_response();
-    }
-    let user = match crate::cookie_session::signed_in_user(&state.services, &headers).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
-        Err(e) => return refusal(e),
+    let user = match signed_in_same_site(&state, &headers, "terminal").await {
+        Ok(user) => user,
+        Err(refused) => return refused,
     };
     let target = match ssh::open_ssh(&state.services, &user, cluster_id, vmid).await {
         Ok(target) => target,

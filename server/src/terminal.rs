@@ -6,12 +6,11 @@
 //! What the browser sends: keystrokes as binary frames, `resize:COLS:ROWS` as text frames;
 //! it receives the terminal's output as binary frames (see `lab::console::terminal::frames`).
 
-use crate::console::{Browser, ConsoleState, refusal};
-use crate::guard::websocket_origin_allowed;
+use crate::console::{Browser, ConsoleState, refusal, signed_in_same_site};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use lab::console::terminal;
 
 /// Biggest message a browser may send: the page sends pastes in 16 KiB pieces.
@@ -23,14 +22,9 @@ pub async fn terminal_socket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    if !websocket_origin_allowed(&headers, &state.origin) {
-        tracing::warn!(origin = ?headers.get("origin"), "refused a cross-site terminal");
-        return (StatusCode::FORBIDDEN, "Cross-site terminal refused.").into_response();
-    }
-    let user = match crate::cookie_session::signed_in_user(&state.services, &headers).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return (StatusCode::UNAUTHORIZED, "Please sign in.").into_response(),
-        Err(e) => return refusal(e),
+    let user = match signed_in_same_site(&state, &headers, "terminal").await {
+        Ok(user) => user,
+        Err(refused) => return refused,
     };
     let upstream = match terminal::open_terminal(&state.services, &user, cluster_id, vmid).await {
         Ok(upstream) => upstream,
