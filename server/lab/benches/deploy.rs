@@ -22,10 +22,7 @@ async fn run(students: u32, over_ssh: bool) {
     let sshd = over_ssh.then(sshd::Sshd::start);
     let w = sim_world(|form| {
         if let Some(s) = &sshd {
-            form.ssh_user = s.user();
-            form.ssh_port = s.port().to_string();
-            form.ssh_key = s.client_key_pem();
-            form.ssh_host_keys = s.host_key_line();
+            s.fill_cluster_form(form);
         }
     })
     .await;

@@ -114,14 +114,20 @@ pub(crate) async fn queue_job(
     .await?)
 }
 
-/// A job of the class is queued or running.
-async fn busy(services: &Services, class_id: i32) -> Result<bool> {
-    Ok(job::Entity::find()
+/// Refuses a change while another job of the class is queued or running.
+pub(crate) async fn ensure_idle(services: &Services, class_id: i32) -> Result<()> {
+    let busy = job::Entity::find()
         .filter(job::Column::ClassId.eq(class_id))
         .filter(job::Column::State.is_in(["queued", "running", "cancelling"]))
         .one(&services.db)
         .await?
-        .is_some())
+        .is_some();
+    if busy {
+        return Err(Error::Conflict(
+            "The class is busy with another change; try again when it is done.".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Deletes the class: its VMs are destroyed through the API, the export removed, the rows
@@ -193,11 +199,7 @@ pub async fn request_reset(
     if row.step != "ready" {
         return Err(Error::Conflict("This VM is not ready yet.".into()));
     }
-    if busy(services, class.id).await? {
-        return Err(Error::Conflict(
-            "The class is busy with another change; try again in a moment.".into(),
-        ));
-    }
+    ensure_idle(services, class.id).await?;
     queue_job(&services.db, class.id, "reset", Some(vmid)).await?;
     services.jobs.wake();
     Ok(())
@@ -211,11 +213,7 @@ pub async fn publish(services: &Services, user: &user::Model, class_id: i32) -> 
             "The class must be fully deployed to publish.".into(),
         ));
     }
-    if busy(services, class.id).await? {
-        return Err(Error::Conflict(
-            "The class is busy with another change; try again in a moment.".into(),
-        ));
-    }
+    ensure_idle(services, class.id).await?;
     queue_job(&services.db, class.id, "publish", None).await?;
     services.jobs.wake();
     Ok(())

@@ -2,9 +2,9 @@
 //! one, new CPU/RAM, start or stop them all, and importing a class made elsewhere.
 
 use super::access::{ensure_teacher, managed_class, role};
-use super::create::queue_job;
+use super::create::{ensure_idle, queue_job};
 use crate::auth::now;
-use crate::db::entity::{assignment, class, class_owner, class_vm, job, user, vm};
+use crate::db::entity::{assignment, class, class_owner, class_vm, user, vm};
 use crate::model::{MAX_STUDENTS, Role, VmAction};
 use crate::node::guest_config::{random_mac, sanitize_vm_name};
 use crate::{Error, Result, Services, actions, inventory};
@@ -28,21 +28,6 @@ async fn class_row(
         .one(&services.db)
         .await?
         .ok_or_else(|| Error::NotFound(format!("VM {vmid} in this class")))
-}
-
-async fn ensure_idle(services: &Services, class_id: i32) -> Result<()> {
-    let busy = job::Entity::find()
-        .filter(job::Column::ClassId.eq(class_id))
-        .filter(job::Column::State.is_in(["queued", "running", "cancelling"]))
-        .one(&services.db)
-        .await?
-        .is_some();
-    if busy {
-        return Err(Error::Conflict(
-            "The class is busy with another change; try again when it is done.".into(),
-        ));
-    }
-    Ok(())
 }
 
 pub async fn add_co_owner(

@@ -28,10 +28,10 @@ pub(super) async fn run_job(
     };
     match job.kind.as_str() {
         "deploy" => {
-            let (id, vmid_base) = (class.id, class.vmid_base);
+            let id = class.id;
             let result = deploy(services, settings, job, class).await;
             if let Err(e) = &result {
-                fail_unfinished(services, id, vmid_base, e).await?;
+                fail_unfinished(services, id, e).await?;
             }
             result
         }
@@ -212,12 +212,7 @@ async fn deploy(
 
 /// A deployment that cannot go on (template gone, node unreachable, host key mismatch):
 /// the VMs not made yet are marked failed with the reason, and so is the class.
-async fn fail_unfinished(
-    services: &Services,
-    class_id: i32,
-    _vmid_base: i32,
-    e: &Error,
-) -> Result<()> {
+async fn fail_unfinished(services: &Services, class_id: i32, e: &Error) -> Result<()> {
     class_vm::Entity::update_many()
         .col_expr(class_vm::Column::Step, Expr::value("failed"))
         .col_expr(class_vm::Column::Error, Expr::value(e.to_string()))

@@ -9,7 +9,11 @@
 
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+#[path = "procs.rs"]
+mod procs;
+use procs::{descendants, free_port};
+
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -102,6 +106,14 @@ impl Sshd {
             connect_timeout: Duration::from_secs(5),
             command_timeout: Duration::from_secs(20),
         }
+    }
+
+    /// Points a cluster form's node-operation settings at this server.
+    pub fn fill_cluster_form(&self, form: &mut lab::model::ClusterForm) {
+        form.ssh_user = self.user();
+        form.ssh_port = self.port().to_string();
+        form.ssh_key = self.client_key_pem();
+        form.ssh_host_keys = self.host_key_line();
     }
 
     /// A scratch directory the tests' remote commands may write to (sshd runs on this host).
@@ -277,13 +289,6 @@ fn keygen(path: &Path) {
     assert!(status.success(), "ssh-keygen failed");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind 127.0.0.1:0")
-        .port()
-}
-
 fn output(cmd: &mut Command) -> String {
     let out = cmd.output().expect("run command");
     assert!(out.status.success(), "{cmd:?} failed");
@@ -292,38 +297,4 @@ fn output(cmd: &mut Command) -> String {
 
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-}
-
-/// Every process below `root` (children of children...), from /proc.
-fn descendants(root: u32) -> Vec<u32> {
-    let mut parents: Vec<(u32, u32)> = Vec::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for e in entries.filter_map(Result::ok) {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
-                continue;
-            };
-            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-                continue;
-            };
-            // "pid (comm) state ppid ...": comm may contain spaces, so parse after the last ')'.
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse::<u32>().ok());
-            if let Some(ppid) = ppid {
-                parents.push((pid, ppid));
-            }
-        }
-    }
-    let mut found = Vec::new();
-    let mut frontier = vec![root];
-    while let Some(p) = frontier.pop() {
-        for &(pid, ppid) in &parents {
-            if ppid == p && !found.contains(&pid) {
-                found.push(pid);
-                frontier.push(pid);
-            }
-        }
-    }
-    found
 }
