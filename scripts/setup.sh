@@ -8,7 +8,9 @@
 #   - npm packages in end2end/ (Playwright, and binaryen's wasm-opt for release builds: never
 #     Debian's binaryen 108, which builds a wasm that silently never hydrates);
 #   - for tests, Debian's chromium, postgresql, qemu-utils (qemu-img, used by pvesim) and
-#     openssh-server (a throw-away sshd for the SSH node tests), nmap (the optional subnet sweep).
+#     openssh-server (throw-away sshds for the SSH tests), nmap (the optional subnet sweep),
+#     iproute2 (the sweep test's network namespace) and openssl (a password hash for the
+#     password-login sshd).
 # Tools live in $PROXLAB_CACHE (default ~/.cache/proxlab), and so does the cargo target
 # directory unless CARGO_TARGET_DIR is set. Quiet when everything is there; one line per
 # install otherwise, with the full log under $PROXLAB_CACHE/logs.
@@ -109,5 +111,8 @@ setup_rust
 setup_npm
 setup_browser_assets
 if [ "${1:-run}" = test ]; then
-  setup_debian_packages chromium postgresql qemu-utils openssh-server nmap
+  setup_debian_packages chromium postgresql qemu-utils openssh-server nmap iproute2 openssl
+else
+  # `demo` makes class VMs on this host: their disks are qcow2 overlays made with qemu-img.
+  setup_debian_packages qemu-utils
 fi
