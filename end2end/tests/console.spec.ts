@@ -48,7 +48,9 @@ test("a student opens the console of a running VM, sees its screen and types int
   if ((await card.locator(".badge").textContent()) === "Stopped") {
     await card.locator('button[data-action="start"]').click();
   }
-  await expect(card.locator(".badge")).toHaveText(/Running|Starting…/, { timeout: 30_000 });
+  // "Running" (with its IP), not "Starting…": a start still in flight shows "Starting…" too,
+  // and the portal refuses a console for a VM Proxmox does not report running yet.
+  await expect(card.locator(".badge")).toHaveText("Running", { timeout: 40_000 });
   await context.addInitScript(watchFirstFrame);
   const clickedAt = Date.now();
   const [tab] = await Promise.all([context.waitForEvent("page"), card.locator("a[data-console]").click()]);
