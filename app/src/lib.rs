@@ -22,6 +22,10 @@ use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app (server side only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    let hydrate = use_context::<http::request::Parts>().is_none_or(|p| hydrates(p.uri.path()));
+    #[cfg(not(feature = "ssr"))]
+    let hydrate = true;
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -31,7 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 <AutoReload options=options.clone() />
-                <HydrationScripts options />
+                {hydrate.then(|| view! { <HydrationScripts options /> })}
                 <MetaTags />
             </head>
             <body>
@@ -39,6 +43,17 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
             </body>
         </html>
     }
+}
+
+/// Whether the page at `path` loads the app's wasm. The console, terminal and SSH pages do
+/// not: their screen is driven by their own script (noVNC, xterm.js) and everything else on
+/// them is plain links and forms, which work unhydrated. Not fetching and compiling 1.5 MB of
+/// wasm while noVNC connects is what brings the console's first frame under 500 ms.
+#[cfg(feature = "ssr")]
+fn hydrates(path: &str) -> bool {
+    !["/console/", "/terminal/", "/ssh/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
 }
 
 /// The app: routes inside the shared layout. Every route renders in `Async` mode so that the

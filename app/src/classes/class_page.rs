@@ -363,7 +363,7 @@ fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, class_id: i32, a: Actions) -> 
                                 <input type="hidden" name="action" value="shutdown" />
                                 <button type="submit">"Shut down"</button>
                             </ActionForm>
-                            <a class="button" target="_blank" href=format!("/console/{cluster_id}/{}", v.vmid)>"Console"</a>
+                            <a class="button" target="_blank" rel="opener" href=format!("/console/{cluster_id}/{}", v.vmid)>"Console"</a>
                         })}
                         {(ready && v.role == "student").then(|| view! {
                             {v.student.is_some().then(|| view! {
