@@ -33,6 +33,10 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
+            // SQLite's default page cache is 2 MB per connection, which a sync of 10 000
+            // rows fills on each of them; the file is in the OS's page cache anyway, so
+            // 512 kB each keeps the portal small at no measurable cost.
+            .pragma("cache_size", "-512")
     });
     let db = Database::connect(options).await?;
     Ok(db)

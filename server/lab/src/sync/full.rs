@@ -20,7 +20,8 @@ use crate::inventory::bump_for_vms;
 use crate::pve::{Client, GuestConfig, GuestKind, NetInterface};
 use crate::{Result, Services, clusters};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -77,112 +78,63 @@ pub async fn run(
         .map(|n| n.node)
         .collect();
     let now = now();
-    let rows = vm::Entity::find()
-        .filter(vm::Column::ClusterId.eq(cluster.id))
-        .all(&services.db)
-        .await?;
     let semaphores: HashMap<String, Arc<Semaphore>> = online
         .iter()
         .map(|n| (n.clone(), Arc::new(Semaphore::new(PER_NODE))))
         .collect();
     // With SSH settings, all configs come in one node command instead of a call per guest.
-    let mut batch = if rows
-        .iter()
-        .any(|r| r.needs_detail && online.contains(&r.node))
-    {
+    let wants_configs = vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(cluster.id))
+        .filter(vm::Column::NeedsDetail.eq(true))
+        .filter(vm::Column::Node.is_in(online.iter().cloned()))
+        .count(&services.db)
+        .await?
+        > 0;
+    let mut batch = if wants_configs {
         configs_over_ssh(services, cluster, &online).await
     } else {
         HashMap::new()
     };
-    let mut given: Vec<Detail> = Vec::new();
-    let mut tasks = JoinSet::new();
-    for row in &rows {
-        let Some(semaphore) = semaphores.get(&row.node) else {
-            continue;
-        };
-        let mut want_config = row.needs_detail;
-        if want_config && let Some(config) = batch.remove(&(row.vmid as u32)) {
-            given.push(Detail {
-                vmid: row.vmid,
-                config: Some(config),
-                ip: None,
-            });
-            want_config = false;
-        }
-        let want_ip = wants_ip(row, now);
-        if !want_config && !want_ip {
-            continue;
-        }
-        let (client, semaphore, calls) = (client.clone(), semaphore.clone(), calls.clone());
-        let (node, vmid, kind, macs) = (row.node.clone(), row.vmid, kind_of(row), row.macs.clone());
-        tasks.spawn(async move {
-            let _permit = semaphore.acquire_owned().await.ok();
-            detail(
-                &client,
-                &calls,
-                &node,
-                kind,
-                vmid,
-                macs,
-                want_config,
-                want_ip,
-            )
-            .await
-        });
-    }
-    let mut details = Vec::new();
-    while let Some(done) = tasks.join_next().await {
-        if let Ok(detail) = done {
-            details.push(detail);
-        }
-    }
-    // A guest may have had both: its config from the batch, its IP from a call.
-    for g in given {
-        match details.iter_mut().find(|d| d.vmid == g.vmid) {
-            Some(d) => d.config = g.config,
-            None => details.push(g),
-        }
-    }
-    let mut report = FullReport {
-        configs: details.iter().filter(|d| d.config.is_some()).count(),
-        ..Default::default()
+    let mut report = FullReport::default();
+    let page = Page {
+        client: &client,
+        calls: &calls,
+        semaphores: &semaphores,
+        neighbour_table,
+        now,
     };
-    let by_vmid: HashMap<i32, &vm::Model> = rows.iter().map(|r| (r.vmid, r)).collect();
-    let mut updated: HashMap<i32, vm::Model> = HashMap::new();
-    for d in details {
-        let Some(old) = by_vmid.get(&d.vmid) else {
-            continue;
+    // Only rows with work (a config to read, a running guest without an IP), a page at a
+    // time: an idle cluster of 10 000 VMs reads next to nothing, a first sync stays flat.
+    let mut after = 0;
+    // A page is written while the next one's calls run (SQLite has one writer; reads go on).
+    let mut writing: Option<tokio::task::JoinHandle<Result<()>>> = None;
+    loop {
+        let rows = vm::Entity::find()
+            .filter(vm::Column::ClusterId.eq(cluster.id))
+            .filter(vm::Column::Id.gt(after))
+            .filter(with_work(now, neighbour_table.is_some()))
+            .order_by_asc(vm::Column::Id)
+            .limit(PAGE_ROWS)
+            .all(&services.db)
+            .await?;
+        let Some(last) = rows.last() else {
+            break;
         };
-        let mut new = (*old).clone();
-        if let Some(config) = &d.config {
-            new.macs = Some(macs_of(config).join(",")).filter(|m| !m.is_empty());
-            new.os_type = config.get("ostype").map(str::to_owned);
-            new.config_digest = config.digest.clone();
-            new.firmware = Some(firmware_of(config).to_owned());
-            new.disk_storage = first_disk_storage(config);
-            new.needs_detail = false;
+        after = last.id;
+        let updated = page.details(&rows, &mut batch, &mut report).await;
+        if let Some(previous) = writing.take() {
+            previous.await.map_err(|e| crate::Error::Internal(e.to_string()))??;
         }
-        if let Some(found) = d.ip {
-            new.ip_checked_at = Some(now);
-            if let Some((ip, source)) = found {
-                new.ip = Some(ip);
-                new.ip_source = Some(source.to_owned());
-            }
-        }
-        updated.insert(d.vmid, new);
+        writing = Some(tokio::spawn(write(
+            services.clone(),
+            cluster.id,
+            rows,
+            updated,
+        )));
     }
-    if let Some(path) = neighbour_table {
-        fill_from_neighbours(path, &rows, &mut updated);
+    if let Some(last) = writing {
+        last.await.map_err(|e| crate::Error::Internal(e.to_string()))??;
     }
-    report.ips_found = updated
-        .values()
-        .filter(|n| n.ip.is_some() && by_vmid.get(&n.vmid).is_some_and(|o| o.ip.is_none()))
-        .count();
-    report.booting = rows
-        .iter()
-        .map(|r| updated.get(&r.vmid).unwrap_or(r))
-        .any(|r| r.status == "running" && r.ip.is_none() && in_boot_window(r, now));
-    write(services, cluster.id, &by_vmid, updated).await?;
     report.calls = calls.load(Ordering::Relaxed);
     let run = Run::Full {
         ms: started.elapsed().as_millis() as i64,
@@ -191,6 +143,118 @@ pub async fn run(
     // The quick-sync call is counted by the quick sync; here only the full sync's own calls.
     status::record(&services.db, cluster.id, run, report.calls).await?;
     Ok(report)
+}
+
+/// Rows read and handled at once by the full sync.
+const PAGE_ROWS: u64 = 500;
+
+/// What every page of a full sync shares.
+struct Page<'a> {
+    client: &'a Client,
+    calls: &'a Arc<AtomicI64>,
+    semaphores: &'a HashMap<String, Arc<Semaphore>>,
+    neighbour_table: Option<&'a Path>,
+    now: i64,
+}
+
+impl Page<'_> {
+    /// Details for one page of rows: the calls, and the rows as they should be now.
+    async fn details(
+        &self,
+        rows: &[vm::Model],
+        batch: &mut HashMap<u32, GuestConfig>,
+        report: &mut FullReport,
+    ) -> HashMap<i32, vm::Model> {
+        let now = self.now;
+        let mut given: Vec<Detail> = Vec::new();
+        let mut tasks = JoinSet::new();
+        for row in rows {
+            let Some(semaphore) = self.semaphores.get(&row.node) else {
+                continue;
+            };
+            let mut want_config = row.needs_detail;
+            if want_config && let Some(config) = batch.remove(&(row.vmid as u32)) {
+                given.push(Detail {
+                    vmid: row.vmid,
+                    config: Some(config),
+                    ip: None,
+                });
+                want_config = false;
+            }
+            let want_ip = wants_ip(row, now);
+            if !want_config && !want_ip {
+                continue;
+            }
+            let (client, semaphore, calls) =
+                (self.client.clone(), semaphore.clone(), self.calls.clone());
+            let (node, vmid, kind, macs) =
+                (row.node.clone(), row.vmid, kind_of(row), row.macs.clone());
+            tasks.spawn(async move {
+                let _permit = semaphore.acquire_owned().await.ok();
+                detail(
+                    &client,
+                    &calls,
+                    &node,
+                    kind,
+                    vmid,
+                    macs,
+                    want_config,
+                    want_ip,
+                )
+                .await
+            });
+        }
+        let mut details = Vec::new();
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(detail) = done {
+                details.push(detail);
+            }
+        }
+        // A guest may have had both: its config from the batch, its IP from a call.
+        for g in given {
+            match details.iter_mut().find(|d| d.vmid == g.vmid) {
+                Some(d) => d.config = g.config,
+                None => details.push(g),
+            }
+        }
+        report.configs += details.iter().filter(|d| d.config.is_some()).count();
+        let by_vmid: HashMap<i32, &vm::Model> = rows.iter().map(|r| (r.vmid, r)).collect();
+        let mut updated: HashMap<i32, vm::Model> = HashMap::new();
+        for d in details {
+            let Some(old) = by_vmid.get(&d.vmid) else {
+                continue;
+            };
+            let mut new = (*old).clone();
+            if let Some(config) = &d.config {
+                new.macs = Some(macs_of(config).join(",")).filter(|m| !m.is_empty());
+                new.os_type = config.get("ostype").map(str::to_owned);
+                new.config_digest = config.digest.clone();
+                new.firmware = Some(firmware_of(config).to_owned());
+                new.disk_storage = first_disk_storage(config);
+                new.needs_detail = false;
+            }
+            if let Some(found) = d.ip {
+                new.ip_checked_at = Some(now);
+                if let Some((ip, source)) = found {
+                    new.ip = Some(ip);
+                    new.ip_source = Some(source.to_owned());
+                }
+            }
+            updated.insert(d.vmid, new);
+        }
+        if let Some(path) = self.neighbour_table {
+            fill_from_neighbours(path, rows, &mut updated);
+        }
+        report.ips_found += updated
+            .values()
+            .filter(|n| n.ip.is_some() && by_vmid.get(&n.vmid).is_some_and(|o| o.ip.is_none()))
+            .count();
+        report.booting |= rows
+            .iter()
+            .map(|r| updated.get(&r.vmid).unwrap_or(r))
+            .any(|r| r.status == "running" && r.ip.is_none() && in_boot_window(r, now));
+        updated
+    }
 }
 
 /// Every guest config through one command on a node, when the cluster has SSH settings;
@@ -252,6 +316,27 @@ fn first_disk_storage(config: &GuestConfig) -> Option<String> {
 
 fn in_boot_window(row: &vm::Model, now: i64) -> bool {
     row.started_at.is_some_and(|t| now - t < BOOT_WINDOW_SECS)
+}
+
+/// The rows a full sync can have work for, as a query: a config to read, or a running guest
+/// without an IP that [`wants_ip`] would ask for (or any such guest, when the neighbour
+/// table is looked at).
+fn with_work(now: i64, neighbours: bool) -> Condition {
+    let without_ip = Condition::all()
+        .add(vm::Column::Status.eq("running"))
+        .add(vm::Column::Ip.is_null());
+    let lookup = if neighbours {
+        without_ip
+    } else {
+        without_ip.add(vm::Column::Template.eq(false)).add(
+            Condition::any()
+                .add(vm::Column::IpCheckedAt.is_null())
+                .add(vm::Column::StartedAt.gt(now - BOOT_WINDOW_SECS)),
+        )
+    };
+    Condition::any()
+        .add(vm::Column::NeedsDetail.eq(true))
+        .add(lookup)
 }
 
 /// Whether an IP lookup is worth a call now.
@@ -394,14 +479,16 @@ fn fill_from_neighbours(path: &Path, rows: &[vm::Model], updated: &mut HashMap<i
 }
 
 async fn write(
-    services: &Services,
+    services: Services,
     cluster_id: i32,
-    old: &HashMap<i32, &vm::Model>,
+    rows: Vec<vm::Model>,
     updated: HashMap<i32, vm::Model>,
 ) -> Result<()> {
+    let services = &services;
+    let old: HashMap<i32, vm::Model> = rows.into_iter().map(|r| (r.vmid, r)).collect();
     let changed: Vec<vm::Model> = updated
         .into_values()
-        .filter(|n| old.get(&n.vmid).is_some_and(|o| *o != n))
+        .filter(|n| old.get(&n.vmid).is_some_and(|o| o != n))
         .collect();
     if changed.is_empty() {
         return Ok(());

@@ -14,7 +14,7 @@ use crate::pve::GuestResource;
 use crate::{Result, Services, clusters};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, Iterable, QueryFilter,
-    TransactionTrait,
+    QuerySelect, TransactionTrait,
 };
 use std::collections::{HashMap, HashSet};
 use std::time::Instant;
@@ -59,6 +59,11 @@ pub async fn run(services: &Services, cluster: &cluster::Model) -> Result<QuickR
     }
 }
 
+/// Guests compared per read: the stored rows are read this many at a time, so that memory
+/// stays flat however many VMs the cluster has (10 000 full rows at once cost ~30 MB of
+/// SQLite values and row structs at every cycle).
+const CHUNK: usize = 500;
+
 /// Writes the difference between `guests` and the stored rows of `cluster_id`.
 pub async fn apply(
     services: &Services,
@@ -67,51 +72,82 @@ pub async fn apply(
     now: i64,
 ) -> Result<QuickReport> {
     let _writing = services.sync.lock(cluster_id).await;
-    let mut stored: HashMap<i32, vm::Model> = vm::Entity::find()
-        .filter(vm::Column::ClusterId.eq(cluster_id))
-        .all(&services.db)
-        .await?
-        .into_iter()
-        .map(|row| (row.vmid, row))
-        .collect();
     let mut report = QuickReport {
         guests: guests.len(),
         ..Default::default()
     };
+    // Every stored VMID (integers only): what is not listed any more was deleted.
+    let stored: Vec<(i32, i32)> = vm::Entity::find()
+        .select_only()
+        .column(vm::Column::Vmid)
+        .column(vm::Column::Id)
+        .filter(vm::Column::ClusterId.eq(cluster_id))
+        .into_tuple()
+        .all(&services.db)
+        .await?;
+    let listed: HashSet<i32> = guests.iter().map(|g| g.vmid as i32).collect();
+    let gone: Vec<(i32, i32)> = stored
+        .into_iter()
+        .filter(|(vmid, _)| !listed.contains(vmid))
+        .collect();
+    // Compare chunk by chunk; only the changes are kept for the write.
     let mut touched = HashSet::new();
-    let txn = services.db.begin().await?;
+    let mut updates = Vec::new();
     let mut inserts = Vec::new();
-    for guest in guests {
-        let vmid = guest.vmid as i32;
-        match stored.remove(&vmid) {
-            Some(old) => {
-                let new = merge(&old, guest, now);
-                if new != old {
+    // By VMID, so that each chunk is one range of the (cluster, vmid) index.
+    let mut sorted: Vec<&GuestResource> = guests.iter().collect();
+    sorted.sort_unstable_by_key(|g| g.vmid);
+    for chunk in sorted.chunks(CHUNK) {
+        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+            continue;
+        };
+        let mut rows: HashMap<i32, vm::Model> = vm::Entity::find()
+            .filter(vm::Column::ClusterId.eq(cluster_id))
+            .filter(vm::Column::Vmid.between(first.vmid as i32, last.vmid as i32))
+            .all(&services.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.vmid, row))
+            .collect();
+        for guest in chunk {
+            let vmid = guest.vmid as i32;
+            match rows.remove(&vmid) {
+                Some(old) => {
+                    let new = merge(&old, guest, now);
+                    if new != old {
+                        touched.insert(vmid);
+                        report.changed += 1;
+                        updates.push(changed_columns(old, new));
+                    }
+                }
+                None => {
                     touched.insert(vmid);
-                    report.changed += 1;
-                    changed_columns(old, new).update(&txn).await?;
+                    report.added += 1;
+                    let mut row =
+                        merge(&blank(cluster_id, vmid, now), guest, now).into_active_model();
+                    row.id = sea_orm::ActiveValue::NotSet;
+                    inserts.push(row);
                 }
             }
-            None => {
-                touched.insert(vmid);
-                report.added += 1;
-                let mut row = merge(&blank(cluster_id, vmid, now), guest, now).into_active_model();
-                row.id = sea_orm::ActiveValue::NotSet;
-                inserts.push(row);
-            }
         }
+    }
+    report.removed = gone.len();
+    touched.extend(gone.iter().map(|(vmid, _)| *vmid));
+    if touched.is_empty() {
+        return Ok(report);
+    }
+    let txn = services.db.begin().await?;
+    for update in updates {
+        update.update(&txn).await?;
     }
     for chunk in inserts.chunks(200) {
         vm::Entity::insert_many(chunk.to_vec())
             .exec_without_returning(&txn)
             .await?;
     }
-    let gone: Vec<i32> = stored.values().map(|row| row.id).collect();
-    report.removed = gone.len();
-    touched.extend(stored.keys());
     for chunk in gone.chunks(500) {
         vm::Entity::delete_many()
-            .filter(vm::Column::Id.is_in(chunk.to_vec()))
+            .filter(vm::Column::Id.is_in(chunk.iter().map(|(_, id)| *id)))
             .exec(&txn)
             .await?;
     }
@@ -237,15 +273,19 @@ pub fn merge(old: &vm::Model, guest: &GuestResource, now: i64) -> vm::Model {
 /// The cluster's API cannot be reached: its VMs are `unknown` until it answers again.
 async fn mark_unknown(services: &Services, cluster_id: i32) -> Result<()> {
     let _writing = services.sync.lock(cluster_id).await;
-    let rows = vm::Entity::find()
+    let vmids: HashSet<i32> = vm::Entity::find()
+        .select_only()
+        .column(vm::Column::Vmid)
         .filter(vm::Column::ClusterId.eq(cluster_id))
         .filter(vm::Column::Status.ne("unknown"))
+        .into_tuple::<i32>()
         .all(&services.db)
-        .await?;
-    if rows.is_empty() {
+        .await?
+        .into_iter()
+        .collect();
+    if vmids.is_empty() {
         return Ok(());
     }
-    let vmids: HashSet<i32> = rows.iter().map(|r| r.vmid).collect();
     let txn = services.db.begin().await?;
     vm::Entity::update_many()
         .col_expr(
