@@ -9,7 +9,7 @@ use lab::model::{Role, VmAction};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::session::{require, services};
+use crate::session::{require, services, session_token};
 
 /// The dashboard, or `None` when `since` is still current (a poll with nothing new).
 #[server(endpoint = "vms")]
@@ -17,6 +17,12 @@ pub async fn load_dashboard(
     #[server(default)] filter: VmFilter,
     #[server(default)] since: Option<i64>,
 ) -> Result<Option<Dashboard>, AppError> {
+    // Most calls are an open dashboard's poll with nothing new: one query answers those.
+    if let (Some(since), Some(token)) = (since, session_token())
+        && lab::inventory::unchanged_since(&services()?, &token, since).await?
+    {
+        return Ok(None);
+    }
     let session = require(Role::Student).await?;
     Ok(lab::inventory::dashboard(&services()?, &session.user, &filter, since).await?)
 }

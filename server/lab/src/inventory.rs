@@ -23,8 +23,10 @@ pub const PENDING_TIMEOUT_SECS: i64 = 120;
 
 const ALL: &str = "all";
 
+const USER_KEY_PREFIX: &str = "user:";
+
 pub fn user_key(user_id: i32) -> String {
-    format!("user:{user_id}")
+    format!("{USER_KEY_PREFIX}{user_id}")
 }
 
 /// Adds one to each counter (creating it), so that pollers of those keys see a change.
@@ -91,6 +93,52 @@ pub async fn counter(services: &Services, user: &user::Model) -> Result<i64> {
         .one(&services.db)
         .await?
         .map_or(0, |c| c.value))
+}
+
+/// The poll every open dashboard sends (every 2 to 15 s), answered with one query: whether
+/// `token` is a live session that needs no touch and its dashboard's counter is still
+/// `since`. `false` means "take the full path" (which resolves and slides the session,
+/// refuses it, or loads the page); it never grants anything by itself. The counter key is
+/// [`counter`]'s: `all` for admins, `user:{id}` for everyone else.
+pub async fn unchanged_since(services: &Services, token: &str, since: i64) -> Result<bool> {
+    if token.is_empty() || token.len() > 128 {
+        return Ok(false);
+    }
+    let backend = services.db.get_database_backend();
+    let p = |n: usize| match backend {
+        sea_orm::DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    };
+    let sql = format!(
+        "SELECT COALESCE(c.value, 0) AS value FROM sessions s \
+         JOIN users u ON u.id = s.user_id \
+         LEFT JOIN change_counters c ON c.key = CASE WHEN u.role = {} THEN {} \
+           ELSE {} || CAST(u.id AS TEXT) END \
+         WHERE s.id_hash = {} AND s.expires_at > {} AND s.last_seen_at > {} AND NOT u.disabled",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6)
+    );
+    let now = now();
+    let statement = sea_orm::Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            Role::Admin.as_str().into(),
+            ALL.into(),
+            USER_KEY_PREFIX.into(),
+            crate::token::hash_token(token).into(),
+            now.into(),
+            (now - crate::auth::TOUCH_EVERY_SECS).into(),
+        ],
+    );
+    let Some(row) = services.db.query_one_raw(statement).await? else {
+        return Ok(false);
+    };
+    Ok(row.try_get::<i64>("", "value")? == since)
 }
 
 fn is_admin(user: &user::Model) -> bool {

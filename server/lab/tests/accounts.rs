@@ -466,3 +466,55 @@ on_both!(
         assert!(lab::site::registration_open(&s).await.unwrap());
     })
 );
+
+on_both!(
+    a_poll_with_nothing_new_is_answered_by_one_query_for_live_sessions_only,
+    |s: Services| run(async move {
+        use lab::inventory::{bump, bump_all, unchanged_since, user_key};
+        use sea_orm::{ActiveModelTrait, ActiveValue::Set};
+        let student = auth::create_user(&s, new_user("sam", Role::Student))
+            .await
+            .unwrap();
+        let admin = auth::create_user(&s, new_user("ada", Role::Admin))
+            .await
+            .unwrap();
+        let token = auth::start_session(&s, student.id, None).await.unwrap();
+        let admin_token = auth::start_session(&s, admin.id, None).await.unwrap();
+        // No counter row yet reads as 0.
+        assert!(unchanged_since(&s, &token, 0).await.unwrap());
+        assert!(!unchanged_since(&s, &token, 1).await.unwrap());
+        // The student's own counter moves; the admin's (`all`) does not.
+        bump(&s.db, [user_key(student.id)]).await.unwrap();
+        assert!(!unchanged_since(&s, &token, 0).await.unwrap());
+        assert!(unchanged_since(&s, &token, 1).await.unwrap());
+        assert!(unchanged_since(&s, &admin_token, 0).await.unwrap());
+        bump_all(&s.db).await.unwrap();
+        assert!(unchanged_since(&s, &admin_token, 1).await.unwrap());
+        assert!(unchanged_since(&s, &token, 1).await.unwrap());
+        // Unknown and malformed secrets take the full path.
+        assert!(!unchanged_since(&s, "not-a-session", 0).await.unwrap());
+        assert!(!unchanged_since(&s, "", 0).await.unwrap());
+        assert!(!unchanged_since(&s, &"x".repeat(200), 0).await.unwrap());
+        // A session due for its touch takes the full path, which slides it.
+        let row = session::Entity::find().all(&s.db).await.unwrap();
+        let mine = row.iter().find(|r| r.user_id == student.id).unwrap().clone();
+        let mut stale: session::ActiveModel = mine.clone().into();
+        stale.last_seen_at = Set(mine.last_seen_at - 3600);
+        stale.update(&s.db).await.unwrap();
+        assert!(!unchanged_since(&s, &token, 1).await.unwrap());
+        assert!(auth::resolve_session(&s, &token).await.unwrap().is_some());
+        assert!(unchanged_since(&s, &token, 1).await.unwrap());
+        // Expired sessions and disabled users never get an answer.
+        let mut expired: session::ActiveModel = mine.clone().into();
+        expired.expires_at = Set(1);
+        expired.update(&s.db).await.unwrap();
+        assert!(!unchanged_since(&s, &token, 1).await.unwrap());
+        let dee = auth::create_user(&s, new_user("dee", Role::Teacher))
+            .await
+            .unwrap();
+        let dee_token = auth::start_session(&s, dee.id, None).await.unwrap();
+        assert!(unchanged_since(&s, &dee_token, 0).await.unwrap());
+        auth::set_disabled(&s, dee.id, true).await.unwrap();
+        assert!(!unchanged_since(&s, &dee_token, 0).await.unwrap());
+    })
+);

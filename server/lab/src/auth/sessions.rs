@@ -12,7 +12,7 @@ use crate::{Result, Services};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 
 /// Refresh `last_seen_at` at most this often, so reads do not each become a write.
-const TOUCH_EVERY_SECS: i64 = 60;
+pub(crate) const TOUCH_EVERY_SECS: i64 = 60;
 
 /// A live session and its user.
 #[derive(Clone, Debug)]
