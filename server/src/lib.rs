@@ -6,6 +6,7 @@ pub mod commands;
 mod console;
 mod cookie_session;
 mod guard;
+pub mod malloc;
 mod rdp;
 pub mod router;
 pub mod settings;
