@@ -111,7 +111,9 @@ setup_rust
 setup_npm
 setup_browser_assets
 if [ "${1:-run}" = test ]; then
-  setup_debian_packages chromium postgresql qemu-utils openssh-server nmap iproute2 openssl
+  # wrk is for `cargo bench -p server --bench dashboard_http` (a load generator lighter than
+  # the bench's own client).
+  setup_debian_packages chromium postgresql qemu-utils openssh-server nmap iproute2 openssl wrk
 else
   # `demo` makes class VMs on this host: their disks are qcow2 overlays made with qemu-img.
   setup_debian_packages qemu-utils

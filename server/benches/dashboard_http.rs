@@ -7,9 +7,12 @@
 //!
 //! `cargo bench -p server --bench dashboard_http [-- 2000 10000]`
 
-use lab::model::{ClusterForm, Role};
+use lab::model::ClusterForm;
 use leptos::config::LeptosOptions;
 use std::time::{Duration, Instant};
+
+#[path = "support/class.rs"]
+mod class;
 
 const STUDENTS: usize = 500;
 
@@ -122,6 +125,77 @@ async fn paced(
     (all, started.elapsed())
 }
 
+/// Saturation again with `wrk` (Debian's package), a C load generator much lighter than
+/// reqwest, so that the figure says more about the portal than about the client sharing its
+/// two cores. 500 keep-alive connections, each request a different student's "no change"
+/// poll.
+async fn wrk_saturation(url: &str, clients: &[Client]) {
+    if std::process::Command::new("wrk")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        println!("wrk is not installed (apt install wrk): no wrk figure");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("polls.lua");
+    let mut lua = String::from("local polls = {\n");
+    for c in clients {
+        lua.push_str(&format!(
+            "  {{ {:?}, \"since={}\" }},\n",
+            c.cookie, c.counter
+        ));
+    }
+    lua.push_str(
+        r#"}
+local i = 0
+request = function()
+  i = i % #polls + 1
+  local p = polls[i]
+  return wrk.format("POST", nil, { ["Cookie"] = p[1], ["Content-Type"] = "application/x-www-form-urlencoded" }, p[2])
+end
+local other = 0
+response = function(status, headers, body)
+  if status ~= 200 or body ~= "null" then other = other + 1 end
+end
+done = function(summary, latency, requests)
+  io.write(string.format("wrk: %d requests, %d not a \"no change\" 200\n", summary.requests, other))
+end
+"#,
+    );
+    std::fs::write(&script, lua).unwrap();
+    let out = tokio::process::Command::new("wrk")
+        .args(["-t1", "-c500", "-d10s", "--latency", "-s"])
+        .arg(&script)
+        .arg(url)
+        .output()
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .unwrap_or("")
+            .trim()
+            .to_owned()
+    };
+    let rate: f64 = line("Requests/sec:")
+        .trim_start_matches("Requests/sec:")
+        .trim()
+        .parse()
+        .unwrap_or(0.0);
+    println!(
+        "{:<44} {:>6.0} req/s  (latency {}; {}; {}) {}",
+        "saturation with wrk (1 thread, 500 conns), \"no change\"",
+        rate,
+        line("50%"),
+        line("99%"),
+        line("wrk:"),
+        line("Non-2xx")
+    );
+}
+
 async fn run(vms: usize) {
     println!("--- {vms} VMs in pvesim, {STUDENTS} students with 2 VMs each, 1 admin");
     let dir = tempfile::tempdir().unwrap();
@@ -189,45 +263,13 @@ async fn run(vms: usize) {
         t.elapsed().as_secs_f64() * 1e3
     );
 
-    let vmids = lab::inventory::first_vms(&services, cluster.id, (2 * STUDENTS) as u64)
-        .await
-        .unwrap();
-    let hash = lab::auth::hash_password("bench password 1").await.unwrap();
     let mut clients = Vec::new();
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(64)
+        // Each student's browser keeps its own connection alive between polls.
+        .pool_max_idle_per_host(STUDENTS + 1)
         .build()
         .unwrap();
-    for i in 0..=STUDENTS {
-        use sea_orm::{ActiveValue::Set, EntityTrait};
-        let (name, role) = if i == STUDENTS {
-            ("boss".to_string(), Role::Admin)
-        } else {
-            (format!("s{i}"), Role::Student)
-        };
-        let user = lab::db::entity::user::Entity::insert(lab::db::entity::user::ActiveModel {
-            username: Set(name.clone()),
-            display_name: Set(name.clone()),
-            role: Set(role.as_str().into()),
-            password_hash: Set(hash.clone()),
-            disabled: Set(false),
-            created_at: Set(0),
-            ..Default::default()
-        })
-        .exec_with_returning(&services.db)
-        .await
-        .unwrap();
-        if role == Role::Student {
-            for vmid in vmids.iter().skip(2 * i).take(2) {
-                lab::inventory::assign(&services, cluster.id, *vmid, &name)
-                    .await
-                    .unwrap();
-            }
-        }
-        let session = lab::auth::start_session(&services, user.id, None)
-            .await
-            .unwrap();
-        let cookie = format!("{}={session}", app::session::COOKIE_NAME);
+    for cookie in class::signed_in(&services, cluster.id, STUDENTS).await {
         let body = http
             .post(&url)
             .header("cookie", &cookie)
@@ -261,6 +303,7 @@ async fn run(vms: usize) {
     report("saturation: 500 clients back to back, \"no change\"", s, w);
     let (s, w) = poll(&http, &url, &clients, 4, false).await;
     report("saturation: 500 clients back to back, full page", s, w);
+    wrk_saturation(&url, &clients).await;
     if let Ok(status) = std::fs::read_to_string("/proc/self/status")
         && let Some(line) = status.lines().find(|l| l.starts_with("VmRSS"))
     {

@@ -13,32 +13,20 @@ use lab::{AuthPolicy, Services, auth, classes, clusters};
 use pvesim::{Sim, SimConfig};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
+
+mod support {
+    pub mod portal;
+}
 
 const STUDENTS: u32 = 12;
 
 fn start_portal(dir: &Path, db_url: &str) -> Child {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    Command::new(env!("CARGO_BIN_EXE_proxlab"))
-        .arg("serve")
-        .current_dir(workspace)
-        .env_remove("DATABASE_URL")
-        .env("PROXLAB_DATABASE_URL", db_url)
-        .env("PROXLAB_SECRET_KEY_FILE", dir.join("secret.key"))
-        .env("PROXLAB_LISTEN", "127.0.0.1:0")
-        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
+    support::portal::serve(dir, db_url, "127.0.0.1:0")
         // One VM at a time and a short lease, so kills land mid-way and restarts resume soon.
         .env("PROXLAB_DEPLOY__PER_NODE", "1")
         .env("PROXLAB_DEPLOY__LEASE_SECS", "3")
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(dir.join("portal.log"))
-                .unwrap(),
-        ))
         .spawn()
         .unwrap()
 }

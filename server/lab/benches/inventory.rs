@@ -112,7 +112,7 @@ async fn run(vms: usize) {
     sync::quick::run(&services, &cluster).await.unwrap();
     let calls: u64 = sim.control().counters().values().sum();
     println!(
-        "full sync, idle ({} calls)                          {:>8.1} ms",
+        "idle full sync ({} calls) + quick sync              {:>8.1} ms",
         idle.calls,
         t.elapsed().as_secs_f64() * 1e3
     );

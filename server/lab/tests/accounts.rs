@@ -497,7 +497,11 @@ on_both!(
         assert!(!unchanged_since(&s, &"x".repeat(200), 0).await.unwrap());
         // A session due for its touch takes the full path, which slides it.
         let row = session::Entity::find().all(&s.db).await.unwrap();
-        let mine = row.iter().find(|r| r.user_id == student.id).unwrap().clone();
+        let mine = row
+            .iter()
+            .find(|r| r.user_id == student.id)
+            .unwrap()
+            .clone();
         let mut stale: session::ActiveModel = mine.clone().into();
         stale.last_seen_at = Set(mine.last_seen_at - 3600);
         stale.update(&s.db).await.unwrap();

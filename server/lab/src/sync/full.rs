@@ -123,7 +123,9 @@ pub async fn run(
         after = last.id;
         let updated = page.details(&rows, &mut batch, &mut report).await;
         if let Some(previous) = writing.take() {
-            previous.await.map_err(|e| crate::Error::Internal(e.to_string()))??;
+            previous
+                .await
+                .map_err(|e| crate::Error::Internal(e.to_string()))??;
         }
         writing = Some(tokio::spawn(write(
             services.clone(),
@@ -133,7 +135,8 @@ pub async fn run(
         )));
     }
     if let Some(last) = writing {
-        last.await.map_err(|e| crate::Error::Internal(e.to_string()))??;
+        last.await
+            .map_err(|e| crate::Error::Internal(e.to_string()))??;
     }
     report.calls = calls.load(Ordering::Relaxed);
     let run = Run::Full {

@@ -1,0 +1,28 @@
+//! `proxlab serve` as a child process, for the tests and benches that need the real process
+//! (SIGKILL, memory): its own SQLite file, secret key and address, logs to `dir/portal.log`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// The command, ready for more `.env(…)` and `.spawn()`.
+pub fn serve(dir: &Path, db_url: &str, listen: &str) -> Command {
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_proxlab"));
+    command
+        .arg("serve")
+        .current_dir(workspace)
+        .env_remove("DATABASE_URL")
+        .env("PROXLAB_DATABASE_URL", db_url)
+        .env("PROXLAB_SECRET_KEY_FILE", dir.join("secret.key"))
+        .env("PROXLAB_LISTEN", listen)
+        .env("LEPTOS_SITE_ADDR", listen)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("portal.log"))
+                .unwrap(),
+        ));
+    command
+}
