@@ -11,8 +11,8 @@ use lab::model::ClusterForm;
 use leptos::config::LeptosOptions;
 use std::time::{Duration, Instant};
 
-#[path = "support/class.rs"]
-mod class;
+#[path = "support/world.rs"]
+mod world;
 
 const STUDENTS: usize = 500;
 
@@ -199,16 +199,7 @@ end
 async fn run(vms: usize) {
     println!("--- {vms} VMs in pvesim, {STUDENTS} students with 2 VMs each, 1 admin");
     let dir = tempfile::tempdir().unwrap();
-    let sim = pvesim::Sim::start(pvesim::SimConfig {
-        root: dir.path().join("pve"),
-        vms,
-        templates: 4,
-        containers: 0,
-        unauthorized_delay: Duration::ZERO,
-        seed_disks: pvesim::SeedDisks::TemplatesOnly,
-        ..pvesim::SimConfig::default()
-    })
-    .unwrap();
+    let sim = world::sim(&dir.path().join("pve"), vms);
     let settings = server::Settings {
         listen: Some("127.0.0.1:0".parse().unwrap()),
         database_url: format!("sqlite://{}", dir.path().join("b.db").display()).into(),
@@ -269,7 +260,7 @@ async fn run(vms: usize) {
         .pool_max_idle_per_host(STUDENTS + 1)
         .build()
         .unwrap();
-    for cookie in class::signed_in(&services, cluster.id, STUDENTS).await {
+    for cookie in world::signed_in(&services, cluster.id, STUDENTS).await {
         let body = http
             .post(&url)
             .header("cookie", &cookie)
@@ -304,12 +295,10 @@ async fn run(vms: usize) {
     let (s, w) = poll(&http, &url, &clients, 4, false).await;
     report("saturation: 500 clients back to back, full page", s, w);
     wrk_saturation(&url, &clients).await;
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
-        && let Some(line) = status.lines().find(|l| l.starts_with("VmRSS"))
-    {
+    if let Some(rss) = world::status_kb("self", "VmRSS:") {
         println!(
             "RSS of this process (portal + pvesim + client): {}",
-            line.trim_start_matches("VmRSS:").trim()
+            world::mb(rss)
         );
     }
 }

@@ -16,27 +16,12 @@ use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
-#[path = "support/class.rs"]
-mod class;
 #[path = "../tests/support/portal.rs"]
 mod portal;
+#[path = "support/world.rs"]
+mod world;
 
 const STUDENTS: usize = 50;
-
-fn status_kb(pid: u32, field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    line[field.len()..]
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
-}
-
-fn mb(kb: u64) -> String {
-    format!("{:.1} MB", kb as f64 / 1024.0)
-}
 
 fn start_portal(dir: &Path, db_url: &str, port: u16) -> Child {
     portal::serve(dir, db_url, &format!("127.0.0.1:{port}"))
@@ -47,16 +32,7 @@ fn start_portal(dir: &Path, db_url: &str, port: u16) -> Child {
 
 async fn run(vms: usize, seconds: u64) {
     let dir = tempfile::tempdir().unwrap();
-    let sim = pvesim::Sim::start(pvesim::SimConfig {
-        root: dir.path().join("pve"),
-        vms,
-        templates: 4,
-        containers: 0,
-        unauthorized_delay: Duration::ZERO,
-        seed_disks: pvesim::SeedDisks::TemplatesOnly,
-        ..pvesim::SimConfig::default()
-    })
-    .unwrap();
+    let sim = world::sim(&dir.path().join("pve"), vms);
     let db_url = format!("sqlite://{}", dir.path().join("portal.db").display());
     let db = lab::db::connect(&db_url).await.unwrap();
     lab::db::migrate(&db).await.unwrap();
@@ -68,7 +44,7 @@ async fn run(vms: usize, seconds: u64) {
     // The inventory as a portal that has been running finds it: every VM known.
     let row = lab::clusters::find(&services, cluster.id).await.unwrap();
     lab::sync::quick::run(&services, &row).await.unwrap();
-    let cookies = class::signed_in(&services, cluster.id, STUDENTS).await;
+    let cookies = world::signed_in(&services, cluster.id, STUDENTS).await;
     drop(services);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -77,7 +53,7 @@ async fn run(vms: usize, seconds: u64) {
         .unwrap()
         .port();
     let mut portal = start_portal(dir.path(), &db_url, port);
-    let pid = portal.id();
+    let pid = portal.id().to_string();
     let url = format!("http://127.0.0.1:{port}/api/vms");
     let http = reqwest::Client::new();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -118,31 +94,31 @@ async fn run(vms: usize, seconds: u64) {
     let mut samples = Vec::new();
     for s in 1..=seconds {
         tokio::time::sleep_until((started + Duration::from_secs(s)).into()).await;
-        let rss = status_kb(pid, "VmRSS:").expect("the portal is running");
+        let rss = world::status_kb(&pid, "VmRSS:").expect("the portal is running");
         samples.push(rss);
         // The quick sync (every 5 s) allocates and frees: show the range, not one phase.
         if s % 15 == 0 || s == seconds {
             let window = &samples[samples.len().saturating_sub(15)..];
             println!(
                 "after {s:>3} s: RSS {} (last 15 s: {} to {})",
-                mb(rss),
-                mb(*window.iter().min().unwrap()),
-                mb(*window.iter().max().unwrap())
+                world::mb(rss),
+                world::mb(*window.iter().min().unwrap()),
+                world::mb(*window.iter().max().unwrap())
             );
         }
     }
-    let peak = status_kb(pid, "VmHWM:").unwrap();
+    let peak = world::status_kb(&pid, "VmHWM:").unwrap();
     samples.sort_unstable();
     println!(
         "RSS over {seconds} s: median {}, max sampled {}, peak (VmHWM) {}",
-        mb(samples[samples.len() / 2]),
-        mb(*samples.last().unwrap()),
-        mb(peak)
+        world::mb(samples[samples.len() / 2]),
+        world::mb(*samples.last().unwrap()),
+        world::mb(peak)
     );
     println!(
         "at the end: anonymous {} (heap, stacks), file-backed {} (the binary's pages in use)",
-        mb(status_kb(pid, "RssAnon:").unwrap()),
-        mb(status_kb(pid, "RssFile:").unwrap())
+        world::mb(world::status_kb(&pid, "RssAnon:").unwrap()),
+        world::mb(world::status_kb(&pid, "RssFile:").unwrap())
     );
     for p in pollers {
         p.abort();

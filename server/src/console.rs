@@ -13,6 +13,10 @@ use lab::Services;
 use lab::console::{ByteLink, Payload};
 use std::sync::Arc;
 
+/// Biggest message a terminal page (serial terminal or SSH) may send: it sends pastes in
+/// 16 KiB pieces.
+pub const TERMINAL_MAX_MESSAGE: usize = 64 << 10;
+
 #[derive(Clone)]
 pub struct ConsoleState {
     pub services: Services,

@@ -8,15 +8,12 @@
 //! The browser's protocol is the terminal's: keystrokes as binary frames, `resize:COLS:ROWS`
 //! as text frames; output comes back as binary frames.
 
-use crate::console::{Browser, ConsoleState, refusal, signed_in_same_site};
+use crate::console::{Browser, ConsoleState, TERMINAL_MAX_MESSAGE, refusal, signed_in_same_site};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use lab::console::ssh;
-
-/// Biggest message a browser may send: the page sends pastes in 16 KiB pieces.
-const MAX_MESSAGE: usize = 64 << 10;
 
 pub async fn ssh_socket(
     State(state): State<ConsoleState>,
@@ -35,7 +32,7 @@ pub async fn ssh_socket(
     tracing::info!(user = %user.username, vmid, addr = %target.addr(), "SSH terminal opened");
     let idle = state.services.consoles.idle();
     upgrade
-        .max_message_size(MAX_MESSAGE)
+        .max_message_size(TERMINAL_MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             match ssh::relay(Browser(socket), target, idle).await {
                 Ok(stats) => tracing::info!(

@@ -6,15 +6,12 @@
 //! What the browser sends: keystrokes as binary frames, `resize:COLS:ROWS` as text frames;
 //! it receives the terminal's output as binary frames (see `lab::console::terminal::frames`).
 
-use crate::console::{Browser, ConsoleState, refusal, signed_in_same_site};
+use crate::console::{Browser, ConsoleState, TERMINAL_MAX_MESSAGE, refusal, signed_in_same_site};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use lab::console::terminal;
-
-/// Biggest message a browser may send: the page sends pastes in 16 KiB pieces.
-const MAX_MESSAGE: usize = 64 << 10;
 
 pub async fn terminal_socket(
     State(state): State<ConsoleState>,
@@ -36,7 +33,7 @@ pub async fn terminal_socket(
         keepalive: terminal::KEEPALIVE,
     };
     upgrade
-        .max_message_size(MAX_MESSAGE)
+        .max_message_size(TERMINAL_MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
             match terminal::relay(Browser(socket), upstream, timing).await {
                 Ok(stats) => tracing::info!(

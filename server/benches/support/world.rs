@@ -1,8 +1,42 @@
-//! For the server benches: a class's worth of people on a synced cluster.
+//! For the server benches: a simulated cluster, a class's worth of people on it, and the
+//! memory figures of a process.
 
 use lab::Services;
 use lab::model::Role;
 use sea_orm::{ActiveValue::Set, EntityTrait};
+use std::path::Path;
+use std::time::Duration;
+
+/// pvesim with `vms` VMs (4 templates, no containers) under `root`, answering at full speed.
+pub fn sim(root: &Path, vms: usize) -> pvesim::Sim {
+    pvesim::Sim::start(pvesim::SimConfig {
+        root: root.to_path_buf(),
+        vms,
+        templates: 4,
+        containers: 0,
+        unauthorized_delay: Duration::ZERO,
+        seed_disks: pvesim::SeedDisks::TemplatesOnly,
+        ..pvesim::SimConfig::default()
+    })
+    .unwrap()
+}
+
+/// A `/proc/{pid}/status` field in kB (`"VmRSS:"`, `"VmHWM:"`, `"RssAnon:"`…); `pid` may be
+/// `"self"`.
+pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line[field.len()..]
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
+}
+
+pub fn mb(kb: u64) -> String {
+    format!("{:.1} MB", kb as f64 / 1024.0)
+}
 
 /// `students` students with two of the cluster's VMs each and one admin, all signed in.
 /// Returns their session cookies, the admin's last. Users are inserted directly (one
