@@ -8,6 +8,10 @@ const screen = document.getElementById("console-screen");
 const state = document.getElementById("console-state");
 const scale = document.getElementById("console-scale");
 const url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${screen.dataset.ws}`;
+// The close code the portal sends when the session ended (signed out, expired, password
+// changed, account disabled) or the VM was taken away: no point in reconnecting then.
+const REVOKED = 4403;
+const REVOKED_TEXT = "Access ended: you were signed out or may no longer use this VM";
 let rfb = null;
 
 function show(text, kind) {
@@ -17,7 +21,15 @@ function show(text, kind) {
 
 function connect() {
   show("Connecting…", "connecting");
-  rfb = new RFB(screen, url, { wsProtocols: ["binary"] });
+  // noVNC takes an open WebSocket too; ours lets the page read the close code, which
+  // noVNC's "disconnect" event does not carry.
+  const ws = new WebSocket(url, ["binary"]);
+  let revoked = false;
+  ws.addEventListener("close", (e) => {
+    revoked = e.code === REVOKED;
+    if (revoked) show(REVOKED_TEXT, "disconnected");
+  });
+  rfb = new RFB(screen, ws);
   rfb.scaleViewport = scale.checked;
   rfb.focusOnClick = true;
   rfb.addEventListener("connect", () => {
@@ -25,7 +37,8 @@ function connect() {
     rfb.focus();
   });
   rfb.addEventListener("disconnect", (e) => {
-    show(e.detail.clean ? "Disconnected" : "Connection lost: reload or press Reconnect", "disconnected");
+    if (revoked) show(REVOKED_TEXT, "disconnected");
+    else show(e.detail.clean ? "Disconnected" : "Connection lost: reload or press Reconnect", "disconnected");
     rfb = null;
   });
   rfb.addEventListener("securityfailure", (e) => show(`Refused: ${e.detail.reason ?? "no access"}`, "refused"));

@@ -19,6 +19,9 @@ const PIECE = 4096;
 // A terminal that ends this soon after connecting most likely has nothing behind it (a VM
 // without a serial port): show the help then.
 const QUICK_CLOSE_MS = 5000;
+// The close code the portal sends when the session ended (signed out, expired, password
+// changed, account disabled) or the VM was taken away.
+const REVOKED = 4403;
 
 const term = new Terminal({ fontFamily: "ui-monospace, monospace", fontSize: 15, cursorBlink: true, scrollback: 5000 });
 term.open(screen);
@@ -78,10 +81,14 @@ function connect() {
     term.focus();
   };
   ws.onmessage = (e) => term.write(new Uint8Array(e.data));
-  ws.onclose = () => {
+  ws.onclose = (e) => {
     if (socket !== ws) return; // replaced by Reconnect
     socket = null;
-    if (!openedAt) {
+    if (e.code === REVOKED) {
+      show("Access ended: you were signed out or may no longer use this VM", "disconnected");
+      term.write("\r\n[access ended]\r\n");
+      help.hidden = true;
+    } else if (!openedAt) {
       show("Could not connect: reload the page to see why, or press Reconnect", "refused");
       help.hidden = false;
     } else {

@@ -20,3 +20,4 @@ pub const ROUTE_ADMIN_CLUSTERS: &str = "/admin/clusters";
 pub const ROUTE_ADMIN_SYNC: &str = "/admin/sync";
 pub const VM_GRID: &str = "vm-grid";
 pub const CLUSTERS_TABLE: &str = "clusters-table";
+pub const CLUSTER_TEST_WARNINGS: &str = "cluster-test-warnings";

@@ -1,9 +1,9 @@
 // The first-run story: an admin created through the printed one-time link, a teacher created
 // from the Users page, sign out, a wrong password, the teacher signs in and sees only the
 // teacher's navigation. Runs hydrated and with JavaScript disabled (E2E_MODE).
-import { expect, test } from "@playwright/test";
+import { expect } from "@playwright/test";
 import { FORM_ERROR, LOGOUT_BUTTON, ROUTE_ADMIN_USERS, ROUTE_LOGIN, USER_MENU, USERS_TABLE } from "./ids";
-import { PASSWORD, ready, trackErrors } from "./helpers";
+import { PASSWORD, ready, trackErrors, test } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 

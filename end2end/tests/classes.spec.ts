@@ -2,9 +2,9 @@
 // reach 100 %, copies the invite link; a new student registers through it and sees the VM;
 // the teacher publishes; the student resets their VM. The wizard's review step needs
 // JavaScript (the plan comes back to the page), so this runs hydrated only.
-import { expect, test } from "@playwright/test";
+import { expect } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { jsEnabled, PASSWORD, ready, trackErrors, demoSignIn } from "./helpers";
+import { jsEnabled, PASSWORD, ready, trackErrors, demoSignIn, test, watchPolicies } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
@@ -78,6 +78,7 @@ test("the teacher publishes and the student resets their VM", async ({ page, bro
   await expect(page.locator('#class-roster tr[data-step="ready"]')).toHaveCount(5);
 
   const student = await browser.newPage();
+  const violations = await watchPolicies(student.context());
   const errors = trackErrors(student);
   await demoSignIn(student, "newstudent", PASSWORD);
   const card = student.locator(`${VM_GRID} .vm-card`).filter({ hasText: "networking-101-student-1" });
@@ -87,4 +88,5 @@ test("the teacher publishes and the student resets their VM", async ({ page, bro
   // The teacher sees the reset go through on the class page.
   await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 30_000 });
   expect(errors).toEqual([]);
+  expect(violations).toEqual([]);
 });

@@ -1,9 +1,9 @@
 // The console tab against `proxlab demo`: a student starts a VM, opens its console from the
 // dashboard in a new tab, sees the simulated screen (pixels of a known region), types, and
 // sees the VM's screen change. A VM of someone else is refused. Needs JavaScript (noVNC).
-import { expect, Page, test } from "@playwright/test";
+import { expect, Page } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { jsEnabled, trackErrors, demoSignIn, demoUrl } from "./helpers";
+import { jsEnabled, trackErrors, demoSignIn, demoUrl, test } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the console is noVNC: it needs JavaScript");

@@ -1,4 +1,4 @@
-import { expect, Page } from "@playwright/test";
+import { test as base, BrowserContext, expect, Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { HYDRATED, ROUTE_LOGIN, VM_GRID } from "./ids";
 
@@ -12,6 +12,41 @@ export async function ready(page: Page) {
     await page.waitForLoadState("load");
   }
 }
+
+/** Collects what the browser refused under the portal's Content-Security-Policy (and any
+ *  complaint about its Permissions-Policy) in every page of `context`: the console messages
+ *  Chromium logs for them, and the `securitypolicyviolation` events pages see. */
+export async function watchPolicies(context: BrowserContext): Promise<string[]> {
+  const found: string[] = [];
+  context.on("console", (msg) => {
+    if (/Content Security Policy|Permissions-Policy/i.test(msg.text())) found.push(msg.text());
+  });
+  await context.exposeBinding("__proxlabPolicyViolation", (_source, text: string) => {
+    found.push(text);
+  });
+  await context.addInitScript(() => {
+    document.addEventListener("securitypolicyviolation", (e) => {
+      const report = (window as unknown as { __proxlabPolicyViolation?: (t: string) => void }).__proxlabPolicyViolation;
+      report?.(`CSP ${e.effectiveDirective} blocked ${e.blockedURI || "inline"} in ${e.documentURI} (${e.sourceFile}:${e.lineNumber})`);
+    });
+  });
+  return found;
+}
+
+/** Playwright's `test`, failing any test during which a page of its context broke the
+ *  portal's Content-Security-Policy: every flow doubles as a check that the policy lets the
+ *  app, the console and the terminal work. A page opened with `browser.newPage()` is in a
+ *  context of its own: watch it with `watchPolicies`. */
+export const test = base.extend<{ policyViolations: string[] }>({
+  policyViolations: [
+    async ({ context }, use) => {
+      const found = await watchPolicies(context);
+      await use(found);
+      expect(found, "Content-Security-Policy or Permissions-Policy violations").toEqual([]);
+    },
+    { auto: true },
+  ],
+});
 
 /** Collects uncaught page errors, so a test can assert there were none. */
 export function trackErrors(page: Page): string[] {

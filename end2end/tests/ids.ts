@@ -10,3 +10,4 @@ export const HYDRATED = "#app[data-hydrated=true]";
 export const ROUTE_ADMIN_CLUSTERS = "/admin/clusters";
 export const VM_GRID = "#vm-grid";
 export const CLUSTERS_TABLE = "#clusters-table";
+export const CLUSTER_TEST_WARNINGS = "#cluster-test-warnings";

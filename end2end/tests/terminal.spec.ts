@@ -3,9 +3,9 @@
 // shell's answer (pvesim's termproxy echoes typed characters and runs `echo`, `stty size`,
 // …), and the shell learns the terminal's size. Another student's terminal is refused.
 // Needs JavaScript (xterm.js).
-import { expect, Page, test } from "@playwright/test";
+import { expect, Page } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { jsEnabled, trackErrors, demoSignIn, demoUrl } from "./helpers";
+import { jsEnabled, trackErrors, demoSignIn, demoUrl, test } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the terminal is xterm.js: it needs JavaScript");

@@ -2,10 +2,10 @@
 // Starting… then Running with an IP, and downloads its RDP file; an admin adds a cluster with
 // the simulator's URL and fingerprint and sees its VMs appear. Runs hydrated (the page polls)
 // and without JavaScript (the test reloads, as a person would).
-import { expect, Page, test } from "@playwright/test";
+import { expect, Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { CLUSTERS_TABLE, ROUTE_ADMIN_CLUSTERS, VM_GRID } from "./ids";
-import { demoSignIn, demoUrl, jsEnabled, ready, trackErrors } from "./helpers";
+import { demoSignIn, demoUrl, jsEnabled, ready, trackErrors, test } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -17,7 +17,8 @@ function demoLog() {
   const sim = log.match(/simulated Proxmox cluster at (https:\/\/\S+) /)?.[1] ?? "";
   const fingerprint = log.match(/fingerprint ([0-9A-F:]{95})/)?.[1] ?? "";
   const root = log.match(/root@pam \/ (\S+)/)?.[1] ?? "";
-  return { passwords, sim, fingerprint, root };
+  const realm = log.match(/student1@pve \/ (\S+)/)?.[1] ?? "";
+  return { passwords, sim, fingerprint, root, realm };
 }
 
 /** Waits for a condition on the page; without JavaScript nothing polls, so reload. */
@@ -79,6 +80,9 @@ test("an admin adds a cluster with the simulator's URL and fingerprint and sees 
   await page.goto(`${demoUrl()}${ROUTE_ADMIN_CLUSTERS}`);
   await ready(page);
   await expect(page.locator(CLUSTERS_TABLE)).toContainText("Demo cluster");
+  await expect(page.locator(`${CLUSTERS_TABLE} tr[data-cluster="Demo cluster"] .realm-roles`)).toHaveText(
+    "admins: root@pam and group admin; teachers: group teachers; students: group students",
+  );
   if (jsEnabled) {
     await page.locator("#fp-url").fill(sim);
     await page.getByRole("button", { name: "Fetch fingerprint" }).click();
@@ -95,6 +99,7 @@ test("an admin adds a cluster with the simulator's URL and fingerprint and sees 
   await page.getByRole("button", { name: "Add cluster" }).click();
   const row = page.locator(`${CLUSTERS_TABLE} tr[data-cluster="Second look"]`);
   await expect(row).toBeVisible();
+  await expect(row.locator(".realm-roles")).toHaveText("admins: only root@pam");
   await eventually(page, async () => {
     await page.goto(`${demoUrl()}${ROUTE_ADMIN_CLUSTERS}`);
     await expect(row.locator(".sync-status")).toHaveText(/\d+ guests/, { timeout: 1000 });
@@ -106,5 +111,16 @@ test("an admin adds a cluster with the simulator's URL and fingerprint and sees 
   await page.getByRole("button", { name: "Filter" }).click();
   await expect(page.locator(`${VM_GRID} .vm-card`).first()).toBeVisible();
   await expect(page.locator(`${VM_GRID} .vm-card`).first()).toContainText("Second look");
+  expect(errors).toEqual([]);
+});
+
+test("a Proxmox account signs in with the role of its group, not as an admin", async ({ page }) => {
+  const errors = trackErrors(page);
+  const { realm } = demoLog();
+  expect(realm).not.toBe("");
+  await demoSignIn(page, "student1@pve", realm);
+  await expect(page.locator(`a[href="${ROUTE_ADMIN_CLUSTERS}"]`)).toHaveCount(0);
+  const res = await page.request.post(`${demoUrl()}/api/admin/users`, { form: { search: "" } });
+  expect(res.status()).toBe(403);
   expect(errors).toEqual([]);
 });

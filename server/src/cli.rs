@@ -73,9 +73,18 @@ pub struct ClusterAdd {
     /// Trust the system's CA roots instead of pinning a fingerprint.
     #[arg(long, conflicts_with = "fingerprint")]
     pub system_ca: bool,
-    /// Proxmox group whose members may sign in as portal admins.
+    /// Proxmox group whose members sign in as portal admins (without it: only root@pam).
     #[arg(long)]
     pub admin_group: Option<String>,
+    /// Proxmox group whose members sign in as teachers.
+    #[arg(long)]
+    pub teacher_group: Option<String>,
+    /// Proxmox group whose members sign in as students.
+    #[arg(long)]
+    pub student_group: Option<String>,
+    /// Subnets (CIDR, comma-separated) of the VMs, for SSH through the portal (off without).
+    #[arg(long)]
+    pub vm_subnets: Option<String>,
 }
 
 #[derive(Debug, Args)]

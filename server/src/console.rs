@@ -1,16 +1,18 @@
 //! `GET /ws/console/{cluster}/{vmid}`: the browser's console WebSocket. Before anything
 //! reaches Proxmox it checks the Origin (same site only), the session and that this user may
-//! use this VM and that it runs; then `lab::console` opens the node's console and relays.
-//! Refusals are plain HTTP statuses before the upgrade (401, 403, 404, 409, 503).
+//! use this VM and that it runs; then `lab::console` opens the node's console and relays,
+//! until either side leaves or the access goes (close code 4403, see `lab::console::watch`).
+//! Refusals are plain HTTP statuses before the upgrade (400, 401, 403, 404, 409, 503).
 
 use crate::guard::{OriginPolicy, websocket_origin_allowed};
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use lab::Services;
-use lab::console::{ByteLink, Payload};
+use lab::auth::Session;
+use lab::console::{AccessWatch, ByteLink, Closing, Payload};
 use std::sync::Arc;
 
 /// Biggest message a terminal page (serial terminal or SSH) may send: it sends pastes in
@@ -29,11 +31,14 @@ pub async fn console_socket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let user = match signed_in_same_site(&state, &headers, "console").await {
-        Ok(user) => user,
+    let session = match signed_in_same_site(&state, &headers, "console").await {
+        Ok(session) => session,
         Err(refused) => return refused,
     };
-    let upstream = match lab::console::open(&state.services, &user, cluster_id, vmid).await {
+    // Listening before the access check, so a revocation right after it is not missed.
+    let watch = AccessWatch::new(&state.services, &session, cluster_id, vmid);
+    let user = &session.user;
+    let upstream = match lab::console::open(&state.services, user, cluster_id, vmid).await {
         Ok(upstream) => upstream,
         Err(e) => return refusal(e),
     };
@@ -43,13 +48,14 @@ pub async fn console_socket(
         .protocols(["binary"])
         .max_message_size(1 << 20)
         .on_upgrade(move |socket| async move {
-            let result = lab::console::relay(Browser(socket), upstream, idle).await;
+            let result = lab::console::relay(Browser(socket), upstream, idle, watch).await;
             match result {
                 Ok(stats) => tracing::info!(
                     vmid,
                     to_browser = stats.to_browser,
                     to_node = stats.to_node,
                     idle = stats.idle_timeout,
+                    revoked = stats.revoked,
                     "console closed"
                 ),
                 Err(e) => tracing::info!(vmid, error = %e, "console ended"),
@@ -58,18 +64,19 @@ pub async fn console_socket(
 }
 
 /// The first two checks of every console, terminal and SSH WebSocket, before anything else:
-/// the upgrade comes from this site (no cross-site WebSocket hijacking), and from a session.
+/// the upgrade comes from this site (no cross-site WebSocket hijacking), and from a session
+/// (returned: the relay watches it, see `lab::console::watch`).
 pub(crate) async fn signed_in_same_site(
     state: &ConsoleState,
     headers: &HeaderMap,
     what: &str,
-) -> Result<lab::db::entity::user::Model, Response> {
+) -> Result<Session, Response> {
     if !websocket_origin_allowed(headers, &state.origin) {
         tracing::warn!(origin = ?headers.get("origin"), what, "refused a cross-site WebSocket");
         return Err((StatusCode::FORBIDDEN, format!("Cross-site {what} refused.")).into_response());
     }
-    match crate::cookie_session::signed_in_user(&state.services, headers).await {
-        Ok(Some(user)) => Ok(user),
+    match crate::cookie_session::signed_in_session(&state.services, headers).await {
+        Ok(Some(session)) => Ok(session),
         Ok(None) => Err((StatusCode::UNAUTHORIZED, "Please sign in.").into_response()),
         Err(e) => Err(refusal(e)),
     }
@@ -79,7 +86,8 @@ pub(crate) fn refusal(e: lab::Error) -> Response {
     let status = match &e {
         lab::Error::NotFound(_) => StatusCode::NOT_FOUND,
         lab::Error::Forbidden => StatusCode::FORBIDDEN,
-        lab::Error::Conflict(_) | lab::Error::Invalid(_) => StatusCode::CONFLICT,
+        lab::Error::Invalid(_) => StatusCode::BAD_REQUEST,
+        lab::Error::Conflict(_) => StatusCode::CONFLICT,
         lab::Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         lab::Error::Proxmox(_) => StatusCode::BAD_GATEWAY,
         _ => {
@@ -114,6 +122,14 @@ impl ByteLink for Browser {
 
     async fn close(&mut self) {
         let _ = self.0.send(Message::Close(None)).await;
+    }
+
+    async fn close_because(&mut self, why: Closing) {
+        let frame = CloseFrame {
+            code: why.code(),
+            reason: why.reason().into(),
+        };
+        let _ = self.0.send(Message::Close(Some(frame))).await;
     }
 
     async fn recv_message(&mut self) -> lab::Result<Option<Payload>> {

@@ -4,12 +4,23 @@
 use app::session::COOKIE_NAME;
 use axum::http::{HeaderMap, header};
 use lab::Services;
+use lab::auth::Session;
 use lab::db::entity::user;
 
 pub async fn signed_in_user(
     services: &Services,
     headers: &HeaderMap,
 ) -> lab::Result<Option<user::Model>> {
+    Ok(signed_in_session(services, headers)
+        .await?
+        .map(|session| session.user))
+}
+
+/// The live session itself (the consoles watch it, to close when it ends).
+pub async fn signed_in_session(
+    services: &Services,
+    headers: &HeaderMap,
+) -> lab::Result<Option<Session>> {
     let token = headers
         .get_all(header::COOKIE)
         .iter()
@@ -21,7 +32,5 @@ pub async fn signed_in_user(
     let Some(token) = token else {
         return Ok(None);
     };
-    Ok(lab::auth::resolve_session(services, &token)
-        .await?
-        .map(|session| session.user))
+    lab::auth::resolve_session(services, &token).await
 }

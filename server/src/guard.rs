@@ -1,4 +1,4 @@
-//! Two cross-cutting rules for every request, applied in one place:
+//! Cross-cutting rules for every request, applied in one place:
 //!
 //! * **Origin check (CSRF defence beyond SameSite).** A state-changing request (any method
 //!   but GET/HEAD/OPTIONS) that carries an `Origin` header must come from this site: its host
@@ -6,10 +6,14 @@
 //!   `Origin` on cross-site POSTs, so a forged form post from another site is refused with
 //!   403 before it reaches any handler. Requests without `Origin` are not from a browser form
 //!   on another site (curl, scripts) and pass; they still need a session cookie.
+//! * **Body size.** Bodies are read whole, up to the limit, before any handler runs: one
+//!   with a `Content-Length` over the limit is refused unread (the router's
+//!   `RequestBodyLimitLayer`), and a chunked one that grows past it gets the same 413 here,
+//!   instead of failing inside a handler's own read (which Leptos answers with 500).
 //! * **Status codes of failed server functions.** Leptos answers every server-function error
 //!   with 500; here the `AppError` in the body picks the real status (400, 401, 403, 409, 429…).
 
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, HttpBody, to_bytes};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -57,6 +61,40 @@ fn origin_allowed(headers: &HeaderMap, policy: &OriginPolicy) -> bool {
     let origin_host = origin.split_once("://").map(|(_, rest)| rest);
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+/// Reads the request's body whole (it is small: the limit is 64 KiB), answering 413 when it
+/// is longer than `limit` and 400 when the client broke off. Requests without a body pass
+/// untouched (WebSocket upgrades, page loads).
+pub async fn read_body(State(limit): State<usize>, req: Request, next: Next) -> Response {
+    if HttpBody::size_hint(req.body()).exact() == Some(0) {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    match to_bytes(body, limit).await {
+        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
+        Err(e) if too_long(&e) => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "The request is too large.",
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::debug!(error = %e, "request body could not be read");
+            (StatusCode::BAD_REQUEST, "The request body could not be read.").into_response()
+        }
+    }
+}
+
+/// Whether a body read failed on a length limit (ours, or the outer layer's).
+fn too_long(e: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Largest server-function error body we re-read to find its status.

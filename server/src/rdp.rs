@@ -31,6 +31,8 @@ pub async fn rdp_file(
     let vm = match lab::inventory::usable_vm(&services, &user, cluster_id, vmid).await {
         Ok(vm) => vm,
         Err(lab::Error::NotFound(_)) => return page(StatusCode::NOT_FOUND, "No such VM."),
+        // A VMID Proxmox could never have: bad input, not a server error.
+        Err(lab::Error::Invalid(message)) => return page(StatusCode::BAD_REQUEST, &message),
         Err(e) => {
             tracing::error!(error = %e, "rdp: VM lookup failed");
             return page(

@@ -2,7 +2,9 @@
 //! `/health`, static files, and the request guards; plus `start`, which connects the
 //! database, migrates, prints the first-run setup link and binds the listener.
 
-use crate::guard::{OriginPolicy, check_origin, server_fn_status};
+use crate::guard::{OriginPolicy, check_origin, read_body, server_fn_status};
+use crate::headers::CspNonce;
+use crate::rate_limit::RateLimits;
 use crate::settings::Settings;
 use app::session::WebSettings;
 use app::{App, shell};
@@ -18,7 +20,8 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::limit::RequestBodyLimitLayer;
 
-/// Form posts are small; anything bigger is refused with 413 before it is read.
+/// Form posts are small; anything bigger is refused with 413 (before it is read when it says
+/// its length; as soon as it passes the limit when it is chunked).
 const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// A bound, migrated portal, ready to serve.
@@ -81,8 +84,16 @@ pub fn build_router(
         move || {
             provide_context(services.clone());
             provide_context(web.clone());
+            // The response's CSP nonce (headers.rs), for the inline scripts Leptos writes;
+            // it replaces the one leptos_axum made, which the header would not know.
+            if let Some(nonce) = use_context::<http::request::Parts>()
+                .and_then(|parts| parts.extensions.get::<CspNonce>().cloned())
+            {
+                provide_context(leptos::nonce::Nonce::from_value(nonce.0));
+            }
         }
     };
+    let limits = Arc::new(RateLimits::new(&settings.limits, settings.behind_proxy));
     let consoles = Router::new()
         .route(
             "/ws/console/{cluster}/{vmid}",
@@ -101,7 +112,7 @@ pub fn build_router(
         .route("/health", get(health))
         .route("/vm/{cluster}/{vmid}/rdp", get(crate::rdp::rdp_file))
         .with_state(services);
-    Router::new()
+    let router = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, context.clone(), {
             let options = leptos_options.clone();
             move || shell(options.clone())
@@ -113,9 +124,13 @@ pub fn build_router(
         .with_state(leptos_options)
         .merge(health)
         .merge(consoles)
+        // Outermost last: body length, cross-site check, rate limits, then the body is read.
         .layer(middleware::from_fn(server_fn_status))
+        .layer(middleware::from_fn_with_state(MAX_BODY_BYTES, read_body))
+        .layer(middleware::from_fn_with_state(limits, crate::rate_limit::limit))
         .layer(middleware::from_fn_with_state(origin, check_origin))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+    crate::headers::harden(router, settings.https())
 }
 
 /// `GET /health`: 200 `{"status":"ok","database":"ok"}` when the database answers, else 503.

@@ -40,6 +40,8 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub deploy: DeploySettings,
     pub console: lab::console::ConsoleLimits,
+    /// Per-session rate limits on server functions and WebSocket opens.
+    pub limits: crate::rate_limit::RateLimitSettings,
 }
 
 impl Default for Settings {
@@ -56,6 +58,7 @@ impl Default for Settings {
             sync: SyncSettings::default(),
             deploy: DeploySettings::default(),
             console: lab::console::ConsoleLimits::default(),
+            limits: crate::rate_limit::RateLimitSettings::default(),
         }
     }
 }
@@ -104,6 +107,9 @@ impl Settings {
         }
         if self.console.max_per_user < 1 || self.console.idle_minutes < 1 {
             bail!("console: max_per_user and idle_minutes must be at least 1");
+        }
+        if let Err(e) = self.limits.validate() {
+            bail!("{e}");
         }
         if self.deploy.per_node < 1 || self.deploy.attempts < 1 || self.deploy.lease_secs < 3 {
             bail!("deploy: per_node and attempts must be at least 1, lease_secs at least 3");

@@ -13,7 +13,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use lab::console::ssh;
+use lab::console::{AccessWatch, ssh};
 
 pub async fn ssh_socket(
     State(state): State<ConsoleState>,
@@ -21,11 +21,14 @@ pub async fn ssh_socket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let user = match signed_in_same_site(&state, &headers, "terminal").await {
-        Ok(user) => user,
+    let session = match signed_in_same_site(&state, &headers, "terminal").await {
+        Ok(session) => session,
         Err(refused) => return refused,
     };
-    let target = match ssh::open_ssh(&state.services, &user, cluster_id, vmid).await {
+    // Listening before the access check, so a revocation right after it is not missed.
+    let watch = AccessWatch::new(&state.services, &session, cluster_id, vmid);
+    let user = &session.user;
+    let target = match ssh::open_ssh(&state.services, user, cluster_id, vmid).await {
         Ok(target) => target,
         Err(e) => return refusal(e),
     };
@@ -34,12 +37,13 @@ pub async fn ssh_socket(
     upgrade
         .max_message_size(TERMINAL_MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
-            match ssh::relay(Browser(socket), target, idle).await {
+            match ssh::relay(Browser(socket), target, idle, watch).await {
                 Ok(stats) => tracing::info!(
                     vmid,
                     to_browser = stats.to_browser,
                     to_vm = stats.to_node,
                     idle = stats.idle_timeout,
+                    revoked = stats.revoked,
                     "SSH terminal closed"
                 ),
                 Err(e) => tracing::info!(vmid, error = %e, "SSH terminal ended"),

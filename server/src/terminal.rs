@@ -11,7 +11,7 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
-use lab::console::terminal;
+use lab::console::{AccessWatch, terminal};
 
 pub async fn terminal_socket(
     State(state): State<ConsoleState>,
@@ -19,11 +19,14 @@ pub async fn terminal_socket(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let user = match signed_in_same_site(&state, &headers, "terminal").await {
-        Ok(user) => user,
+    let session = match signed_in_same_site(&state, &headers, "terminal").await {
+        Ok(session) => session,
         Err(refused) => return refused,
     };
-    let upstream = match terminal::open_terminal(&state.services, &user, cluster_id, vmid).await {
+    // Listening before the access check, so a revocation right after it is not missed.
+    let watch = AccessWatch::new(&state.services, &session, cluster_id, vmid);
+    let user = &session.user;
+    let upstream = match terminal::open_terminal(&state.services, user, cluster_id, vmid).await {
         Ok(upstream) => upstream,
         Err(e) => return refusal(e),
     };
@@ -35,12 +38,13 @@ pub async fn terminal_socket(
     upgrade
         .max_message_size(TERMINAL_MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
-            match terminal::relay(Browser(socket), upstream, timing).await {
+            match terminal::relay(Browser(socket), upstream, timing, watch).await {
                 Ok(stats) => tracing::info!(
                     vmid,
                     to_browser = stats.to_browser,
                     to_node = stats.to_node,
                     idle = stats.idle_timeout,
+                    revoked = stats.revoked,
                     "terminal closed"
                 ),
                 Err(e) => tracing::info!(vmid, error = %e, "terminal ended"),

@@ -238,3 +238,39 @@ fn clusters_are_added_from_the_command_line_with_a_confirmed_fingerprint() {
     assert!(removed.status.success(), "{}", text(&removed));
     assert!(text(&cli.run(&["cluster", "list"], "")).contains("No clusters yet"));
 }
+
+/// Issue 12.13: a cluster whose connection test fails is not saved (before, it was saved
+/// enabled and every sync was one more failed login in the node's log).
+#[test]
+fn a_cluster_that_fails_its_test_is_not_added() {
+    let cli = Cli::new();
+    let sim_dir = tempfile::tempdir().unwrap();
+    let sim = pvesim::Sim::start(pvesim::SimConfig::for_tests(sim_dir.path())).unwrap();
+    let token = sim.token();
+    let (id, _secret) = token.rsplit_once('=').unwrap();
+    let url = sim.url();
+    let out = cli.run(
+        &[
+            "cluster",
+            "add",
+            "lab",
+            "--url",
+            &url,
+            "--token-id",
+            id,
+            "--secret-stdin",
+            "--fingerprint",
+            sim.fingerprint(),
+        ],
+        "not-the-secret\n",
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("not added: the connection test failed"),
+        "{}",
+        text(&out)
+    );
+    assert!(!text(&out).contains("not-the-secret"), "{}", text(&out));
+    let list = cli.run(&["cluster", "list"], "");
+    assert!(text(&list).contains("No clusters yet"), "{}", text(&list));
+}

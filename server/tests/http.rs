@@ -10,6 +10,13 @@ use reqwest::header::{HeaderMap, LOCATION, ORIGIN, SET_COOKIE};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use server::Settings;
 
+#[path = "http/class_access.rs"]
+mod class_access;
+#[path = "http/fuzz_params.rs"]
+mod fuzz_params;
+#[path = "http/hardening.rs"]
+mod hardening;
+
 struct Server {
     url: String,
     setup_link: Option<String>,

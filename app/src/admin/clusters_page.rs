@@ -58,9 +58,12 @@ fn Clusters() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     let tested = move || match actions.test.value().get() {
-        Some(Ok(t)) => Some(format!(
-            "Connected: Proxmox VE {}, {}/{} nodes online, {} guests, {} ms.",
-            t.version, t.nodes_online, t.nodes_total, t.guests, t.millis
+        Some(Ok(t)) => Some((
+            format!(
+                "Connected: Proxmox VE {}, {}/{} nodes online, {} guests, {} ms.",
+                t.version, t.nodes_online, t.nodes_total, t.guests, t.millis
+            ),
+            t.warnings,
         )),
         _ => None,
     };
@@ -68,7 +71,14 @@ fn Clusters() -> impl IntoView {
         <h1>"Clusters"</h1>
         <section class="card">
             <FormError message=row_error />
-            {move || tested().map(|t| view! { <p class="notice" role="status" id=ids::FORM_NOTICE>{t}</p> })}
+            {move || tested().map(|(t, warnings)| view! {
+                <p class="notice" role="status" id=ids::FORM_NOTICE>{t}</p>
+                {(!warnings.is_empty()).then(|| view! {
+                    <ul class="warnings" id=ids::CLUSTER_TEST_WARNINGS>
+                        {warnings.into_iter().map(|w| view! { <li>{w}</li> }).collect_view()}
+                    </ul>
+                })}
+            })}
             <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match clusters.await {
@@ -105,6 +115,7 @@ fn ClusterTable(list: Vec<ClusterView>, actions: Actions) -> impl IntoView {
                     <td>{c.name.clone()}</td>
                     <td>{c.api_urls.join(", ")}</td>
                     <td>{format!("{} {}", if c.auth_kind == "token" { "token" } else { "user" }, c.auth_id)}</td>
+                    <td class="realm-roles">{realm_roles(&c)}</td>
                     <td class="fingerprint">{c.fingerprint.clone().unwrap_or_else(|| "system CAs".into())}</td>
                     <td>{if c.enabled { "enabled" } else { "disabled" }}</td>
                     <td class="sync-status">{status}</td>
@@ -130,10 +141,25 @@ fn ClusterTable(list: Vec<ClusterView>, actions: Actions) -> impl IntoView {
         .collect_view();
     view! {
         <table class="data" id=ids::CLUSTERS_TABLE>
-            <thead><tr><th>"Name"</th><th>"API"</th><th>"Login"</th><th>"Certificate"</th><th>"State"</th><th>"Sync"</th><th>"Actions"</th></tr></thead>
+            <thead><tr><th>"Name"</th><th>"API"</th><th>"Login"</th><th>"Proxmox sign-in"</th><th>"Certificate"</th><th>"State"</th><th>"Sync"</th><th>"Actions"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table>
     }
+}
+
+/// Who signs in with a Proxmox account, in words.
+fn realm_roles(c: &ClusterView) -> String {
+    let mut parts = vec![match &c.admin_group {
+        Some(g) => format!("admins: root@pam and group {g}"),
+        None => "admins: only root@pam".to_string(),
+    }];
+    if let Some(g) = &c.teacher_group {
+        parts.push(format!("teachers: group {g}"));
+    }
+    if let Some(g) = &c.student_group {
+        parts.push(format!("students: group {g}"));
+    }
+    parts.join("; ")
 }
 
 #[component]
@@ -153,6 +179,9 @@ fn ClusterFormView(
         auth_kind: "token".into(),
         auth_id: String::new(),
         admin_group: None,
+        teacher_group: None,
+        student_group: None,
+        vm_subnets: Vec::new(),
         ssh_user: None,
         ssh_port: 22,
         has_ssh_key: false,
@@ -207,8 +236,21 @@ fn ClusterFormView(
                     <label>"Token id (user@realm!token) or user (user@realm)" <input name="form[auth_id]" required value=c.auth_id.clone() /></label>
                     <label>"Token secret or password" <input name="form[secret]" type="password" autocomplete="new-password" placeholder=secret_hint /></label>
                 </fieldset>
-                <label>"Admin group (members may sign in as portal admins with name@realm; empty: any cluster user)"
-                    <input name="form[admin_group]" value=c.admin_group.clone().unwrap_or_default() />
+                <fieldset>
+                    <legend>"Sign-in with Proxmox accounts (name@realm)"</legend>
+                    <p class="hint">"A Proxmox account signs in with the role of the first group it is in: admin, then teacher, then student. Accounts in none are refused. root@pam is always an admin."</p>
+                    <label>"Admin group (empty: only root@pam is an admin)"
+                        <input name="form[admin_group]" value=c.admin_group.clone().unwrap_or_default() />
+                    </label>
+                    <label>"Teacher group (empty: none)"
+                        <input name="form[teacher_group]" value=c.teacher_group.clone().unwrap_or_default() />
+                    </label>
+                    <label>"Student group (empty: none)"
+                        <input name="form[student_group]" value=c.student_group.clone().unwrap_or_default() />
+                    </label>
+                </fieldset>
+                <label>"VM subnets for SSH through the portal (CIDR, one per line; empty: SSH through the portal is off)"
+                    <textarea name="form[vm_subnets]" rows="2" placeholder="10.20.0.0/24">{c.vm_subnets.join("\n")}</textarea>
                 </label>
                 <fieldset>
                     <legend>"Node operations over SSH (for classes)"</legend>

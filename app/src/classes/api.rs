@@ -2,9 +2,9 @@
 //! decides what they may see and do (others' classes are "not found").
 
 use crate::AppError;
-#[cfg(feature = "ssr")]
-use lab::model::Role;
 use lab::model::{ClassDetail, ClassForm, ClassPlan, ClassSummary, JoinView, TemplateChoice};
+#[cfg(feature = "ssr")]
+use lab::model::{Role, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -108,6 +108,7 @@ pub async fn cancel_deploy(id: i32) -> Result<(), AppError> {
 #[server(endpoint = "classes/reset")]
 pub async fn reset_vm(cluster_id: i32, vmid: i32) -> Result<(), AppError> {
     let s = require(Role::Student).await?;
+    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     Ok(lab::classes::request_reset(&services()?, &s.user, cluster_id, vmid).await?)
 }
 
@@ -148,18 +149,21 @@ pub async fn set_class_ssh(id: i32, #[server(default)] enabled: String) -> Resul
 #[server(endpoint = "classes/vm/assign")]
 pub async fn give_vm(id: i32, vmid: i32, username: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
+    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     Ok(lab::classes::assign_student(&services()?, &s.user, id, vmid, &username).await?)
 }
 
 #[server(endpoint = "classes/vm/unassign")]
 pub async fn take_vm(id: i32, vmid: i32) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
+    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     Ok(lab::classes::unassign_student(&services()?, &s.user, id, vmid).await?)
 }
 
 #[server(endpoint = "classes/vm/remove")]
 pub async fn remove_class_vm(id: i32, vmid: i32) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
+    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     Ok(lab::classes::remove_vm(&services()?, &s.user, id, vmid).await?)
 }
 

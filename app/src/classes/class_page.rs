@@ -123,7 +123,13 @@ fn ClassView() -> impl IntoView {
                         active.try_set(d.progress.active);
                         view! { <ClassBody d a /> }.into_any()
                     }
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => {
+                        // Another teacher's class or no class: the page says so with its
+                        // status too (404), not only in words.
+                        #[cfg(feature = "ssr")]
+                        crate::session::set_page_status(e.status());
+                        view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
+                    }
                 }
             })}
         </Transition>

@@ -21,7 +21,9 @@ pub struct ConsoleView {
 #[server(endpoint = "vms/console")]
 pub async fn console_info(cluster_id: i32, vmid: i32) -> Result<ConsoleView, AppError> {
     use crate::session::{require, services};
+    use lab::model::Vmid;
     let session = require(lab::model::Role::Student).await?;
+    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     let services = services()?;
     let vm = lab::inventory::usable_vm(&services, &session.user, cluster_id, vmid).await?;
     let now = std::time::SystemTime::now()

@@ -5,7 +5,7 @@
 use crate::AppError;
 use lab::model::{Dashboard, VmFilter};
 #[cfg(feature = "ssr")]
-use lab::model::{Role, VmAction};
+use lab::model::{Role, VmAction, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -17,6 +17,8 @@ pub async fn load_dashboard(
     #[server(default)] filter: VmFilter,
     #[server(default)] since: Option<i64>,
 ) -> Result<Option<Dashboard>, AppError> {
+    // Admins page through every VM; a page number must not overflow the offset it becomes.
+    lab::model::check_page(filter.page).map_err(AppError::Invalid)?;
     // Most calls are an open dashboard's poll with nothing new: one query answers those.
     if let (Some(since), Some(token)) = (since, session_token())
         && lab::inventory::unchanged_since(&services()?, &token, since).await?
@@ -30,6 +32,7 @@ pub async fn load_dashboard(
 #[server(endpoint = "vms/action")]
 pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), AppError> {
     let session = require(Role::Student).await?;
+    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     let action = VmAction::parse(&action)
         .ok_or_else(|| AppError::Invalid(format!("{action:?} is not a VM action.")))?;
     lab::actions::power(&services()?, &session.user, cluster_id, vmid, action).await?;
@@ -39,6 +42,7 @@ pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), 
 #[server(endpoint = "admin/vms/assign")]
 pub async fn assign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
+    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     lab::inventory::assign(&services()?, cluster_id, vmid, username.trim()).await?;
     tracing::info!(by = %admin.user.username, vmid, user = %username.trim(), "VM assigned");
     Ok(())
@@ -47,6 +51,7 @@ pub async fn assign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(
 #[server(endpoint = "admin/vms/unassign")]
 pub async fn unassign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
+    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     lab::inventory::unassign(&services()?, cluster_id, vmid, username.trim()).await?;
     tracing::info!(by = %admin.user.username, vmid, user = %username.trim(), "VM unassigned");
     Ok(())

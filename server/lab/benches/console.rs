@@ -124,6 +124,15 @@ async fn run() {
         users.push(auth::find_user(&services, &name).await.unwrap().unwrap());
     }
     let _ = inventory::first_vms(&services, view.id, 1).await;
+    // Each relay runs under an access watch, as in the server: a session per user, one
+    // watch per console (they are idle here: no revocation happens).
+    let mut sessions = Vec::new();
+    for user in &users {
+        let token = auth::start_session(&services, user.id, None).await.unwrap();
+        sessions.push(auth::resolve_session(&services, &token).await.unwrap().unwrap());
+    }
+    let watch =
+        |session: &auth::Session| console::AccessWatch::new(&services, session, view.id, vmid);
 
     // Time to first frame, through the relay (open = permission check + vncproxy + connect +
     // VNC auth; then the browser's handshake and a full 640×400 frame).
@@ -134,7 +143,7 @@ async fn run() {
             .await
             .unwrap();
         let (relay_side, browser_side) = pipe();
-        let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE));
+        let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE, watch(&sessions[0])));
         let mut b = Buffered::new(browser_side);
         client_handshake(&mut b, None).await;
         frame(&mut b, 640, 400).await;
@@ -157,7 +166,7 @@ async fn run() {
                 .await
                 .unwrap();
             let (relay_side, browser_side) = pipe();
-            let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE));
+            let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE, watch(&sessions[0])));
             let mut b = Buffered::new(Box::new(browser_side) as Box<dyn DynLink>);
             client_handshake(&mut b, None).await;
             (b, Some(relay))
@@ -203,11 +212,11 @@ async fn run() {
     // Memory per idle console: 100 open consoles (25 users × 4), handshake done, no traffic.
     let before = rss_kb();
     let mut held = Vec::new();
-    for user in &users {
+    for (user, session) in users.iter().zip(&sessions) {
         for _ in 0..console::MAX_PER_USER {
             let upstream = console::open(&services, user, view.id, vmid).await.unwrap();
             let (relay_side, browser_side) = pipe();
-            let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE));
+            let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE, watch(session)));
             let mut b = Buffered::new(browser_side);
             client_handshake(&mut b, None).await;
             held.push((b, relay));

@@ -15,6 +15,7 @@ mod users;
 
 pub use login::{LoginAttempt, login};
 pub use password::{hash_password, verify_password};
+pub use realm::{RealmVerdict, realm_role};
 pub(crate) use sessions::TOUCH_EVERY_SECS;
 pub use sessions::{Session, end_session, resolve_session, start_session};
 pub use setup::{admin_exists, complete_setup, issue_setup_token, setup_token_is_valid};

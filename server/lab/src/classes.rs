@@ -9,6 +9,7 @@ mod create;
 mod invites;
 mod manage;
 mod plan;
+mod templates;
 mod view;
 
 pub use create::{cancel, delete, launch, publish, request_reset};
@@ -17,7 +18,8 @@ pub use manage::{
     add_co_owner, add_students, assign_student, import, power_all, remove_co_owner, remove_vm,
     respec, set_ssh, unassign_student,
 };
-pub use plan::{plan, targets, templates};
+pub use plan::{plan, targets};
+pub use templates::templates;
 pub use view::{detail, list};
 
 /// Roles of a VM in a class and their offset in the VMID block.

@@ -102,6 +102,9 @@ fn view(c: cluster::Model, sync: Option<sync_status::Model>) -> ClusterView {
         auth_kind: c.auth_kind,
         auth_id: c.auth_id,
         admin_group: c.admin_group,
+        teacher_group: c.teacher_group,
+        student_group: c.student_group,
+        vm_subnets: c.vm_subnets.lines().map(str::to_owned).collect(),
         ssh_user: c.ssh_user,
         ssh_port: u16::try_from(c.ssh_port).unwrap_or(22),
         has_ssh_key: c.ssh_key_enc.is_some(),
@@ -145,6 +148,9 @@ pub async fn create(services: &Services, form: &ClusterForm) -> Result<ClusterVi
         auth_id: Set(valid.auth_id.clone()),
         secret_enc: Set(seal(services, SECRET_PURPOSE, form.secret.trim())),
         admin_group: Set(valid.admin_group.clone()),
+        teacher_group: Set(valid.teacher_group.clone()),
+        student_group: Set(valid.student_group.clone()),
+        vm_subnets: Set(valid.vm_subnets_text()),
         ssh_user: Set(valid.ssh_user.clone()),
         ssh_port: Set(i32::from(valid.ssh_port)),
         ssh_key_enc: Set(valid
@@ -170,6 +176,7 @@ pub async fn update(services: &Services, id: i32, form: &ClusterForm) -> Result<
     let valid = Valid::check(form)?;
     let current = find(services, id).await?;
     ensure_name_free(services, &valid.name, Some(id)).await?;
+    let subnets = valid.vm_subnets_text();
     let mut row: cluster::ActiveModel = current.into();
     row.name = Set(valid.name);
     row.api_urls = Set(valid.urls.join("\n"));
@@ -179,7 +186,10 @@ pub async fn update(services: &Services, id: i32, form: &ClusterForm) -> Result<
     if !form.secret.trim().is_empty() {
         row.secret_enc = Set(seal(services, SECRET_PURPOSE, form.secret.trim()));
     }
-    row.admin_group = Set(valid.admin_group);
+    row.admin_group = Set(valid.admin_group.clone());
+    row.teacher_group = Set(valid.teacher_group.clone());
+    row.student_group = Set(valid.student_group.clone());
+    row.vm_subnets = Set(subnets);
     row.ssh_user = Set(valid.ssh_user);
     row.ssh_port = Set(i32::from(valid.ssh_port));
     if let Some(key) = valid.ssh_key {
@@ -217,21 +227,74 @@ pub async fn delete(services: &Services, id: i32) -> Result<()> {
 }
 
 /// Logs in and reads the version, nodes and guests: what an admin wants to see before
-/// trusting the settings.
+/// trusting the settings; plus, in words, what the portal's identity may not do that a
+/// feature needs (today: reading the mapped groups, for Proxmox-account sign-in).
 pub async fn test(services: &Services, id: i32) -> Result<ClusterTest> {
     let row = find(services, id).await?;
     // A fresh client: the test must not reuse a ticket obtained with older settings.
     let client = pve::Client::new(connection(services, &row)?)?;
+    let groups = [&row.admin_group, &row.teacher_group, &row.student_group];
+    run_test(&client, groups.map(Option::as_deref)).await
+}
+
+/// [`test`] for a form that is not saved yet (`proxlab cluster add` tests before it saves).
+pub async fn test_form(form: &ClusterForm) -> Result<ClusterTest> {
+    let valid = Valid::check(form)?;
+    let secret = SecretString::from(form.secret.trim().to_owned());
+    let credentials = if valid.auth_kind == "token" {
+        Credentials::Token {
+            id: valid.auth_id.clone(),
+            secret,
+        }
+    } else {
+        Credentials::Password {
+            user: valid.auth_id.clone(),
+            password: secret,
+        }
+    };
+    let client = pve::Client::new(pve::Connection {
+        urls: valid.urls.clone(),
+        fingerprint: valid.fingerprint.clone(),
+        credentials,
+        timeout: CALL_TIMEOUT,
+    })?;
+    let groups = [&valid.admin_group, &valid.teacher_group, &valid.student_group];
+    run_test(&client, groups.map(Option::as_deref)).await
+}
+
+async fn run_test(client: &pve::Client, groups: [Option<&str>; 3]) -> Result<ClusterTest> {
     let started = Instant::now();
     let version = client.version().await?;
     let nodes = client.nodes().await?;
     let guests = client.vm_resources().await?;
+    let millis = started.elapsed().as_millis() as u64;
+    let mut warnings = Vec::new();
+    if groups[0].is_none() {
+        warnings.push(
+            "No admin group: of the Proxmox accounts, only root@pam signs in as an admin.".into(),
+        );
+    }
+    for (group, role) in groups.into_iter().zip(["admins", "teachers", "students"]) {
+        let Some(group) = group else { continue };
+        match client.group_members(group).await {
+            Ok(_) => {}
+            Err(pve::Error::Api { message, .. }) if message.contains("does not exist") => warnings
+                .push(format!(
+                    "The Proxmox group {group:?} ({role}) does not exist: nobody signs in through it."
+                )),
+            Err(e) => warnings.push(format!(
+                "Cannot read the Proxmox group {group:?} ({role}): the portal's token needs \
+                 Sys.Audit on /access/groups, or Proxmox accounts cannot sign in ({e})."
+            )),
+        }
+    }
     Ok(ClusterTest {
         version: version.version,
         nodes_online: nodes.iter().filter(|n| n.online).count(),
         nodes_total: nodes.len(),
         guests: guests.len(),
-        millis: started.elapsed().as_millis() as u64,
+        millis,
+        warnings,
     })
 }
 
@@ -270,6 +333,9 @@ struct Valid {
     auth_kind: String,
     auth_id: String,
     admin_group: Option<String>,
+    teacher_group: Option<String>,
+    student_group: Option<String>,
+    vm_subnets: Vec<ipnet::IpNet>,
     ssh_user: Option<String>,
     ssh_port: u16,
     ssh_key: Option<String>,
@@ -313,10 +379,19 @@ impl Valid {
             "password" => return invalid("User: user@realm, e.g. portal@pve."),
             _ => return invalid("Choose API token or password."),
         }
-        let admin_group = optional(&form.admin_group);
-        if admin_group.as_deref().is_some_and(|g| !is_word(g)) {
-            return invalid("Admin group: letters, digits, '.', '-' or '_'.");
-        }
+        let group = |text: &str, what: &str| -> Result<Option<String>> {
+            let group = optional(text);
+            if group.as_deref().is_some_and(|g| !is_word(g)) {
+                return Err(Error::Invalid(format!(
+                    "{what} group: letters, digits, '.', '-' or '_'."
+                )));
+            }
+            Ok(group)
+        };
+        let admin_group = group(&form.admin_group, "Admin")?;
+        let teacher_group = group(&form.teacher_group, "Teacher")?;
+        let student_group = group(&form.student_group, "Student")?;
+        let vm_subnets = check_vm_subnets(&form.vm_subnets)?;
         let ssh_user = optional(&form.ssh_user);
         if ssh_user.as_deref().is_some_and(|u| !is_word(u)) {
             return invalid("SSH user: letters, digits, '.', '-' or '_'.");
@@ -350,6 +425,9 @@ impl Valid {
             auth_kind,
             auth_id,
             admin_group,
+            teacher_group,
+            student_group,
+            vm_subnets,
             ssh_user,
             ssh_port,
             ssh_key,
@@ -358,6 +436,50 @@ impl Valid {
             storage_paths,
         })
     }
+}
+
+impl Valid {
+    fn vm_subnets_text(&self) -> String {
+        let lines: Vec<String> = self.vm_subnets.iter().map(ToString::to_string).collect();
+        lines.join("\n")
+    }
+}
+
+/// The VM subnets SSH through the portal may dial: CIDRs (IPv4 or IPv6), one per line or
+/// comma-separated, stored as their networks (`10.20.0.7/24` becomes `10.20.0.0/24`).
+/// Networks wider than a /8 (IPv4) or /32 (IPv6) are refused: "everything" is not a subnet.
+fn check_vm_subnets(text: &str) -> Result<Vec<ipnet::IpNet>> {
+    let mut nets = Vec::new();
+    for item in text.split([',', '\n', ' ']).map(str::trim).filter(|t| !t.is_empty()) {
+        let net: ipnet::IpNet = item.parse().map_err(|_| {
+            Error::Invalid(format!(
+                "VM subnets: {item:?} is not a subnet such as 10.20.0.0/24."
+            ))
+        })?;
+        let too_wide = match net {
+            ipnet::IpNet::V4(n) => n.prefix_len() < 8,
+            ipnet::IpNet::V6(n) => n.prefix_len() < 32,
+        };
+        if too_wide {
+            return Err(Error::Invalid(format!(
+                "VM subnets: {item} is too wide (at most a /8, or a /32 for IPv6)."
+            )));
+        }
+        if !nets.contains(&net.trunc()) {
+            nets.push(net.trunc());
+        }
+    }
+    Ok(nets)
+}
+
+/// The stored VM subnets of a cluster (rows were checked on the way in; anything unreadable is
+/// skipped, which only narrows what SSH may reach).
+pub fn vm_subnets(cluster: &cluster::Model) -> Vec<ipnet::IpNet> {
+    cluster
+        .vm_subnets
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
 }
 
 fn optional(text: &str) -> Option<String> {

@@ -6,10 +6,16 @@
 //! node's VNC-auth challenge itself ([`rfb`]) and offers the browser "no authentication" on
 //! a connection that only exists after the portal checked the session and the VM. Each
 //! connection fetches a fresh ticket, so the ticket's 40 s life never matters.
+//!
+//! Every relay (screen, terminal, SSH) runs under an [`AccessWatch`] ([`watch`]): when the
+//! session ends or the user loses the VM, it closes within moments, with
+//! [`Closing::Revoked`] so the page can say why.
 
 pub mod rfb;
 pub mod ssh;
+pub mod ssh_address;
 pub mod terminal;
+pub mod watch;
 
 use crate::db::entity::user;
 use crate::inventory::usable_vm;
@@ -21,6 +27,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
+pub use watch::AccessWatch;
 
 /// Consoles (screens and terminals together) one user may have open at once.
 pub const MAX_PER_USER: usize = 4;
@@ -34,11 +41,40 @@ pub trait ByteLink: Send {
     fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
     fn close(&mut self) -> impl Future<Output = ()> + Send;
 
+    /// Closes saying why, where the link can (a WebSocket's close frame); others just close.
+    fn close_because(&mut self, why: Closing) -> impl Future<Output = ()> + Send {
+        let _ = why;
+        self.close()
+    }
+
     /// The next message with its kind, for protocols where text and binary frames mean
     /// different things (the terminal's `resize:` control). Links that cannot tell call
     /// everything binary.
     fn recv_message(&mut self) -> impl Future<Output = Result<Option<Payload>>> + Send {
         async move { Ok(self.recv().await?.map(Payload::Binary)) }
+    }
+}
+
+/// Why the portal closed a browser's socket, when the page should tell the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    /// The session ended or the user may no longer use this VM ([`watch`]).
+    Revoked,
+}
+
+impl Closing {
+    /// The WebSocket close code (4000-4999 are the application's); the pages know it.
+    pub const fn code(self) -> u16 {
+        match self {
+            Closing::Revoked => 4403,
+        }
+    }
+
+    /// The close frame's reason text.
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Closing::Revoked => "access revoked",
+        }
     }
 }
 
@@ -220,11 +256,12 @@ async fn running_vm(
 }
 
 /// Serves the browser: the "no authentication" handshake, then bytes both ways until either
-/// side closes or nothing moves for `idle`.
+/// side closes, nothing moves for `idle`, or `watch` sees access go.
 pub async fn relay<B: ByteLink>(
     browser: B,
     upstream: Upstream,
     idle: Duration,
+    mut watch: AccessWatch,
 ) -> Result<RelayStats> {
     let Upstream {
         socket,
@@ -232,26 +269,54 @@ pub async fn relay<B: ByteLink>(
         slot,
     } = upstream;
     let mut browser = rfb::Buffered::new(browser);
-    rfb::offer_no_auth(&mut browser).await?;
-    let (mut browser, browser_leftover) = browser.into_parts();
     let mut node = socket;
     let mut stats = RelayStats::default();
+    let pumped = watch
+        .run(pump(&mut browser, &mut node, leftover, idle, &mut stats))
+        .await;
+    let (mut browser, _) = browser.into_parts();
+    let result = match pumped {
+        Some(result) => {
+            browser.close().await;
+            result
+        }
+        None => {
+            stats.revoked = true;
+            browser.close_because(Closing::Revoked).await;
+            Ok(())
+        }
+    };
+    ByteLink::close(&mut node).await;
+    drop(slot);
+    result.map(|()| stats)
+}
+
+async fn pump<B: ByteLink>(
+    browser: &mut rfb::Buffered<B>,
+    node: &mut ConsoleSocket,
+    leftover: Vec<u8>,
+    idle: Duration,
+    stats: &mut RelayStats,
+) -> Result<()> {
+    rfb::offer_no_auth(browser).await?;
+    let browser_leftover = browser.take_buffered();
     if !browser_leftover.is_empty() {
         stats.to_node += browser_leftover.len();
-        ByteLink::send(&mut node, browser_leftover).await?;
+        ByteLink::send(&mut *node, browser_leftover).await?;
     }
+    let browser = browser.link_mut();
     if !leftover.is_empty() {
         stats.to_browser += leftover.len();
         browser.send(leftover).await?;
     }
-    let result = loop {
+    loop {
         let step = tokio::time::timeout(idle, async {
             tokio::select! {
                 from_browser = browser.recv() => match from_browser? {
-                    Some(bytes) => { stats.to_node += bytes.len(); ByteLink::send(&mut node, bytes).await.map(|_| true) }
+                    Some(bytes) => { stats.to_node += bytes.len(); ByteLink::send(&mut *node, bytes).await.map(|_| true) }
                     None => Ok(false),
                 },
-                from_node = ByteLink::recv(&mut node) => match from_node? {
+                from_node = ByteLink::recv(&mut *node) => match from_node? {
                     Some(bytes) => { stats.to_browser += bytes.len(); browser.send(bytes).await.map(|_| true) }
                     None => Ok(false),
                 },
@@ -260,18 +325,14 @@ pub async fn relay<B: ByteLink>(
         .await;
         match step {
             Ok(Ok(true)) => continue,
-            Ok(Ok(false)) => break Ok(()),
-            Ok(Err(e)) => break Err(e),
+            Ok(Ok(false)) => return Ok(()),
+            Ok(Err(e)) => return Err(e),
             Err(_) => {
                 stats.idle_timeout = true;
-                break Ok(());
+                return Ok(());
             }
         }
-    };
-    browser.close().await;
-    ByteLink::close(&mut node).await;
-    drop(slot);
-    result.map(|()| stats)
+    }
 }
 
 /// What passed through a relay.
@@ -280,6 +341,8 @@ pub struct RelayStats {
     pub to_browser: usize,
     pub to_node: usize,
     pub idle_timeout: bool,
+    /// Ended because access went (see [`watch`]).
+    pub revoked: bool,
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 
 use crate::auth::now;
 use crate::db::entity::{assignment, change_counter, cluster, user, vm};
-use crate::model::{Dashboard, Role, VmCard, VmFilter, VmState};
+use crate::model::{Dashboard, Role, VmCard, VmFilter, VmState, Vmid, check_page};
+use crate::revocation::Revoked;
 use crate::{Error, Result, Services};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
@@ -295,12 +296,14 @@ async fn admin_page(services: &Services, filter: &VmFilter) -> Result<(Vec<vm::M
         }
         query = query.filter(any);
     }
+    // `fetch_page` multiplies the page by its size: a huge page must not get that far.
+    let page = check_page(filter.page).map_err(Error::Invalid)?;
     let paginator = query
         .order_by_asc(vm::Column::ClusterId)
         .order_by_asc(vm::Column::Vmid)
         .paginate(&services.db, PER_PAGE);
     let total = paginator.num_items().await?;
-    let rows = paginator.fetch_page(filter.page).await?;
+    let rows = paginator.fetch_page(page).await?;
     Ok((rows, total))
 }
 
@@ -397,16 +400,19 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
     }
 }
 
-/// The VM, if `user` may use it: admins any; others only VMs assigned to them. Anything
-/// else is "not found", so that VMIDs of other people's VMs cannot be probed.
+/// The VM, if `user` may use it: admins any; teachers the VMs of the classes they manage
+/// (their `class_vms` rows, `classes::access::manages_vm`); everyone the VMs assigned to
+/// them. Anything else is "not found", so that VMIDs of other people's VMs cannot be probed.
+/// A VMID Proxmox could never have is refused as invalid first: every console, terminal,
+/// SSH socket, RDP file and power action comes through here with a VMID from outside.
 pub async fn usable_vm(
     services: &Services,
     user: &user::Model,
     cluster_id: i32,
     vmid: i32,
 ) -> Result<vm::Model> {
+    let vmid = Vmid::new(vmid).map_err(Error::Invalid)?.get();
     let not_found = || Error::NotFound(format!("VM {vmid}"));
-    // Admins may use any VM; teachers their classes' VMs; everyone the VMs assigned to them.
     if !is_admin(user)
         && !crate::classes::access::manages_vm(services, user, cluster_id, vmid).await?
     {
@@ -428,6 +434,7 @@ pub async fn usable_vm(
 
 /// Gives `username` the VM directly (no class). The VM must be in the inventory.
 pub async fn assign(services: &Services, cluster_id: i32, vmid: i32, username: &str) -> Result<()> {
+    let vmid = Vmid::new(vmid).map_err(Error::Invalid)?.get();
     let user = crate::auth::find_user(services, username)
         .await?
         .ok_or_else(|| Error::NotFound(format!("User {username:?}")))?;
@@ -475,6 +482,7 @@ pub async fn unassign(
     vmid: i32,
     username: &str,
 ) -> Result<()> {
+    let vmid = Vmid::new(vmid).map_err(Error::Invalid)?.get();
     let user = crate::auth::find_user(services, username)
         .await?
         .ok_or_else(|| Error::NotFound(format!("User {username:?}")))?;
@@ -491,6 +499,7 @@ pub async fn unassign(
             user.username
         )));
     }
+    services.revocations.publish(Revoked::Vm { cluster_id, vmid });
     bump(&services.db, [ALL.to_owned(), user_key(user.id)]).await
 }
 

@@ -29,6 +29,8 @@ pub mod node;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pve;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod revocation;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod secrets;
 #[cfg(not(target_arch = "wasm32"))]
 mod services;

@@ -4,6 +4,7 @@
 mod account;
 mod class;
 mod cluster;
+mod limits;
 mod role;
 mod vm;
 
@@ -15,6 +16,7 @@ pub use class::{
     MAX_STUDENTS, TemplateChoice,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
+pub use limits::{MAX_PAGE, MAX_VMID, MIN_VMID, Vmid, check_page};
 pub use role::Role;
 pub use vm::{
     Dashboard, VmAction, VmCard, VmFilter, VmState, format_bytes, format_uptime, rdp_file,

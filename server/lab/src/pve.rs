@@ -8,6 +8,8 @@
 //!   like an SSH host key ([`tls`]); nothing ever accepts any certificate blindly;
 //! * tickets live 2 h and are renewed with the ticket itself; CSRF tokens are needed on
 //!   non-GET calls with tickets only; API tokens need neither ([`client`]);
+//! * a refused token or password is not shown to Proxmox again at once: the client backs off
+//!   ([`backoff`]);
 //! * errors hide in three places: a JSON `message`, the HTTP reason phrase (older servers)
 //!   or nowhere (empty 401/595/596 bodies); there is no 404 for a missing guest ([`error`]);
 //! * Perl's loose typing: 0/1 booleans, numbers sent as strings, entries without figures
@@ -15,6 +17,7 @@
 //!
 //! Secrets (passwords, token secrets, tickets, CSRF tokens) never reach logs or `Debug`.
 
+mod backoff;
 mod client;
 mod console;
 mod error;

@@ -27,6 +27,8 @@ pub struct Services {
     pub jobs: crate::deploy::JobTrigger,
     /// Shells on cluster nodes (SSH masters), reused.
     pub shells: crate::node::NodeShells,
+    /// Tells open consoles that someone may have lost access (see [`crate::revocation`]).
+    pub revocations: crate::revocation::Revocations,
 }
 
 impl Services {
@@ -40,6 +42,7 @@ impl Services {
             consoles: ConsoleSlots::default(),
             jobs: Default::default(),
             shells: Default::default(),
+            revocations: Default::default(),
         }
     }
 }

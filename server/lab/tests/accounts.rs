@@ -522,3 +522,192 @@ on_both!(
         assert!(!unchanged_since(&s, &dee_token, 0).await.unwrap());
     })
 );
+
+/// One sign-in attempt as a task of its own, so that a burst runs concurrently.
+fn attempt(
+    s: &Services,
+    name: &str,
+    password: &str,
+    addr: &str,
+) -> tokio::task::JoinHandle<Result<String, Error>> {
+    let (s, name, password, addr) = (
+        s.clone(),
+        name.to_owned(),
+        password.to_owned(),
+        addr.to_owned(),
+    );
+    tokio::spawn(async move {
+        auth::login(
+            &s,
+            LoginAttempt {
+                username: &name,
+                password: &password,
+                client_addr: Some(&addr),
+            },
+        )
+        .await
+        .map(|(_, token)| token)
+    })
+}
+
+/// How a burst went: attempts whose password was checked (`Ok` or wrong), attempts refused
+/// by the throttle; anything else (a database error, which the web layer answers with 500)
+/// fails the test.
+async fn outcomes(
+    tasks: Vec<tokio::task::JoinHandle<Result<String, Error>>>,
+) -> (Vec<Result<String, Error>>, usize, usize) {
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+    let (mut checked, mut throttled) = (0, 0);
+    for r in &results {
+        match r {
+            Ok(_) | Err(Error::WrongCredentials) => checked += 1,
+            Err(Error::Throttled { .. }) => throttled += 1,
+            Err(other) => panic!("a guess in the burst failed otherwise: {other:?}"),
+        }
+    }
+    (results, checked, throttled)
+}
+
+on_both!(
+    a_burst_of_guesses_for_one_user_is_held_to_the_limit,
+    |s: Services| run(async move {
+        auth::create_user(&s, new_user("burst", Role::Student))
+            .await
+            .unwrap();
+        // 100 at once from 100 addresses (so only the user's limit, 3, applies); the right
+        // password comes last. The pool hands out connections first come, first served, so
+        // the last attempt is counted after the others: well past the limit.
+        let mut tasks: Vec<_> = (0..99)
+            .map(|i| attempt(&s, "burst", "a wrong password", &format!("198.51.100.{i}")))
+            .collect();
+        tasks.push(attempt(
+            &s,
+            "burst",
+            "a long enough password",
+            "198.51.100.200",
+        ));
+        let (results, checked, throttled) = outcomes(tasks).await;
+        assert!(checked <= 3, "{checked} of 100 parallel guesses were checked");
+        assert_eq!(checked + throttled, 100);
+        assert!(
+            matches!(results.last(), Some(Err(Error::Throttled { .. }))),
+            "the right password past the limit: {:?}",
+            results.last()
+        );
+        // And after the burst, the right password is still refused.
+        let r = login(&s, "burst", "a long enough password").await;
+        assert!(matches!(r, Err(Error::Throttled { .. })), "{r:?}");
+    })
+);
+
+on_both!(
+    a_burst_of_guesses_from_one_address_is_held_to_the_limit,
+    |s: Services| run(async move {
+        auth::create_user(&s, new_user("nat", Role::Student))
+            .await
+            .unwrap();
+        // 100 at once, each for another name (known or not), all from one address: the
+        // address's limit, 6, is all that applies.
+        let tasks: Vec<_> = (0..100)
+            .map(|i| attempt(&s, &format!("sweep{i}"), "a wrong password", "203.0.113.9"))
+            .collect();
+        let (_, checked, throttled) = outcomes(tasks).await;
+        assert!(checked <= 6, "{checked} of 100 parallel guesses were checked");
+        assert_eq!(checked + throttled, 100);
+        let from_there = auth::login(
+            &s,
+            LoginAttempt {
+                username: "nat",
+                password: "a long enough password",
+                client_addr: Some("203.0.113.9"),
+            },
+        )
+        .await;
+        assert!(
+            matches!(from_there, Err(Error::Throttled { .. })),
+            "{from_there:?}"
+        );
+        // The same account from elsewhere is not affected.
+        login(&s, "nat", "a long enough password").await.unwrap();
+    })
+);
+
+on_both!(
+    refusals_and_successes_do_not_count_against_the_address,
+    |s: Services| run(async move {
+        auth::create_user(&s, new_user("olga", Role::Student))
+            .await
+            .unwrap();
+        auth::create_user(&s, new_user("pete", Role::Student))
+            .await
+            .unwrap();
+        // olga locks her own account (3 failures)…
+        for _ in 0..3 {
+            let r = login(&s, "olga", "a wrong password").await;
+            assert!(matches!(r, Err(Error::WrongCredentials)), "{r:?}");
+        }
+        // …and keeps trying, refused each time: those refusals are not failures of the
+        // address, and neither are pete's good sign-ins.
+        for _ in 0..10 {
+            let r = login(&s, "olga", "a long enough password").await;
+            assert!(matches!(r, Err(Error::Throttled { .. })), "{r:?}");
+            login(&s, "pete", "a long enough password").await.unwrap();
+        }
+        // The address has 3 failures of its 6: two more wrong guesses are still checked.
+        for _ in 0..2 {
+            let r = login(&s, "pete", "a wrong password").await;
+            assert!(matches!(r, Err(Error::WrongCredentials)), "{r:?}");
+        }
+        login(&s, "pete", "a long enough password").await.unwrap();
+    })
+);
+
+on_both!(
+    current_password_guesses_are_throttled_per_user,
+    |s: Services| run(async move {
+        let quinn = auth::create_user(&s, new_user("quinn", Role::Student))
+            .await
+            .unwrap();
+        let token = login(&s, "quinn", "a long enough password").await.unwrap();
+        let change = |current: &'static str| {
+            let (s, token) = (s.clone(), token.clone());
+            async move {
+                auth::change_password(&s, quinn.id, current, "a brand new password", &token)
+                    .await
+            }
+        };
+        for _ in 0..3 {
+            let r = change("a wrong password").await;
+            assert!(matches!(r, Err(Error::Invalid(_))), "{r:?}");
+        }
+        // Past the limit (3 in this policy), even the right password is refused…
+        let r = change("a long enough password").await;
+        assert!(matches!(r, Err(Error::Throttled { .. })), "{r:?}");
+        // …while signing in, a key of its own, still works.
+        login(&s, "quinn", "a long enough password").await.unwrap();
+        // Parallel guesses are held to the limit too.
+        let rick = auth::create_user(&s, new_user("rick", Role::Student))
+            .await
+            .unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (s, token) = (s.clone(), token.clone());
+            tasks.spawn(async move {
+                auth::change_password(&s, rick.id, "wrong guess", "a brand new password", &token)
+                    .await
+            });
+        }
+        let mut checked = 0;
+        while let Some(r) = tasks.join_next().await {
+            match r.unwrap() {
+                Err(Error::Invalid(_)) => checked += 1,
+                Err(Error::Throttled { .. }) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(checked <= 3, "{checked} of 50 parallel guesses were checked");
+    })
+);

@@ -7,6 +7,8 @@
 //! exactly the requested VMs and no stray files, reset, publish, delete, invites, and that
 //! other teachers and students cannot touch the class.
 
+#[path = "classes/access.rs"]
+mod access;
 #[path = "support/sshd.rs"]
 mod sshd;
 #[path = "support/world.rs"]

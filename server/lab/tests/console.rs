@@ -1,7 +1,11 @@
 //! The console relay against pvesim's RFB server: the browser side sees a "no auth" RFB
 //! handshake (the ticket stays on the server), a full framebuffer arrives intact, key events
 //! reach the VM; others' VMs, made-up VMIDs and stopped VMs are refused before any Proxmox
-//! call; the per-user limit holds and frees its slots.
+//! call; the per-user limit holds and frees its slots; an open console ends within seconds
+//! of every way access can go (`support/revoke.rs`), and only then.
+
+#[path = "support/revoke.rs"]
+mod revoke;
 
 use lab::console::{self, ByteLink};
 use lab::db::entity::vm;
@@ -147,7 +151,7 @@ async fn the_browser_gets_a_screen_and_its_keys_reach_the_vm() {
         .await
         .unwrap();
     let (link, mut browser) = pipe();
-    let relay = tokio::spawn(console::relay(link, upstream, console::IDLE));
+    let relay = tokio::spawn(console::relay(link, upstream, console::IDLE, watch(&w, &ann, vmid).await));
 
     assert_eq!(browser.read(12).await, b"RFB 003.008\n");
     browser.send(b"RFB 003.008\n").await;
@@ -271,4 +275,127 @@ async fn a_user_has_at_most_four_consoles_and_closing_frees_them() {
             .await
             .is_ok()
     );
+}
+
+/// The watch the server would give `user`'s relay on `vmid` (in a fresh session).
+async fn watch(w: &World, user: &lab::db::entity::user::Model, vmid: i32) -> console::AccessWatch {
+    let token = auth::start_session(&w.services, user.id, None).await.unwrap();
+    let session = auth::resolve_session(&w.services, &token).await.unwrap().unwrap();
+    console::AccessWatch::new(&w.services, &session, w.cluster, vmid)
+}
+
+/// The browser's side of a console that streams: the "no auth" handshake, then one full
+/// screen. Returns the screen's size.
+async fn screen(browser: &mut Browser) -> (u16, u16) {
+    assert_eq!(browser.read(12).await, b"RFB 003.008\n");
+    browser.send(b"RFB 003.008\n").await;
+    assert_eq!(browser.read(2).await, [1, 1]);
+    browser.send(&[1]).await;
+    assert_eq!(browser.read(4).await, [0, 0, 0, 0]);
+    browser.send(&[1]).await;
+    let init = browser.read(24).await;
+    let (width, height) = (
+        u16::from_be_bytes([init[0], init[1]]),
+        u16::from_be_bytes([init[2], init[3]]),
+    );
+    let name_len = u32::from_be_bytes(init[20..24].try_into().unwrap()) as usize;
+    browser.read(name_len).await;
+    frame(browser, width, height).await;
+    (width, height)
+}
+
+/// Asks for a whole screen and reads it.
+async fn frame(browser: &mut Browser, width: u16, height: u16) {
+    let mut request = vec![3, 0, 0, 0, 0, 0];
+    request.extend_from_slice(&width.to_be_bytes());
+    request.extend_from_slice(&height.to_be_bytes());
+    browser.send(&request).await;
+    let header = browser.read(4 + 12).await;
+    assert_eq!(header[0], 0, "FramebufferUpdate");
+    browser.read(width as usize * height as usize * 4).await;
+}
+
+/// Reads until the relay drops its end (`None`), failing after `within`.
+async fn closed(browser: &mut Browser, within: Duration) {
+    tokio::time::timeout(within, async {
+        while browser.rx.recv().await.is_some() {}
+    })
+    .await
+    .expect("the browser's socket is closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_console_ends_within_seconds_when_access_goes() {
+    for cause in revoke::CAUSES {
+        let scene = revoke::Scene::new(cause).await;
+        let s = &scene.w.services;
+        let upstream = console::open(s, &scene.viewer, scene.cluster_id(), scene.vm.vmid)
+            .await
+            .unwrap();
+        let (link, mut browser) = pipe();
+        let relay = tokio::spawn(console::relay(link, upstream, console::IDLE, scene.watch()));
+        screen(&mut browser).await;
+
+        scene.revoke(cause).await;
+        let stats = tokio::time::timeout(revoke::WITHIN, relay)
+            .await
+            .unwrap_or_else(|_| panic!("{cause:?}: the console still runs"))
+            .unwrap()
+            .unwrap();
+        assert!(stats.revoked, "{cause:?}: {stats:?}");
+        assert!(stats.to_browser >= 1_024_000, "{cause:?}: it streamed");
+        closed(&mut browser, Duration::from_secs(1)).await;
+        assert_eq!(s.consoles.open(), 0, "{cause:?}: the slot is freed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_outlives_changes_that_leave_its_access() {
+    let scene = revoke::Scene::new(revoke::Cause::SignOut).await;
+    let upstream = console::open(&scene.w.services, &scene.ann, scene.cluster_id(), scene.vm.vmid)
+        .await
+        .unwrap();
+    let (link, mut browser) = pipe();
+    let relay = tokio::spawn(console::relay(link, upstream, console::IDLE, scene.watch()));
+    let (width, height) = screen(&mut browser).await;
+    scene.unrelated_changes().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    frame(&mut browser, width, height).await;
+    assert!(!relay.is_finished(), "the console still runs");
+    // Her own session ending does end it (the same relay, so the wait above proved something).
+    scene.revoke(revoke::Cause::SignOut).await;
+    let stats = tokio::time::timeout(revoke::WITHIN, relay)
+        .await
+        .expect("ends at sign-out")
+        .unwrap()
+        .unwrap();
+    assert!(stats.revoked);
+}
+
+/// Another portal instance (or `proxlab user`) changes the database without telling this
+/// process: the periodic re-check ends the console all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_ends_when_another_instance_takes_the_vm_away() {
+    use lab::db::entity::assignment;
+    let scene = revoke::Scene::new(revoke::Cause::Unassigned).await;
+    let s = &scene.w.services;
+    let upstream = console::open(s, &scene.ann, scene.cluster_id(), scene.vm.vmid)
+        .await
+        .unwrap();
+    let (link, mut browser) = pipe();
+    let watch = scene.watch().recheck_every(Duration::from_secs(1));
+    let relay = tokio::spawn(console::relay(link, upstream, console::IDLE, watch));
+    screen(&mut browser).await;
+    // Straight to the database: no event is published.
+    assignment::Entity::delete_many()
+        .filter(assignment::Column::UserId.eq(scene.ann.id))
+        .exec(&s.db)
+        .await
+        .unwrap();
+    let stats = tokio::time::timeout(Duration::from_secs(4), relay)
+        .await
+        .expect("the periodic re-check ends it")
+        .unwrap()
+        .unwrap();
+    assert!(stats.revoked);
 }

@@ -572,36 +572,72 @@ async fn container_interfaces_strip_prefixes() {
 }
 
 #[tokio::test]
-async fn check_login_reports_the_user_and_groups() {
+async fn check_login_reports_the_user_and_groups_are_read_two_ways() {
     let (_dir, sim) = sim();
     for client in [root(&sim), pinned(&sim, password("root@pam", "secret"))] {
         let student = client
             .check_login("student1@pve", "secret")
             .await
             .expect("student");
-        assert_eq!(student.username, "student1@pve");
-        assert_eq!(student.groups, ["students"]);
-        let portal = client
-            .check_login("portal@pve", "secret")
-            .await
-            .expect("portal");
-        assert_eq!(portal.groups, ["admin"]);
+        assert_eq!(student, "student1@pve");
         let err = client
             .check_login("student1@pve", "nope")
             .await
             .expect_err("bad password");
         assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
+        assert_eq!(
+            client.user_groups("student1@pve").await.expect("groups"),
+            ["students"]
+        );
+        assert_eq!(
+            client.user_groups("portal@pve").await.expect("groups"),
+            ["admin"]
+        );
+        let mut members = client.group_members("students").await.expect("members");
+        members.sort();
+        assert_eq!(members, ["student1@pve", "student2@pve"]);
+        let missing = client.group_members("nope").await.expect_err("no group");
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
     }
+}
 
-    sim.control().fail_path("/access/users", 1, "boom");
-    let info = root(&sim)
-        .check_login("portal@pve", "secret")
-        .await
-        .expect("login still checked");
-    assert_eq!(
-        (info.username.as_str(), info.groups.len()),
-        ("portal@pve", 0)
+/// Issue 12.13: with a wrong secret the client does not show it to Proxmox again for 5 s
+/// (then 10 s, 20 s, …): ten calls in a row make one failed login, not ten. A user's wrong
+/// password in a realm sign-in is not the portal's, and never pauses the client.
+#[tokio::test]
+async fn refused_credentials_back_off() {
+    let (_dir, sim) = sim();
+    let bad = pinned(&sim, password("root@pam", "wrong"));
+    for _ in 0..10 {
+        let err = bad.version().await.expect_err("refused");
+        assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
+    }
+    assert_eq!(sim.control().count(LOGIN), 1);
+    let err = bad.version().await.expect_err("still paused");
+    assert!(err.to_string().contains("tries again in"), "{err}");
+
+    let full = sim.token();
+    let (id, _) = full.rsplit_once('=').expect("token");
+    let bad_token = pinned(
+        &sim,
+        Credentials::Token {
+            id: id.into(),
+            secret: SecretString::from("wrong"),
+        },
     );
+    for _ in 0..10 {
+        let _ = bad_token.version().await;
+    }
+    assert_eq!(sim.control().count("GET /version"), 1);
+    tokio::time::sleep(Duration::from_millis(5100)).await;
+    let _ = bad_token.version().await;
+    assert_eq!(sim.control().count("GET /version"), 2, "one try after the pause");
+
+    let good = root(&sim);
+    for _ in 0..6 {
+        let _ = good.check_login("student1@pve", "nope").await;
+    }
+    good.version().await.expect("a user's wrong password never pauses the portal");
 }
 
 #[test]

@@ -3,8 +3,11 @@
 //! relay asks for a login and a password in the terminal, a wrong password gets "Access
 //! denied" and another try, the right one a shell (`echo`, a resize seen by `stty size`);
 //! three wrong ones close it. Refused before any connection: a class without SSH, another
-//! student's VM, a VM without IP, a VM in no class.
+//! student's VM, a VM without IP, a VM in no class. An open SSH terminal ends within
+//! seconds of every way access can go (`support/revoke.rs`).
 
+#[path = "support/revoke.rs"]
+mod revoke;
 #[path = "support/sshd_password.rs"]
 mod sshd_password;
 #[path = "support/world.rs"]
@@ -238,6 +241,7 @@ async fn ssh_asks_for_credentials_and_opens_a_shell() {
         link,
         target.on_port(sshd.port()),
         w.services.consoles.idle(),
+        watch(&w, &ann, ann_vm).await,
     ));
     b.control("resize:132:43").await;
     b.until("login as: ").await;
@@ -295,6 +299,7 @@ async fn three_wrong_passwords_close_the_terminal() {
         link,
         target.on_port(sshd.port()),
         w.services.consoles.idle(),
+        watch(&w, &ann, ann_vm).await,
     ));
     for _ in 0..ssh::MAX_ATTEMPTS {
         b.until("login as: ").await;
@@ -385,4 +390,106 @@ async fn ssh_is_refused_before_any_connection() {
     classes::set_ssh(s, &teacher, class_id, true).await.unwrap();
     let ok = ssh::open_ssh(s, &teacher, c, ann_vm).await;
     assert!(ok.is_ok(), "{:?}", ok.err());
+}
+
+/// The watch the server would give `user`'s relay on `vmid` (in a fresh session).
+async fn watch(w: &SimWorld, user: &user::Model, vmid: i32) -> lab::console::AccessWatch {
+    let token = lab::auth::start_session(&w.services, user.id, None)
+        .await
+        .unwrap();
+    let session = lab::auth::resolve_session(&w.services, &token)
+        .await
+        .unwrap()
+        .unwrap();
+    lab::console::AccessWatch::new(&w.services, &session, w.cluster_id, vmid)
+}
+
+/// Opens the scene's SSH terminal as its viewer and logs in to the test sshd; returns the
+/// browser and the relay once a command has run.
+async fn logged_in(
+    scene: &revoke::Scene,
+    sshd: &PasswordSshd,
+) -> (Browser, tokio::task::JoinHandle<lab::Result<lab::console::RelayStats>>) {
+    let s = &scene.w.services;
+    let target = ssh::open_ssh(s, &scene.viewer, scene.cluster_id(), scene.vm.vmid)
+        .await
+        .unwrap();
+    let (link, mut b) = pipe();
+    let relay = tokio::spawn(ssh::relay(
+        link,
+        target.on_port(sshd.port()),
+        s.consoles.idle(),
+        scene.watch(),
+    ));
+    b.until("login as: ").await;
+    b.type_text("root\r").await;
+    b.until("password: ").await;
+    b.type_text(&format!("{PASSWORD}\r")).await;
+    b.type_text("echo still-$((40+2))\r").await;
+    b.until("still-42").await;
+    (b, relay)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_ssh_terminal_ends_within_seconds_when_access_goes() {
+    let sshd = PasswordSshd::start(PASSWORD);
+    for cause in revoke::CAUSES {
+        let scene = revoke::Scene::new(cause).await;
+        let (mut b, relay) = logged_in(&scene, &sshd).await;
+
+        scene.revoke(cause).await;
+        let stats = tokio::time::timeout(revoke::WITHIN, relay)
+            .await
+            .unwrap_or_else(|_| panic!("{cause:?}: the SSH terminal still runs"))
+            .unwrap()
+            .unwrap();
+        assert!(stats.revoked, "{cause:?}: {stats:?}");
+        b.rest().await;
+        assert_eq!(scene.w.services.consoles.open(), 0, "{cause:?}: the slot is freed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ssh_terminal_outlives_changes_that_leave_its_access() {
+    let sshd = PasswordSshd::start(PASSWORD);
+    let scene = revoke::Scene::new(revoke::Cause::RosterUnassigned).await;
+    let (mut b, relay) = logged_in(&scene, &sshd).await;
+    scene.unrelated_changes().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    b.type_text("echo after-$((1+1))\r").await;
+    b.until("after-2").await;
+    assert!(!relay.is_finished(), "the SSH terminal still runs");
+    scene.revoke(revoke::Cause::RosterUnassigned).await;
+    let stats = tokio::time::timeout(revoke::WITHIN, relay)
+        .await
+        .expect("ends when the teacher takes the VM back")
+        .unwrap()
+        .unwrap();
+    assert!(stats.revoked);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_at_the_login_prompt_ends_the_ssh_terminal() {
+    let sshd = PasswordSshd::start(PASSWORD);
+    let scene = revoke::Scene::new(revoke::Cause::Unassigned).await;
+    let s = &scene.w.services;
+    let target = ssh::open_ssh(s, &scene.ann, scene.cluster_id(), scene.vm.vmid)
+        .await
+        .unwrap();
+    let (link, mut b) = pipe();
+    let relay = tokio::spawn(ssh::relay(
+        link,
+        target.on_port(sshd.port()),
+        s.consoles.idle(),
+        scene.watch(),
+    ));
+    b.until("login as: ").await;
+    scene.revoke(revoke::Cause::Unassigned).await;
+    let stats = tokio::time::timeout(revoke::WITHIN, relay)
+        .await
+        .expect("ends at the prompt")
+        .unwrap()
+        .unwrap();
+    assert!(stats.revoked);
+    assert_eq!(sshd.connections(), 0, "no login after the VM went");
 }

@@ -1,7 +1,11 @@
 //! The web terminal against pvesim's termproxy: the portal does the `user:ticket` handshake
 //! (the browser side starts at the shell's output), typed text echoes back, a resize reaches
 //! the shell (`stty size`), typed framing stays text; others' VMs, made-up VMIDs and stopped
-//! VMs are refused before any Proxmox call; terminals share the per-user console slots.
+//! VMs are refused before any Proxmox call; terminals share the per-user console slots; an
+//! open terminal ends within seconds of every way access can go (`support/revoke.rs`).
+
+#[path = "support/revoke.rs"]
+mod revoke;
 
 use lab::console::terminal::{self, TIMING};
 use lab::console::{self, ByteLink, Payload};
@@ -157,7 +161,8 @@ async fn the_terminal_echoes_typed_text_and_takes_resizes() {
         .await
         .unwrap();
     let (link, mut browser) = pipe();
-    let relay = tokio::spawn(terminal::relay(link, upstream, TIMING));
+    let watch = watch(&w, &ann, vm.vmid).await;
+    let relay = tokio::spawn(terminal::relay(link, upstream, TIMING, watch));
     // pvesim's shell prompt is `root@<VM name>:~# `; the `OK` of the handshake never
     // reaches the browser, nor does the ticket.
     let prompt = format!("root@{}:~# ", vm.name);
@@ -319,7 +324,8 @@ async fn a_container_gets_its_console_as_a_terminal() {
         w.sim.control().counters()
     );
     let (link, mut browser) = pipe();
-    let relay = tokio::spawn(terminal::relay(link, upstream, TIMING));
+    let watch = watch(&w, &ann, ct.vmid).await;
+    let relay = tokio::spawn(terminal::relay(link, upstream, TIMING, watch));
     browser.until(":~# ").await;
     browser.type_text("whoami\r").await;
     browser.until("whoami\r\nroot\r\n").await;
@@ -330,4 +336,70 @@ async fn a_container_gets_its_console_as_a_terminal() {
         .unwrap()
         .unwrap();
     assert_eq!(w.services.consoles.open(), 0);
+}
+
+/// The watch the server would give `user`'s relay on `vmid` (in a fresh session).
+async fn watch(w: &World, user: &lab::db::entity::user::Model, vmid: i32) -> console::AccessWatch {
+    let token = auth::start_session(&w.services, user.id, None).await.unwrap();
+    let session = auth::resolve_session(&w.services, &token).await.unwrap().unwrap();
+    console::AccessWatch::new(&w.services, &session, w.cluster, vmid)
+}
+
+/// Reads until the relay drops its end (`None`), failing after `within`.
+async fn closed(browser: &mut Browser, within: Duration) {
+    tokio::time::timeout(within, async {
+        while browser.rx.recv().await.is_some() {}
+    })
+    .await
+    .expect("the browser's socket is closed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_terminal_ends_within_seconds_when_access_goes() {
+    for cause in revoke::CAUSES {
+        let scene = revoke::Scene::new(cause).await;
+        let s = &scene.w.services;
+        let upstream = terminal::open_terminal(s, &scene.viewer, scene.cluster_id(), scene.vm.vmid)
+            .await
+            .unwrap();
+        let (link, mut browser) = pipe();
+        let relay = tokio::spawn(terminal::relay(link, upstream, TIMING, scene.watch()));
+        browser.until(":~# ").await;
+        browser.type_text("echo still-here\r").await;
+        browser.until("\r\nstill-here\r\n").await;
+
+        scene.revoke(cause).await;
+        let stats = tokio::time::timeout(revoke::WITHIN, relay)
+            .await
+            .unwrap_or_else(|_| panic!("{cause:?}: the terminal still runs"))
+            .unwrap()
+            .unwrap();
+        assert!(stats.revoked, "{cause:?}: {stats:?}");
+        closed(&mut browser, Duration::from_secs(1)).await;
+        assert_eq!(s.consoles.open(), 0, "{cause:?}: the slot is freed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_outlives_changes_that_leave_its_access() {
+    let scene = revoke::Scene::new(revoke::Cause::Disabled).await;
+    let upstream =
+        terminal::open_terminal(&scene.w.services, &scene.ann, scene.cluster_id(), scene.vm.vmid)
+            .await
+            .unwrap();
+    let (link, mut browser) = pipe();
+    let relay = tokio::spawn(terminal::relay(link, upstream, TIMING, scene.watch()));
+    browser.until(":~# ").await;
+    scene.unrelated_changes().await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    browser.type_text("echo after-the-changes\r").await;
+    browser.until("\r\nafter-the-changes\r\n").await;
+    assert!(!relay.is_finished(), "the terminal still runs");
+    scene.revoke(revoke::Cause::Disabled).await;
+    let stats = tokio::time::timeout(revoke::WITHIN, relay)
+        .await
+        .expect("ends when Ann is disabled")
+        .unwrap()
+        .unwrap();
+    assert!(stats.revoked);
 }

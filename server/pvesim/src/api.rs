@@ -158,6 +158,13 @@ async fn dispatch(
         (M::DELETE, ["access", "users", userid]) => access::delete_user(cx, userid),
         (M::POST, ["access", "groups"]) => access::create_group(cx),
         (M::DELETE, ["access", "groups", groupid]) => access::delete_group(cx, groupid),
+        (M::GET, ["access", "groups", groupid]) => access::group(cx, groupid),
+        (M::GET, ["access", "roles"]) => access::roles::index(cx),
+        (M::POST, ["access", "roles"]) => access::roles::create(cx),
+        (M::GET, ["access", "roles", roleid]) => access::roles::read(cx, roleid),
+        (M::PUT, ["access", "roles", roleid]) => access::roles::update(cx, roleid),
+        (M::DELETE, ["access", "roles", roleid]) => access::roles::delete(cx, roleid),
+        (M::GET, ["access", "permissions"]) => access::permissions(cx),
         (M::PUT, ["access", "password"]) => access::password(cx),
         (M::GET, ["access", "acl"]) => access::acl(cx),
         (M::PUT, ["access", "acl"]) => access::update_acl(cx),
@@ -263,6 +270,7 @@ pub(crate) fn route_key(method: &Method, segs: &[String]) -> String {
             (2, "users") => "{userid}",
             (4, "token") => "{tokenid}",
             (2, "groups") => "{groupid}",
+            (2, "roles") => "{roleid}",
             _ => s.as_str(),
         };
         out.push(name);

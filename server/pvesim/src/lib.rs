@@ -53,6 +53,27 @@
 //! * **Agent**: `No QEMU guest agent configured`, `VM n is not running`, and `QEMU guest
 //!   agent is not running` after the 3 s ping timeout; the agent answers only after a boot
 //!   delay following start (so IPs appear late, as in real guests).
+//! * **Permissions** (proxmox/pve-access-control `AccessControl.pm` `roles`,
+//!   `RPCEnvironment.pm` `permissions`/`$compile_acl_path`; see `model::perms`): ACL entries
+//!   on paths (`/`, `/vms/100`, `/pool/lab-a`, `/access/groups`, ...) with `propagate`;
+//!   per level, token entries beat user entries beat group entries, a deeper level replaces
+//!   what is inherited, `NoAccess` wins; roles on `/pool/<pool>` reach the pool's guests and
+//!   storages; `root@pam` holds everything; a `privsep=1` token holds its own ACL privileges
+//!   ∩ its user's, a `privsep=0` token its user's. Roles are PVE's generated ones (lists
+//!   per version: 8.4 has `VM.Monitor`, 9 the `VM.GuestAgent.*` privileges and
+//!   `VM.Replicate`) plus custom ones (`/access/roles`). The seed: group `admin` has
+//!   `Administrator` on `/`, groups `students` and `teachers` the custom role `LabUser`
+//!   (`VM.Audit`, `VM.Console`, `VM.PowerMgmt`) on `/vms`. Each endpoint checks what its
+//!   PVE `permissions` declare (`403 Permission check failed (/vms/100, VM.PowerMgmt)`,
+//!   `(/access/groups, Sys.Audit|Group.Allocate)`, or bare `Permission check failed` for
+//!   `userid-group` and `or` tests); the login `cap` is `compute_api_permission`'s, and
+//!   `clustername` needs `Sys.Audit` on `/`. `/access/users`, `/access/groups` and
+//!   `/access/acl` list only what the caller may see. `GET /access/permissions` answers
+//!   `{"/vms": {"VM.Audit": 1, ...}, ...}` (values are propagate flags, `0` or `1`).
+//!   `GET /access/groups/{groupid}` answers `{"members": ["student1@pve", ...],
+//!   "comment": "Course 2026"}` (no `comment` key without one), needs `Sys.Audit` or
+//!   `Group.Allocate` on `/access/groups` (`403 Permission check failed (/access/groups,
+//!   Sys.Audit|Group.Allocate)`), and an unknown group is `500 group 'x' does not exist`.
 //! * **Consoles**: vncproxy/termproxy tickets (40 s, bound to authid, path, port),
 //!   `vncwebsocket` with the caller's identity, RFB 3.8 with VNC auth (bit-reversed DES key,
 //!   password = ticket or the 9.1.7 `password`), termproxy's `user:ticket\n` → `OK` handshake
@@ -60,11 +81,12 @@
 //!
 //! ## Known deviations (PVE behaviour not modelled)
 //! * Ticket and VNC-ticket signatures are keyed SHA-256, not RSA (same length and alphabet).
-//! * Privileges are simplified: `root@pam` and group `admin` can do everything; other users
-//!   hold `VM.Audit`, `VM.Console`, `VM.PowerMgmt`, `Sys.Audit`, `Datastore.Audit` on every
-//!   path; a `privsep=1` token holds nothing, a `privsep=0` token its user's privileges;
-//!   lists are not filtered by privilege. ACL entries (`/access/acl`) are stored and listed
-//!   but not evaluated. No TFA, no `path`/`privs` login mode, no realm sync.
+//! * Privileges: see *Permissions* above for what is evaluated. Lists outside `/access`
+//!   (`/cluster/resources`, guest, node, storage and task lists, `/pools`) are not filtered
+//!   by privilege; create/clone do not check `Datastore.AllocateSpace`/`SDN.Use` on the
+//!   storages and bridges they use; config edits check one privilege per key, not
+//!   qemu-server's full `check_vm_modify_config_perm` (e.g. no `VM.Config.CDROM` nuance).
+//!   Nested pools are not modelled. No TFA, no `path`/`privs` login mode, no realm sync.
 //! * `[PENDING]` is modelled for QEMU guests with PVE's default `hotplug` (network, disk,
 //!   usb) and its "fast plug" options; CPU/memory hotplug settings are not evaluated, and
 //!   LXC changes apply at once.

@@ -8,6 +8,8 @@
 pub(crate) mod conf;
 pub(crate) mod disks;
 pub(crate) mod metrics;
+pub(crate) mod perms;
+pub(crate) mod roles;
 pub(crate) mod seed;
 pub(crate) mod store;
 pub(crate) mod tasks;
@@ -81,12 +83,31 @@ pub(crate) struct Group {
     pub users: Vec<String>,
 }
 
-/// One ACL entry (`/access/acl`).
+/// Whom an ACL entry is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum AclKind {
+    User,
+    Group,
+    Token,
+}
+
+impl AclKind {
+    /// The `type` of `GET /access/acl`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            AclKind::User => "user",
+            AclKind::Group => "group",
+            AclKind::Token => "token",
+        }
+    }
+}
+
+/// One ACL entry (`/access/acl`, a line `acl:<propagate>:<path>:<ugid>:<role>:` of
+/// `user.cfg`); `path` is normalised.
 #[derive(Debug, Clone)]
 pub(crate) struct Acl {
     pub path: String,
-    /// `user`, `group` or `token`.
-    pub kind: &'static str,
+    pub kind: AclKind,
     pub ugid: String,
     pub role: String,
     pub propagate: bool,
@@ -164,6 +185,8 @@ pub(crate) struct Inner {
     pub groups: BTreeMap<String, Group>,
     pub pools: BTreeMap<String, Pool>,
     pub acl: Vec<Acl>,
+    /// Every role by ID: PVE's generated ones ([`roles::builtin`]) and custom ones.
+    pub roles: BTreeMap<String, roles::PrivSet>,
     pub store: Store,
     pub runtime: HashMap<u32, Runtime>,
     pub tasks: Tasks,
@@ -214,14 +237,6 @@ impl Inner {
             .iter()
             .find(|(_, p)| p.vms.contains(&vmid))
             .map(|(id, _)| id.as_str())
-    }
-
-    pub(crate) fn is_admin(&self, userid: &str) -> bool {
-        userid == "root@pam"
-            || self
-                .groups
-                .get("admin")
-                .is_some_and(|g| g.users.iter().any(|u| u == userid))
     }
 }
 

@@ -44,11 +44,20 @@ async fn add_cluster(services: &Services, add: ClusterAdd) -> anyhow::Result<()>
         auth_id,
         secret,
         admin_group: add.admin_group.clone().unwrap_or_default(),
+        teacher_group: add.teacher_group.clone().unwrap_or_default(),
+        student_group: add.student_group.clone().unwrap_or_default(),
+        vm_subnets: add.vm_subnets.clone().unwrap_or_default(),
         ..Default::default()
     };
+    // Tested before it is saved: a cluster with a wrong secret or fingerprint would otherwise
+    // sit enabled, and every sync would be one more failed login in the node's log.
+    let tested = lab::clusters::test_form(&form)
+        .await
+        .context("not added: the connection test failed")?;
     let view = lab::clusters::create(services, &form).await?;
     println!("Added cluster {} (id {}).", view.name, view.id);
-    test(services, &view.name).await
+    print_test(&tested);
+    Ok(())
 }
 
 fn read_secret(add: &ClusterAdd) -> anyhow::Result<String> {
@@ -114,9 +123,16 @@ async fn list(services: &Services) -> anyhow::Result<()> {
 async fn test(services: &Services, name: &str) -> anyhow::Result<()> {
     let id = find(services, name).await?;
     let t = lab::clusters::test(services, id).await?;
+    print_test(&t);
+    Ok(())
+}
+
+fn print_test(t: &lab::model::ClusterTest) {
     println!(
         "Connected: Proxmox VE {}, {}/{} nodes online, {} guests ({} ms).",
         t.version, t.nodes_online, t.nodes_total, t.guests, t.millis
     );
-    Ok(())
+    for warning in &t.warnings {
+        println!("Warning: {warning}");
+    }
 }

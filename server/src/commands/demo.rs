@@ -57,8 +57,13 @@ pub async fn demo(mut settings: Settings, demo: Demo) -> anyhow::Result<()> {
         println!("  {name:<10} {password}   ({role})");
     }
     println!(
-        "Proxmox-realm sign-in also works: root@pam / {}",
-        sim.root_password()
+        "Proxmox accounts sign in too (the cluster maps its groups admin, teachers and \
+         students to roles):"
+    );
+    println!("  root@pam / {}   (admin)", sim.root_password());
+    println!(
+        "  teacher1@pve / {0}   (teacher)\n  student1@pve / {0}   (student)",
+        sim.user_password()
     );
     tracing::info!(url = %portal.url, "serving the demo");
     router::serve(portal).await
@@ -102,6 +107,13 @@ async fn seed(
     let root = sim_root.display();
     form.pve_root = format!("{root}/etc/pve");
     form.storage_paths = format!("local={root}/var/lib/vz\nshared={root}/mnt/pve/shared");
+    // pvesim's groups, mapped as a school would: nobody is an admin just for having a
+    // Proxmox account.
+    form.admin_group = "admin".into();
+    form.teacher_group = "teachers".into();
+    form.student_group = "students".into();
+    // The simulated guests' addresses (their guest agents report 10.20.x.y).
+    form.vm_subnets = "10.20.0.0/16".into();
     let cluster = lab::clusters::create(services, &form).await?;
     let row = lab::clusters::find(services, cluster.id).await?;
     lab::sync::quick::run(services, &row).await?;

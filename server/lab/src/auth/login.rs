@@ -1,4 +1,4 @@
-//! Local login: throttle check, password check, session start.
+//! Local login: throttle reservation, password check, session start.
 //!
 //! Every failure says the same thing ("wrong username or password") and costs the same time:
 //! an unknown or malformed username is verified against a dummy hash, so neither message nor
@@ -37,7 +37,8 @@ pub async fn login(
     }
     let username = normalize_username(attempt.username).unwrap_or_default();
     let keys = Keys::new(&username, attempt.client_addr);
-    throttle::check(services, &keys).await?;
+    // Counted before the password is checked, so parallel guesses cannot overtake the limit.
+    let reservation = throttle::reserve(services, &keys).await?;
 
     let found = if username.is_empty() {
         None
@@ -51,17 +52,16 @@ pub async fn login(
     let password_ok = verify_password(attempt.password, hash).await;
     let user = match found {
         Some(user) if password_ok => user,
-        _ => {
-            throttle::record_failure(services, &keys).await?;
-            return Err(Error::WrongCredentials);
-        }
+        // The reservation stays: it is this failure's count.
+        _ => return Err(Error::WrongCredentials),
     };
     if user.disabled {
+        throttle::give_back(services, reservation).await?;
         return Err(Error::Invalid(
             "This account is disabled. Ask an admin to enable it.".into(),
         ));
     }
-    throttle::clear_user(services, &keys).await?;
+    throttle::succeeded(services, &keys, reservation).await?;
     signed_in(services, user, attempt.client_addr).await
 }
 

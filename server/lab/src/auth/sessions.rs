@@ -7,6 +7,7 @@ use super::now;
 use super::users::role_of;
 use crate::db::entity::{session, user};
 use crate::model::Role;
+use crate::revocation::Revoked;
 use crate::token::{hash_token, random_token};
 use crate::{Result, Services};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
@@ -86,15 +87,19 @@ pub async fn resolve_session(services: &Services, token: &str) -> Result<Option<
     }))
 }
 
-/// Ends one session (logout). Unknown secrets are fine: the result is the same.
+/// Ends one session (logout). Unknown secrets are fine: the result is the same. Its open
+/// consoles close (see `crate::revocation`).
 pub async fn end_session(services: &Services, token: &str) -> Result<()> {
-    session::Entity::delete_by_id(hash_token(token))
+    let id_hash = hash_token(token);
+    session::Entity::delete_by_id(id_hash.clone())
         .exec(&services.db)
         .await?;
+    services.revocations.publish(Revoked::Session(id_hash));
     Ok(())
 }
 
-/// Ends every session of a user, except the one whose secret is `keep`.
+/// Ends every session of a user, except the one whose secret is `keep`; the consoles open
+/// in them close (those of `keep` stay).
 pub(super) async fn end_all_for_user(
     services: &Services,
     user_id: i32,
@@ -105,6 +110,7 @@ pub(super) async fn end_all_for_user(
         query = query.filter(session::Column::IdHash.ne(hash_token(keep)));
     }
     query.exec(&services.db).await?;
+    services.revocations.publish(Revoked::User(user_id));
     Ok(())
 }
 

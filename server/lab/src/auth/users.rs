@@ -2,11 +2,14 @@
 //!
 //! Invariants kept here, whoever calls: usernames follow `model::normalize_username`; new
 //! passwords follow the policy; there is always at least one enabled admin once one exists;
-//! a password change or reset, a disable or a delete ends the user's sessions.
+//! a password change or reset, a disable or a delete ends the user's sessions; those and a
+//! role change close the user's open consoles (`crate::revocation`).
 
+use super::throttle::{self, Keys};
 use super::{hash_password, now, sessions, verify_password};
 use crate::db::entity::{session, user};
 use crate::model::{Me, Role, UserView, check_password_policy, normalize_username};
+use crate::revocation::Revoked;
 use crate::{Error, Result, Services};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -210,7 +213,10 @@ pub async fn set_role(services: &Services, user_id: i32, role: Role) -> Result<U
     }
     let mut row: user::ActiveModel = target.into();
     row.role = Set(role.as_str().into());
-    Ok(row.update(&services.db).await?.into())
+    let updated = row.update(&services.db).await?;
+    // A lower role may lose VMs (another's class, any VM as admin): their consoles re-check.
+    services.revocations.publish(Revoked::User(user_id));
+    Ok(updated.into())
 }
 
 pub async fn set_disabled(services: &Services, user_id: i32, disabled: bool) -> Result<UserView> {
@@ -243,6 +249,7 @@ pub async fn delete_user(services: &Services, actor_id: i32, user_id: i32) -> Re
     user::Entity::delete_by_id(user_id)
         .exec(&services.db)
         .await?;
+    services.revocations.publish(Revoked::User(user_id));
     Ok(())
 }
 
@@ -263,9 +270,14 @@ pub async fn change_password(
     this_session: &str,
 ) -> Result<()> {
     let target = get(&services.db, user_id).await?;
+    // Guessing the current password from a stolen session is throttled like sign-in: the
+    // guess is counted before it is checked, and past the limit even the right one is refused.
+    let keys = Keys::password_change(user_id);
+    let reservation = throttle::reserve(services, &keys).await?;
     if !verify_password(current, Some(&target.password_hash)).await {
         return Err(Error::Invalid("The current password is not right.".into()));
     }
+    throttle::succeeded(services, &keys, reservation).await?;
     check_password_policy(new_password).map_err(Error::Invalid)?;
     if current == new_password {
         return Err(Error::Invalid(

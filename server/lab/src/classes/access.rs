@@ -1,10 +1,18 @@
 //! Who may see and manage a class: its owner, its co-owners and admins. Anyone else gets
 //! "not found", so class ids cannot be probed.
+//!
+//! Two rules hold everywhere a class is managed (the class page, reset, roster changes,
+//! invites, publish, delete, and using its VMs):
+//! - **The role comes first.** Owning a class, or being its co-owner, counts only while the
+//!   user is a teacher: an owner demoted to student manages nothing (admins manage all).
+//! - **A class's VMs are its `class_vms` rows**, never "whatever lies in its VMID block": a
+//!   VM an admin made by hand at a free VMID of the block is not the class's.
 
-use crate::db::entity::{class, class_owner, user};
+use crate::db::entity::{class, class_owner, class_vm, user};
 use crate::model::Role;
 use crate::{Error, Result, Services};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::collections::HashSet;
 
 pub(crate) fn role(user: &user::Model) -> Role {
     crate::auth::role_of(user)
@@ -36,26 +44,57 @@ pub async fn managed_class(
     }
 }
 
+/// Admins manage every class; teachers the classes they own or co-own; students none, even
+/// a class they owned before they were demoted.
 pub async fn may_manage(
     services: &Services,
     user: &user::Model,
     class: &class::Model,
 ) -> Result<bool> {
-    if role(user) == Role::Admin || class.owner_id == user.id {
-        return Ok(true);
+    match role(user) {
+        Role::Admin => Ok(true),
+        Role::Student => Ok(false),
+        Role::Teacher if class.owner_id == user.id => Ok(true),
+        Role::Teacher => Ok(class_owner::Entity::find()
+            .filter(class_owner::Column::ClassId.eq(class.id))
+            .filter(class_owner::Column::UserId.eq(user.id))
+            .one(&services.db)
+            .await?
+            .is_some()),
     }
-    if role(user) != Role::Teacher {
-        return Ok(false);
-    }
-    Ok(class_owner::Entity::find()
-        .filter(class_owner::Column::ClassId.eq(class.id))
-        .filter(class_owner::Column::UserId.eq(user.id))
-        .one(&services.db)
-        .await?
-        .is_some())
 }
 
-/// Does `user` manage the class that owns VM `vmid` (teachers may use their students' VMs)?
+/// The ids of the classes `user` manages; `None` means all of them (admins).
+pub(crate) async fn managed_ids(
+    services: &Services,
+    user: &user::Model,
+) -> Result<Option<HashSet<i32>>> {
+    match role(user) {
+        Role::Admin => Ok(None),
+        Role::Student => Ok(Some(HashSet::new())),
+        Role::Teacher => {
+            let mut ids: HashSet<i32> = class::Entity::find()
+                .filter(class::Column::OwnerId.eq(user.id))
+                .all(&services.db)
+                .await?
+                .into_iter()
+                .map(|c| c.id)
+                .collect();
+            ids.extend(
+                class_owner::Entity::find()
+                    .filter(class_owner::Column::UserId.eq(user.id))
+                    .all(&services.db)
+                    .await?
+                    .into_iter()
+                    .map(|o| o.class_id),
+            );
+            Ok(Some(ids))
+        }
+    }
+}
+
+/// Is VM `vmid` of `cluster_id` one of the class VMs `user` manages (teachers may use their
+/// students' VMs)? Only a `class_vms` row makes a VM a class's.
 pub async fn manages_vm(
     services: &Services,
     user: &user::Model,
@@ -65,14 +104,21 @@ pub async fn manages_vm(
     if role(user) == Role::Student {
         return Ok(false);
     }
-    let block = vmid - vmid.rem_euclid(100);
-    let Some(class) = class::Entity::find()
-        .filter(class::Column::ClusterId.eq(cluster_id))
-        .filter(class::Column::VmidBase.eq(block))
-        .one(&services.db)
-        .await?
-    else {
-        return Ok(false);
-    };
-    may_manage(services, user, &class).await
+    let rows = class_vm::Entity::find()
+        .filter(class_vm::Column::ClusterId.eq(cluster_id))
+        .filter(class_vm::Column::Vmid.eq(vmid))
+        .all(&services.db)
+        .await?;
+    for row in rows {
+        let Some(class) = class::Entity::find_by_id(row.class_id)
+            .one(&services.db)
+            .await?
+        else {
+            continue;
+        };
+        if class.cluster_id == cluster_id && may_manage(services, user, &class).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }

@@ -18,7 +18,7 @@ use sea_orm::{
 pub async fn launch(services: &Services, user: &user::Model, form: &ClassForm) -> Result<i32> {
     ensure_teacher(user)?;
     let checked = Checked::from_form(form)?;
-    let placement = place(services, &checked).await?;
+    let placement = place(services, user, &checked).await?;
     if let Some(first) = placement.plan.blockers.first() {
         return Err(Error::Invalid(first.clone()));
     }
@@ -162,8 +162,10 @@ pub async fn delete(services: &Services, user: &user::Model, class_id: i32) -> R
     Ok(())
 }
 
-/// Resets a student VM to the class baseline (a fresh overlay). The student who uses the
-/// VM, or whoever manages the class, may ask.
+/// Resets a VM of the class to the class baseline (a fresh overlay). The student who was
+/// given a student VM may ask for it; any other VM (the teacher's) is the class's to reset,
+/// so only whoever manages the class may (an owner demoted to student keeps the teacher VM
+/// they were given, not the right to reset it).
 pub async fn request_reset(
     services: &Services,
     user: &user::Model,
@@ -181,13 +183,14 @@ pub async fn request_reset(
         .one(&services.db)
         .await?
         .ok_or_else(not_found)?;
-    let uses_it = assignment::Entity::find()
-        .filter(assignment::Column::UserId.eq(user.id))
-        .filter(assignment::Column::ClusterId.eq(cluster_id))
-        .filter(assignment::Column::Vmid.eq(vmid))
-        .one(&services.db)
-        .await?
-        .is_some();
+    let uses_it = row.role == "student"
+        && assignment::Entity::find()
+            .filter(assignment::Column::UserId.eq(user.id))
+            .filter(assignment::Column::ClusterId.eq(cluster_id))
+            .filter(assignment::Column::Vmid.eq(vmid))
+            .one(&services.db)
+            .await?
+            .is_some();
     if !uses_it && !super::access::may_manage(services, user, &class).await? {
         return Err(not_found());
     }

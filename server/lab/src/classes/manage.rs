@@ -5,8 +5,9 @@ use super::access::{ensure_teacher, managed_class, role};
 use super::create::{ensure_idle, queue_job};
 use crate::auth::now;
 use crate::db::entity::{assignment, class, class_owner, class_vm, user, vm};
-use crate::model::{MAX_STUDENTS, Role, VmAction};
+use crate::model::{MAX_STUDENTS, MAX_VMID, MIN_VMID, Role, VmAction};
 use crate::node::guest_config::{random_mac, sanitize_vm_name};
+use crate::revocation::Revoked;
 use crate::{Error, Result, Services, actions, inventory};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
@@ -77,6 +78,7 @@ pub async fn remove_co_owner(
         .filter(class_owner::Column::UserId.eq(other.id))
         .exec(&services.db)
         .await?;
+    services.revocations.publish(Revoked::User(other.id));
     Ok(())
 }
 
@@ -137,6 +139,10 @@ pub async fn assign_student(
         .map(inventory::user_key);
     inventory::bump(&txn, keys.chain(["all".to_owned()])).await?;
     txn.commit().await?;
+    services.revocations.publish(Revoked::Vm {
+        cluster_id: class.cluster_id,
+        vmid,
+    });
     Ok(())
 }
 
@@ -165,6 +171,10 @@ pub async fn unassign_student(
         .filter(assignment::Column::Vmid.eq(vmid))
         .exec(&services.db)
         .await?;
+    services.revocations.publish(Revoked::Vm {
+        cluster_id: class.cluster_id,
+        vmid,
+    });
     inventory::bump(&services.db, previous.into_iter().chain(["all".to_owned()])).await
 }
 
@@ -353,10 +363,13 @@ pub async fn import(
     if role(admin) != Role::Admin {
         return Err(Error::Forbidden);
     }
-    if vmid_base < 100 || vmid_base % 100 != 0 {
-        return Err(Error::Invalid(
-            "The block starts at a multiple of 100 (e.g. 1200).".into(),
-        ));
+    // The whole block, `vmid_base + 99` included, must be VMIDs Proxmox allows.
+    let last = vmid_base.checked_add(99).filter(|l| *l <= MAX_VMID);
+    if vmid_base < MIN_VMID || vmid_base % 100 != 0 || last.is_none() {
+        return Err(Error::Invalid(format!(
+            "The block starts at a multiple of 100 from {MIN_VMID} to {} (e.g. 1200).",
+            MAX_VMID - 99
+        )));
     }
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {

@@ -3,13 +3,14 @@
 //! plan, so what runs is never older than the check.
 
 use super::access::ensure_teacher;
+use super::templates::ensure_offered;
 use crate::db::entity::{class, cluster, user, vm};
-use crate::model::{ClassForm, ClassPlan, MAX_STUDENTS, TemplateChoice};
+use crate::model::{ClassForm, ClassPlan, MAX_STUDENTS, MAX_VMID, MIN_VMID};
 use crate::node::guest_config::{DiskKind, GuestConfig, split_volid};
 use crate::pve::{self, GuestKind};
 use crate::{Error, Result, Services, clusters};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 const MIB: i64 = 1 << 20;
 /// A fresh qcow2 overlay, EFI vars and TPM state take well under this per VM.
@@ -62,8 +63,12 @@ impl Checked {
                 "Description: at most 2000 characters.".into(),
             ));
         }
-        let template_vmid =
-            number(&form.template_vmid, "Template", 100..=999_999_999)?.map(|v| v as i32);
+        let template_vmid = number(
+            &form.template_vmid,
+            "Template",
+            MIN_VMID as u32..=MAX_VMID as u32,
+        )?
+        .map(|v| v as i32);
         let students = number(&form.students, "Student VMs", 1..=MAX_STUDENTS)?
             .ok_or_else(|| Error::Invalid(format!("Student VMs: 1 to {MAX_STUDENTS}.")))?;
         let cores = number(&form.cores, "CPU cores", 1..=64)?;
@@ -98,42 +103,6 @@ impl Checked {
     }
 }
 
-/// Templates of every enabled cluster, from the inventory (no Proxmox call).
-pub async fn templates(services: &Services, user: &user::Model) -> Result<Vec<TemplateChoice>> {
-    ensure_teacher(user)?;
-    let clusters: HashMap<i32, String> = cluster::Entity::find()
-        .filter(cluster::Column::Enabled.eq(true))
-        .all(&services.db)
-        .await?
-        .into_iter()
-        .map(|c| (c.id, c.name))
-        .collect();
-    let rows = vm::Entity::find()
-        .filter(vm::Column::Template.eq(true))
-        .filter(vm::Column::Kind.eq("qemu"))
-        .order_by_asc(vm::Column::Name)
-        .all(&services.db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|r| {
-            Some(TemplateChoice {
-                cluster: clusters.get(&r.cluster_id)?.clone(),
-                cluster_id: r.cluster_id,
-                vmid: r.vmid,
-                name: r.name,
-                node: r.node,
-                cores: r.cpus,
-                memory: r.max_mem,
-                disk: r.max_disk,
-                os_type: r.os_type,
-                firmware: r.firmware,
-                storage: r.disk_storage,
-            })
-        })
-        .collect())
-}
-
 /// What the deployment needs beyond the teacher-facing plan.
 #[derive(Clone, Debug)]
 pub(crate) struct Placement {
@@ -148,10 +117,19 @@ pub(crate) struct Placement {
 pub async fn plan(services: &Services, user: &user::Model, form: &ClassForm) -> Result<ClassPlan> {
     ensure_teacher(user)?;
     let checked = Checked::from_form(form)?;
-    Ok(place(services, &checked).await?.plan)
+    Ok(place(services, user, &checked).await?.plan)
 }
 
-pub(crate) async fn place(services: &Services, c: &Checked) -> Result<Placement> {
+/// The plan for `user`; a template the rule of [`super::templates`] does not offer them is
+/// "not found" before anything reaches Proxmox.
+pub(crate) async fn place(
+    services: &Services,
+    user: &user::Model,
+    c: &Checked,
+) -> Result<Placement> {
+    if let Some(tid) = c.template_vmid {
+        ensure_offered(services, user, c.cluster_id, tid).await?;
+    }
     let cluster = clusters::find(services, c.cluster_id).await?;
     if !cluster.enabled {
         return Err(Error::Invalid("That cluster is disabled.".into()));

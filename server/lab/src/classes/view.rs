@@ -1,15 +1,15 @@
 //! The classes list and the class page: roster, per-VM deployment step and the overall
 //! progress, all from the database.
 
-use super::access::{managed_class, role};
+use super::access::{managed_class, managed_ids, role};
 use crate::auth::now;
 use crate::db::entity::{assignment, class, class_owner, class_vm, job, user, vm};
 use crate::inventory::state_of;
 use crate::model::Role;
 use crate::model::{ClassDetail, ClassSummary, ClassVmView, DeployProgress};
 use crate::{Result, Services};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use std::collections::HashMap;
+use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::{HashMap, HashSet};
 
 async fn usernames(
     services: &Services,
@@ -34,28 +34,14 @@ pub async fn list(services: &Services, user: &user::Model) -> Result<Vec<ClassSu
     let visible: Vec<class::Model> = match role(user) {
         Role::Admin => all,
         Role::Teacher => {
-            let co: Vec<i32> = class_owner::Entity::find()
-                .filter(class_owner::Column::UserId.eq(user.id))
-                .all(&services.db)
-                .await?
-                .into_iter()
-                .map(|o| o.class_id)
-                .collect();
+            let managed = managed_ids(services, user).await?.unwrap_or_default();
             all.into_iter()
-                .filter(|c| c.owner_id == user.id || co.contains(&c.id))
+                .filter(|c| managed.contains(&c.id))
                 .collect()
         }
         Role::Student => {
-            let mine: Vec<(i32, i32)> = assignment::Entity::find()
-                .filter(assignment::Column::UserId.eq(user.id))
-                .all(&services.db)
-                .await?
-                .into_iter()
-                .map(|a| (a.cluster_id, a.vmid - a.vmid.rem_euclid(100)))
-                .collect();
-            all.into_iter()
-                .filter(|c| mine.contains(&(c.cluster_id, c.vmid_base)))
-                .collect()
+            let joined = joined_ids(services, user).await?;
+            all.into_iter().filter(|c| joined.contains(&c.id)).collect()
         }
     };
     let owners = usernames(services, visible.iter().map(|c| c.owner_id)).await?;
@@ -65,6 +51,32 @@ pub async fn list(services: &Services, user: &user::Model) -> Result<Vec<ClassSu
         out.push(summary(&c, &owners, enrolled, services).await?);
     }
     Ok(out)
+}
+
+/// The classes whose VMs (their `class_vms` rows) `user` was given.
+async fn joined_ids(services: &Services, user: &user::Model) -> Result<HashSet<i32>> {
+    let mine = assignment::Entity::find()
+        .filter(assignment::Column::UserId.eq(user.id))
+        .all(&services.db)
+        .await?;
+    if mine.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut any = Condition::any();
+    for a in &mine {
+        any = any.add(
+            Condition::all()
+                .add(class_vm::Column::ClusterId.eq(a.cluster_id))
+                .add(class_vm::Column::Vmid.eq(a.vmid)),
+        );
+    }
+    Ok(class_vm::Entity::find()
+        .filter(any)
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|r| r.class_id)
+        .collect())
 }
 
 async fn enrolled_count(services: &Services, c: &class::Model) -> Result<i32> {

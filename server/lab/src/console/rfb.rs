@@ -47,6 +47,16 @@ impl<L: ByteLink> Buffered<L> {
     pub fn into_parts(self) -> (L, Vec<u8>) {
         (self.link, self.buf)
     }
+
+    /// The bytes read past the handshake, leaving the link in place.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// The link itself, for reading on past the handshake (after [`Self::take_buffered`]).
+    pub fn link_mut(&mut self) -> &mut L {
+        &mut self.link
+    }
 }
 
 fn closed() -> Error {

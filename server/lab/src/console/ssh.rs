@@ -20,7 +20,7 @@
 //! careful user can compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`.
 
 use super::terminal::frames;
-use super::{ByteLink, Payload, RelayStats, Slot, running_vm};
+use super::{AccessWatch, ByteLink, Closing, Payload, RelayStats, Slot, running_vm};
 use crate::db::entity::{class, class_vm, user};
 use crate::{Error, Result, Services};
 use russh::ChannelMsg;
@@ -212,17 +212,31 @@ impl client::Handler for Client {
     }
 }
 
-/// Asks for credentials, logs in, then relays until either side closes or nothing moves for
-/// `idle`; frees the slot when it ends, however it ends.
+/// Asks for credentials, logs in, then relays until either side closes, nothing moves for
+/// `idle`, or `watch` sees access go (from the first prompt on: the SSH connection is
+/// dropped with the session); frees the slot when it ends, however it ends.
 pub async fn relay<B: ByteLink>(
     mut browser: B,
     target: SshTarget,
     idle: Duration,
+    mut watch: AccessWatch,
 ) -> Result<RelayStats> {
     let SshTarget { addr, slot } = target;
     let mut stats = RelayStats::default();
-    let result = session(&mut browser, addr, idle, &mut stats).await;
-    browser.close().await;
+    let ended = watch
+        .run(session(&mut browser, addr, idle, &mut stats))
+        .await;
+    let result = match ended {
+        Some(result) => {
+            browser.close().await;
+            result
+        }
+        None => {
+            stats.revoked = true;
+            browser.close_because(Closing::Revoked).await;
+            Ok(())
+        }
+    };
     drop(slot);
     result.map(|()| stats)
 }

@@ -17,7 +17,7 @@
 
 pub mod frames;
 
-use super::{ByteLink, RelayStats, Slot, rfb, running_vm};
+use super::{AccessWatch, ByteLink, Closing, RelayStats, Slot, rfb, running_vm};
 use crate::db::entity::user;
 use crate::pve::{ConsoleSocket, GuestKind, TermTicket};
 use crate::{Error, Result, Services, clusters};
@@ -98,12 +98,14 @@ pub async fn login<N: ByteLink>(node: N, ticket: &TermTicket) -> Result<(N, Vec<
     Ok(link.into_parts())
 }
 
-/// Serves the browser until either side closes or nothing moves for `timing.idle`; frees
-/// the slot when it ends, however it ends (the [`Slot`] is dropped with this future).
+/// Serves the browser until either side closes, nothing moves for `timing.idle`, or `watch`
+/// sees access go; frees the slot when it ends, however it ends (the [`Slot`] is dropped
+/// with this future).
 pub async fn relay<B: ByteLink, N: ByteLink>(
     mut browser: B,
     terminal: Terminal<N>,
     timing: Timing,
+    mut watch: AccessWatch,
 ) -> Result<RelayStats> {
     let Terminal {
         mut node,
@@ -111,8 +113,20 @@ pub async fn relay<B: ByteLink, N: ByteLink>(
         slot,
     } = terminal;
     let mut stats = RelayStats::default();
-    let result = pump(&mut browser, &mut node, leftover, timing, &mut stats).await;
-    browser.close().await;
+    let pumped = watch
+        .run(pump(&mut browser, &mut node, leftover, timing, &mut stats))
+        .await;
+    let result = match pumped {
+        Some(result) => {
+            browser.close().await;
+            result
+        }
+        None => {
+            stats.revoked = true;
+            browser.close_because(Closing::Revoked).await;
+            Ok(())
+        }
+    };
     node.close().await;
     drop(slot);
     result.map(|()| stats)

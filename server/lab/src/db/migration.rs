@@ -5,6 +5,7 @@ mod m0001_accounts;
 mod m0002_inventory;
 mod m0003_rdp_check;
 mod m0004_classes;
+mod m0005_realm_roles;
 
 use sea_orm_migration::prelude::*;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_inventory::Migration),
             Box::new(m0003_rdp_check::Migration),
             Box::new(m0004_classes::Migration),
+            Box::new(m0005_realm_roles::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ use crate::db::entity::{assignment, class, class_owner, class_vm, job};
 use crate::node::guest_config::GuestConfig;
 use crate::node::{NodeOps, Script};
 use crate::pve::GuestKind;
+use crate::revocation::Revoked;
 use crate::{Error, Result, Services, inventory};
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
@@ -102,6 +103,10 @@ pub(super) async fn remove_one(
         .await?;
     inventory::bump(&txn, users.into_iter().chain(["all".to_owned()])).await?;
     txn.commit().await?;
+    services.revocations.publish(Revoked::Vm {
+        cluster_id: row.cluster_id,
+        vmid,
+    });
     Ok(Outcome::Done)
 }
 
@@ -150,5 +155,12 @@ pub(super) async fn run(services: &Services, class: class::Model) -> Result<Outc
     class::Entity::delete_by_id(ctx.class.id).exec(&txn).await?;
     inventory::bump_all(&txn).await?;
     txn.commit().await?;
+    // Its teachers lose every VM of the block, its students theirs.
+    for row in &rows {
+        services.revocations.publish(Revoked::Vm {
+            cluster_id: row.cluster_id,
+            vmid: row.vmid,
+        });
+    }
     Ok(Outcome::Done)
 }

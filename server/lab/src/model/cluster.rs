@@ -11,7 +11,12 @@ pub struct ClusterView {
     /// `token` or `password`.
     pub auth_kind: String,
     pub auth_id: String,
+    /// `None`: only `root@pam` signs in as an admin.
     pub admin_group: Option<String>,
+    pub teacher_group: Option<String>,
+    pub student_group: Option<String>,
+    /// Where SSH through the portal may connect (CIDRs); empty: SSH through the portal is off.
+    pub vm_subnets: Vec<String>,
     pub ssh_user: Option<String>,
     pub ssh_port: u16,
     pub has_ssh_key: bool,
@@ -47,7 +52,17 @@ pub struct ClusterForm {
     pub auth_kind: String,
     pub auth_id: String,
     pub secret: String,
+    /// Proxmox group whose members sign in as admins (empty: only `root@pam`).
     pub admin_group: String,
+    /// Proxmox group whose members sign in as teachers (empty: none).
+    #[serde(default)]
+    pub teacher_group: String,
+    /// Proxmox group whose members sign in as students (empty: none).
+    #[serde(default)]
+    pub student_group: String,
+    /// CIDRs, one per line or comma-separated, that SSH through the portal may connect to.
+    #[serde(default)]
+    pub vm_subnets: String,
     pub ssh_user: String,
     /// Empty: 22.
     #[serde(default)]
@@ -66,6 +81,9 @@ pub struct ClusterTest {
     pub nodes_total: usize,
     pub guests: usize,
     pub millis: u64,
+    /// What works but will limit a feature (a missing privilege, in words).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl ClusterForm {

@@ -25,7 +25,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::error::{self, Error};
-use super::types::{self, GuestConfig, GuestKind, GuestResource, LoginInfo, NetInterface};
+use super::types::{self, GuestConfig, GuestKind, GuestResource, NetInterface};
 use super::types::{ClusterMember, NodeInfo, PowerAction, StorageStatus, TaskStatus, Version};
 use super::{Connection, Credentials, tls};
 
@@ -57,6 +57,8 @@ pub(super) struct Inner {
     pub(super) token_header: Option<HeaderValue>,
     pub(super) calls: AtomicU64,
     session: Mutex<Option<Session>>,
+    /// Pauses after Proxmox refused our own credentials.
+    refusals: super::backoff::CredentialBackoff,
     /// TLS for console WebSockets, opened outside reqwest: the same pin or the same roots.
     pub(super) ws_tls: Arc<rustls::ClientConfig>,
 }
@@ -203,6 +205,7 @@ impl Client {
                 token_header,
                 calls: AtomicU64::new(0),
                 session: Mutex::new(None),
+                refusals: Default::default(),
                 ws_tls,
             }),
         })
@@ -359,10 +362,10 @@ impl Client {
         }
     }
 
-    /// Checks a portal user's PVE password (their own ticket login, not ours), then reads
-    /// their groups with the client's credentials. Groups are empty when that read fails
-    /// (e.g. no `User.Modify`/`Sys.Audit` for our identity).
-    pub async fn check_login(&self, user: &str, password: &str) -> Result<LoginInfo, Error> {
+    /// Checks a portal user's PVE password (their own ticket login, not ours); returns the
+    /// user id as PVE normalised it (`user@realm`). Their groups are read separately
+    /// ([`Client::user_groups`], [`Client::group_members`]) with the client's credentials.
+    pub async fn check_login(&self, user: &str, password: &str) -> Result<String, Error> {
         let form = [("username", user), ("password", password)];
         let data = self
             .send(
@@ -374,20 +377,26 @@ impl Client {
             )
             .await?;
         refuse_tfa(&data)?;
-        let username = data
+        Ok(data
             .get("username")
             .and_then(Value::as_str)
             .unwrap_or(user)
-            .to_string();
-        let path = format!("access/users/{}", seg(&username));
-        let groups = match self.get(&path).await {
-            Ok(data) => types::groups(data.get("groups")),
-            Err(e) => {
-                tracing::debug!(user = %username, error = %e, "cannot read the PVE user's groups");
-                Vec::new()
-            }
-        };
-        Ok(LoginInfo { username, groups })
+            .to_string())
+    }
+
+    /// `GET /access/users/{userid}`: the user's groups. PVE wants `Sys.Audit` or
+    /// `User.Modify` on `/access/groups` (or on a group of the user) from our identity
+    /// (pve-access-control `API2/User.pm` read_user, `userid-group` check).
+    pub async fn user_groups(&self, userid: &str) -> Result<Vec<String>, Error> {
+        let data = self.get(&format!("access/users/{}", seg(userid))).await?;
+        Ok(types::groups(data.get("groups")))
+    }
+
+    /// `GET /access/groups/{groupid}`: the group's members (`Sys.Audit` or `Group.Allocate`
+    /// on `/access/groups`; pve-access-control `API2/Group.pm` read_group).
+    pub async fn group_members(&self, groupid: &str) -> Result<Vec<String>, Error> {
+        let data = self.get(&format!("access/groups/{}", seg(groupid))).await?;
+        Ok(types::groups(data.get("members")))
     }
 
     async fn get(&self, path: &str) -> Result<Value, Error> {
@@ -415,6 +424,13 @@ impl Client {
     ) -> Result<T, Error> {
         let auth = self.auth().await?;
         let result = self.send_retrying(&method, path, form, &auth, decode).await;
+        if let Auth::Token(_) = auth {
+            match &result {
+                Err(Error::Unauthorized(reason)) => self.inner.refusals.refused(reason),
+                Ok(_) => self.inner.refusals.accepted(),
+                Err(_) => {}
+            }
+        }
         let (Err(Error::Unauthorized(reason)), Auth::Ticket { ticket, .. }) = (&result, &auth)
         else {
             return result;
@@ -532,6 +548,7 @@ impl Client {
     /// The authentication for the next call: the token, or a ticket (logging in or
     /// renewing first when needed). Holding the lock makes concurrent calls share one login.
     pub(super) async fn auth(&self) -> Result<Auth, Error> {
+        self.inner.refusals.check()?;
         let (user, password) = match &self.inner.credentials {
             Credentials::Token { .. } => {
                 let header = self.inner.token_header.clone();
@@ -557,7 +574,15 @@ impl Client {
                 Err(e) => return Err(e),
             }
         }
-        let fresh = self.login(user, password.expose_secret()).await?;
+        let fresh = match self.login(user, password.expose_secret()).await {
+            Ok(fresh) => fresh,
+            Err(Error::Unauthorized(reason)) => {
+                self.inner.refusals.refused(&reason);
+                return Err(Error::Unauthorized(reason));
+            }
+            Err(e) => return Err(e),
+        };
+        self.inner.refusals.accepted();
         tracing::debug!(%user, "logged in to PVE");
         Ok(session.insert(fresh).auth())
     }

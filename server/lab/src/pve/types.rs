@@ -262,15 +262,8 @@ impl TaskStatus {
     }
 }
 
-/// A user whose password PVE accepted, and their PVE groups.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoginInfo {
-    /// As PVE normalised it (`user@realm`).
-    pub username: String,
-    pub groups: Vec<String>,
-}
-
-/// `groups` is an array in `GET /access/users/{id}`, a comma list in `GET /access/users`.
+/// `groups` is an array in `GET /access/users/{id}`, a comma list in `GET /access/users`;
+/// `members` of `GET /access/groups/{id}` is an array.
 pub(crate) fn groups(v: Option<&Value>) -> Vec<String> {
     let names: Vec<&str> = match v {
         Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),

@@ -7,40 +7,29 @@
 //! may not call this endpoint (`allowtoken => 0`). Deviations: no TFA (`NeedTFA`), no
 //! `path`/`privs` verification mode.
 
+mod acl;
+mod checks;
 mod manage;
+mod permissions;
+pub(crate) mod roles;
 
+pub(crate) use acl::{acl, update_acl};
 pub(crate) use manage::{
-    acl, create_group, create_user, delete_group, delete_token, delete_user, password, update_acl,
-    update_user,
+    create_group, create_user, delete_group, delete_token, delete_user, password, update_user,
 };
+pub(crate) use permissions::permissions;
 
 use serde_json::{Map, Value, json};
 
 use super::Cx;
+use super::authn::{has_any, require_any};
 use super::reply::{ApiError, ApiResult, ok};
 use crate::auth;
 use crate::model::{Inner, Token, uuid};
+use checks::{GroupsParam, reachable_users, userid_group};
 
-fn cap(admin: bool) -> Value {
-    if !admin {
-        return json!({"vms": {"VM.Audit": 1, "VM.Console": 1, "VM.PowerMgmt": 1}, "storage": {}, "access": {}, "nodes": {}, "dc": {}, "sdn": {}, "mapping": {}});
-    }
-    let set = |privs: &[&str]| -> Value {
-        Value::Object(privs.iter().map(|p| ((*p).to_string(), json!(1))).collect())
-    };
-    json!({
-        "vms": set(&["VM.Allocate", "VM.Audit", "VM.Backup", "VM.Clone", "VM.Config.CDROM", "VM.Config.CPU", "VM.Config.Cloudinit", "VM.Config.Disk",
-            "VM.Config.HWType", "VM.Config.Memory", "VM.Config.Network", "VM.Config.Options", "VM.Console", "VM.GuestAgent.Audit",
-            "VM.GuestAgent.FileRead", "VM.GuestAgent.FileSystemMgmt", "VM.GuestAgent.FileWrite", "VM.GuestAgent.Unrestricted", "VM.Migrate",
-            "VM.PowerMgmt", "VM.Replicate", "VM.Snapshot", "VM.Snapshot.Rollback", "Permissions.Modify"]),
-        "storage": set(&["Datastore.Allocate", "Datastore.AllocateSpace", "Datastore.AllocateTemplate", "Datastore.Audit", "Permissions.Modify"]),
-        "access": set(&["Group.Allocate", "User.Modify", "Permissions.Modify"]),
-        "nodes": set(&["Sys.Audit", "Sys.Console", "Sys.Incoming", "Sys.Modify", "Sys.PowerMgmt", "Sys.Syslog", "Permissions.Modify"]),
-        "dc": set(&["SDN.Allocate", "SDN.Audit", "SDN.Use", "Sys.Audit", "Sys.Modify"]),
-        "sdn": set(&["SDN.Allocate", "SDN.Audit", "SDN.Use", "Permissions.Modify"]),
-        "mapping": set(&["Mapping.Audit", "Mapping.Modify", "Mapping.Use", "Permissions.Modify"]),
-    })
-}
+/// What `userid-group` and the user list accept (`API2/User.pm` `index`, `read_user`).
+const USER_READ: &[&str] = &["User.Modify", "Sys.Audit"];
 
 pub(crate) async fn ticket(cx: &Cx, method: &axum::http::Method) -> ApiResult {
     if *method == axum::http::Method::GET {
@@ -76,7 +65,6 @@ pub(crate) async fn ticket(cx: &Cx, method: &axum::http::Method) -> ApiResult {
     if !valid {
         return Err(ApiError::LoginFailed);
     }
-    let admin = inner.is_admin(&userid);
     let mut m = Map::new();
     m.insert("username".into(), json!(userid));
     m.insert(
@@ -87,10 +75,10 @@ pub(crate) async fn ticket(cx: &Cx, method: &axum::http::Method) -> ApiResult {
         "CSRFPreventionToken".into(),
         json!(auth::csrf(&cx.st.secret, &userid, now)),
     );
-    if admin && inner.nodes.len() > 1 {
+    if inner.nodes.len() > 1 && inner.holds(&userid, "/", "Sys.Audit") {
         m.insert("clustername".into(), json!(cx.st.clustername));
     }
-    m.insert("cap".into(), cap(admin));
+    m.insert("cap".into(), permissions::cap(&inner, &userid));
     ok(Value::Object(m))
 }
 
@@ -126,11 +114,23 @@ fn tokens_json(tokens: &std::collections::BTreeMap<String, Token>) -> Vec<Value>
         .collect()
 }
 
+/// `GET /access/users`: everyone may call it; the list holds the users the caller may read
+/// (`User.Modify` or `Sys.Audit` on `/access/groups`, or on a group of theirs) and the
+/// caller itself.
 pub(crate) fn users(cx: &Cx) -> ApiResult {
     let inner = cx.st.lock();
     let full = cx.p.flag("full")?;
+    let all = has_any(&inner, &cx.ident, "/access/groups", USER_READ);
+    let reachable = if all {
+        Default::default()
+    } else {
+        reachable_users(&inner, cx, USER_READ)
+    };
     let mut out = Vec::new();
     for (id, u) in &inner.users {
+        if !(all || *id == cx.ident.authid || reachable.contains(id)) {
+            continue;
+        }
         let mut m = Map::new();
         m.insert("userid".into(), json!(id));
         m.insert("enable".into(), json!(u8::from(u.enable)));
@@ -161,8 +161,10 @@ pub(crate) fn users(cx: &Cx) -> ApiResult {
     ok(Value::Array(out))
 }
 
+/// `GET /access/users/{userid}`, permission `['userid-group', ['User.Modify', 'Sys.Audit']]`.
 pub(crate) fn user(cx: &Cx, userid: &str) -> ApiResult {
     let inner = cx.st.lock();
+    userid_group(&inner, cx, userid, USER_READ, GroupsParam::Ignored, &[])?;
     let u = inner
         .users
         .get(userid)
@@ -195,14 +197,11 @@ pub(crate) fn user(cx: &Cx, userid: &str) -> ApiResult {
     ok(Value::Object(m))
 }
 
+/// `POST /access/users/{userid}/token/{tokenid}`, permission `['or', ['userid-param',
+/// 'self'], ['userid-group', ['User.Modify']]]`.
 pub(crate) fn create_token(cx: &Cx, userid: &str, tokenid: &str) -> ApiResult {
     let mut inner = cx.st.lock();
-    let own = cx.ident.userid == userid && cx.ident.ticket;
-    if !own && !super::authn::has(&inner, &cx.ident, "User.Modify") {
-        return Err(ApiError::Forbidden(format!(
-            "Permission check failed (/access/users/{userid}, User.Modify)"
-        )));
-    }
+    manage::own_or_user_modify(&inner, cx, userid)?;
     let valid = tokenid
         .chars()
         .next()
@@ -246,20 +245,50 @@ pub(crate) fn create_token(cx: &Cx, userid: &str, tokenid: &str) -> ApiResult {
     ok(json!({"full-tokenid": format!("{userid}!{tokenid}"), "info": info, "value": secret}))
 }
 
+/// `GET /access/groups`: the groups the caller holds `User.Modify`, `Sys.Audit` or
+/// `Group.Allocate` on (`/access/groups/<group>`, inherited from `/access/groups`).
 pub(crate) fn groups(cx: &Cx) -> ApiResult {
     let inner = cx.st.lock();
+    let privs = ["User.Modify", "Sys.Audit", "Group.Allocate"];
     let out: Vec<Value> = inner
         .groups
         .iter()
+        .filter(|(id, _)| has_any(&inner, &cx.ident, &format!("/access/groups/{id}"), &privs))
         .map(|(id, g)| {
             let mut m = Map::new();
             m.insert("groupid".into(), json!(id));
             if let Some(c) = &g.comment {
                 m.insert("comment".into(), json!(c));
             }
-            m.insert("users".into(), json!(g.users.join(",")));
+            let mut users = g.users.clone();
+            users.sort();
+            m.insert("users".into(), json!(users.join(",")));
             Value::Object(m)
         })
         .collect();
     ok(Value::Array(out))
+}
+
+/// `GET /access/groups/{groupid}`: `{"members": [...], "comment": ...}` (`API2/Group.pm`
+/// `read_group`, `['perm', '/access/groups', ['Sys.Audit', 'Group.Allocate'], any => 1]`).
+pub(crate) fn group(cx: &Cx, id: &str) -> ApiResult {
+    let inner = cx.st.lock();
+    require_any(
+        &inner,
+        &cx.ident,
+        "/access/groups",
+        &["Sys.Audit", "Group.Allocate"],
+    )?;
+    let g = inner
+        .groups
+        .get(id)
+        .ok_or_else(|| ApiError::msg(format!("group '{id}' does not exist")))?;
+    let mut members = g.users.clone();
+    members.sort();
+    let mut m = Map::new();
+    m.insert("members".into(), json!(members));
+    if let Some(c) = &g.comment {
+        m.insert("comment".into(), json!(c));
+    }
+    ok(Value::Object(m))
 }

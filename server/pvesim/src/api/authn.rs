@@ -8,11 +8,9 @@
 //! * wording (pve-manager >= 9.1.5): `401 No ticket`, `401 Authentication failed!`,
 //!   `401 Permission denied - invalid csrf token`, all with empty bodies.
 //!
-//! Privileges are simplified (a documented deviation): `root@pam` and members of group
-//! `admin` hold every privilege on every path; other users hold `VM.Audit`, `VM.Console`,
-//! `VM.PowerMgmt`, `Sys.Audit` and `Datastore.Audit` everywhere; a token with `privsep=1`
-//! holds nothing (PVE: user ∩ token ACLs, and a fresh token has no ACL), with `privsep=0`
-//! exactly its user's privileges. Lists are not filtered by privilege.
+//! Privilege checks evaluate the ACLs as PVE does (`crate::model::perms`); the helpers here
+//! are `PVE::RPCEnvironment`'s `check` (one privilege, [`require`]), `check_any`
+//! ([`require_any`]) and `raise_perm_exc` (`403 Permission check failed (path, priv)`).
 
 use axum::http::{HeaderMap, Method, header};
 
@@ -25,11 +23,8 @@ use crate::model::{Inner, State};
 pub(crate) struct Ident {
     /// `user@realm` or `user@realm!token`, as it appears in UPIDs and console answers.
     pub authid: String,
-    pub userid: String,
     /// Authenticated with a ticket (so CSRF applies), not a token.
     pub ticket: bool,
-    /// Token with privilege separation.
-    pub privsep: bool,
     /// No authentication at all (whitelisted endpoints).
     pub anonymous: bool,
 }
@@ -86,10 +81,8 @@ pub(crate) fn authenticate(
         }
     }
     Ok(Ident {
-        authid: userid.clone(),
-        userid,
+        authid: userid,
         ticket: true,
-        privsep: false,
         anonymous: false,
     })
 }
@@ -128,9 +121,7 @@ fn token(st: &State, value: &str) -> Result<Ident, ApiError> {
     }
     Ok(Ident {
         authid: tokenid.to_string(),
-        userid: userid.to_string(),
         ticket: false,
-        privsep: tok.privsep,
         anonymous: false,
     })
 }
@@ -153,35 +144,96 @@ fn cookie_value(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// Privileges a non-admin user holds everywhere (see the module doc).
-const USER_PRIVS: &[&str] = &[
-    "VM.Audit",
-    "VM.Console",
-    "VM.PowerMgmt",
-    "Sys.Audit",
-    "Datastore.Audit",
-];
-
-/// Whether the caller holds `privilege` on `path`.
-pub(crate) fn has(inner: &Inner, ident: &Ident, privilege: &str) -> bool {
-    if ident.anonymous || ident.privsep {
-        return false;
-    }
-    inner.is_admin(&ident.userid) || USER_PRIVS.contains(&privilege)
+/// `raise_perm_exc($what)`: `403 Permission check failed (what)`, or without detail.
+pub(crate) fn denied(what: Option<String>) -> ApiError {
+    ApiError::Forbidden(match what {
+        Some(w) => format!("Permission check failed ({w})"),
+        None => "Permission check failed".into(),
+    })
 }
 
-/// `raise_perm_exc`: `403 Permission check failed (/vms/100, VM.PowerMgmt)`.
+/// Whether the caller holds `privilege` on the ACL path `path`.
+pub(crate) fn has(inner: &Inner, ident: &Ident, path: &str, privilege: &str) -> bool {
+    !ident.anonymous && inner.holds(&ident.authid, path, privilege)
+}
+
+/// Whether the caller holds any of `privileges` on `path` (`check_any` with `noerr`).
+pub(crate) fn has_any(inner: &Inner, ident: &Ident, path: &str, privileges: &[&str]) -> bool {
+    if ident.anonymous {
+        return false;
+    }
+    let held = inner.permissions(&ident.authid, path);
+    privileges.iter().any(|p| held.contains_key(*p))
+}
+
+/// `RPCEnvironment::check`: `403 Permission check failed (/vms/100, VM.PowerMgmt)`.
 pub(crate) fn require(
     inner: &Inner,
     ident: &Ident,
     path: &str,
     privilege: &str,
 ) -> Result<(), ApiError> {
-    if has(inner, ident, privilege) {
+    if has(inner, ident, path, privilege) {
         Ok(())
     } else {
-        Err(ApiError::Forbidden(format!(
-            "Permission check failed ({path}, {privilege})"
-        )))
+        Err(denied(Some(format!("{path}, {privilege}"))))
+    }
+}
+
+/// `RPCEnvironment::check_any`: `403 Permission check failed (/access/groups,
+/// Sys.Audit|Group.Allocate)`.
+pub(crate) fn require_any(
+    inner: &Inner,
+    ident: &Ident,
+    path: &str,
+    privileges: &[&str],
+) -> Result<(), ApiError> {
+    if has_any(inner, ident, path, privileges) {
+        Ok(())
+    } else {
+        Err(denied(Some(format!("{path}, {}", privileges.join("|")))))
+    }
+}
+
+/// `VM.Allocate` for a new guest: on `/vms/<vmid>`, or on `/pool/<pool>` when it is to join
+/// that pool; else a bare `403 Permission check failed` (qemu-server `API2/Qemu.pm`
+/// `create_vm`, and the `'or'` test of `clone_vm`).
+pub(crate) fn require_vm_allocate(
+    inner: &Inner,
+    ident: &Ident,
+    vmid: u32,
+    pool: Option<&str>,
+) -> Result<(), ApiError> {
+    let on_pool = |p: &str| has(inner, ident, &format!("/pool/{p}"), "VM.Allocate");
+    if has(inner, ident, &format!("/vms/{vmid}"), "VM.Allocate") || pool.is_some_and(on_pool) {
+        Ok(())
+    } else {
+        Err(denied(None))
+    }
+}
+
+/// `RPCEnvironment::check_vm_perm`: the privilege on the guest's pool suffices, else it is
+/// needed on `/vms/<vmid>` (whose error is reported).
+pub(crate) fn require_vm(
+    inner: &Inner,
+    ident: &Ident,
+    vmid: u32,
+    pool: Option<&str>,
+    privilege: &str,
+) -> Result<(), ApiError> {
+    if pool.is_some_and(|p| has(inner, ident, &format!("/pool/{p}"), privilege)) {
+        return Ok(());
+    }
+    require(inner, ident, &format!("/vms/{vmid}"), privilege)
+}
+
+/// `RPCEnvironment::check_pool_exist`: `403 Permission check failed (pool 'x' does not
+/// exist)`.
+pub(crate) fn require_pool_exists(inner: &Inner, pool: Option<&str>) -> Result<(), ApiError> {
+    match pool {
+        Some(p) if !inner.pools.contains_key(p) => {
+            Err(denied(Some(format!("pool '{p}' does not exist"))))
+        }
+        _ => Ok(()),
     }
 }

@@ -335,11 +335,11 @@ pub(crate) fn delete_pool(cx: &Cx, id: &str) -> ApiResult {
 
 pub(crate) fn create_pool(cx: &Cx) -> ApiResult {
     let mut inner = cx.st.lock();
-    require(&inner, &cx.ident, "/pool", "Pool.Allocate")?;
     let id = cx
         .p
         .get("poolid")
         .ok_or_else(|| ApiError::param("poolid", "property is missing and it is not optional"))?;
+    require(&inner, &cx.ident, &format!("/pool/{id}"), "Pool.Allocate")?;
     if inner.pools.contains_key(id) {
         return Err(ApiError::msg(format!(
             "create pool failed - pool '{id}' already exists"
@@ -358,11 +358,11 @@ pub(crate) fn create_pool(cx: &Cx) -> ApiResult {
 pub(crate) fn update_pool(cx: &Cx, path_id: Option<&str>) -> ApiResult {
     let mut inner = cx.st.lock();
     inner.refresh();
-    require(&inner, &cx.ident, "/pool", "Pool.Allocate")?;
     let id = path_id
         .or(cx.p.get("poolid"))
         .ok_or_else(|| ApiError::param("poolid", "property is missing and it is not optional"))?
         .to_string();
+    require(&inner, &cx.ident, &format!("/pool/{id}"), "Pool.Allocate")?;
     if !inner.pools.contains_key(&id) {
         return Err(ApiError::msg(format!("pool '{id}' does not exist")));
     }

@@ -19,7 +19,7 @@ pub(crate) use template::template;
 use serde_json::json;
 
 use super::Cx;
-use super::authn::require;
+use super::authn::{require_pool_exists, require_vm, require_vm_allocate};
 use super::params;
 use super::reply::{ApiError, ApiResult, ok};
 use super::tasks::spawn;
@@ -186,18 +186,18 @@ pub(crate) fn create(cx: &Cx, node: &str, kind: Kind) -> ApiResult {
     let pool = cx.p.get("pool").map(str::to_string);
     let mut inner = cx.st.lock();
     inner.refresh();
-    require(&inner, &cx.ident, &format!("/vms/{vmid}"), "VM.Allocate")?;
+    require_pool_exists(&inner, pool.as_deref())?;
+    if start && kind == Kind::Qemu {
+        // qemu-server checks VM.PowerMgmt up front when the guest is to start after creation.
+        require_vm(&inner, &cx.ident, vmid, pool.as_deref(), "VM.PowerMgmt")?;
+    }
+    require_vm_allocate(&inner, &cx.ident, vmid, pool.as_deref())?;
     if let Some(g) = inner.store.get(vmid) {
         let what = if kind == Kind::Qemu { "VM" } else { "CT" };
         return Err(ApiError::msg(format!(
             "unable to create {what} {vmid} - {what} {vmid} already exists on node '{}'",
             g.node
         )));
-    }
-    if let Some(p) = &pool
-        && !inner.pools.contains_key(p)
-    {
-        return Err(ApiError::msg(format!("pool '{p}' does not exist")));
     }
     if kind == Kind::Lxc && cx.p.get("ostemplate").is_none() {
         return Err(ApiError::param(

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::Cx;
-use super::authn::require;
+use super::authn::require_any;
 use super::reply::{ApiError, ApiResult, ok};
 use crate::model::{Inner, Storage, disks};
 
@@ -75,11 +75,11 @@ fn ctime(path: &Path) -> u64 {
 pub(crate) fn content(cx: &Cx, node: &str, sid: &str) -> ApiResult {
     let mut inner = cx.st.lock();
     inner.refresh();
-    require(
+    require_any(
         &inner,
         &cx.ident,
         &format!("/storage/{sid}"),
-        "Datastore.Audit",
+        &["Datastore.Audit", "Datastore.AllocateSpace"],
     )?;
     let s = find(&inner, sid)?.clone();
     let want = cx.p.get("content");

@@ -14,9 +14,12 @@ use std::path::Path;
 
 use super::conf::{Conf, Section};
 use super::disks;
+use super::roles::{PrivSet, builtin};
 use super::store::{Kind, Store};
 use super::tasks::Tasks;
-use super::{Group, Inner, Node, NodeState, Pool, Power, Storage, Token, User, mac, uuid};
+use super::{
+    Acl, AclKind, Group, Inner, Node, NodeState, Pool, Power, Storage, Token, User, mac, uuid,
+};
 use crate::config::{SeedDisks, SimConfig};
 
 /// Everything the seed produced that is not in [`Inner`].
@@ -73,7 +76,8 @@ pub(crate) fn build(
         users: users(&secrets),
         groups: groups(),
         pools: BTreeMap::new(),
-        acl: Vec::new(),
+        acl: acl(),
+        roles: roles(cfg),
         store: Store::new(
             &cfg.root,
             (1..=node_count).map(|i| format!("pve{i}")).collect(),
@@ -280,6 +284,40 @@ fn groups() -> BTreeMap<String, Group> {
         },
     );
     g
+}
+
+/// The custom role of students and teachers (see [`acl`]).
+const LAB_USER_ROLE: &str = "LabUser";
+
+/// PVE's generated roles plus [`LAB_USER_ROLE`]: see, open the console of and power guests.
+fn roles(cfg: &SimConfig) -> BTreeMap<String, PrivSet> {
+    let mut roles = builtin(cfg.version);
+    roles.insert(
+        LAB_USER_ROLE.into(),
+        ["VM.Audit", "VM.Console", "VM.PowerMgmt"]
+            .iter()
+            .map(|p| (*p).to_string())
+            .collect(),
+    );
+    roles
+}
+
+/// Group `admin` holds `Administrator` on `/`; groups `students` and `teachers` hold
+/// [`LAB_USER_ROLE`] on `/vms`, which gives `student1@pve` exactly the ticket `cap` the
+/// fixture cluster answered (`vms`: `VM.Audit`, `VM.Console`, `VM.PowerMgmt`; nothing else).
+fn acl() -> Vec<Acl> {
+    let entry = |path: &str, group: &str, role: &str| Acl {
+        path: path.into(),
+        kind: AclKind::Group,
+        ugid: group.into(),
+        role: role.into(),
+        propagate: true,
+    };
+    vec![
+        entry("/", "admin", "Administrator"),
+        entry("/vms", "students", LAB_USER_ROLE),
+        entry("/vms", "teachers", LAB_USER_ROLE),
+    ]
 }
 
 /// A typical config as PVE's create would leave it.

@@ -319,9 +319,14 @@ async fn users_groups_acl_and_pools_can_be_managed() {
     )
     .await);
     let acl = c.call("GET", "/access/acl", &[]).await.data();
-    assert_eq!(acl[0]["ugid"], "course-b");
-    assert_eq!(acl[0]["type"], "group");
-    assert_eq!(acl[0]["propagate"], 1);
+    let entry = acl
+        .as_array()
+        .and_then(|l| l.iter().find(|a| a["path"] == "/pool/lab-b"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(entry["ugid"], "course-b");
+    assert_eq!(entry["type"], "group");
+    assert_eq!(entry["propagate"], 1);
     let forbidden = student
         .call("POST", "/access/groups", &[("groupid", "x")])
         .await;

@@ -6,6 +6,7 @@ mod client;
 mod consoles;
 mod fixtures;
 mod guests;
+mod permissions;
 
 use pvesim::{Sim, SimConfig};
 

@@ -20,9 +20,15 @@ pub struct Model {
     pub auth_id: String,
     /// The token secret or password, sealed.
     pub secret_enc: String,
-    /// Proxmox group whose members become portal admins on a realm login; `None` = anyone
-    /// who can log in to the cluster.
+    /// Proxmox group whose members sign in as portal admins (realm logins); `None` = only
+    /// `root@pam` is an admin.
     pub admin_group: Option<String>,
+    /// Proxmox group whose members sign in as teachers; `None` = nobody by group.
+    pub teacher_group: Option<String>,
+    /// Proxmox group whose members sign in as students; `None` = nobody by group.
+    pub student_group: Option<String>,
+    /// CIDRs (one per line) that SSH through the portal may connect to; empty = SSH off.
+    pub vm_subnets: String,
     pub ssh_user: Option<String>,
     /// The private key, sealed.
     pub ssh_key_enc: Option<String>,

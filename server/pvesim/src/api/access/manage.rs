@@ -1,27 +1,17 @@
-//! Managing users, groups, tokens, passwords and ACLs (proxmox/pve-access-control
-//! `API2/User.pm`, `API2/Group.pm`, `API2/ACL.pm`, `API2/AccessControl.pm`).
-//!
-//! Deviation: ACL entries are stored and listed, but privilege checks stay the simplified
-//! model of `authn` (admins vs. everyone else); they do not evaluate ACL paths or roles.
+//! Managing users, groups, tokens and passwords (proxmox/pve-access-control
+//! `src/PVE/API2/User.pm`, `API2/Group.pm`, `API2/AccessControl.pm` `change_password`),
+//! each with the permission test of its `permissions => { check => ... }` (see `checks`).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::checks::{GroupsParam, is_root, is_self, realm_allocate, userid_group};
 use crate::api::Cx;
-use crate::api::authn::has;
+use crate::api::authn::{denied, require};
 use crate::api::reply::{ApiError, ApiResult, ok};
-use crate::model::{Acl, Group, User};
+use crate::model::{AclKind, Group, User};
 
-fn need(cx: &Cx, inner: &crate::model::Inner, path: &str, privilege: &str) -> Result<(), ApiError> {
-    if has(inner, &cx.ident, privilege) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "Permission check failed ({path}, {privilege})"
-        )))
-    }
-}
-
-fn list(text: Option<&str>) -> Vec<String> {
+/// PVE's `split_list`.
+pub(super) fn list(text: Option<&str>) -> Vec<String> {
     text.unwrap_or("")
         .split([',', ';', ' '])
         .filter(|s| !s.is_empty())
@@ -59,13 +49,24 @@ fn set_groups(
 }
 
 /// `POST /access/users`.
+/// Permission: `['and', ['userid-param', 'Realm.AllocateUser'], ['userid-group',
+/// ['User.Modify'], groups_param => 'create']]`.
 pub(crate) fn create_user(cx: &Cx) -> ApiResult {
     let mut inner = cx.st.lock();
-    need(cx, &inner, "/access/groups", "User.Modify")?;
     let userid =
         cx.p.get("userid")
             .ok_or_else(|| ApiError::param("userid", "property is missing and it is not optional"))?
             .to_string();
+    let groups = list(cx.p.get("groups"));
+    realm_allocate(&inner, cx, &userid)?;
+    userid_group(
+        &inner,
+        cx,
+        &userid,
+        &["User.Modify"],
+        GroupsParam::Create,
+        &groups,
+    )?;
     if !valid_userid(&userid) {
         return Err(ApiError::param(
             "userid",
@@ -87,21 +88,24 @@ pub(crate) fn create_user(cx: &Cx) -> ApiResult {
         tokens: Default::default(),
     };
     inner.users.insert(userid.clone(), user);
-    set_groups(&mut inner, &userid, &list(cx.p.get("groups")), true)?;
+    set_groups(&mut inner, &userid, &groups, true)?;
     ok(Value::Null)
 }
 
-/// `PUT /access/users/{userid}`.
+/// `PUT /access/users/{userid}`; permission `['userid-group', ['User.Modify'],
+/// groups_param => 'update']`.
 pub(crate) fn update_user(cx: &Cx, userid: &str) -> ApiResult {
     let mut inner = cx.st.lock();
-    need(
-        cx,
+    let groups = cx.p.get("groups").map(|g| list(Some(g)));
+    userid_group(
         &inner,
-        &format!("/access/users/{userid}"),
-        "User.Modify",
+        cx,
+        userid,
+        &["User.Modify"],
+        GroupsParam::Update,
+        groups.as_deref().unwrap_or_default(),
     )?;
     let append = cx.p.flag("append")?;
-    let groups = cx.p.get("groups").map(|g| list(Some(g)));
     let user = inner
         .users
         .get_mut(userid)
@@ -126,13 +130,18 @@ pub(crate) fn update_user(cx: &Cx, userid: &str) -> ApiResult {
 }
 
 /// `DELETE /access/users/{userid}`: also drops group memberships and ACL entries.
+/// Permission: `['and', ['userid-param', 'Realm.AllocateUser'], ['userid-group',
+/// ['User.Modify']]]`.
 pub(crate) fn delete_user(cx: &Cx, userid: &str) -> ApiResult {
     let mut inner = cx.st.lock();
-    need(
-        cx,
+    realm_allocate(&inner, cx, userid)?;
+    userid_group(
         &inner,
-        &format!("/access/users/{userid}"),
-        "User.Modify",
+        cx,
+        userid,
+        &["User.Modify"],
+        GroupsParam::Ignored,
+        &[],
     )?;
     if inner.users.remove(userid).is_none() {
         return Err(ApiError::msg(format!(
@@ -142,22 +151,41 @@ pub(crate) fn delete_user(cx: &Cx, userid: &str) -> ApiResult {
     for g in inner.groups.values_mut() {
         g.users.retain(|u| u != userid);
     }
-    inner.acl.retain(|a| a.ugid != userid);
+    // user.cfg drops the ACL entries of vanished users and tokens when it is read again.
+    let own_token = format!("{userid}!");
+    inner
+        .acl
+        .retain(|a| a.ugid != userid && !a.ugid.starts_with(&own_token));
     ok(Value::Null)
+}
+
+/// `['or', ['userid-param', 'self'], ['userid-group', ['User.Modify']]]` (token calls).
+pub(crate) fn own_or_user_modify(
+    inner: &crate::model::Inner,
+    cx: &Cx,
+    userid: &str,
+) -> Result<(), ApiError> {
+    let group = || {
+        userid_group(
+            inner,
+            cx,
+            userid,
+            &["User.Modify"],
+            GroupsParam::Ignored,
+            &[],
+        )
+    };
+    if is_self(cx, userid) || group().is_ok() {
+        Ok(())
+    } else {
+        Err(denied(None))
+    }
 }
 
 /// `DELETE /access/users/{userid}/token/{tokenid}`.
 pub(crate) fn delete_token(cx: &Cx, userid: &str, tokenid: &str) -> ApiResult {
     let mut inner = cx.st.lock();
-    let own = cx.ident.userid == userid && cx.ident.ticket;
-    if !own {
-        need(
-            cx,
-            &inner,
-            &format!("/access/users/{userid}"),
-            "User.Modify",
-        )?;
-    }
+    own_or_user_modify(&inner, cx, userid)?;
     let user = inner
         .users
         .get_mut(userid)
@@ -167,10 +195,16 @@ pub(crate) fn delete_token(cx: &Cx, userid: &str, tokenid: &str) -> ApiResult {
             "no such token '{tokenid}' for user '{userid}'"
         )));
     }
+    let full = format!("{userid}!{tokenid}");
+    inner
+        .acl
+        .retain(|a| !(a.kind == AclKind::Token && a.ugid == full));
     ok(Value::Null)
 }
 
-/// `PUT /access/password` (users may change their own; admins anyone's).
+/// `PUT /access/password`: users may change their own; others need `['and',
+/// ['userid-param', 'Realm.AllocateUser'], ['userid-group', ['User.Modify']]]`, and only
+/// root may change `root@pam`'s or any `@pam` password (`change_password`).
 pub(crate) fn password(cx: &Cx) -> ApiResult {
     let mut inner = cx.st.lock();
     if !cx.ident.ticket {
@@ -192,13 +226,21 @@ pub(crate) fn password(cx: &Cx) -> ApiResult {
             "value must be at least 5 characters long",
         ));
     }
-    if userid != cx.ident.userid {
-        need(
-            cx,
-            &inner,
-            &format!("/access/users/{userid}"),
-            "User.Modify",
-        )?;
+    if !is_self(cx, &userid) {
+        let allowed = realm_allocate(&inner, cx, &userid).is_ok()
+            && userid_group(
+                &inner,
+                cx,
+                &userid,
+                &["User.Modify"],
+                GroupsParam::Ignored,
+                &[],
+            )
+            .is_ok();
+        // "only root may change root password", "do not allow to change system user passwords"
+        if !allowed || (!is_root(cx) && userid.ends_with("@pam")) {
+            return Err(denied(None));
+        }
     }
     let user = inner
         .users
@@ -208,10 +250,10 @@ pub(crate) fn password(cx: &Cx) -> ApiResult {
     ok(Value::Null)
 }
 
-/// `POST /access/groups`.
+/// `POST /access/groups` (`['perm', '/access/groups', ['Group.Allocate']]`).
 pub(crate) fn create_group(cx: &Cx) -> ApiResult {
     let mut inner = cx.st.lock();
-    need(cx, &inner, "/access/groups", "Group.Allocate")?;
+    require(&inner, &cx.ident, "/access/groups", "Group.Allocate")?;
     let id = cx
         .p
         .get("groupid")
@@ -232,78 +274,17 @@ pub(crate) fn create_group(cx: &Cx) -> ApiResult {
     ok(Value::Null)
 }
 
-/// `DELETE /access/groups/{groupid}`.
+/// `DELETE /access/groups/{groupid}` (`['perm', '/access/groups', ['Group.Allocate']]`).
 pub(crate) fn delete_group(cx: &Cx, id: &str) -> ApiResult {
     let mut inner = cx.st.lock();
-    need(cx, &inner, "/access/groups", "Group.Allocate")?;
+    require(&inner, &cx.ident, "/access/groups", "Group.Allocate")?;
     if inner.groups.remove(id).is_none() {
         return Err(ApiError::msg(format!(
             "delete group failed: group '{id}' does not exist"
         )));
     }
-    inner.acl.retain(|a| a.ugid != id);
-    ok(Value::Null)
-}
-
-/// `GET /access/acl`.
-pub(crate) fn acl(cx: &Cx) -> ApiResult {
-    let inner = cx.st.lock();
-    let list: Vec<Value> = inner
+    inner
         .acl
-        .iter()
-        .map(|a| json!({"path": a.path, "type": a.kind, "ugid": a.ugid, "roleid": a.role, "propagate": u8::from(a.propagate)}))
-        .collect();
-    ok(Value::Array(list))
-}
-
-/// `PUT /access/acl` (`path`, `roles`, `users`/`groups`/`tokens`, `propagate`, `delete`).
-pub(crate) fn update_acl(cx: &Cx) -> ApiResult {
-    let mut inner = cx.st.lock();
-    need(cx, &inner, "/access", "Permissions.Modify")?;
-    let path =
-        cx.p.get("path")
-            .ok_or_else(|| ApiError::param("path", "property is missing and it is not optional"))?
-            .to_string();
-    let roles = list(cx.p.get("roles"));
-    if roles.is_empty() {
-        return Err(ApiError::param(
-            "roles",
-            "property is missing and it is not optional",
-        ));
-    }
-    let delete = cx.p.flag("delete")?;
-    let propagate = cx.p.get("propagate").is_none() || cx.p.flag("propagate")?;
-    let mut subjects: Vec<(&'static str, String)> = Vec::new();
-    for (key, kind) in [("users", "user"), ("groups", "group"), ("tokens", "token")] {
-        for id in list(cx.p.get(key)) {
-            let known = match kind {
-                "user" => inner.users.contains_key(&id),
-                "group" => inner.groups.contains_key(&id),
-                _ => id.split_once('!').is_some_and(|(u, t)| {
-                    inner.users.get(u).is_some_and(|u| u.tokens.contains_key(t))
-                }),
-            };
-            if !known {
-                return Err(ApiError::msg(format!("unknown {kind} '{id}'")));
-            }
-            subjects.push((kind, id));
-        }
-    }
-    for role in &roles {
-        for (kind, ugid) in &subjects {
-            inner
-                .acl
-                .retain(|a| !(a.path == path && a.ugid == *ugid && a.role == *role));
-            if !delete {
-                inner.acl.push(Acl {
-                    path: path.clone(),
-                    kind,
-                    ugid: ugid.clone(),
-                    role: role.clone(),
-                    propagate,
-                });
-            }
-        }
-    }
+        .retain(|a| !(a.kind == AclKind::Group && a.ugid == id));
     ok(Value::Null)
 }

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::api::Cx;
-use crate::api::authn::require;
+use crate::api::authn::{require, require_pool_exists, require_vm_allocate};
 use crate::api::params;
 use crate::api::reply::{ApiError, ApiResult, ok};
 use crate::api::tasks::spawn;
@@ -31,6 +31,8 @@ pub(crate) fn clone(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult {
     let mut inner = cx.st.lock();
     inner.refresh();
     require(&inner, &cx.ident, &format!("/vms/{vmid}"), "VM.Clone")?;
+    require_vm_allocate(&inner, &cx.ident, newid, pool.as_deref())?;
+    require_pool_exists(&inner, pool.as_deref())?;
     let src = inner
         .store
         .get(vmid)
