@@ -35,7 +35,9 @@ impl CredentialBackoff {
         let state = self.0.lock().expect("backoff poisoned");
         match state.until {
             Some(until) if until > Instant::now() => {
-                let secs = until.saturating_duration_since(Instant::now()).as_secs() + 1;
+                // Round up: "in 0 s" would read as "now".
+                let left = until.saturating_duration_since(Instant::now());
+                let secs = left.as_secs() + u64::from(left.subsec_nanos() > 0);
                 Err(Error::Unauthorized(format!(
                     "{} (refused {} time(s) in a row; the portal tries again in {secs} s)",
                     state.reason, state.refusals
