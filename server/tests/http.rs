@@ -648,7 +648,13 @@ async fn a_password_change_signs_out_other_sessions() {
 
 /// A portal with a cluster (pvesim) in its inventory; ann has VM 100.
 async fn start_with_cluster() -> (Server, pvesim::Sim, tempfile::TempDir, i32) {
-    let s = start().await;
+    start_with_cluster_and(|_| {}).await
+}
+
+async fn start_with_cluster_and(
+    configure: impl FnOnce(&mut Settings),
+) -> (Server, pvesim::Sim, tempfile::TempDir, i32) {
+    let s = start_with(configure).await;
     let dir = tempfile::tempdir().unwrap();
     let sim = pvesim::Sim::start(pvesim::SimConfig::for_tests(dir.path())).unwrap();
     let cluster = lab::clusters::create(
@@ -840,14 +846,16 @@ async fn terminal_websockets_are_checked_before_any_proxmox_call() {
 }
 
 /// `/ws/ssh/…` refuses what the terminal socket refuses, plus a VM whose class has SSH off,
-/// a VM in no class and a VM without IP, all before the upgrade (so before any SSH
-/// connection, which only starts after the credentials are typed), and calls no Proxmox
-/// API at all; the owner's VM in an SSH class, with an IP, upgrades.
+/// a VM in no class, a VM without IP and an IP outside the cluster's VM subnets, all before
+/// the upgrade (so before any SSH connection, which only starts after the credentials are
+/// typed); the owner's VM in an SSH class, with an IP in the subnets, upgrades, and Proxmox
+/// is asked only for its nodes' addresses.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_websockets_are_checked_before_any_connection() {
     use lab::db::entity::{class, class_vm, vm};
     use sea_orm::{ActiveModelTrait, Set};
-    let (s, sim, _dir, cluster) = start_with_cluster().await;
+    // More socket opens than one person's burst: the rate limit has its own test.
+    let (s, sim, _dir, cluster) = start_with_cluster_and(|c| c.limits.sockets_burst = 100).await;
     s.add_user("bob", Role::Student).await;
     s.add_user("teach", Role::Teacher).await;
     let ann = s.login("ann").await;
@@ -964,12 +972,26 @@ async fn ssh_websockets_are_checked_before_any_connection() {
     assert_eq!(upgrade(100, Some(&ann), site).await, 409, "no IP");
     assert_eq!(upgrade(100, Some(&bob), site).await, 404, "another's VM");
     assert_eq!(s.services.consoles.open(), 0, "refusals take no slot");
+    // The guest agent's IP is the student's to set: loopback, or outside the cluster's VM
+    // subnets, or any address while the cluster has none, is refused.
     set_ip(100, Some("127.0.0.1")).await;
+    assert_eq!(upgrade(100, Some(&ann), site).await, 409, "loopback");
+    set_ip(100, Some("10.20.0.5")).await;
+    assert_eq!(upgrade(100, Some(&ann), site).await, 409, "no VM subnets yet");
+    let mut c: lab::db::entity::cluster::ActiveModel =
+        lab::clusters::find(&s.services, cluster).await.unwrap().into();
+    c.vm_subnets = Set("10.30.0.0/16".into());
+    c.update(db).await.unwrap();
+    assert_eq!(upgrade(100, Some(&ann), site).await, 409, "outside the subnets");
+    assert_eq!(s.services.consoles.open(), 0, "refusals take no slot");
+    sim.control().reset_counters();
+    set_ip(100, Some("10.30.0.5")).await;
     assert_eq!(upgrade(100, Some(&ann), site).await, 101);
-    assert_eq!(
-        sim.control().counters(),
-        Default::default(),
-        "SSH calls no Proxmox API"
+    // The nodes' addresses come from Proxmox; no VM is touched.
+    let calls = sim.control().counters();
+    assert!(
+        calls.keys().all(|route| route.contains("/cluster/status")),
+        "SSH reads only the node list from Proxmox: {calls:?}"
     );
 }
 

@@ -22,6 +22,10 @@ pub mod db;
 pub mod deploy;
 #[cfg(not(target_arch = "wasm32"))]
 mod error;
+// Wrappers around the crate-private Proxmox reply decoders for `server/lab/fuzz` only.
+#[cfg(all(feature = "fuzzing", not(target_arch = "wasm32")))]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inventory;
 #[cfg(not(target_arch = "wasm32"))]

@@ -35,6 +35,9 @@ pub use error::Error;
 pub use terminal::TermTicket;
 pub use tls::fetch_fingerprint;
 pub use types::*;
+// For `crate::fuzzing` (the fuzz targets); the client is its only other user.
+#[cfg(feature = "fuzzing")]
+pub(crate) use error::decode_envelope;
 
 /// Where and as whom to reach one PVE cluster.
 #[derive(Debug, Clone)]

@@ -3,7 +3,8 @@
 //! relay asks for a login and a password in the terminal, a wrong password gets "Access
 //! denied" and another try, the right one a shell (`echo`, a resize seen by `stty size`);
 //! three wrong ones close it. Refused before any connection: a class without SSH, another
-//! student's VM, a VM without IP, a VM in no class. An open SSH terminal ends within
+//! student's VM, a VM without IP, a VM in no class, an address outside the cluster's VM
+//! subnets or on this host, a cluster without VM subnets. An open SSH terminal ends within
 //! seconds of every way access can go (`support/revoke.rs`).
 
 #[path = "support/revoke.rs"]
@@ -15,7 +16,7 @@ mod world;
 
 use lab::console::ssh;
 use lab::console::{ByteLink, Payload};
-use lab::db::entity::{class, class_vm, user, vm};
+use lab::db::entity::{class, class_vm, cluster, user, vm};
 use lab::model::Role;
 use lab::{Error, classes, inventory};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -108,7 +109,7 @@ struct World {
     ann: user::Model,
     bob: user::Model,
     class_id: i32,
-    /// Ann's and Bob's VMs: running, in the class, IP 127.0.0.1.
+    /// Ann's and Bob's VMs: running, in the class, at the test sshd's address.
     ann_vm: i32,
     bob_vm: i32,
     /// Running, assigned to Ann, in no class.
@@ -149,9 +150,32 @@ async fn set_ip(w: &SimWorld, vmid: i32, ip: Option<&str>) {
     row.update(&w.services.db).await.unwrap();
 }
 
+/// The cluster's VM subnets (one per line).
+async fn set_subnets(services: &lab::Services, cluster_id: i32, subnets: &str) {
+    let row = lab::clusters::find(services, cluster_id).await.unwrap();
+    let mut row: cluster::ActiveModel = row.into();
+    row.vm_subnets = Set(subnets.to_owned());
+    row.update(&services.db).await.unwrap();
+}
+
+/// Points `vmid` at `sshd`: the VM's IP is sshd's, the cluster's VM subnet sshd's /30.
+async fn use_sshd(services: &lab::Services, cluster_id: i32, vmid: i32, sshd: &PasswordSshd) {
+    set_subnets(services, cluster_id, sshd.subnet()).await;
+    let row = vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(cluster_id))
+        .filter(vm::Column::Vmid.eq(vmid))
+        .one(&services.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row: vm::ActiveModel = row.into();
+    row.ip = Set(Some(sshd.ip().to_string()));
+    row.update(&services.db).await.unwrap();
+}
+
 /// A class (owned by a teacher) holding Ann's and Bob's VMs, SSH enabled, the VMs at
-/// 127.0.0.1; a third running VM assigned to Ann outside any class.
-async fn world() -> World {
+/// `sshd`'s address; a third running VM assigned to Ann outside any class.
+async fn world(sshd: &PasswordSshd) -> World {
     let w = sim_world(|_| {}).await;
     let teacher = make_user(&w.services, "tess", Role::Teacher).await;
     let ann = make_user(&w.services, "ann", Role::Student).await;
@@ -198,7 +222,7 @@ async fn world() -> World {
         inventory::assign(&w.services, w.cluster_id, vmid, who)
             .await
             .unwrap();
-        set_ip(&w, vmid, Some("127.0.0.1")).await;
+        use_sshd(&w.services, w.cluster_id, vmid, sshd).await;
     }
     // Only those who manage the class may turn SSH on.
     let refused = classes::set_ssh(&w.services, &ann, class.id, true).await;
@@ -221,7 +245,7 @@ async fn world() -> World {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ssh_asks_for_credentials_and_opens_a_shell() {
     let sshd = PasswordSshd::start(PASSWORD);
-    let World { w, ann, ann_vm, .. } = world().await;
+    let World { w, ann, ann_vm, .. } = world(&sshd).await;
 
     // The dashboard offers SSH on the class VM with an IP.
     let dash = inventory::dashboard(&w.services, &ann, &Default::default(), None)
@@ -234,7 +258,7 @@ async fn ssh_asks_for_credentials_and_opens_a_shell() {
     let target = ssh::open_ssh(&w.services, &ann, w.cluster_id, ann_vm)
         .await
         .unwrap();
-    assert_eq!(target.addr(), "127.0.0.1:22".parse().unwrap());
+    assert_eq!(target.addr(), (sshd.ip(), 22).into());
     assert_eq!(w.services.consoles.open(), 1, "SSH takes a console slot");
     let (link, mut b) = pipe();
     let relay = tokio::spawn(ssh::relay(
@@ -290,7 +314,7 @@ async fn ssh_asks_for_credentials_and_opens_a_shell() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_wrong_passwords_close_the_terminal() {
     let sshd = PasswordSshd::start(PASSWORD);
-    let World { w, ann, ann_vm, .. } = world().await;
+    let World { w, ann, ann_vm, .. } = world(&sshd).await;
     let target = ssh::open_ssh(&w.services, &ann, w.cluster_id, ann_vm)
         .await
         .unwrap();
@@ -337,7 +361,7 @@ async fn ssh_is_refused_before_any_connection() {
         ann_vm,
         bob_vm,
         loose_vm,
-    } = world().await;
+    } = world(&sshd).await;
     let s = &w.services;
     let c = w.cluster_id;
     let err = |r: lab::Result<ssh::SshTarget>| r.err().expect("refused");
@@ -370,7 +394,32 @@ async fn ssh_is_refused_before_any_connection() {
         .unwrap()
         .unwrap();
     assert!(!dash.cards.iter().find(|x| x.vmid == ann_vm).unwrap().ssh);
-    set_ip(&w, ann_vm, Some("127.0.0.1")).await;
+    // An address the guest agent could report, and SSH must not go to.
+    for (ip, says) in [
+        ("127.0.0.1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("169.254.1.1", "link-local"),
+        ("10.249.255.1", "outside the cluster's VM subnets"),
+        ("192.168.1.1", "outside the cluster's VM subnets"),
+    ] {
+        set_ip(&w, ann_vm, Some(ip)).await;
+        let e = err(ssh::open_ssh(s, &ann, c, ann_vm).await);
+        assert!(matches!(e, Error::Conflict(_)), "{ip}: {e}");
+        assert!(e.to_string().contains(says), "{ip}: {e}");
+    }
+    set_ip(&w, ann_vm, Some(&sshd.ip().to_string())).await;
+    // This host's own address, even inside the VM subnets: the host end of the veth pair.
+    let host_end = sshd.subnet().replace(".0/30", ".1");
+    set_subnets(s, c, &format!("10.249.0.0/16\n{}", sshd.subnet())).await;
+    set_ip(&w, ann_vm, Some(&host_end)).await;
+    let e = err(ssh::open_ssh(s, &ann, c, ann_vm).await);
+    assert!(e.to_string().contains("belongs to the portal"), "{host_end}: {e}");
+    set_ip(&w, ann_vm, Some(&sshd.ip().to_string())).await;
+    // No VM subnets set: SSH through the portal is off for the cluster.
+    set_subnets(s, c, "").await;
+    let e = err(ssh::open_ssh(s, &ann, c, ann_vm).await);
+    assert!(e.to_string().contains("off for this cluster"), "{e}");
+    set_subnets(s, c, sshd.subnet()).await;
     // The class without SSH.
     classes::set_ssh(s, &teacher, class_id, false)
         .await
@@ -411,6 +460,7 @@ async fn logged_in(
     sshd: &PasswordSshd,
 ) -> (Browser, tokio::task::JoinHandle<lab::Result<lab::console::RelayStats>>) {
     let s = &scene.w.services;
+    use_sshd(s, scene.cluster_id(), scene.vm.vmid, sshd).await;
     let target = ssh::open_ssh(s, &scene.viewer, scene.cluster_id(), scene.vm.vmid)
         .await
         .unwrap();
@@ -473,6 +523,7 @@ async fn revocation_at_the_login_prompt_ends_the_ssh_terminal() {
     let sshd = PasswordSshd::start(PASSWORD);
     let scene = revoke::Scene::new(revoke::Cause::Unassigned).await;
     let s = &scene.w.services;
+    use_sshd(s, scene.cluster_id(), scene.vm.vmid, &sshd).await;
     let target = ssh::open_ssh(s, &scene.ann, scene.cluster_id(), scene.vm.vmid)
         .await
         .unwrap();

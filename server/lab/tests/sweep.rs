@@ -2,81 +2,16 @@
 //! /30 on each side; the namespace end carries a VM's MAC): the sweep finds the address by
 //! MAC. Nothing else is probed: the only subnet given is the test's own /30.
 
+#[path = "support/netns.rs"]
+mod netns;
 #[path = "support/world.rs"]
 mod world;
 
 use lab::db::entity::vm;
 use lab::{clusters, sync};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
-use std::process::Command;
+use netns::Netns;
 use world::sim_world;
-
-/// A namespace with one veth end in it; removed on drop.
-struct Netns {
-    name: String,
-    host_if: String,
-}
-
-fn ip(args: &[&str]) {
-    let out = Command::new("ip")
-        .args(args)
-        .output()
-        .expect("the ip command");
-    assert!(
-        out.status.success(),
-        "ip {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-impl Netns {
-    fn new(mac: &str, subnet_third_octet: u8) -> Netns {
-        let id = std::process::id() % 100_000;
-        let name = format!("plsweep{id}");
-        let host_if = format!("plh{id}");
-        let peer = format!("pln{id}");
-        ip(&["netns", "add", &name]);
-        let ns = Netns {
-            name: name.clone(),
-            host_if: host_if.clone(),
-        };
-        ip(&[
-            "link", "add", &host_if, "type", "veth", "peer", "name", &peer,
-        ]);
-        ip(&["link", "set", &peer, "netns", &name]);
-        ip(&[
-            "addr",
-            "add",
-            &format!("10.249.{subnet_third_octet}.1/30"),
-            "dev",
-            &host_if,
-        ]);
-        ip(&["link", "set", &host_if, "up"]);
-        ip(&["-n", &name, "link", "set", &peer, "address", mac]);
-        ip(&[
-            "-n",
-            &name,
-            "addr",
-            "add",
-            &format!("10.249.{subnet_third_octet}.2/30"),
-            "dev",
-            &peer,
-        ]);
-        ip(&["-n", &name, "link", "set", &peer, "up"]);
-        ns
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.host_if])
-            .status();
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
@@ -119,7 +54,7 @@ async fn the_sweep_finds_a_vm_by_mac_in_the_given_subnet_only() {
     let mut a: vm::ActiveModel = target.clone().into();
     a.ip = Set(None);
     a.update(&services.db).await.unwrap();
-    let _ns = Netns::new(&mac, 77);
+    let _ns = Netns::new(77, Some(&mac));
     assert_eq!(
         sync::sweep::run(services, w.cluster_id, &subnet)
             .await

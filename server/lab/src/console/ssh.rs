@@ -4,7 +4,8 @@
 //!
 //! The same checks as the terminal before anything else ([`super::running_vm`]: the user may
 //! use the VM, its node answers, it runs), then: the VM belongs to a class with SSH enabled
-//! and the inventory knows its IP. The target is always that IP, port 22, read from the
+//! and the inventory knows its IP, inside the cluster's VM subnets and not the portal's or a
+//! node's own address ([`super::ssh_address`]). The target is always that IP, port 22, read from the
 //! database: nothing the browser sends names a host or a port. SSH sessions share the
 //! per-user console slots and the idle timeout.
 //!
@@ -20,9 +21,10 @@
 //! careful user can compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`.
 
 use super::terminal::frames;
+use super::ssh_address;
 use super::{AccessWatch, ByteLink, Closing, Payload, RelayStats, Slot, running_vm};
 use crate::db::entity::{class, class_vm, user};
-use crate::{Error, Result, Services};
+use crate::{Error, Result, Services, clusters};
 use russh::ChannelMsg;
 use russh::client;
 use russh::keys::{HashAlg, PublicKeyOrCertificate};
@@ -82,6 +84,13 @@ pub async fn open_ssh(
         .as_deref()
         .and_then(|ip| ip.trim().parse().ok())
         .ok_or_else(|| Error::Conflict("The VM has no known IP address yet.".into()))?;
+    // The guest agent reports that IP, and a student with root in the VM controls it.
+    let cluster = clusters::find(services, cluster_id).await?;
+    let subnets = clusters::vm_subnets(&cluster);
+    // The database alone refuses most bad addresses; only then ask Proxmox for its nodes'.
+    ssh_address::check_address(ip, &subnets, &[])?;
+    let nodes = ssh_address::node_addresses(services, &cluster).await?;
+    ssh_address::check_address(ip, &subnets, &nodes)?;
     let slot = services.consoles.take(user.id)?;
     Ok(SshTarget {
         addr: SocketAddr::new(ip, SSH_PORT),

@@ -28,7 +28,13 @@ pub fn check_address(ip: IpAddr, subnets: &[IpNet], forbidden: &[IpAddr]) -> Res
         ));
     }
     let ip = canonical(ip);
-    if special(ip) || forbidden.iter().any(|f| canonical(*f) == ip) || is_this_host(ip) {
+    if special(ip) {
+        return Err(Error::Conflict(format!(
+            "The VM's address {ip} is a loopback, link-local, multicast or unspecified address; \
+             SSH refused."
+        )));
+    }
+    if forbidden.iter().any(|f| canonical(*f) == ip) || is_this_host(ip) {
         return Err(Error::Conflict(format!(
             "The VM's address {ip} belongs to the portal or a Proxmox node; SSH refused."
         )));
@@ -134,7 +140,8 @@ mod tests {
             "::ffff:10.20.0.2",
         ] {
             let err = check_address(bad.parse().unwrap(), &subnets, &[node]).unwrap_err();
-            assert!(err.to_string().contains("belongs to"), "{bad}: {err}");
+            assert!(err.to_string().contains("SSH refused"), "{bad}: {err}");
+            assert!(!err.to_string().contains("outside"), "{bad}: {err}");
         }
     }
 

@@ -3,8 +3,8 @@
 //! `#[path = "support/revoke.rs"] mod revoke;`.
 //!
 //! [`Scene::new`] builds a fresh world per cause (pvesim, SQLite): a class owned by Tess
-//! whose student VM (running in pvesim, IP 127.0.0.1, SSH through the portal on) is Ann's,
-//! Bob (another student), Ada (an admin), and the session the relay runs in. The test opens
+//! whose student VM (running in pvesim, IP 127.0.0.1 until an SSH test points it at its
+//! sshd, SSH through the portal on) is Ann's, Bob (another student), Ada (an admin), and the session the relay runs in. The test opens
 //! its relay as [`Scene::viewer`] with [`Scene::watch`], shows that it streams, calls
 //! [`Scene::revoke`] and expects the relay to end within [`WITHIN`].
 

@@ -1,6 +1,9 @@
 //! A real, throw-away OpenSSH server with **password** authentication, for the tests of SSH
 //! through the portal: include it with `#[path = "support/sshd_password.rs"] mod sshd_password;`.
 //!
+//! It listens on port 22 inside its own network namespace ([`netns`]), at an address that is
+//! neither loopback nor this host's: the portal refuses SSH to those, as it must.
+//!
 //! No system user is created and no system file is changed: sshd runs inside a private mount
 //! namespace (`unshare --mount --propagation private`) where a temporary `/etc/shadow`
 //! (root, with the test's password, hashed by `openssl passwd -6`) is bind-mounted over the
@@ -13,11 +16,14 @@
 
 #![allow(dead_code)]
 
+#[path = "netns.rs"]
+mod netns;
 #[path = "procs.rs"]
 mod procs;
-use procs::{descendants, free_port};
+use netns::Netns;
+use procs::descendants;
 
-use std::net::TcpStream;
+use std::net::{IpAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,10 +34,12 @@ pub struct PasswordSshd {
     dir: tempfile::TempDir,
     port: u16,
     child: Option<Child>,
+    /// Declared last: dropped after sshd is killed.
+    netns: Netns,
 }
 
 impl PasswordSshd {
-    /// sshd on 127.0.0.1 (a free port) where `root` logs in with `password`.
+    /// sshd on port 22 of a fresh namespace's address, where `root` logs in with `password`.
     pub fn start(password: &str) -> PasswordSshd {
         assert!(
             Path::new(SSHD).exists(),
@@ -74,22 +82,30 @@ impl PasswordSshd {
         .expect("write shadow");
         let mut sshd = PasswordSshd {
             dir,
-            port: 0,
+            port: 22,
             child: None,
+            netns: Netns::new(100, None),
         };
-        for _ in 0..5 {
-            sshd.port = free_port();
-            sshd.write_config();
-            if sshd.spawn().is_ok() {
-                sshd.check_mount_is_private();
-                return sshd;
-            }
+        sshd.write_config();
+        if sshd.spawn().is_ok() {
+            sshd.check_mount_is_private();
+            return sshd;
         }
         panic!("sshd did not start; its log:\n{}", sshd.log());
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// sshd's address (the namespace's end of the veth pair).
+    pub fn ip(&self) -> IpAddr {
+        self.netns.inside
+    }
+
+    /// The /30 sshd's address is in: the cluster's VM subnet in the tests.
+    pub fn subnet(&self) -> &str {
+        &self.netns.subnet
     }
 
     pub fn log(&self) -> String {
@@ -121,7 +137,7 @@ impl PasswordSshd {
     fn write_config(&self) {
         let d = self.dir.path().display();
         let config = format!(
-            "ListenAddress 127.0.0.1\n\
+            "ListenAddress {ip}\n\
              Port {port}\n\
              HostKey {d}/host_ed25519\n\
              PidFile {d}/sshd.pid\n\
@@ -137,6 +153,7 @@ impl PasswordSshd {
              PrintLastLog no\n\
              MaxStartups 100\n\
              LogLevel VERBOSE\n",
+            ip = self.ip(),
             port = self.port
         );
         std::fs::write(self.dir.path().join("sshd_config"), config).expect("write sshd_config");
@@ -149,9 +166,10 @@ impl PasswordSshd {
             .append(true)
             .open(d.join("sshd.log"))
             .expect("sshd log");
-        // unshare and sh exec, so the child's pid is sshd's.
-        let mut child = Command::new("unshare")
-            .args(["--mount", "--propagation", "private", "--", "sh", "-c"])
+        // ip netns exec, unshare and sh exec, so the child's pid is sshd's.
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.netns.name])
+            .args(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c"])
             .arg(format!(
                 "mount --bind \"$1\" /etc/shadow && exec {SSHD} -D -e -f \"$2\""
             ))
@@ -168,7 +186,7 @@ impl PasswordSshd {
             if child.try_wait().expect("sshd status").is_some() {
                 return Err(());
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if TcpStream::connect((self.ip(), self.port)).is_ok() {
                 self.child = Some(child);
                 // That probe is a connection too: wait for its line, then count from there.
                 let deadline = Instant::now() + Duration::from_secs(5);
