@@ -510,3 +510,31 @@ async fn the_rdp_check_contacts_only_known_addresses_and_records_the_answer() {
         .unwrap();
     assert_eq!(again, 0);
 }
+
+/// Proxmox refusing the portal's own token: the sync fails, and the Sync page's last error
+/// says so and when the next try is; the runs during the pause never reach Proxmox (each
+/// would be an authentication failure in the node's log, which fail2ban may watch).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_show_the_backoff_on_the_sync_page() {
+    let w = world().await;
+    let token = w.sim.token();
+    let (id, _) = token.rsplit_once('=').unwrap();
+    let mut form =
+        ClusterForm::with_token("lab", &w.sim.url(), w.sim.fingerprint(), &format!("{id}=wrong"))
+            .unwrap();
+    form.ssh_user.clear();
+    clusters::update(&w.services, w.cluster.id, &form)
+        .await
+        .unwrap();
+    let cluster = clusters::find(&w.services, w.cluster.id).await.unwrap();
+    w.sim.control().reset_counters();
+    for _ in 0..5 {
+        assert!(sync::quick::run(&w.services, &cluster).await.is_err());
+    }
+    let calls: u64 = w.sim.control().counters().values().sum();
+    assert_eq!(calls, 1, "one refused call, then the pause");
+    let status = clusters::list(&w.services).await.unwrap();
+    let error = status[0].sync.last_error.clone().unwrap_or_default();
+    assert!(error.contains("tries again in"), "{error}");
+    assert!(error.contains("refused 1 time(s)"), "{error}");
+}
