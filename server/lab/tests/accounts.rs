@@ -174,6 +174,12 @@ on_both!(
         assert_eq!(session.user.username, "carol");
         assert_eq!(session.role(), Role::Teacher);
         assert!(session.user.last_login_at.is_some());
+        // A `{:?}` of the session (a log line, a panic) shows neither secret.
+        let shown = format!("{session:?}");
+        assert!(shown.contains("carol"), "{shown}");
+        assert!(!shown.contains(&token), "the cookie's secret: {shown}");
+        let hash = session.user.password_hash.clone();
+        assert!(!hash.is_empty() && !shown.contains(&hash), "the hash: {shown}");
 
         let wrong = login(&s, "carol", "a wrong password!!").await.unwrap_err();
         let unknown = login(&s, "nobody", "a long enough password")

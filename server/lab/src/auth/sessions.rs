@@ -15,13 +15,26 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, Quer
 /// Refresh `last_seen_at` at most this often, so reads do not each become a write.
 pub(crate) const TOUCH_EVERY_SECS: i64 = 60;
 
-/// A live session and its user.
-#[derive(Clone, Debug)]
+/// A live session and its user. Its `Debug` leaves out the cookie's secret and the user's
+/// password hash, so a `{:?}` in a log line or a panic message cannot leak them.
+#[derive(Clone)]
 pub struct Session {
     /// The secret from the cookie (needed to end the other sessions but not this one).
     pub token: String,
     pub user: user::Model,
     pub expires_at: i64,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("token", &"[redacted]")
+            .field("user_id", &self.user.id)
+            .field("username", &self.user.username)
+            .field("role", &self.role())
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 impl Session {
