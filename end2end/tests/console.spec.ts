@@ -3,7 +3,7 @@
 // sees the VM's screen change. A VM of someone else is refused. Needs JavaScript (noVNC).
 import { expect, Page } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { jsEnabled, trackErrors, demoSignIn, demoUrl, test } from "./helpers";
+import { jsEnabled, openThenSignOut, trackErrors, demoSignIn, demoUrl, test } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the console is noVNC: it needs JavaScript");
@@ -95,4 +95,12 @@ test("another student's console is refused, before and at the WebSocket", async 
     });
   }, `/ws/console/${cluster}/${other}`);
   expect(status).toBe("refused");
+});
+
+test("signing out ends an open console within seconds", async ({ page, context }) => {
+  test.setTimeout(60_000);
+  const { tab, signedOutAt } = await openThenSignOut(page, context, "student3", "console");
+  // The server closes the socket with 4403 and the page says why (not "connection lost").
+  await expect(tab.locator("#console-state")).toContainText("Access ended", { timeout: 5_000 });
+  console.log(`console: sign-out to closed ${Date.now() - signedOutAt} ms`);
 });

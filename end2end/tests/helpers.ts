@@ -1,6 +1,6 @@
 import { test as base, BrowserContext, expect, Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
-import { HYDRATED, ROUTE_LOGIN, VM_GRID } from "./ids";
+import { HYDRATED, LOGOUT_BUTTON, ROUTE_LOGIN, USER_MENU, VM_GRID } from "./ids";
 
 export const jsEnabled = (process.env.E2E_MODE ?? "js") !== "nojs";
 
@@ -73,13 +73,29 @@ export function demoPasswords(): Record<string, string> {
 }
 
 /** Signs in to the demo portal (with the printed password unless one is given) and waits
- *  for the dashboard. */
-export async function demoSignIn(page: Page, username: string, password?: string) {
+ *  for the dashboard (its VM grid, or its welcome for an account without VMs). */
+export async function demoSignIn(page: Page, username: string, password?: string, hasVms = true) {
   await page.goto(`${demoUrl()}${ROUTE_LOGIN}`);
   await ready(page);
   await page.getByLabel("Username").fill(username);
   await page.getByLabel("Password").fill(password ?? demoPasswords()[username]);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.locator(VM_GRID)).toBeVisible();
+  if (hasVms) await expect(page.locator(VM_GRID)).toBeVisible();
+  else await expect(page.getByRole("heading", { name: `Welcome, ${username}` })).toBeVisible();
   await ready(page);
+}
+
+/** Signs `username` in to the demo, opens their first (running) VM's `kind` tab from its card,
+ *  waits for "Connected", then signs out in the dashboard tab. Returns the VM's tab and when
+ *  the sign-out was clicked. */
+export async function openThenSignOut(page: Page, context: BrowserContext, username: string, kind: "console" | "terminal") {
+  await demoSignIn(page, username);
+  const card = page.locator(`${VM_GRID} .vm-card`).first();
+  await expect(card.locator(".badge")).toHaveText("Running", { timeout: 40_000 });
+  const [tab] = await Promise.all([context.waitForEvent("page"), card.locator(`a[data-${kind}]`).click()]);
+  await expect(tab.locator(`#${kind}-state`)).toHaveText("Connected", { timeout: 15_000 });
+  await page.locator(`${USER_MENU} summary`).click();
+  const signedOutAt = Date.now();
+  await page.locator(LOGOUT_BUTTON).click();
+  return { tab, signedOutAt };
 }

@@ -5,7 +5,7 @@
 // Needs JavaScript (xterm.js).
 import { expect, Page } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { jsEnabled, trackErrors, demoSignIn, demoUrl, test } from "./helpers";
+import { jsEnabled, openThenSignOut, trackErrors, demoSignIn, demoUrl, test } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the terminal is xterm.js: it needs JavaScript");
@@ -77,4 +77,13 @@ test("another student's terminal is refused, before and at the WebSocket", async
     });
   }, `/ws/terminal/${cluster}/${other}`);
   expect(status).toBe("refused");
+});
+
+test("signing out ends an open terminal within seconds", async ({ page, context }) => {
+  test.setTimeout(60_000);
+  const { tab, signedOutAt } = await openThenSignOut(page, context, "student2", "terminal");
+  // The server closes the socket with 4403 and the page says why (not "connection lost").
+  await expect(tab.locator("#terminal-state")).toContainText("Access ended", { timeout: 5_000 });
+  await expect(rows(tab).filter({ hasText: "[access ended]" })).toHaveCount(1);
+  console.log(`terminal: sign-out to closed ${Date.now() - signedOutAt} ms`);
 });
