@@ -72,15 +72,20 @@ pub async fn read_body(State(limit): State<usize>, req: Request, next: Next) -> 
     }
     let (parts, body) = req.into_parts();
     match to_bytes(body, limit).await {
-        Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
-        Err(e) if too_long(&e) => (
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "The request is too large.",
-        )
-            .into_response(),
+        Ok(bytes) => {
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) if too_long(&e) => {
+            (StatusCode::PAYLOAD_TOO_LARGE, "The request is too large.").into_response()
+        }
         Err(e) => {
             tracing::debug!(error = %e, "request body could not be read");
-            (StatusCode::BAD_REQUEST, "The request body could not be read.").into_response()
+            (
+                StatusCode::BAD_REQUEST,
+                "The request body could not be read.",
+            )
+                .into_response()
         }
     }
 }

@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn the_policy_allows_only_this_site_and_this_nonce() {
         let p = content_security_policy("abc123");
-        assert!(p.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval'"), "{p}");
+        assert!(
+            p.contains("script-src 'self' 'nonce-abc123' 'wasm-unsafe-eval'"),
+            "{p}"
+        );
         assert!(p.contains("frame-ancestors 'none'"), "{p}");
         assert!(!p.contains("script-src 'self' 'unsafe-inline'"), "{p}");
         assert!(!p.contains(" 'unsafe-eval'"), "{p}");

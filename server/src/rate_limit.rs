@@ -99,7 +99,8 @@ const SWEEP_EVERY: u32 = 1024;
 impl RateLimits {
     pub fn new(settings: &RateLimitSettings, behind_proxy: bool) -> Self {
         let nz = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
-        let api = Quota::per_second(nz(settings.api_per_second)).allow_burst(nz(settings.api_burst));
+        let api =
+            Quota::per_second(nz(settings.api_per_second)).allow_burst(nz(settings.api_burst));
         let sockets = Quota::per_minute(nz(settings.sockets_per_minute))
             .allow_burst(nz(settings.sockets_burst));
         Self {
@@ -227,7 +228,10 @@ mod tests {
             assert!(l.check(Kind::ServerFn, &a).is_ok());
         }
         let wait = l.check(Kind::ServerFn, &a).unwrap_err();
-        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
         assert!(l.check(Kind::ServerFn, &b).is_ok());
         assert!(l.check(Kind::Socket, &a).is_ok());
         assert!(l.check(Kind::Socket, &a).is_ok());

@@ -127,7 +127,10 @@ pub fn build_router(
         // Outermost last: body length, cross-site check, rate limits, then the body is read.
         .layer(middleware::from_fn(server_fn_status))
         .layer(middleware::from_fn_with_state(MAX_BODY_BYTES, read_body))
-        .layer(middleware::from_fn_with_state(limits, crate::rate_limit::limit))
+        .layer(middleware::from_fn_with_state(
+            limits,
+            crate::rate_limit::limit,
+        ))
         .layer(middleware::from_fn_with_state(origin, check_origin))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
     crate::headers::harden(router, settings.https())

@@ -977,12 +977,22 @@ async fn ssh_websockets_are_checked_before_any_connection() {
     set_ip(100, Some("127.0.0.1")).await;
     assert_eq!(upgrade(100, Some(&ann), site).await, 409, "loopback");
     set_ip(100, Some("10.20.0.5")).await;
-    assert_eq!(upgrade(100, Some(&ann), site).await, 409, "no VM subnets yet");
-    let mut c: lab::db::entity::cluster::ActiveModel =
-        lab::clusters::find(&s.services, cluster).await.unwrap().into();
+    assert_eq!(
+        upgrade(100, Some(&ann), site).await,
+        409,
+        "no VM subnets yet"
+    );
+    let mut c: lab::db::entity::cluster::ActiveModel = lab::clusters::find(&s.services, cluster)
+        .await
+        .unwrap()
+        .into();
     c.vm_subnets = Set("10.30.0.0/16".into());
     c.update(db).await.unwrap();
-    assert_eq!(upgrade(100, Some(&ann), site).await, 409, "outside the subnets");
+    assert_eq!(
+        upgrade(100, Some(&ann), site).await,
+        409,
+        "outside the subnets"
+    );
     assert_eq!(s.services.consoles.open(), 0, "refusals take no slot");
     sim.control().reset_counters();
     set_ip(100, Some("10.30.0.5")).await;

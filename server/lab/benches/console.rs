@@ -129,7 +129,12 @@ async fn run() {
     let mut sessions = Vec::new();
     for user in &users {
         let token = auth::start_session(&services, user.id, None).await.unwrap();
-        sessions.push(auth::resolve_session(&services, &token).await.unwrap().unwrap());
+        sessions.push(
+            auth::resolve_session(&services, &token)
+                .await
+                .unwrap()
+                .unwrap(),
+        );
     }
     let watch =
         |session: &auth::Session| console::AccessWatch::new(&services, session, view.id, vmid);
@@ -143,7 +148,12 @@ async fn run() {
             .await
             .unwrap();
         let (relay_side, browser_side) = pipe();
-        let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE, watch(&sessions[0])));
+        let relay = tokio::spawn(console::relay(
+            relay_side,
+            upstream,
+            console::IDLE,
+            watch(&sessions[0]),
+        ));
         let mut b = Buffered::new(browser_side);
         client_handshake(&mut b, None).await;
         frame(&mut b, 640, 400).await;
@@ -166,7 +176,12 @@ async fn run() {
                 .await
                 .unwrap();
             let (relay_side, browser_side) = pipe();
-            let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE, watch(&sessions[0])));
+            let relay = tokio::spawn(console::relay(
+                relay_side,
+                upstream,
+                console::IDLE,
+                watch(&sessions[0]),
+            ));
             let mut b = Buffered::new(Box::new(browser_side) as Box<dyn DynLink>);
             client_handshake(&mut b, None).await;
             (b, Some(relay))
@@ -216,7 +231,12 @@ async fn run() {
         for _ in 0..console::MAX_PER_USER {
             let upstream = console::open(&services, user, view.id, vmid).await.unwrap();
             let (relay_side, browser_side) = pipe();
-            let relay = tokio::spawn(console::relay(relay_side, upstream, console::IDLE, watch(session)));
+            let relay = tokio::spawn(console::relay(
+                relay_side,
+                upstream,
+                console::IDLE,
+                watch(session),
+            ));
             let mut b = Buffered::new(browser_side);
             client_handshake(&mut b, None).await;
             held.push((b, relay));

@@ -258,7 +258,11 @@ pub async fn test_form(form: &ClusterForm) -> Result<ClusterTest> {
         credentials,
         timeout: CALL_TIMEOUT,
     })?;
-    let groups = [&valid.admin_group, &valid.teacher_group, &valid.student_group];
+    let groups = [
+        &valid.admin_group,
+        &valid.teacher_group,
+        &valid.student_group,
+    ];
     run_test(&client, groups.map(Option::as_deref)).await
 }
 
@@ -450,7 +454,11 @@ impl Valid {
 /// Networks wider than a /8 (IPv4) or /32 (IPv6) are refused: "everything" is not a subnet.
 fn check_vm_subnets(text: &str) -> Result<Vec<ipnet::IpNet>> {
     let mut nets = Vec::new();
-    for item in text.split([',', '\n', ' ']).map(str::trim).filter(|t| !t.is_empty()) {
+    for item in text
+        .split([',', '\n', ' '])
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
         let net: ipnet::IpNet = item.parse().map_err(|_| {
             Error::Invalid(format!(
                 "VM subnets: {item:?} is not a subnet such as 10.20.0.0/24."

@@ -12,7 +12,11 @@ use serde_json::Value;
 
 /// `decode_envelope`: a status line and body into the envelope's `data` or an error. `None`
 /// when `status` is not a status code at all (reqwest never produces one).
-pub fn envelope(status: u16, reason: Option<&str>, body: &[u8]) -> Option<Result<Value, pve::Error>> {
+pub fn envelope(
+    status: u16,
+    reason: Option<&str>,
+    body: &[u8],
+) -> Option<Result<Value, pve::Error>> {
     let status = reqwest::StatusCode::from_u16(status).ok()?;
     Some(pve::decode_envelope(status, reason, body))
 }

@@ -499,7 +499,9 @@ pub async fn unassign(
             user.username
         )));
     }
-    services.revocations.publish(Revoked::Vm { cluster_id, vmid });
+    services
+        .revocations
+        .publish(Revoked::Vm { cluster_id, vmid });
     bump(&services.db, [ALL.to_owned(), user_key(user.id)]).await
 }
 

@@ -179,7 +179,10 @@ on_both!(
         assert!(shown.contains("carol"), "{shown}");
         assert!(!shown.contains(&token), "the cookie's secret: {shown}");
         let hash = session.user.password_hash.clone();
-        assert!(!hash.is_empty() && !shown.contains(&hash), "the hash: {shown}");
+        assert!(
+            !hash.is_empty() && !shown.contains(&hash),
+            "the hash: {shown}"
+        );
 
         let wrong = login(&s, "carol", "a wrong password!!").await.unwrap_err();
         let unknown = login(&s, "nobody", "a long enough password")
@@ -596,7 +599,10 @@ on_both!(
             "198.51.100.200",
         ));
         let (results, checked, throttled) = outcomes(tasks).await;
-        assert!(checked <= 3, "{checked} of 100 parallel guesses were checked");
+        assert!(
+            checked <= 3,
+            "{checked} of 100 parallel guesses were checked"
+        );
         assert_eq!(checked + throttled, 100);
         assert!(
             matches!(results.last(), Some(Err(Error::Throttled { .. }))),
@@ -621,7 +627,10 @@ on_both!(
             .map(|i| attempt(&s, &format!("sweep{i}"), "a wrong password", "203.0.113.9"))
             .collect();
         let (_, checked, throttled) = outcomes(tasks).await;
-        assert!(checked <= 6, "{checked} of 100 parallel guesses were checked");
+        assert!(
+            checked <= 6,
+            "{checked} of 100 parallel guesses were checked"
+        );
         assert_eq!(checked + throttled, 100);
         let from_there = auth::login(
             &s,
@@ -681,8 +690,7 @@ on_both!(
         let change = |current: &'static str| {
             let (s, token) = (s.clone(), token.clone());
             async move {
-                auth::change_password(&s, quinn.id, current, "a brand new password", &token)
-                    .await
+                auth::change_password(&s, quinn.id, current, "a brand new password", &token).await
             }
         };
         for _ in 0..3 {
@@ -714,6 +722,9 @@ on_both!(
                 other => panic!("{other:?}"),
             }
         }
-        assert!(checked <= 3, "{checked} of 50 parallel guesses were checked");
+        assert!(
+            checked <= 3,
+            "{checked} of 50 parallel guesses were checked"
+        );
     })
 );

@@ -151,7 +151,12 @@ async fn the_browser_gets_a_screen_and_its_keys_reach_the_vm() {
         .await
         .unwrap();
     let (link, mut browser) = pipe();
-    let relay = tokio::spawn(console::relay(link, upstream, console::IDLE, watch(&w, &ann, vmid).await));
+    let relay = tokio::spawn(console::relay(
+        link,
+        upstream,
+        console::IDLE,
+        watch(&w, &ann, vmid).await,
+    ));
 
     assert_eq!(browser.read(12).await, b"RFB 003.008\n");
     browser.send(b"RFB 003.008\n").await;
@@ -279,8 +284,13 @@ async fn a_user_has_at_most_four_consoles_and_closing_frees_them() {
 
 /// The watch the server would give `user`'s relay on `vmid` (in a fresh session).
 async fn watch(w: &World, user: &lab::db::entity::user::Model, vmid: i32) -> console::AccessWatch {
-    let token = auth::start_session(&w.services, user.id, None).await.unwrap();
-    let session = auth::resolve_session(&w.services, &token).await.unwrap().unwrap();
+    let token = auth::start_session(&w.services, user.id, None)
+        .await
+        .unwrap();
+    let session = auth::resolve_session(&w.services, &token)
+        .await
+        .unwrap()
+        .unwrap();
     console::AccessWatch::new(&w.services, &session, w.cluster, vmid)
 }
 
@@ -317,11 +327,9 @@ async fn frame(browser: &mut Browser, width: u16, height: u16) {
 
 /// Reads until the relay drops its end (`None`), failing after `within`.
 async fn closed(browser: &mut Browser, within: Duration) {
-    tokio::time::timeout(within, async {
-        while browser.rx.recv().await.is_some() {}
-    })
-    .await
-    .expect("the browser's socket is closed");
+    tokio::time::timeout(within, async { while browser.rx.recv().await.is_some() {} })
+        .await
+        .expect("the browser's socket is closed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -352,9 +360,14 @@ async fn an_open_console_ends_within_seconds_when_access_goes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_console_outlives_changes_that_leave_its_access() {
     let scene = revoke::Scene::new(revoke::Cause::SignOut).await;
-    let upstream = console::open(&scene.w.services, &scene.ann, scene.cluster_id(), scene.vm.vmid)
-        .await
-        .unwrap();
+    let upstream = console::open(
+        &scene.w.services,
+        &scene.ann,
+        scene.cluster_id(),
+        scene.vm.vmid,
+    )
+    .await
+    .unwrap();
     let (link, mut browser) = pipe();
     let relay = tokio::spawn(console::relay(link, upstream, console::IDLE, scene.watch()));
     let (width, height) = screen(&mut browser).await;

@@ -519,9 +519,13 @@ async fn refused_credentials_show_the_backoff_on_the_sync_page() {
     let w = world().await;
     let token = w.sim.token();
     let (id, _) = token.rsplit_once('=').unwrap();
-    let mut form =
-        ClusterForm::with_token("lab", &w.sim.url(), w.sim.fingerprint(), &format!("{id}=wrong"))
-            .unwrap();
+    let mut form = ClusterForm::with_token(
+        "lab",
+        &w.sim.url(),
+        w.sim.fingerprint(),
+        &format!("{id}=wrong"),
+    )
+    .unwrap();
     form.ssh_user.clear();
     clusters::update(&w.services, w.cluster.id, &form)
         .await

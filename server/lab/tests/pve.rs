@@ -631,13 +631,19 @@ async fn refused_credentials_back_off() {
     assert_eq!(sim.control().count("GET /version"), 1);
     tokio::time::sleep(Duration::from_millis(5100)).await;
     let _ = bad_token.version().await;
-    assert_eq!(sim.control().count("GET /version"), 2, "one try after the pause");
+    assert_eq!(
+        sim.control().count("GET /version"),
+        2,
+        "one try after the pause"
+    );
 
     let good = root(&sim);
     for _ in 0..6 {
         let _ = good.check_login("student1@pve", "nope").await;
     }
-    good.version().await.expect("a user's wrong password never pauses the portal");
+    good.version()
+        .await
+        .expect("a user's wrong password never pauses the portal");
 }
 
 #[test]

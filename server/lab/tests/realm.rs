@@ -81,8 +81,14 @@ async fn realm_roles_come_from_the_mapped_groups_only() {
 
     map_groups(&w, "admin", "teachers", "students").await;
     assert_eq!(sign_in(&w, "portal@pve", "secret").await.unwrap(), "admin");
-    assert_eq!(sign_in(&w, "teacher1@pve", "secret").await.unwrap(), "teacher");
-    assert_eq!(sign_in(&w, "student1@pve", "secret").await.unwrap(), "student");
+    assert_eq!(
+        sign_in(&w, "teacher1@pve", "secret").await.unwrap(),
+        "teacher"
+    );
+    assert_eq!(
+        sign_in(&w, "student1@pve", "secret").await.unwrap(),
+        "student"
+    );
     assert_eq!(sign_in(&w, "root@pam", "secret").await.unwrap(), "admin");
 
     // Someone in no mapped group is refused, however often, without being throttled: the
@@ -107,7 +113,10 @@ async fn realm_roles_come_from_the_mapped_groups_only() {
         &[("groups", "teachers")],
     )
     .await;
-    assert_eq!(sign_in(&w, "student1@pve", "secret").await.unwrap(), "teacher");
+    assert_eq!(
+        sign_in(&w, "student1@pve", "secret").await.unwrap(),
+        "teacher"
+    );
     pve_as_root(
         &w,
         reqwest::Method::PUT,
@@ -123,7 +132,10 @@ async fn realm_roles_come_from_the_mapped_groups_only() {
         &[("groups", "students")],
     )
     .await;
-    assert_eq!(sign_in(&w, "student1@pve", "secret").await.unwrap(), "student");
+    assert_eq!(
+        sign_in(&w, "student1@pve", "secret").await.unwrap(),
+        "student"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,7 +144,10 @@ async fn unreadable_groups_are_explained_and_never_count_as_a_wrong_password() {
     map_groups(&w, "admin", "teachers", "students").await;
     // A server that does not answer GET /access/users/{id}: the group is asked instead.
     w.sim.control().fail_path("/access/users", 1, "not here");
-    assert_eq!(sign_in(&w, "student1@pve", "secret").await.unwrap(), "student");
+    assert_eq!(
+        sign_in(&w, "student1@pve", "secret").await.unwrap(),
+        "student"
+    );
     assert_eq!(w.sim.control().count("GET /access/groups/{groupid}"), 3);
 
     // Neither answers: a clear message, at WARN, and no failed-password count: ten tries
@@ -147,7 +162,10 @@ async fn unreadable_groups_are_explained_and_never_count_as_a_wrong_password() {
         );
     }
     w.sim.control().clear_faults();
-    assert_eq!(sign_in(&w, "teacher1@pve", "secret").await.unwrap(), "teacher");
+    assert_eq!(
+        sign_in(&w, "teacher1@pve", "secret").await.unwrap(),
+        "teacher"
+    );
 
     // "Test connection" says the same.
     w.sim.control().fail_path("/access/groups", 3, "no");

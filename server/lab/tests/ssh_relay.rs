@@ -413,7 +413,10 @@ async fn ssh_is_refused_before_any_connection() {
     set_subnets(s, c, &format!("10.249.0.0/16\n{}", sshd.subnet())).await;
     set_ip(&w, ann_vm, Some(&host_end)).await;
     let e = err(ssh::open_ssh(s, &ann, c, ann_vm).await);
-    assert!(e.to_string().contains("belongs to the portal"), "{host_end}: {e}");
+    assert!(
+        e.to_string().contains("belongs to the portal"),
+        "{host_end}: {e}"
+    );
     set_ip(&w, ann_vm, Some(&sshd.ip().to_string())).await;
     // No VM subnets set: SSH through the portal is off for the cluster.
     set_subnets(s, c, "").await;
@@ -458,7 +461,10 @@ async fn watch(w: &SimWorld, user: &user::Model, vmid: i32) -> lab::console::Acc
 async fn logged_in(
     scene: &revoke::Scene,
     sshd: &PasswordSshd,
-) -> (Browser, tokio::task::JoinHandle<lab::Result<lab::console::RelayStats>>) {
+) -> (
+    Browser,
+    tokio::task::JoinHandle<lab::Result<lab::console::RelayStats>>,
+) {
     let s = &scene.w.services;
     use_sshd(s, scene.cluster_id(), scene.vm.vmid, sshd).await;
     let target = ssh::open_ssh(s, &scene.viewer, scene.cluster_id(), scene.vm.vmid)
@@ -495,7 +501,11 @@ async fn an_open_ssh_terminal_ends_within_seconds_when_access_goes() {
             .unwrap();
         assert!(stats.revoked, "{cause:?}: {stats:?}");
         b.rest().await;
-        assert_eq!(scene.w.services.consoles.open(), 0, "{cause:?}: the slot is freed");
+        assert_eq!(
+            scene.w.services.consoles.open(),
+            0,
+            "{cause:?}: the slot is freed"
+        );
     }
 }
 

@@ -9,8 +9,8 @@ mod world;
 
 use lab::db::entity::vm;
 use lab::{clusters, sync};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use netns::Netns;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use world::sim_world;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

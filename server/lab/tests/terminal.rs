@@ -340,18 +340,21 @@ async fn a_container_gets_its_console_as_a_terminal() {
 
 /// The watch the server would give `user`'s relay on `vmid` (in a fresh session).
 async fn watch(w: &World, user: &lab::db::entity::user::Model, vmid: i32) -> console::AccessWatch {
-    let token = auth::start_session(&w.services, user.id, None).await.unwrap();
-    let session = auth::resolve_session(&w.services, &token).await.unwrap().unwrap();
+    let token = auth::start_session(&w.services, user.id, None)
+        .await
+        .unwrap();
+    let session = auth::resolve_session(&w.services, &token)
+        .await
+        .unwrap()
+        .unwrap();
     console::AccessWatch::new(&w.services, &session, w.cluster, vmid)
 }
 
 /// Reads until the relay drops its end (`None`), failing after `within`.
 async fn closed(browser: &mut Browser, within: Duration) {
-    tokio::time::timeout(within, async {
-        while browser.rx.recv().await.is_some() {}
-    })
-    .await
-    .expect("the browser's socket is closed");
+    tokio::time::timeout(within, async { while browser.rx.recv().await.is_some() {} })
+        .await
+        .expect("the browser's socket is closed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -383,10 +386,14 @@ async fn an_open_terminal_ends_within_seconds_when_access_goes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_terminal_outlives_changes_that_leave_its_access() {
     let scene = revoke::Scene::new(revoke::Cause::Disabled).await;
-    let upstream =
-        terminal::open_terminal(&scene.w.services, &scene.ann, scene.cluster_id(), scene.vm.vmid)
-            .await
-            .unwrap();
+    let upstream = terminal::open_terminal(
+        &scene.w.services,
+        &scene.ann,
+        scene.cluster_id(),
+        scene.vm.vmid,
+    )
+    .await
+    .unwrap();
     let (link, mut browser) = pipe();
     let relay = tokio::spawn(terminal::relay(link, upstream, TIMING, scene.watch()));
     browser.until(":~# ").await;

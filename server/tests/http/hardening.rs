@@ -109,10 +109,7 @@ async fn every_response_carries_the_hardening_headers() {
 async fn hsts_is_sent_when_the_portal_is_served_over_https() {
     let s = start_with(|c| c.public_url = Some("https://lab.school.example".into())).await;
     let r = s.get("/login", None).await;
-    assert_eq!(
-        header(&r, "strict-transport-security"),
-        "max-age=31536000"
-    );
+    assert_eq!(header(&r, "strict-transport-security"), "max-age=31536000");
 }
 
 /// A request body sent in chunks, without `Content-Length`, as `size` bytes of a form field.
@@ -179,7 +176,9 @@ async fn another_teachers_class_page_is_404() {
     let theirs = s.get(&path, Some(&s.login("other").await)).await;
     assert_eq!(theirs.status, 404, "{}", theirs.body);
     assert!(!theirs.body.contains("Networks"));
-    let none = s.get("/classes/999999", Some(&s.login("other").await)).await;
+    let none = s
+        .get("/classes/999999", Some(&s.login("other").await))
+        .await;
     assert_eq!(none.status, 404);
 }
 
@@ -198,12 +197,21 @@ async fn current_password_guesses_are_throttled() {
     }
     let mut statuses = Vec::new();
     for _ in 0..12 {
-        statuses.push(change(&s, &cookie, "a wrong password").await.status.as_u16());
+        statuses.push(
+            change(&s, &cookie, "a wrong password")
+                .await
+                .status
+                .as_u16(),
+        );
     }
     assert_eq!(statuses[..5], [400; 5], "{statuses:?}");
     assert_eq!(statuses[5..], [429; 7], "{statuses:?}");
     let right = change(&s, &cookie, PASSWORD).await;
-    assert_eq!(right.status, 429, "past the limit even the right one: {}", right.body);
+    assert_eq!(
+        right.status, 429,
+        "past the limit even the right one: {}",
+        right.body
+    );
     assert!(right.body.contains("Try again"), "{}", right.body);
 }
 
@@ -220,9 +228,20 @@ async fn server_functions_are_rate_limited_per_session() {
     let ivy = s.login("ivy").await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..20 {
-        let (http, url, cookie) = (s.http.clone(), format!("{}/api/auth/me", s.url), hal.clone());
+        let (http, url, cookie) = (
+            s.http.clone(),
+            format!("{}/api/auth/me", s.url),
+            hal.clone(),
+        );
         tasks.spawn(async move {
-            read(http.post(url).header("cookie", cookie).send().await.unwrap()).await
+            read(
+                http.post(url)
+                    .header("cookie", cookie)
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await
         });
     }
     let mut limited = 0;

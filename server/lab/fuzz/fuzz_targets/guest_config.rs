@@ -37,7 +37,10 @@ fn round_trip(config: &GuestConfig) {
     let written = config.to_text();
     let again = GuestConfig::parse(&written)
         .unwrap_or_else(|e| panic!("our own output does not parse: {e}\n{written:?}"));
-    assert_eq!(&again, config, "parse(to_text) changed the config\n{written:?}");
+    assert_eq!(
+        &again, config,
+        "parse(to_text) changed the config\n{written:?}"
+    );
     assert_eq!(again.to_text(), written);
 }
 
@@ -52,7 +55,13 @@ fn inspect(config: &GuestConfig) {
     assert!(slots.iter().all(|s| config.get(s).is_some()));
     assert!(config.macs().len() <= slots.len());
     let _ = config.is_template();
-    assert_eq!(config.keys().count(), config.keys().collect::<std::collections::BTreeSet<_>>().len());
+    assert_eq!(
+        config.keys().count(),
+        config
+            .keys()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    );
 }
 
 /// A complete, valid rewrite request for `source`: it may be refused for what the source
@@ -71,7 +80,10 @@ fn clone_of(source: &GuestConfig, data: &[u8]) {
         .map(|i| format!("02:FF:00:00:{:02X}:{:02X}", i / 256, i % 256))
         .collect();
     let r = Rewrite {
-        name: sanitize_vm_name(&String::from_utf8_lossy(&data[..data.len().min(80)]), 999999),
+        name: sanitize_vm_name(
+            &String::from_utf8_lossy(&data[..data.len().min(80)]),
+            999999,
+        ),
         template: byte(0) & 1 == 1,
         disks,
         macs,
@@ -137,6 +149,9 @@ fn volid_checks(text: &str) {
 fn name(text: &str) {
     let name = sanitize_vm_name(text, 4242);
     assert!((1..=63).contains(&name.len()), "{name:?}");
-    assert!(name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-'));
+    assert!(
+        name.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    );
     assert!(!name.starts_with('-') && !name.ends_with('-'), "{name:?}");
 }

@@ -66,7 +66,10 @@ impl ByteLink for Peer {
 /// The peer never makes us wait, so one poll finishes the handshake.
 fn run<T>(future: impl Future<Output = T>) -> T {
     let mut future = pin!(future);
-    match future.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+    match future
+        .as_mut()
+        .poll(&mut Context::from_waker(Waker::noop()))
+    {
         Poll::Ready(out) => out,
         Poll::Pending => panic!("the handshake waited on a peer that never blocks"),
     }
@@ -108,7 +111,11 @@ fn node(stream: &[u8], cut: usize) {
             assert_eq!(peer.sent, sent);
             let mut rest = leftover;
             rest.extend(peer.incoming.into_iter().flatten());
-            assert_eq!(rest, stream[consumed..], "bytes past the handshake were lost");
+            assert_eq!(
+                rest,
+                stream[consumed..],
+                "bytes past the handshake were lost"
+            );
         }
         None => assert!(result.is_err(), "accepted an invalid handshake"),
     }
@@ -139,6 +146,9 @@ fn des_key(stream: &[u8]) {
     let answer = vnc_auth_response(&password, &challenge);
     assert_eq!(answer, vnc_auth_response(&password, &challenge));
     if password.len() >= 8 {
-        assert_eq!(answer, vnc_auth_response(&format!("{password}x"), &challenge));
+        assert_eq!(
+            answer,
+            vnc_auth_response(&format!("{password}x"), &challenge)
+        );
     }
 }

@@ -28,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     } else {
         binary_message(payload);
     }
-    if let Some(size) = std::str::from_utf8(payload).ok() {
+    if let Ok(size) = std::str::from_utf8(payload) {
         sizes(size);
     }
     node_login(usize::from(head >> 1 & 0x0F), payload);
@@ -62,13 +62,24 @@ fn check_input(typed: &[u8], out: Option<Vec<u8>>) {
     let mut rest = out.as_slice();
     let mut read = Vec::new();
     while !rest.is_empty() {
-        let header = rest.strip_prefix(b"0:").expect("every frame is an input frame");
+        let header = rest
+            .strip_prefix(b"0:")
+            .expect("every frame is an input frame");
         let colon = header.iter().position(|b| *b == b':').expect("a length");
-        let len: usize = std::str::from_utf8(&header[..colon]).unwrap().parse().unwrap();
-        assert!((1..=frames::MAX_INPUT_FRAME).contains(&len), "frame of {len} bytes");
+        let len: usize = std::str::from_utf8(&header[..colon])
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (1..=frames::MAX_INPUT_FRAME).contains(&len),
+            "frame of {len} bytes"
+        );
         let frame = &header[colon + 1..colon + 1 + len];
         if std::str::from_utf8(typed).is_ok() {
-            assert!(std::str::from_utf8(frame).is_ok(), "a frame splits a character");
+            assert!(
+                std::str::from_utf8(frame).is_ok(),
+                "a frame splits a character"
+            );
         }
         read.extend_from_slice(frame);
         rest = &header[colon + 1 + len..];

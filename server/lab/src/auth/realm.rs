@@ -114,11 +114,7 @@ async fn groups_of(
 }
 
 /// What `cluster` says of `userid`, whose password it accepted.
-pub async fn verdict(
-    client: &pve::Client,
-    cluster: &cluster::Model,
-    userid: &str,
-) -> RealmVerdict {
+pub async fn verdict(client: &pve::Client, cluster: &cluster::Model, userid: &str) -> RealmVerdict {
     match groups_of(client, cluster, userid).await {
         None => RealmVerdict::GroupsUnknown,
         Some(groups) => match realm_role(cluster, userid, &groups) {
@@ -253,7 +249,11 @@ async fn find_or_create(services: &Services, username: &str, role: Role) -> Resu
 mod tests {
     use super::*;
 
-    fn cluster(admin: Option<&str>, teacher: Option<&str>, student: Option<&str>) -> cluster::Model {
+    fn cluster(
+        admin: Option<&str>,
+        teacher: Option<&str>,
+        student: Option<&str>,
+    ) -> cluster::Model {
         cluster::Model {
             id: 1,
             name: "c".into(),

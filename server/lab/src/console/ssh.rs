@@ -20,8 +20,8 @@
 //! relay prints the key's SHA-256 fingerprint in the terminal on each connection, so a
 //! careful user can compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`.
 
-use super::terminal::frames;
 use super::ssh_address;
+use super::terminal::frames;
 use super::{AccessWatch, ByteLink, Closing, Payload, RelayStats, Slot, running_vm};
 use crate::db::entity::{class, class_vm, user};
 use crate::{Error, Result, Services, clusters};

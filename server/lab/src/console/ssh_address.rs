@@ -107,7 +107,10 @@ mod tests {
     fn only_addresses_inside_the_subnets_pass() {
         let subnets = nets(&["10.20.0.0/24", "fd00:20::/64"]);
         for ok in ["10.20.0.17", "fd00:20::17", "::ffff:10.20.0.17"] {
-            assert!(check_address(ok.parse().unwrap(), &subnets, &[]).is_ok(), "{ok}");
+            assert!(
+                check_address(ok.parse().unwrap(), &subnets, &[]).is_ok(),
+                "{ok}"
+            );
         }
         for outside in ["10.20.1.17", "192.168.1.1", "8.8.8.8", "fd00:21::1"] {
             let err = check_address(outside.parse().unwrap(), &subnets, &[]).unwrap_err();
@@ -148,6 +151,9 @@ mod tests {
     #[test]
     fn this_hosts_own_addresses_are_recognised() {
         assert!(is_this_host("127.0.0.1".parse().unwrap()));
-        assert!(!is_this_host("192.0.2.1".parse().unwrap()), "TEST-NET-1 is nobody's");
+        assert!(
+            !is_this_host("192.0.2.1".parse().unwrap()),
+            "TEST-NET-1 is nobody's"
+        );
     }
 }

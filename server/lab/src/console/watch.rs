@@ -115,7 +115,9 @@ impl AccessWatch {
         match event {
             Revoked::Session(id_hash) => *id_hash == self.session,
             Revoked::User(id) => *id == self.user_id,
-            Revoked::Vm { cluster_id, vmid } => (*cluster_id, *vmid) == (self.cluster_id, self.vmid),
+            Revoked::Vm { cluster_id, vmid } => {
+                (*cluster_id, *vmid) == (self.cluster_id, self.vmid)
+            }
             Revoked::Everything => true,
         }
     }

@@ -82,7 +82,9 @@ impl GuestConfig {
     /// next write, and so does [`GuestConfig::to_text`]).
     pub fn parse(text: &str) -> Result<GuestConfig, ConfigError> {
         let mut config = GuestConfig::default();
-        for (index, line) in text.lines().enumerate() {
+        // `\n` only, as PVE splits: `lines()` would also eat a `\r` that belongs to the line,
+        // and the line would lose it between one write and the next read (found by fuzzing).
+        for (index, line) in text.split('\n').enumerate() {
             if let Some(header) = section_header(line) {
                 config.sections.push(Section {
                     header: header.to_owned(),

@@ -55,7 +55,13 @@ impl Netns {
             "link", "add", &host_if, "type", "veth", "peer", "name", &peer,
         ]);
         ip(&["link", "set", &peer, "netns", &name]);
-        ip(&["addr", "add", &format!("10.249.{octet}.1/30"), "dev", &host_if]);
+        ip(&[
+            "addr",
+            "add",
+            &format!("10.249.{octet}.1/30"),
+            "dev",
+            &host_if,
+        ]);
         ip(&["link", "set", &host_if, "up"]);
         if let Some(mac) = mac {
             ip(&["-n", &name, "link", "set", &peer, "address", mac]);

@@ -277,7 +277,10 @@ impl Scene {
         match cause {
             Cause::SessionExpiry => {}
             Cause::Deleted => {
-                let gone = user::Entity::find_by_id(self.ann.id).one(&s.db).await.unwrap();
+                let gone = user::Entity::find_by_id(self.ann.id)
+                    .one(&s.db)
+                    .await
+                    .unwrap();
                 assert!(gone.is_none(), "{cause:?} deleted Ann");
             }
             Cause::SignOut | Cause::PasswordChange | Cause::PasswordReset | Cause::Disabled => {
@@ -298,9 +301,15 @@ impl Scene {
     pub async fn unrelated_changes(&self) {
         let s = &self.w.services;
         assert_eq!(self.viewer.id, self.ann.id);
-        auth::change_password(s, self.ann.id, PASSWORD, "changed right here", &self.session.token)
-            .await
-            .unwrap();
+        auth::change_password(
+            s,
+            self.ann.id,
+            PASSWORD,
+            "changed right here",
+            &self.session.token,
+        )
+        .await
+        .unwrap();
         auth::set_role(s, self.ann.id, Role::Student).await.unwrap();
         let (other, _) = session_of(&self.w, &self.ann).await;
         auth::end_session(s, &other).await.unwrap();

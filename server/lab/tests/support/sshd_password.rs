@@ -169,7 +169,15 @@ impl PasswordSshd {
         // ip netns exec, unshare and sh exec, so the child's pid is sshd's.
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.netns.name])
-            .args(["unshare", "--mount", "--propagation", "private", "--", "sh", "-c"])
+            .args([
+                "unshare",
+                "--mount",
+                "--propagation",
+                "private",
+                "--",
+                "sh",
+                "-c",
+            ])
             .arg(format!(
                 "mount --bind \"$1\" /etc/shadow && exec {SSHD} -D -e -f \"$2\""
             ))

@@ -118,7 +118,12 @@ async fn keepalives_flow_while_quiet_but_do_not_keep_the_terminal_open() {
         idle: Duration::from_secs(100),
         keepalive: Duration::from_secs(30),
     };
-    let relay = tokio::spawn(relay(browser, terminal(&slots, node, b""), timing, AccessWatch::never()));
+    let relay = tokio::spawn(relay(
+        browser,
+        terminal(&slots, node, b""),
+        timing,
+        AccessWatch::never(),
+    ));
     let mut pings = Vec::new();
     while let Some(bytes) = n.rx.recv().await {
         pings.push(bytes);
@@ -139,7 +144,12 @@ async fn traffic_postpones_the_idle_timeout() {
         idle: Duration::from_secs(100),
         keepalive: Duration::from_secs(3600),
     };
-    let relay = tokio::spawn(relay(browser, terminal(&slots, node, b""), timing, AccessWatch::never()));
+    let relay = tokio::spawn(relay(
+        browser,
+        terminal(&slots, node, b""),
+        timing,
+        AccessWatch::never(),
+    ));
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_secs(80)).await;
         b.tx.send(Payload::Binary(b"a".to_vec())).await.unwrap();
@@ -158,7 +168,12 @@ async fn a_browser_that_does_not_read_holds_the_node_back() {
     let slots = ConsoleSlots::default();
     let (browser, b) = link();
     let (node, n) = link();
-    let relay = tokio::spawn(relay(browser, terminal(&slots, node, b""), SLOW, AccessWatch::never()));
+    let relay = tokio::spawn(relay(
+        browser,
+        terminal(&slots, node, b""),
+        SLOW,
+        AccessWatch::never(),
+    ));
     // Nobody reads `b.rx`: the relay can hold one message in its hands and the two
     // channels one each, so the node's fourth message never gets in.
     let mut accepted = 0;

@@ -144,8 +144,13 @@ pub(super) fn set_net_mac(value: &str, mac: &str) -> String {
     if let Some(i) = mac_item(&value.split(',').collect::<Vec<_>>()) {
         let key = items[i].split_once('=').map_or("", |(k, _)| k).to_owned();
         items[i] = format!("{key}={mac}");
-    } else if !items[0].contains('=') {
-        // A bare model (`virtio,bridge=vmbr0`): use PVE's own `model=MAC` shorthand.
+    } else if !items[0].is_empty()
+        && !items[0].contains('=')
+        && !NET_OPTIONS.contains(&items[0].as_str())
+    {
+        // A bare model (`virtio,bridge=vmbr0`): use PVE's own `model=MAC` shorthand. Not for
+        // an option's bare name or an empty item (`model,…`, `,…`; found by fuzzing): those
+        // would become `model=MAC` or `=MAC`, which is no MAC to PVE or to `net_mac`.
         items[0] = format!("{}={mac}", items[0]);
     } else {
         items.push(format!("macaddr={mac}"));

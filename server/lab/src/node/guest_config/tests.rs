@@ -236,6 +236,32 @@ fn normalises_what_pve_would_normalise() {
     assert_eq!(parse("").to_text(), "");
 }
 
+/// Found by `server/lab/fuzz` (guest_config): `str::lines` also took a `\r` before `\n` (or
+/// at the very end) as part of the line ending, so `#note\r\r\n` was read as `note\r`, written
+/// back as `#note\r\n` and read again as `note`: parse → write was not stable. PVE splits on
+/// `\n` only and keeps every `\r` in the line; so do we now.
+#[test]
+fn carriage_returns_inside_lines_survive_a_round_trip() {
+    for text in [
+        "#note\r\r\nname: web\n",
+        "name: web\n\n[snap]\nx: 1\r\r\n",
+        "name: web\n\n[snap]\nx: 1\r",
+        "#only\r",
+    ] {
+        let config = parse(text);
+        assert_eq!(parse(&config.to_text()), config, "{text:?}");
+        assert_eq!(
+            parse(&config.to_text()).to_text(),
+            config.to_text(),
+            "{text:?}"
+        );
+    }
+    assert_eq!(parse("#note\r\r\n").description().next(), Some("note\r\r"));
+    // A CRLF file: values are trimmed as before; a description line is kept byte for byte.
+    assert_eq!(parse("name: web\r\n").get("name"), Some("web"));
+    assert_eq!(parse("#x\r\nname: web\r\n").to_text(), "#x\r\nname: web\n");
+}
+
 #[test]
 fn reports_malformed_lines_with_their_number() {
     let err = GuestConfig::parse("name: a\ncores: 2\nthis is not a config line\n").unwrap_err();
@@ -782,6 +808,38 @@ fn rewrite_gives_mac_to_every_nic_spelling() {
         out.get("net2"),
         Some("model=virtio,macaddr=02:00:00:00:00:02,bridge=vmbr2")
     );
+}
+
+/// Found by `server/lab/fuzz` (guest_config): a first item without `=` was always taken for a
+/// bare model and given PVE's `model=MAC` shorthand, even when it was an option's name
+/// (`model,bridge=vmbr0` became `model=02:…`, which PVE reads as the model `02:…`) or empty
+/// (`=02:…`). The clone's NIC then had no MAC we or PVE could read (`macs()` came back short).
+#[test]
+fn rewrite_never_takes_an_option_name_for_a_nic_model() {
+    let source = parse(
+        "net0: model,bridge=vmbr0\n\
+         net1: bridge,tag=5\n\
+         net2: ,bridge=vmbr2\n",
+    );
+    let macs = [
+        "02:00:00:00:00:00",
+        "02:00:00:00:00:01",
+        "02:00:00:00:00:02",
+    ];
+    let out = rewrite(&source, &request("n", &[], &macs)).unwrap();
+    assert_eq!(
+        out.get("net0"),
+        Some("model,bridge=vmbr0,macaddr=02:00:00:00:00:00")
+    );
+    assert_eq!(
+        out.get("net1"),
+        Some("bridge,tag=5,macaddr=02:00:00:00:00:01")
+    );
+    assert_eq!(
+        out.get("net2"),
+        Some(",bridge=vmbr2,macaddr=02:00:00:00:00:02")
+    );
+    assert_eq!(out.macs(), macs);
 }
 
 // ---------------------------------------------------------------------------------------
