@@ -39,7 +39,7 @@ pub enum Command {
 pub enum ClusterCommand {
     /// Connect a cluster. The secret comes from stdin (--secret-stdin) or an environment
     /// variable (--secret-env), never from the command line.
-    Add(ClusterAdd),
+    Add(Box<ClusterAdd>),
     /// List clusters and their last sync.
     List,
     /// Log in and count nodes and guests.

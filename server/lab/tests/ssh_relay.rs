@@ -11,8 +11,6 @@
 mod revoke;
 #[path = "support/sshd_password.rs"]
 mod sshd_password;
-#[path = "support/world.rs"]
-mod world;
 
 use lab::console::ssh;
 use lab::console::{ByteLink, Payload};
@@ -23,7 +21,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use sshd_password::PasswordSshd;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use world::{SimWorld, make_user, sim_world};
+// The world comes through `revoke` (a file may be a module only once per binary).
+use revoke::{SimWorld, make_user, sim_world};
 
 const PASSWORD: &str = "lab-pass-7";
 

@@ -12,7 +12,7 @@ use std::io::{BufRead, IsTerminal, Write};
 pub async fn cluster(settings: Settings, command: ClusterCommand) -> anyhow::Result<()> {
     let services = super::open_services(&settings).await?;
     match command {
-        ClusterCommand::Add(add) => add_cluster(&services, add).await,
+        ClusterCommand::Add(add) => add_cluster(&services, *add).await,
         ClusterCommand::List => list(&services).await,
         ClusterCommand::Test { name } => test(&services, &name).await,
         ClusterCommand::Remove { name } => {

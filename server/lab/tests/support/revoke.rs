@@ -22,7 +22,8 @@ use lab::{classes, inventory};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-pub use world::SimWorld;
+#[allow(unused_imports)] // the SSH tests use all three, the others only `SimWorld`
+pub use world::{SimWorld, make_user, sim_world};
 
 /// How soon after the change an open relay must have ended.
 pub const WITHIN: Duration = Duration::from_secs(5);
