@@ -275,7 +275,21 @@ pub async fn relay<B: ByteLink>(
         .run(pump(&mut browser, &mut node, leftover, idle, &mut stats))
         .await;
     let (mut browser, _) = browser.into_parts();
-    let result = match pumped {
+    let result = close_browser(&mut browser, pumped, &mut stats).await;
+    ByteLink::close(&mut node).await;
+    drop(slot);
+    result.map(|()| stats)
+}
+
+/// Closes the browser's side once a relay under an [`AccessWatch`] is over: plainly when the
+/// relay ended on its own (`Some`, its result), with [`Closing::Revoked`] when the watch cut
+/// it short (`None`: access went; noted in `stats`, and not an error).
+pub(crate) async fn close_browser<B: ByteLink>(
+    browser: &mut B,
+    ended: Option<Result<()>>,
+    stats: &mut RelayStats,
+) -> Result<()> {
+    match ended {
         Some(result) => {
             browser.close().await;
             result
@@ -285,10 +299,7 @@ pub async fn relay<B: ByteLink>(
             browser.close_because(Closing::Revoked).await;
             Ok(())
         }
-    };
-    ByteLink::close(&mut node).await;
-    drop(slot);
-    result.map(|()| stats)
+    }
 }
 
 async fn pump<B: ByteLink>(

@@ -22,7 +22,7 @@
 
 use super::ssh_address;
 use super::terminal::frames;
-use super::{AccessWatch, ByteLink, Closing, Payload, RelayStats, Slot, running_vm};
+use super::{AccessWatch, ByteLink, Payload, RelayStats, Slot, running_vm};
 use crate::db::entity::{class, class_vm, user};
 use crate::{Error, Result, Services, clusters};
 use russh::ChannelMsg;
@@ -235,17 +235,7 @@ pub async fn relay<B: ByteLink>(
     let ended = watch
         .run(session(&mut browser, addr, idle, &mut stats))
         .await;
-    let result = match ended {
-        Some(result) => {
-            browser.close().await;
-            result
-        }
-        None => {
-            stats.revoked = true;
-            browser.close_because(Closing::Revoked).await;
-            Ok(())
-        }
-    };
+    let result = super::close_browser(&mut browser, ended, &mut stats).await;
     drop(slot);
     result.map(|()| stats)
 }

@@ -17,7 +17,7 @@
 
 pub mod frames;
 
-use super::{AccessWatch, ByteLink, Closing, RelayStats, Slot, rfb, running_vm};
+use super::{AccessWatch, ByteLink, RelayStats, Slot, rfb, running_vm};
 use crate::db::entity::user;
 use crate::pve::{ConsoleSocket, GuestKind, TermTicket};
 use crate::{Error, Result, Services, clusters};
@@ -116,17 +116,7 @@ pub async fn relay<B: ByteLink, N: ByteLink>(
     let pumped = watch
         .run(pump(&mut browser, &mut node, leftover, timing, &mut stats))
         .await;
-    let result = match pumped {
-        Some(result) => {
-            browser.close().await;
-            result
-        }
-        None => {
-            stats.revoked = true;
-            browser.close_because(Closing::Revoked).await;
-            Ok(())
-        }
-    };
+    let result = super::close_browser(&mut browser, pumped, &mut stats).await;
     node.close().await;
     drop(slot);
     result.map(|()| stats)

@@ -349,3 +349,18 @@ async fn run_jobs(w: &SimWorld) {
     };
     run_until_idle(&w.services, &settings).await.unwrap();
 }
+
+/// Waits (at most [`WITHIN`]) for a relay whose access was just taken; its stats, which must
+/// say it was revoked. `what` names the case in a failure.
+pub async fn ended(
+    relay: tokio::task::JoinHandle<lab::Result<lab::console::RelayStats>>,
+    what: &str,
+) -> lab::console::RelayStats {
+    let stats = tokio::time::timeout(WITHIN, relay)
+        .await
+        .unwrap_or_else(|_| panic!("{what}: the relay still runs"))
+        .expect("the relay task")
+        .expect("the relay");
+    assert!(stats.revoked, "{what}: {stats:?}");
+    stats
+}
