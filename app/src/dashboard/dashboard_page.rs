@@ -1,7 +1,8 @@
 //! The dashboard page. It renders on the server (usable without wasm) and, once hydrated,
 //! polls cheaply: the request carries the change counter it last saw and gets `None` when
-//! nothing changed. Every 2 s while a card is in transition, every 14 s otherwise, and not at
-//! all while the tab is hidden.
+//! nothing changed, or the new dashboard, which is shown as it came (one request per change,
+//! not a second one to fetch it). Every 2 s while a card is in transition, every 14 s
+//! otherwise, and not at all while the tab is hidden.
 
 use super::vm_card::{CardActions, VmCardView};
 use super::{AssignVm, PowerVm, UnassignVm, load_dashboard, missing_assignments};
@@ -55,21 +56,26 @@ fn DashboardView() -> impl IntoView {
     let filter = filter_from_query();
     // Bumped by the poller when the server says something changed.
     let refresh = RwSignal::new(0u32);
-    let changes = move || {
+    let acted = move || {
         (
-            refresh.get(),
             actions.power.version().get(),
             actions.assign.version().get(),
             actions.unassign.version().get(),
             actions.reset.version().get(),
         )
     };
+    let changes = move || {
+        let (power, assign, unassign, reset) = acted();
+        (refresh.get(), power, assign, unassign, reset)
+    };
+    // The poller's own reply is the new dashboard: it is put in place as it is (not fetched
+    // again), so the filter and the actions are all that make this load.
     let data = Resource::new(
-        move || (filter.get(), changes()),
+        move || (filter.get(), acted()),
         |(f, _)| load_dashboard(f, None),
     );
     let latest: RwSignal<Option<(i64, bool)>> = RwSignal::new(None);
-    start_polling(filter, latest, refresh);
+    start_polling(filter, latest, refresh, data);
     let auth = use_auth();
     let error = Signal::derive({
         let errors = [
@@ -113,6 +119,7 @@ fn start_polling(
     filter: Memo<VmFilter>,
     latest: RwSignal<Option<(i64, bool)>>,
     refresh: RwSignal<u32>,
+    data: Resource<Result<Option<Dashboard>, crate::error::AppError>>,
 ) {
     #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
@@ -132,7 +139,8 @@ fn start_polling(
                     return;
                 };
                 leptos::task::spawn_local(async move {
-                    if let Ok(Some(_)) = load_dashboard(filter, Some(counter)).await {
+                    if let Ok(Some(d)) = load_dashboard(filter, Some(counter)).await {
+                        data.try_set(Some(Ok(Some(d))));
                         refresh.try_update(|r| *r += 1);
                     }
                 });
@@ -146,7 +154,7 @@ fn start_polling(
         });
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (filter, latest, refresh, FAST_POLL_MS, QUIET_TICKS);
+    let _ = (filter, latest, refresh, data, FAST_POLL_MS, QUIET_TICKS);
 }
 
 #[component]
