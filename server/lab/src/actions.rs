@@ -3,7 +3,7 @@
 //! "Starting…"/"Stopping…" at once; the sync confirms the new state, and a failed task leaves
 //! Proxmox's own message on the card.
 
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{user, vm};
 use crate::inventory::{PENDING_TIMEOUT_SECS, bump_for_vms, state_of, usable_vm};
 use crate::model::VmAction;

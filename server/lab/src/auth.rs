@@ -25,10 +25,5 @@ pub use users::{
     set_disabled, set_role, update_profile,
 };
 
-/// Now, in Unix seconds (the unit of every time column).
-pub(crate) fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
+/// For the submodules (`super::now`); everyone else reads [`crate::clock`].
+use crate::clock::now;

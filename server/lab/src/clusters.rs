@@ -4,7 +4,7 @@
 //! Secrets are write-only: they are sealed on the way in and only opened to build a client;
 //! nothing here returns them. An edit with an empty secret field keeps the stored one.
 
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{cluster, sync_status};
 use crate::model::{ClusterForm, ClusterTest, ClusterView, SyncView};
 use crate::pve::{self, Credentials};

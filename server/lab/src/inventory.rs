@@ -2,7 +2,7 @@
 //! indexed queries, never a Proxmox call), direct assignments, and the change counters that
 //! let a polling browser hear "no change" without a body.
 
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{assignment, change_counter, cluster, user, vm};
 use crate::model::{Dashboard, Role, VmCard, VmFilter, VmState, Vmid, check_page};
 use crate::revocation::Revoked;

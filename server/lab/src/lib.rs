@@ -13,6 +13,7 @@ pub mod auth;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod classes;
 #[cfg(not(target_arch = "wasm32"))]
+mod clock;
 pub mod clusters;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod console;

@@ -4,7 +4,7 @@
 use super::access::{ensure_teacher, managed_class};
 use super::plan::{Checked, place};
 use super::{BASE_OFFSET, TEACHER_OFFSET};
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm, job, user};
 use crate::model::ClassForm;
 use crate::node::guest_config::{random_mac, sanitize_vm_name};

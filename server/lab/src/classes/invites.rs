@@ -3,7 +3,7 @@
 //! Joining assigns the first ready student VM nobody has.
 
 use super::access::managed_class;
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm, user};
 use crate::model::JoinView;
 use crate::{Error, Result, Services, inventory};

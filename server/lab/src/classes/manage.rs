@@ -3,7 +3,7 @@
 
 use super::access::{ensure_teacher, managed_class, role};
 use super::create::{ensure_idle, queue_job};
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{assignment, class, class_owner, class_vm, user, vm};
 use crate::model::{MAX_STUDENTS, MAX_VMID, MIN_VMID, Role, VmAction};
 use crate::node::guest_config::{random_mac, sanitize_vm_name};

@@ -2,7 +2,7 @@
 //! progress, all from the database.
 
 use super::access::{managed_class, managed_ids, role};
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{assignment, class, class_owner, class_vm, job, user, vm};
 use crate::inventory::state_of;
 use crate::model::Role;

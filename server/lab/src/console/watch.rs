@@ -18,7 +18,8 @@
 //! costs a few queries and nothing more. A database error keeps the relay and tries again
 //! at the next [`RECHECK`] (a locked SQLite file should not close everyone's consoles).
 
-use crate::auth::{Session, now};
+use crate::auth::Session;
+use crate::clock::now;
 use crate::db::entity::{session, user};
 use crate::inventory::usable_vm;
 use crate::revocation::Revoked;

@@ -1,7 +1,7 @@
 //! Claiming jobs with a lease, renewing it while the job runs, and recording how it ended.
 
 use super::{DeploySettings, Outcome};
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::job;
 use crate::{Result, Services};
 use sea_orm::sea_query::Expr;

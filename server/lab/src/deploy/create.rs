@@ -4,7 +4,7 @@
 
 use super::context::Ctx;
 use super::{DeploySettings, Outcome, claim};
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm, job};
 use crate::node::guest_config::{DiskKind, GuestConfig, Rewrite, random_uuid, rewrite};
 use crate::node::{NodeError, NodeOps, Script};

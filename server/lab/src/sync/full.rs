@@ -14,7 +14,7 @@
 
 use super::neighbours;
 use super::status::{self, Run};
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{cluster, vm};
 use crate::inventory::bump_for_vms;
 use crate::pve::{Client, GuestConfig, GuestKind, NetInterface};

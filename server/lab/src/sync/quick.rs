@@ -7,7 +7,7 @@
 //! while its assignments stay, to show as "missing".
 
 use super::status::{self, Run};
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::{cluster, vm};
 use crate::inventory::{PENDING_TIMEOUT_SECS, bump_for_vms};
 use crate::pve::GuestResource;

@@ -1,7 +1,7 @@
 //! Writing `sync_status`: what each run did, for the admin's Sync page.
 
 use crate::Result;
-use crate::auth::now;
+use crate::clock::now;
 use crate::db::entity::sync_status;
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};

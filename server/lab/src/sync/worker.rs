@@ -4,7 +4,7 @@
 
 use super::{full, quick};
 use crate::db::entity::cluster;
-use crate::{Services, auth::now};
+use crate::{Services, clock::now};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use std::collections::HashMap;
