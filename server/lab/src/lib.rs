@@ -14,6 +14,7 @@ pub mod auth;
 pub mod classes;
 #[cfg(not(target_arch = "wasm32"))]
 mod clock;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod clusters;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod console;
