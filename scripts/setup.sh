@@ -9,7 +9,7 @@
 #     Debian's binaryen 108, which builds a wasm that silently never hydrates);
 #   - for tests, Debian's chromium, postgresql, qemu-utils (qemu-img, used by pvesim) and
 #     openssh-server (throw-away sshds for the SSH tests), nmap (the optional subnet sweep),
-#     iproute2 (the sweep test's network namespace) and openssl (a password hash for the
+#     iproute2 (the network namespaces of the sweep and SSH tests) and openssl (a password hash for the
 #     password-login sshd).
 # Tools live in $PROXLAB_CACHE (default ~/.cache/proxlab), and so does the cargo target
 # directory unless CARGO_TARGET_DIR is set. Quiet when everything is there; one line per
