@@ -94,29 +94,6 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Normalises a base URL to `https://host[:port]`; `/api2/json` is stripped.
-pub(crate) fn base_url(text: &str) -> Result<String, Error> {
-    let trimmed = text.trim().trim_end_matches('/');
-    let trimmed = trimmed.strip_suffix("/api2/json").unwrap_or(trimmed);
-    let url =
-        reqwest::Url::parse(trimmed).map_err(|e| Error::Invalid(format!("URL '{text}': {e}")))?;
-    if url.scheme() != "https" {
-        return Err(Error::Invalid(format!("URL '{text}' must use https")));
-    }
-    let plain = url.host_str().is_some()
-        && url.username().is_empty()
-        && url.password().is_none()
-        && matches!(url.path(), "" | "/")
-        && url.query().is_none()
-        && url.fragment().is_none();
-    if !plain {
-        return Err(Error::Invalid(format!(
-            "URL '{text}' must look like https://host:8006"
-        )));
-    }
-    Ok(url.origin().ascii_serialization())
-}
-
 /// Percent-encodes one path segment (UPIDs hold `:`, `@`, `!`).
 pub(super) fn seg(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -160,7 +137,7 @@ impl Client {
         let bases = conn
             .urls
             .iter()
-            .map(|u| base_url(u).map(|b| format!("{b}/api2/json")))
+            .map(|u| tls::base_url(u).map(|b| format!("{b}/api2/json")))
             .collect::<Result<Vec<_>, _>>()?;
         let token_header = match &conn.credentials {
             Credentials::Token { id, secret } => {

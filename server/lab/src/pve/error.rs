@@ -7,11 +7,10 @@
 //! have empty bodies, and 501 may be plain text. Missing guests are 500s, not 404s.
 
 use std::error::Error as StdError;
+use std::fmt;
 
 use reqwest::StatusCode;
 use serde_json::Value;
-
-use super::tls::Mismatch;
 
 /// Errors of [`super::Client`] calls. No variant ever carries a secret.
 #[derive(thiserror::Error, Debug)]
@@ -157,6 +156,25 @@ pub(crate) fn find_rustls<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rus
     }
     None
 }
+
+/// The verifier's complaint, carried inside rustls' error to [`transport`].
+#[derive(Debug)]
+pub(crate) struct Mismatch {
+    pub expected: String,
+    pub actual: String,
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "certificate fingerprint {} is not the pinned one",
+            self.actual
+        )
+    }
+}
+
+impl std::error::Error for Mismatch {}
 
 pub(crate) fn tls_error(e: &rustls::Error) -> Error {
     if let rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) = e

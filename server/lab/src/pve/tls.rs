@@ -9,7 +9,6 @@
 //! practice). [`fetch_fingerprint`] shows the admin what to pin; it is the only code that
 //! looks at a certificate without trusting it, and it never completes a handshake.
 
-use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,7 +18,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, SignatureScheme};
 use sha2::{Digest, Sha256};
 
-use super::Error;
+use super::error::{Error, Mismatch, find_rustls, tls_error};
 
 /// `AA:BB:…` (upper case, 32 colon-separated bytes) of a DER certificate.
 pub(crate) fn fingerprint_of(der: &[u8]) -> String {
@@ -46,25 +45,6 @@ pub(crate) fn normalize_fingerprint(text: &str) -> Result<String, Error> {
         .collect();
     Ok(bytes.join(":"))
 }
-
-/// The verifier's complaint, carried inside rustls' error to [`super::error::transport`].
-#[derive(Debug)]
-pub(crate) struct Mismatch {
-    pub expected: String,
-    pub actual: String,
-}
-
-impl fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "certificate fingerprint {} is not the pinned one",
-            self.actual
-        )
-    }
-}
-
-impl std::error::Error for Mismatch {}
 
 fn provider() -> Arc<CryptoProvider> {
     // Explicit: reqwest brings aws-lc-rs, the workspace ring; rustls won't pick between two.
@@ -216,11 +196,34 @@ impl ServerCertVerifier for Capture {
     }
 }
 
+/// Normalises a base URL to `https://host[:port]`; `/api2/json` is stripped.
+pub(crate) fn base_url(text: &str) -> Result<String, Error> {
+    let trimmed = text.trim().trim_end_matches('/');
+    let trimmed = trimmed.strip_suffix("/api2/json").unwrap_or(trimmed);
+    let url =
+        reqwest::Url::parse(trimmed).map_err(|e| Error::Invalid(format!("URL '{text}': {e}")))?;
+    if url.scheme() != "https" {
+        return Err(Error::Invalid(format!("URL '{text}' must use https")));
+    }
+    let plain = url.host_str().is_some()
+        && url.username().is_empty()
+        && url.password().is_none()
+        && matches!(url.path(), "" | "/")
+        && url.query().is_none()
+        && url.fragment().is_none();
+    if !plain {
+        return Err(Error::Invalid(format!(
+            "URL '{text}' must look like https://host:8006"
+        )));
+    }
+    Ok(url.origin().ascii_serialization())
+}
+
 /// Connects to `url` (`https://host:8006`, `/api2/json` allowed), reads the server's leaf
 /// certificate during the TLS handshake and returns its SHA-256 as `AA:BB:…`. The handshake
 /// is aborted as soon as the certificate is seen; no request is ever sent.
 pub async fn fetch_fingerprint(url: &str, timeout: Duration) -> Result<String, Error> {
-    let base = super::client::base_url(url)?;
+    let base = base_url(url)?;
     let parsed = reqwest::Url::parse(&base).map_err(|e| Error::Invalid(e.to_string()))?;
     let port = parsed.port_or_known_default().unwrap_or(443);
     let host = parsed
@@ -250,12 +253,14 @@ pub async fn fetch_fingerprint(url: &str, timeout: Duration) -> Result<String, E
             .await
             .map_err(|e| Error::Connect(e.to_string()))?;
         // Expected to fail (Capture refuses every certificate); dropping closes the socket.
-        connector.connect(name, tcp).await.map(drop).map_err(|e| {
-            match super::error::find_rustls(&e) {
-                Some(tls) => super::error::tls_error(tls),
+        connector
+            .connect(name, tcp)
+            .await
+            .map(drop)
+            .map_err(|e| match find_rustls(&e) {
+                Some(tls) => tls_error(tls),
                 None => Error::Tls(e.to_string()),
-            }
-        })
+            })
     };
     let result = tokio::time::timeout(timeout, handshake)
         .await
