@@ -8,6 +8,7 @@
 mod login;
 mod password;
 mod realm;
+mod role;
 mod sessions;
 mod setup;
 mod throttle;
@@ -16,10 +17,10 @@ mod users;
 pub use login::{LoginAttempt, login};
 pub use password::{hash_password, verify_password};
 pub use realm::{RealmVerdict, realm_role};
+pub(crate) use role::role_of;
 pub(crate) use sessions::TOUCH_EVERY_SECS;
 pub use sessions::{Session, end_session, resolve_session, start_session};
 pub use setup::{admin_exists, complete_setup, issue_setup_token, setup_token_is_valid};
-pub(crate) use users::role_of;
 pub use users::{
     NewUser, change_password, create_user, delete_user, find_user, list_users, reset_password,
     set_disabled, set_role, update_profile,

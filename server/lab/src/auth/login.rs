@@ -5,13 +5,13 @@
 //! timing tells whether an account exists. The one exception is a disabled account with the
 //! right password: its owner is told to ask an admin.
 
-use super::sessions::{purge_expired, start_session};
+use super::sessions::signed_in;
 use super::throttle::{self, Keys};
-use super::{now, verify_password};
+use super::verify_password;
 use crate::db::entity::user;
 use crate::model::normalize_username;
 use crate::{Error, Result, Services};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// One login attempt as it arrives.
 pub struct LoginAttempt<'a> {
@@ -63,18 +63,4 @@ pub async fn login(
     }
     throttle::succeeded(services, &keys, reservation).await?;
     signed_in(services, user, attempt.client_addr).await
-}
-
-/// The end of every successful login (local or Proxmox realm): a session, and the time.
-pub(super) async fn signed_in(
-    services: &Services,
-    user: user::Model,
-    client_addr: Option<&str>,
-) -> Result<(user::Model, String)> {
-    purge_expired(services).await?;
-    let token = start_session(services, user.id, client_addr.map(str::to_owned)).await?;
-    let mut active: user::ActiveModel = user.into();
-    active.last_login_at = Set(Some(now()));
-    let user = active.update(&services.db).await?;
-    Ok((user, token))
 }

@@ -209,7 +209,7 @@ pub(super) async fn realm_login(
             "This account is disabled. Ask an admin to enable it.".into(),
         ));
     }
-    super::login::signed_in(services, user, client_addr).await
+    super::sessions::signed_in(services, user, client_addr).await
 }
 
 /// The account of a realm user, created on first sign-in; its role follows Proxmox.

@@ -4,7 +4,7 @@
 //! with it.
 
 use super::now;
-use super::users::role_of;
+use super::role::role_of;
 use crate::db::entity::{session, user};
 use crate::model::Role;
 use crate::revocation::Revoked;
@@ -125,6 +125,20 @@ pub(super) async fn end_all_for_user(
     query.exec(&services.db).await?;
     services.revocations.publish(Revoked::User(user_id));
     Ok(())
+}
+
+/// The end of every successful login (local or Proxmox realm): a session, and the time.
+pub(super) async fn signed_in(
+    services: &Services,
+    user: user::Model,
+    client_addr: Option<&str>,
+) -> Result<(user::Model, String)> {
+    purge_expired(services).await?;
+    let token = start_session(services, user.id, client_addr.map(str::to_owned)).await?;
+    let mut active: user::ActiveModel = user.into();
+    active.last_login_at = Set(Some(now()));
+    let user = active.update(&services.db).await?;
+    Ok((user, token))
 }
 
 /// Deletes sessions past their deadline (they would be refused anyway; this keeps the table

@@ -5,6 +5,7 @@
 //! a password change or reset, a disable or a delete ends the user's sessions; those and a
 //! role change close the user's open consoles (`crate::revocation`).
 
+use super::role::role_of;
 use super::throttle::{self, Keys};
 use super::{hash_password, now, sessions, verify_password};
 use crate::db::entity::{session, user};
@@ -52,11 +53,6 @@ impl From<user::Model> for Me {
             email: u.email,
         }
     }
-}
-
-/// A stored role that does not parse gets the least privilege.
-pub(crate) fn role_of(u: &user::Model) -> Role {
-    u.role.parse().unwrap_or(Role::Student)
 }
 
 /// Validates and creates an account. The password is hashed before any database work.
