@@ -2,15 +2,18 @@
 //!
 //! Launching writes the whole intent (the class, one row per VM with its MACs, the deploy
 //! job) in one transaction before anything happens on a node; `crate::deploy` does the work.
-//! Who may do what is decided here, once ([`access`]).
+//! Who may do what is decided once, in [`crate::access`], which `inventory` reads too.
 
-pub mod access;
 mod create;
 mod invites;
 mod manage;
 mod plan;
 mod templates;
 mod view;
+
+// The access rules sit below both classes and inventory; re-exported so that `super::access`
+// paths in the class modules keep working.
+pub(crate) use crate::access;
 
 pub use create::{cancel, delete, launch, publish, request_reset};
 pub use invites::{join, join_view, regenerate_invite, revoke_invite};

@@ -401,7 +401,7 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
 }
 
 /// The VM, if `user` may use it: admins any; teachers the VMs of the classes they manage
-/// (their `class_vms` rows, `classes::access::manages_vm`); everyone the VMs assigned to
+/// (their `class_vms` rows, `access::manages_vm`); everyone the VMs assigned to
 /// them. Anything else is "not found", so that VMIDs of other people's VMs cannot be probed.
 /// A VMID Proxmox could never have is refused as invalid first: every console, terminal,
 /// SSH socket, RDP file and power action comes through here with a VMID from outside.
@@ -413,9 +413,7 @@ pub async fn usable_vm(
 ) -> Result<vm::Model> {
     let vmid = Vmid::new(vmid).map_err(Error::Invalid)?.get();
     let not_found = || Error::NotFound(format!("VM {vmid}"));
-    if !is_admin(user)
-        && !crate::classes::access::manages_vm(services, user, cluster_id, vmid).await?
-    {
+    if !is_admin(user) && !crate::access::manages_vm(services, user, cluster_id, vmid).await? {
         assignment::Entity::find()
             .filter(assignment::Column::UserId.eq(user.id))
             .filter(assignment::Column::ClusterId.eq(cluster_id))

@@ -7,6 +7,8 @@
 pub mod model;
 
 #[cfg(not(target_arch = "wasm32"))]
+pub mod access;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod actions;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod auth;

@@ -2,7 +2,7 @@
 //! it can expire, be revoked, or be regenerated (the old link stops working at once).
 //! Joining assigns the first ready student VM nobody has.
 
-use super::access::managed_class;
+use crate::access::managed_class;
 use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm, user};
 use crate::model::JoinView;

@@ -1,8 +1,8 @@
 //! Changing a class after launch: co-owners, who has which student VM, more VMs, removing
 //! one, new CPU/RAM, start or stop them all, and importing a class made elsewhere.
 
-use super::access::{ensure_teacher, managed_class, role};
 use super::create::{ensure_idle, queue_job};
+use crate::access::{ensure_teacher, managed_class, role};
 use crate::clock::now;
 use crate::db::entity::{assignment, class, class_owner, class_vm, user, vm};
 use crate::model::{MAX_STUDENTS, MAX_VMID, MIN_VMID, Role, VmAction};

@@ -2,8 +2,8 @@
 //! storage and space, and the blockers that make a plan impossible. Launch recomputes the
 //! plan, so what runs is never older than the check.
 
-use super::access::ensure_teacher;
 use super::templates::ensure_offered;
+use crate::access::ensure_teacher;
 use crate::db::entity::{class, cluster, user, vm};
 use crate::model::{ClassForm, ClassPlan, MAX_STUDENTS, MAX_VMID, MIN_VMID};
 use crate::node::guest_config::{DiskKind, GuestConfig, split_volid};

@@ -12,7 +12,7 @@
 //! ([`ensure_offered`]): a hand-made request naming another teacher's class base is refused
 //! as "not found", before any Proxmox call.
 
-use super::access::{ensure_teacher, managed_ids};
+use crate::access::{ensure_teacher, managed_ids};
 use crate::db::entity::{class_vm, cluster, user, vm};
 use crate::model::TemplateChoice;
 use crate::{Error, Result, Services};

@@ -6,7 +6,7 @@ use super::{World, settings, world};
 use lab::db::entity::{user, vm};
 use lab::deploy::run_until_idle;
 use lab::model::{Role, VmAction};
-use lab::{Error, actions, classes, inventory};
+use lab::{Error, access, actions, classes, inventory};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::time::Duration;
 
@@ -240,11 +240,7 @@ async fn an_owner_demoted_to_student_manages_nothing() {
             "power all",
         );
         refused(classes::delete(s, who, id).await, "delete");
-        assert!(
-            !classes::access::manages_vm(s, who, c, base + 1)
-                .await
-                .unwrap()
-        );
+        assert!(!access::manages_vm(s, who, c, base + 1).await.unwrap());
         assert!(matches!(
             inventory::usable_vm(s, who, c, base + 1).await,
             Err(Error::NotFound(_))

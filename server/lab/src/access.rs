@@ -7,6 +7,9 @@
 //!   user is a teacher: an owner demoted to student manages nothing (admins manage all).
 //! - **A class's VMs are its `class_vms` rows**, never "whatever lies in its VMID block": a
 //!   VM an admin made by hand at a free VMID of the block is not the class's.
+//!
+//! Below both `classes` and `inventory`: the class modules ask it who manages a class,
+//! `inventory::usable_vm` which class VMs a teacher may use.
 
 use crate::db::entity::{class, class_owner, class_vm, user};
 use crate::model::Role;
