@@ -12,6 +12,7 @@ pub mod ids;
 mod layout;
 #[cfg(feature = "ssr")]
 pub mod session;
+mod vm_actions;
 
 pub use error::AppError;
 

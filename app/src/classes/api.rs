@@ -104,14 +104,6 @@ pub async fn cancel_deploy(id: i32) -> Result<(), AppError> {
     Ok(lab::classes::cancel(&services()?, &s.user, id).await?)
 }
 
-/// Reset to baseline: the student who uses the VM, or the class's teachers.
-#[server(endpoint = "classes/reset")]
-pub async fn reset_vm(cluster_id: i32, vmid: i32) -> Result<(), AppError> {
-    let s = require(Role::Student).await?;
-    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    Ok(lab::classes::request_reset(&services()?, &s.user, cluster_id, vmid).await?)
-}
-
 #[server(endpoint = "join/view")]
 pub async fn load_invite(token: String) -> Result<JoinView, AppError> {
     let s = require(Role::Student).await?;

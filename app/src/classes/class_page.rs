@@ -4,11 +4,10 @@
 
 use super::{
     AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, GiveVm, PowerClass, PublishClass,
-    RegenerateInvite, RemoveClassVm, RemoveCoOwner, ResetVm, RevokeInvite, SetClassSsh, TakeVm,
-    load_class,
+    RegenerateInvite, RemoveClassVm, RemoveCoOwner, RevokeInvite, SetClassSsh, TakeVm, load_class,
 };
-use crate::dashboard::PowerVm;
 use crate::layout::{FormError, RequireRole, action_error};
+use crate::vm_actions::{PowerVm, ResetVm};
 use lab::model::{ClassDetail, ClassVmView, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;

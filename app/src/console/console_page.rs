@@ -4,9 +4,9 @@
 //! WebSocket, with a toolbar (state, reconnect, Ctrl-Alt-Del, full screen, scale, paste).
 
 use super::{ConsoleView as ConsoleData, console_info};
-use crate::dashboard::PowerVm;
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
+use crate::vm_actions::PowerVm;
 use lab::model::{Role, VmState};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -10,8 +10,8 @@
 
 use super::ConsoleView;
 use super::console_page::CheckedVm;
-use crate::dashboard::PowerVm;
 use crate::layout::{FormError, RequireRole, action_error};
+use crate::vm_actions::PowerVm;
 use lab::model::{Role, VmState};
 use leptos::prelude::*;
 use leptos_meta::Title;

@@ -5,7 +5,7 @@
 use crate::AppError;
 use lab::model::{Dashboard, VmFilter};
 #[cfg(feature = "ssr")]
-use lab::model::{Role, VmAction, Vmid};
+use lab::model::{Role, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
@@ -27,16 +27,6 @@ pub async fn load_dashboard(
     }
     let session = require(Role::Student).await?;
     Ok(lab::inventory::dashboard(&services()?, &session.user, &filter, since).await?)
-}
-
-#[server(endpoint = "vms/action")]
-pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), AppError> {
-    let session = require(Role::Student).await?;
-    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    let action = VmAction::parse(&action)
-        .ok_or_else(|| AppError::Invalid(format!("{action:?} is not a VM action.")))?;
-    lab::actions::power(&services()?, &session.user, cluster_id, vmid, action).await?;
-    Ok(())
 }
 
 #[server(endpoint = "admin/vms/assign")]

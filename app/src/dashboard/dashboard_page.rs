@@ -5,10 +5,11 @@
 //! otherwise, and not at all while the tab is hidden.
 
 use super::vm_card::{CardActions, VmCardView};
-use super::{AssignVm, PowerVm, UnassignVm, load_dashboard, missing_assignments};
+use super::{AssignVm, UnassignVm, load_dashboard, missing_assignments};
 use crate::auth::use_auth;
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
+use crate::vm_actions::{PowerVm, ResetVm};
 use lab::model::{Dashboard, Role, VmFilter};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -51,7 +52,7 @@ fn DashboardView() -> impl IntoView {
         power: ServerAction::<PowerVm>::new(),
         assign: ServerAction::<AssignVm>::new(),
         unassign: ServerAction::<UnassignVm>::new(),
-        reset: ServerAction::<crate::classes::ResetVm>::new(),
+        reset: ServerAction::<ResetVm>::new(),
     };
     let filter = filter_from_query();
     // Bumped by the poller when the server says something changed.

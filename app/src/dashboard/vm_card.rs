@@ -1,6 +1,7 @@
 //! One VM card: name, OS, node, state badge, specs, uptime, actions, RDP.
 
-use super::{AssignVm, PowerVm, UnassignVm};
+use super::{AssignVm, UnassignVm};
+use crate::vm_actions::{PowerVm, ResetVm};
 use lab::model::{VmAction, VmCard, VmState, format_bytes, format_uptime};
 use leptos::prelude::*;
 
@@ -9,7 +10,7 @@ pub struct CardActions {
     pub power: ServerAction<PowerVm>,
     pub assign: ServerAction<AssignVm>,
     pub unassign: ServerAction<UnassignVm>,
-    pub reset: ServerAction<crate::classes::ResetVm>,
+    pub reset: ServerAction<ResetVm>,
 }
 
 /// A short OS label from Proxmox's `ostype` (`l26`, `win11`, …).
