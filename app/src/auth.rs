@@ -1,17 +1,10 @@
-//! Accounts in the UI: login, logout, self-registration, first-run setup, the profile page,
-//! and the `Auth` context that tells every component who is signed in.
+//! Who is signed in: the `Auth` context that tells every component (the layout's header and
+//! guards too), and the account server functions behind it (login, logout, registration,
+//! first-run setup, profile). The pages that use them are in [`crate::account`].
 
 mod api;
-mod login_page;
-mod profile_page;
-mod register_page;
-mod setup_page;
 
 pub use api::*;
-pub use login_page::LoginPage;
-pub use profile_page::ProfilePage;
-pub use register_page::RegisterPage;
-pub use setup_page::SetupPage;
 
 use crate::AppError;
 use lab::model::Me;

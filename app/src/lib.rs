@@ -2,6 +2,7 @@
 //! functions. Server functions are thin: find who is asking (`session`), call one `lab`
 //! function, map the error to an [`AppError`]. They have stable endpoints under `/api/`.
 
+mod account;
 mod admin;
 mod auth;
 mod classes;
@@ -72,10 +73,10 @@ pub fn App() -> impl IntoView {
             <layout::Layout>
                 <Routes fallback=layout::NotFoundPage>
                     <Route path=path!("/") view=dashboard::DashboardPage ssr=SsrMode::Async />
-                    <Route path=path!("/login") view=auth::LoginPage ssr=SsrMode::Async />
-                    <Route path=path!("/register") view=auth::RegisterPage ssr=SsrMode::Async />
-                    <Route path=path!("/setup") view=auth::SetupPage ssr=SsrMode::Async />
-                    <Route path=path!("/profile") view=auth::ProfilePage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=account::LoginPage ssr=SsrMode::Async />
+                    <Route path=path!("/register") view=account::RegisterPage ssr=SsrMode::Async />
+                    <Route path=path!("/setup") view=account::SetupPage ssr=SsrMode::Async />
+                    <Route path=path!("/profile") view=account::ProfilePage ssr=SsrMode::Async />
                     <Route path=path!("/classes") view=classes::ClassesPage ssr=SsrMode::Async />
                     <Route path=path!("/classes/new") view=classes::WizardPage ssr=SsrMode::Async />
                     <Route path=path!("/classes/:id") view=classes::ClassPage ssr=SsrMode::Async />

@@ -1,6 +1,6 @@
 //! The login page. Local accounts only for now; `name@realm` Proxmox logins come with clusters.
 
-use super::{registration_open, use_auth};
+use crate::auth::{registration_open, use_auth};
 use crate::ids;
 use crate::layout::{FormError, action_error};
 use leptos::prelude::*;

@@ -1,7 +1,7 @@
 //! First-run setup: the one-time link printed by the server creates the first admin.
 
 use super::register_page::NewAccountFields;
-use super::{setup_status, use_auth};
+use crate::auth::{setup_status, use_auth};
 use crate::ids;
 use crate::layout::{FormError, action_error};
 use leptos::prelude::*;

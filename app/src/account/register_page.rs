@@ -1,6 +1,6 @@
 //! Self-registration: anyone may create a student account while an admin keeps it open.
 
-use super::{registration_open, use_auth};
+use crate::auth::{registration_open, use_auth};
 use crate::ids;
 use crate::layout::{FormError, action_error};
 use lab::model::MIN_PASSWORD_LEN;

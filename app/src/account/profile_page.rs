@@ -2,7 +2,7 @@
 //! everywhere else).
 
 use super::register_page::PasswordPair;
-use super::{ChangePassword, use_auth};
+use crate::auth::{ChangePassword, use_auth};
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
 use lab::model::Role;
