@@ -5,6 +5,9 @@ mod cluster;
 mod demo;
 mod user;
 
+/// `router::start` still reaches it by this path; it lives in [`crate::services`], below
+/// both the commands and the router.
+pub use crate::services::open_services;
 pub use cluster::cluster;
 pub use demo::demo;
 pub use user::user;
@@ -24,15 +27,6 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
     tracing::info!(url = %portal.url, "serving");
     router::serve(portal).await
-}
-
-/// Connects and migrates the database and opens the secret key: what every command needs.
-pub async fn open_services(settings: &Settings) -> anyhow::Result<lab::Services> {
-    let db = lab::db::connect(settings.database_url.expose_secret()).await?;
-    lab::db::migrate(&db).await?;
-    let mut services = lab::Services::new(db, settings.auth.clone(), settings.secret_box()?);
-    services.consoles = lab::console::ConsoleSlots::new(settings.console.clone());
-    Ok(services)
 }
 
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {

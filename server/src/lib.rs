@@ -11,6 +11,7 @@ pub mod malloc;
 pub mod rate_limit;
 mod rdp;
 pub mod router;
+mod services;
 pub mod settings;
 mod ssh;
 pub mod telemetry;

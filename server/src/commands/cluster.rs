@@ -10,7 +10,7 @@ use lab::model::ClusterForm;
 use std::io::{BufRead, IsTerminal, Write};
 
 pub async fn cluster(settings: Settings, command: ClusterCommand) -> anyhow::Result<()> {
-    let services = super::open_services(&settings).await?;
+    let services = crate::services::open_services(&settings).await?;
     match command {
         ClusterCommand::Add(add) => add_cluster(&services, *add).await,
         ClusterCommand::List => list(&services).await,

@@ -9,7 +9,7 @@ use lab::Services;
 use std::io::{BufRead, IsTerminal};
 
 pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
-    let services = super::open_services(&settings).await?;
+    let services = crate::services::open_services(&settings).await?;
     match command {
         UserCommand::Add(add) => add_user(&services, add).await,
         UserCommand::SetPassword(set) => set_password(&services, set).await,
