@@ -3,28 +3,6 @@
 //! page). They sit below those features, so none of them imports another for its buttons.
 //! VM access is checked in `lab` (`lab::actions::power`, `lab::classes::request_reset`).
 
-use crate::AppError;
-#[cfg(feature = "ssr")]
-use lab::model::{Role, VmAction, Vmid};
-use leptos::prelude::*;
+mod api;
 
-#[cfg(feature = "ssr")]
-use crate::session::{require, services};
-
-#[server(endpoint = "vms/action")]
-pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), AppError> {
-    let session = require(Role::Student).await?;
-    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    let action = VmAction::parse(&action)
-        .ok_or_else(|| AppError::Invalid(format!("{action:?} is not a VM action.")))?;
-    lab::actions::power(&services()?, &session.user, cluster_id, vmid, action).await?;
-    Ok(())
-}
-
-/// Reset to baseline: the student who uses the VM, or the class's teachers.
-#[server(endpoint = "classes/reset")]
-pub async fn reset_vm(cluster_id: i32, vmid: i32) -> Result<(), AppError> {
-    let s = require(Role::Student).await?;
-    let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    Ok(lab::classes::request_reset(&services()?, &s.user, cluster_id, vmid).await?)
-}
+pub use api::*;
