@@ -5,9 +5,6 @@ mod cluster;
 mod demo;
 mod user;
 
-/// `router::start` still reaches it by this path; it lives in [`crate::services`], below
-/// both the commands and the router.
-pub use crate::services::open_services;
 pub use cluster::cluster;
 pub use demo::demo;
 pub use user::user;

@@ -44,10 +44,13 @@ pub async fn console_socket(
     };
     tracing::info!(user = %user.username, vmid, "console opened");
     let idle = state.services.consoles.idle();
+    let tasks = state.services.tasks.clone();
     upgrade
         .protocols(["binary"])
         .max_message_size(1 << 20)
         .on_upgrade(move |socket| async move {
+            // Owned by start-up: a shutdown waits for the relay's close frame.
+            let _tracked = tasks.token();
             let result = lab::console::relay(Browser(socket), upstream, idle, watch).await;
             match result {
                 Ok(stats) => tracing::info!(

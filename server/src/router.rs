@@ -32,11 +32,13 @@ pub struct Portal {
     /// The one-time first-admin link, when no admin exists yet.
     pub setup_link: Option<String>,
     pub url: String,
+    /// How long a shutdown waits for jobs and relays to finish.
+    pub grace: std::time::Duration,
 }
 
 /// Connects and migrates the database, issues a setup token if needed, binds the address.
 pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow::Result<Portal> {
-    let services = crate::commands::open_services(settings).await?;
+    let services = crate::services::open_services(settings).await?;
     let addr = settings.listen.unwrap_or(leptos_options.site_addr);
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
@@ -52,13 +54,15 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
     let router = build_router(services.clone(), leptos_options, settings);
     lab::sync::spawn_workers(services.clone(), settings.sync.clone());
     // Also resumes jobs a previous run left unfinished (crash, restart).
-    lab::deploy::spawn_runner(services.clone(), settings.deploy.clone());
+    let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
+    lab::jobs::spawn_workers(&services, settings.jobs.clone(), grace);
     Ok(Portal {
         listener,
         router,
         services,
         setup_link,
         url,
+        grace,
     })
 }
 
@@ -154,15 +158,37 @@ async fn health(State(services): State<Services>) -> (http::StatusCode, Json<ser
 }
 
 /// Serves until Ctrl-C or SIGTERM, then lets open requests finish.
+/// Serves until SIGTERM or Ctrl-C, then shuts down in order: the listener stops taking
+/// connections, every long-lived task is told to stop (job workers take no new job and hand
+/// back the one they run after its node step; relays send a close frame), and the process
+/// waits up to the grace period for them before it returns.
 pub async fn serve(portal: Portal) -> anyhow::Result<()> {
+    let services = portal.services.clone();
+    let signalled = services.shutdown.clone();
+    let stop = async move {
+        shutdown_signal().await;
+        signalled.cancel();
+    };
     axum::serve(
         portal.listener,
         portal
             .router
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
+    .with_graceful_shutdown(stop)
     .await?;
+    let started = std::time::Instant::now();
+    if services.shut_down(portal.grace).await {
+        tracing::info!(
+            ms = started.elapsed().as_millis() as u64,
+            "every task stopped; exiting"
+        );
+    } else {
+        tracing::warn!(
+            grace_secs = portal.grace.as_secs(),
+            "some tasks did not stop within the grace period; exiting anyway"
+        );
+    }
     Ok(())
 }
 

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use lab::AuthPolicy;
-use lab::deploy::DeploySettings;
+use lab::jobs::JobSettings;
 use lab::secrets::SecretBox;
 use lab::sync::SyncSettings;
 use secrecy::SecretString;
@@ -38,7 +38,12 @@ pub struct Settings {
     pub secret_key_file: PathBuf,
     pub auth: AuthPolicy,
     pub sync: SyncSettings,
-    pub deploy: DeploySettings,
+    /// The job engine (`[deploy]` in older files).
+    #[serde(alias = "deploy")]
+    pub jobs: JobSettings,
+    /// On SIGTERM/Ctrl-C: how long running jobs get to finish their node step and open
+    /// consoles to close, before the process exits anyway.
+    pub shutdown_grace_secs: u64,
     pub console: lab::console::ConsoleLimits,
     /// Per-session rate limits on server functions and WebSocket opens.
     pub limits: crate::rate_limit::RateLimitSettings,
@@ -56,7 +61,8 @@ impl Default for Settings {
             secret_key_file: PathBuf::from("data/secret.key"),
             auth: AuthPolicy::default(),
             sync: SyncSettings::default(),
-            deploy: DeploySettings::default(),
+            jobs: JobSettings::default(),
+            shutdown_grace_secs: 20,
             console: lab::console::ConsoleLimits::default(),
             limits: crate::rate_limit::RateLimitSettings::default(),
         }
@@ -111,8 +117,12 @@ impl Settings {
         if let Err(e) = self.limits.validate() {
             bail!("{e}");
         }
-        if self.deploy.per_node < 1 || self.deploy.attempts < 1 || self.deploy.lease_secs < 3 {
-            bail!("deploy: per_node and attempts must be at least 1, lease_secs at least 3");
+        let j = &self.jobs;
+        if j.workers < 1 || j.per_node < 1 || j.attempts < 1 || j.lease_secs < 3 {
+            bail!("jobs: workers, per_node and attempts must be at least 1, lease_secs at least 3");
+        }
+        if j.workers > 64 || self.shutdown_grace_secs > 600 {
+            bail!("jobs: at most 64 workers; shutdown_grace_secs at most 600");
         }
         Ok(())
     }

@@ -34,9 +34,12 @@ pub async fn ssh_socket(
     };
     tracing::info!(user = %user.username, vmid, addr = %target.addr(), "SSH terminal opened");
     let idle = state.services.consoles.idle();
+    let tasks = state.services.tasks.clone();
     upgrade
         .max_message_size(TERMINAL_MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
+            // Owned by start-up: a shutdown waits for the relay's close frame.
+            let _tracked = tasks.token();
             match ssh::relay(Browser(socket), target, idle, watch).await {
                 Ok(stats) => tracing::info!(
                     vmid,

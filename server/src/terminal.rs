@@ -35,9 +35,12 @@ pub async fn terminal_socket(
         idle: state.services.consoles.idle(),
         keepalive: terminal::KEEPALIVE,
     };
+    let tasks = state.services.tasks.clone();
     upgrade
         .max_message_size(TERMINAL_MAX_MESSAGE)
         .on_upgrade(move |socket| async move {
+            // Owned by start-up: a shutdown waits for the relay's close frame.
+            let _tracked = tasks.token();
             match terminal::relay(Browser(socket), upstream, timing, watch).await {
                 Ok(stats) => tracing::info!(
                     vmid,

@@ -7,7 +7,7 @@
 //! function would) and hosts pvesim, whose files the portal's node operations write.
 
 use lab::db::entity::class_vm;
-use lab::model::{ClassForm, ClusterForm, Role};
+use lab::model::{ClassForm, ClusterForm, Role, VmRole, VmStep};
 use lab::secrets::SecretBox;
 use lab::{AuthPolicy, Services, auth, classes, clusters};
 use pvesim::{Sim, SimConfig};
@@ -25,8 +25,8 @@ const STUDENTS: u32 = 12;
 fn start_portal(dir: &Path, db_url: &str) -> Child {
     support::portal::serve(dir, db_url, "127.0.0.1:0")
         // One VM at a time and a short lease, so kills land mid-way and restarts resume soon.
-        .env("PROXLAB_DEPLOY__PER_NODE", "1")
-        .env("PROXLAB_DEPLOY__LEASE_SECS", "3")
+        .env("PROXLAB_JOBS__PER_NODE", "1")
+        .env("PROXLAB_JOBS__LEASE_SECS", "3")
         .spawn()
         .unwrap()
 }
@@ -34,7 +34,7 @@ fn start_portal(dir: &Path, db_url: &str) -> Child {
 async fn ready_count(services: &Services, class_id: i32) -> usize {
     class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(class_id))
-        .filter(class_vm::Column::Step.eq("ready"))
+        .filter(class_vm::Column::Step.eq(VmStep::Ready))
         .all(&services.db)
         .await
         .unwrap()
@@ -140,7 +140,7 @@ async fn a_deployment_survives_sigkill_and_restart() {
         .await
         .unwrap();
     assert_eq!(rows.len(), total);
-    assert!(rows.iter().all(|r| r.step == "ready"), "{rows:?}");
+    assert!(rows.iter().all(|r| r.step == VmStep::Ready), "{rows:?}");
     let base = rows.iter().map(|r| r.vmid).min().unwrap();
     let mut files = Vec::new();
     files_under(&root, &mut files);
@@ -170,7 +170,7 @@ async fn a_deployment_survives_sigkill_and_restart() {
             "half-made file {p:?}"
         );
     }
-    for r in rows.iter().filter(|r| r.role == "student") {
+    for r in rows.iter().filter(|r| r.role == VmRole::Student) {
         let disk = root.join(format!("var/lib/vz/images/{0}/vm-{0}-disk-0.qcow2", r.vmid));
         let out = Command::new("qemu-img")
             .args(["info", "--backing-chain", "-U"])

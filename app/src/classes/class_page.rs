@@ -8,7 +8,7 @@ use super::{
 };
 use crate::layout::{FormError, RequireRole, action_error};
 use crate::vm_actions::{PowerVm, ResetVm};
-use lab::model::{ClassDetail, ClassVmView, Role};
+use lab::model::{ClassDetail, ClassVmView, Role, VmRole, VmStep};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
@@ -173,7 +173,7 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
     let status = if p.active {
         format!(
             "{}: {} of {} VMs ready{}",
-            p.job.clone().unwrap_or_default(),
+            p.job.map(|k| k.as_str()).unwrap_or_default(),
             p.done,
             p.total,
             match eta_text(p.eta_secs) {
@@ -331,23 +331,14 @@ fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, class_id: i32, a: Actions) -> 
         .into_iter()
         .map(|v| {
             let state = v.state.map(|s| s.label().to_owned()).unwrap_or_else(|| "—".into());
-            let step = match v.step.as_str() {
-                "queued" => "queued",
-                "exporting" => "exporting the template…",
-                "creating" => "creating…",
-                "ready" => "ready",
-                "failed" => "failed",
-                "cancelled" => "cancelled",
-                other => other,
-            }
-            .to_owned();
-            let ready = v.step == "ready";
-            let resettable = ready && v.role != "base";
-            let runnable = ready && v.role != "base";
+            let step = v.step.label();
+            let ready = v.step == VmStep::Ready;
+            let resettable = ready && v.role != VmRole::Base;
+            let runnable = ready && v.role != VmRole::Base;
             view! {
-                <tr data-vmid=v.vmid data-step=v.step.clone()>
+                <tr data-vmid=v.vmid data-step=v.step.as_str()>
                     <td>{v.vmid}</td>
-                    <td>{v.role.clone()}</td>
+                    <td>{v.role.as_str()}</td>
                     <td>{v.name.clone()}</td>
                     <td>{v.node.clone()}</td>
                     <td class="vm-step">{step}{v.error.clone().map(|e| view! { <span class="form-error">{format!(": {e}")}</span> })}</td>
@@ -370,7 +361,7 @@ fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, class_id: i32, a: Actions) -> 
                             </ActionForm>
                             <a class="button" target="_blank" rel="opener" href=format!("/console/{cluster_id}/{}", v.vmid)>"Console"</a>
                         })}
-                        {(ready && v.role == "student").then(|| view! {
+                        {(ready && v.role == VmRole::Student).then(|| view! {
                             {v.student.is_some().then(|| view! {
                                 <ActionForm action=a.take attr:class="inline">
                                     <input type="hidden" name="id" value=class_id />

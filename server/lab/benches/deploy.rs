@@ -12,7 +12,7 @@ mod world;
 
 use lab::classes;
 use lab::db::entity::job;
-use lab::deploy::{DeploySettings, run_until_idle};
+use lab::jobs::{JobSettings, run_until_idle};
 use lab::model::{ClassForm, Role};
 use sea_orm::EntityTrait;
 use std::time::Instant;
@@ -38,7 +38,7 @@ async fn run(students: u32, over_ssh: bool) {
     let started = Instant::now();
     let id = classes::launch(services, &teacher, &form).await.unwrap();
     let launched = started.elapsed();
-    run_until_idle(services, &DeploySettings::default())
+    run_until_idle(services, &JobSettings::default())
         .await
         .unwrap();
     let wall = started.elapsed();

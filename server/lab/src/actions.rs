@@ -88,9 +88,15 @@ pub async fn power(
                 .await?;
             let services = services.clone();
             let (node, watched) = (row.node.clone(), upid.clone());
-            tokio::spawn(
-                async move { watch(services, cluster_id, row.id, vmid, node, watched).await },
-            );
+            // Owned by start-up; at shutdown the watch just stops (the sync sees the task's
+            // end on the next start).
+            services.tasks.clone().spawn(async move {
+                let stop = services.shutdown.clone();
+                tokio::select! {
+                    () = watch(services, cluster_id, row.id, vmid, node, watched) => {}
+                    () = stop.cancelled() => {}
+                }
+            });
             Ok(Outcome::Started(upid))
         }
         Err(e) => {

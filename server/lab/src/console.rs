@@ -60,6 +60,8 @@ pub trait ByteLink: Send {
 pub enum Closing {
     /// The session ended or the user may no longer use this VM ([`watch`]).
     Revoked,
+    /// The portal is shutting down (or restarting); the page may reconnect later.
+    ShuttingDown,
 }
 
 impl Closing {
@@ -67,6 +69,8 @@ impl Closing {
     pub const fn code(self) -> u16 {
         match self {
             Closing::Revoked => 4403,
+            // RFC 6455 "going away": a server going down.
+            Closing::ShuttingDown => 1001,
         }
     }
 
@@ -74,6 +78,7 @@ impl Closing {
     pub const fn reason(self) -> &'static str {
         match self {
             Closing::Revoked => "access revoked",
+            Closing::ShuttingDown => "the portal is restarting",
         }
     }
 }
@@ -282,21 +287,21 @@ pub async fn relay<B: ByteLink>(
 }
 
 /// Closes the browser's side once a relay under an [`AccessWatch`] is over: plainly when the
-/// relay ended on its own (`Some`, its result), with [`Closing::Revoked`] when the watch cut
-/// it short (`None`: access went; noted in `stats`, and not an error).
+/// relay ended on its own (`Ok`, its result), with the watch's reason when it cut the relay
+/// short (access went, noted in `stats`; or shutdown). Being cut short is not an error.
 pub(crate) async fn close_browser<B: ByteLink>(
     browser: &mut B,
-    ended: Option<Result<()>>,
+    ended: std::result::Result<Result<()>, Closing>,
     stats: &mut RelayStats,
 ) -> Result<()> {
     match ended {
-        Some(result) => {
+        Ok(result) => {
             browser.close().await;
             result
         }
-        None => {
-            stats.revoked = true;
-            browser.close_because(Closing::Revoked).await;
+        Err(why) => {
+            stats.revoked = why == Closing::Revoked;
+            browser.close_because(why).await;
             Ok(())
         }
     }

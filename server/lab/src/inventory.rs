@@ -5,6 +5,7 @@
 use crate::clock::now;
 use crate::db::entity::{assignment, change_counter, cluster, user, vm};
 use crate::model::{Dashboard, Role, VmCard, VmFilter, VmState, Vmid, check_page};
+use crate::model::{VmRole, VmStep};
 use crate::revocation::Revoked;
 use crate::{Error, Result, Services};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
@@ -559,8 +560,8 @@ async fn mark_resettable(services: &Services, cards: &mut [VmCard]) -> Result<()
     let vmids: Vec<i32> = cards.iter().map(|c| c.vmid).collect();
     let rows = class_vm::Entity::find()
         .filter(class_vm::Column::Vmid.is_in(vmids))
-        .filter(class_vm::Column::Role.ne("base"))
-        .filter(class_vm::Column::Step.eq("ready"))
+        .filter(class_vm::Column::Role.ne(VmRole::Base))
+        .filter(class_vm::Column::Step.eq(VmStep::Ready))
         .all(&services.db)
         .await?;
     let ssh_classes: HashSet<i32> = if rows.is_empty() {

@@ -23,9 +23,9 @@ pub mod console;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod db;
 #[cfg(not(target_arch = "wasm32"))]
-pub mod deploy;
-#[cfg(not(target_arch = "wasm32"))]
 mod error;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod jobs;
 // Wrappers around the crate-private Proxmox reply decoders for `server/lab/fuzz` only.
 #[cfg(all(feature = "fuzzing", not(target_arch = "wasm32")))]
 #[doc(hidden)]

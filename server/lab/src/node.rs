@@ -17,7 +17,7 @@ mod ssh;
 pub use dump::read_all_configs;
 pub use local::LocalShell;
 pub use ops::{NodeOps, NodePaths};
-pub use script::Script;
+pub use script::{EXIT_VMID_TAKEN, Script};
 pub use shells::{NodeShells, shell_for};
 pub use ssh::{SshShell, SshTarget};
 

@@ -10,6 +10,8 @@ use crate::sync::SyncTrigger;
 use sea_orm::DatabaseConnection;
 use serde::Deserialize;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 #[derive(Clone)]
 pub struct Services {
@@ -23,12 +25,17 @@ pub struct Services {
     pub sync: SyncTrigger,
     /// Consoles open per user.
     pub consoles: ConsoleSlots,
-    /// Wakes the deployment job runner.
-    pub jobs: crate::deploy::JobTrigger,
+    /// Wakes a job worker.
+    pub jobs: crate::jobs::JobTrigger,
     /// Shells on cluster nodes (SSH masters), reused.
     pub shells: crate::node::NodeShells,
     /// Tells open consoles that someone may have lost access (see [`crate::revocation`]).
     pub revocations: crate::revocation::Revocations,
+    /// Every long-lived task (sync and job workers, power watchers, console relays) is
+    /// spawned on this tracker and watches `shutdown`, so start-up owns them and a shutdown
+    /// can wait for them (see [`Services::shut_down`]).
+    pub tasks: TaskTracker,
+    pub shutdown: CancellationToken,
 }
 
 impl Services {
@@ -43,7 +50,18 @@ impl Services {
             jobs: Default::default(),
             shells: Default::default(),
             revocations: Default::default(),
+            tasks: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
         }
+    }
+
+    /// Stops every long-lived task: they see `shutdown` (workers take no new work, relays
+    /// send a close frame), then this waits up to `grace` for them to end. Returns whether
+    /// all did.
+    pub async fn shut_down(&self, grace: std::time::Duration) -> bool {
+        self.shutdown.cancel();
+        self.tasks.close();
+        tokio::time::timeout(grace, self.tasks.wait()).await.is_ok()
     }
 }
 

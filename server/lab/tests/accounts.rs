@@ -1,7 +1,8 @@
 //! Account behaviour against real databases: a fresh SQLite file per test, and a fresh
-//! PostgreSQL database per test when `PROXLAB_TEST_POSTGRES_URL` is set (the README's test
-//! command starts a throw-away PostgreSQL server and sets it; `PROXLAB_TEST_REQUIRE_POSTGRES=1`
-//! turns its absence into a failure, so CI cannot skip it silently).
+//! PostgreSQL database per test (`support/postgres.rs`).
+
+#[path = "support/postgres.rs"]
+mod postgres;
 
 use lab::auth::{self, LoginAttempt, NewUser};
 use lab::db::entity::session;
@@ -35,30 +36,7 @@ async fn sqlite() -> TestDb {
 }
 
 async fn postgres() -> Option<TestDb> {
-    let Ok(admin_url) = std::env::var("PROXLAB_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var("PROXLAB_TEST_REQUIRE_POSTGRES").is_err(),
-            "PROXLAB_TEST_REQUIRE_POSTGRES is set but PROXLAB_TEST_POSTGRES_URL is not"
-        );
-        eprintln!("PROXLAB_TEST_POSTGRES_URL not set: PostgreSQL case not run");
-        return None;
-    };
-    let admin = lab::db::connect(&admin_url).await.unwrap();
-    let name = format!(
-        "lab_test_{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    );
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let url = match admin_url.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/{name}"),
-        None => panic!("PROXLAB_TEST_POSTGRES_URL must end in /DBNAME"),
-    };
+    let url = postgres::fresh_database_url().await?;
     let db = lab::db::connect(&url).await.unwrap();
     lab::db::migrate(&db).await.unwrap();
     Some(TestDb {

@@ -15,8 +15,8 @@ mod sshd;
 mod world;
 
 use lab::db::entity::{class_vm, user};
-use lab::deploy::{DeploySettings, run_until_idle};
-use lab::model::{ClassForm, ClusterForm, Role};
+use lab::jobs::{JobSettings, run_until_idle};
+use lab::model::{ClassForm, ClusterForm, Role, VmRole, VmStep};
 use lab::{Error, classes, clusters};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::HashSet;
@@ -48,8 +48,9 @@ async fn world(over_ssh: bool) -> World {
     World { w, _sshd: sshd }
 }
 
-fn settings() -> DeploySettings {
-    DeploySettings {
+fn settings() -> JobSettings {
+    JobSettings {
+        workers: 4,
         per_node: 4,
         attempts: 2,
         lease_secs: 1,
@@ -88,30 +89,6 @@ impl World {
     fn disk(&self, vmid: i32) -> PathBuf {
         self.root
             .join(format!("var/lib/vz/images/{vmid}/vm-{vmid}-disk-0.qcow2"))
-    }
-
-    /// Every file under the storage and pmxcfs folders that names a VMID of the block.
-    fn files_of_block(&self, base: i32) -> Vec<PathBuf> {
-        fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-                let p = e.path();
-                if p.is_dir() {
-                    walk(&p, out);
-                } else {
-                    out.push(p);
-                }
-            }
-        }
-        let mut all = Vec::new();
-        walk(&self.root, &mut all);
-        all.into_iter()
-            .filter(|p| {
-                let s = p.display().to_string();
-                (base..base + 100).any(|v| {
-                    s.contains(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/"))
-                }) || s.contains(&format!("class-{base}"))
-            })
-            .collect()
     }
 }
 
@@ -157,7 +134,7 @@ async fn deploy_and_check(over_ssh: bool) {
     let rows = w.rows(id).await;
     assert_eq!(rows.len(), 5);
     for r in &rows {
-        assert_eq!(r.step, "ready", "{r:?}");
+        assert_eq!(r.step, VmStep::Ready, "{r:?}");
         assert!(w.config(r.vmid).exists(), "config of {}", r.vmid);
     }
     let base = rows[0].vmid - rows[0].vmid % 100;
@@ -253,7 +230,7 @@ async fn a_runner_killed_at_random_points_resumes_to_exactly_the_requested_vms()
     run_until_idle(&w.services, &settings()).await.unwrap();
     let rows = w.rows(id).await;
     assert_eq!(rows.len(), 8);
-    assert!(rows.iter().all(|r| r.step == "ready"), "{rows:?}");
+    assert!(rows.iter().all(|r| r.step == VmStep::Ready), "{rows:?}");
     let base = rows[0].vmid - rows[0].vmid % 100;
     let files = w.files_of_block(base);
     let configs = files
@@ -459,7 +436,7 @@ async fn teachers_manage_a_class_after_launch() {
     assert_eq!(
         d.vms
             .iter()
-            .filter(|v| v.role == "student" && v.step == "ready")
+            .filter(|v| v.role == VmRole::Student && v.step == VmStep::Ready)
             .count(),
         4
     );
@@ -611,7 +588,7 @@ async fn bad_input_and_broken_parts_leave_nothing_behind() {
     assert!(
         d.vms
             .iter()
-            .all(|v| v.step == "failed" && v.error.is_some()),
+            .all(|v| v.step == VmStep::Failed && v.error.is_some()),
         "{:?}",
         d.vms
     );

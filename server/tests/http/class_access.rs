@@ -24,15 +24,18 @@ async fn ready_class(s: &Server, cluster: i32, owner: i32) -> i32 {
     .insert(db)
     .await
     .unwrap();
-    for (vmid, role) in [(100, "teacher"), (101, "student")] {
+    for (vmid, role) in [
+        (100, lab::model::VmRole::Teacher),
+        (101, lab::model::VmRole::Student),
+    ] {
         class_vm::ActiveModel {
             class_id: Set(c.id),
             cluster_id: Set(cluster),
             vmid: Set(vmid),
-            role: Set(role.into()),
+            role: Set(role),
             name: Set(format!("vm-{vmid}")),
             node: Set("pve1".into()),
-            step: Set("ready".into()),
+            step: Set(lab::model::VmStep::Ready),
             attempts: Set(0),
             macs: Set(String::new()),
             disks: Set(String::new()),

@@ -5,8 +5,9 @@ use super::access::{ensure_teacher, managed_class};
 use super::plan::{Checked, place};
 use super::{BASE_OFFSET, TEACHER_OFFSET};
 use crate::clock::now;
-use crate::db::entity::{assignment, class, class_vm, job, user};
-use crate::model::ClassForm;
+use crate::db::entity::{assignment, class, class_vm, user};
+use crate::jobs::{cancel_class_jobs, ensure_idle, queue};
+use crate::model::{ClassForm, JobKind, VmRole, VmStep};
 use crate::node::guest_config::{random_mac, sanitize_vm_name};
 use crate::{Error, Result, Services};
 use sea_orm::{
@@ -61,11 +62,11 @@ pub async fn launch(services: &Services, user: &user::Model, form: &ClassForm) -
     let count = checked.students as usize + 2;
     for (i, node) in placement.nodes.iter().enumerate().take(count) {
         let (offset, role, name) = if i == 0 {
-            (TEACHER_OFFSET, "teacher", format!("{prefix}-teacher"))
+            (TEACHER_OFFSET, VmRole::Teacher, format!("{prefix}-teacher"))
         } else if i == count - 1 {
-            (BASE_OFFSET, "base", format!("{prefix}-base"))
+            (BASE_OFFSET, VmRole::Base, format!("{prefix}-base"))
         } else {
-            (i as i32, "student", format!("{prefix}-student-{i}"))
+            (i as i32, VmRole::Student, format!("{prefix}-student-{i}"))
         };
         let vmid = plan.vmid_base + offset;
         let macs: Vec<String> = (0..placement.nics).map(|_| random_mac()).collect();
@@ -73,10 +74,10 @@ pub async fn launch(services: &Services, user: &user::Model, form: &ClassForm) -
             class_id: Set(class.id),
             cluster_id: Set(class.cluster_id),
             vmid: Set(vmid),
-            role: Set(role.into()),
+            role: Set(role),
             name: Set(sanitize_vm_name(&name, vmid as u32)),
             node: Set(node.clone()),
-            step: Set("queued".into()),
+            step: Set(VmStep::Queued),
             error: Set(None),
             attempts: Set(0),
             macs: Set(macs.join(",")),
@@ -89,75 +90,24 @@ pub async fn launch(services: &Services, user: &user::Model, form: &ClassForm) -
         .insert(&txn)
         .await?;
     }
-    queue_job(&txn, class.id, "deploy", None).await?;
+    queue(&txn, class.id, JobKind::Deploy, None, Some(user.id)).await?;
     txn.commit().await?;
     services.jobs.wake();
     Ok(class.id)
-}
-
-pub(crate) async fn queue_job(
-    db: &impl sea_orm::ConnectionTrait,
-    class_id: i32,
-    kind: &str,
-    vmid: Option<i32>,
-) -> Result<job::Model> {
-    Ok(job::ActiveModel {
-        class_id: Set(class_id),
-        kind: Set(kind.into()),
-        vmid: Set(vmid),
-        state: Set("queued".into()),
-        commands: Set(0),
-        created_at: Set(now()),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?)
-}
-
-/// Refuses a change while another job of the class is queued or running.
-pub(crate) async fn ensure_idle(services: &Services, class_id: i32) -> Result<()> {
-    let busy = job::Entity::find()
-        .filter(job::Column::ClassId.eq(class_id))
-        .filter(job::Column::State.is_in(["queued", "running", "cancelling"]))
-        .one(&services.db)
-        .await?
-        .is_some();
-    if busy {
-        return Err(Error::Conflict(
-            "The class is busy with another change; try again when it is done.".into(),
-        ));
-    }
-    Ok(())
 }
 
 /// Deletes the class: its VMs are destroyed through the API, the export removed, the rows
 /// go last (the delete job does it).
 pub async fn delete(services: &Services, user: &user::Model, class_id: i32) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
-    // A running deployment is cancelled first; the delete job waits for nothing else.
-    job::Entity::update_many()
-        .col_expr(
-            job::Column::State,
-            sea_orm::sea_query::Expr::value("cancelling"),
-        )
-        .filter(job::Column::ClassId.eq(class.id))
-        .filter(job::Column::State.eq("running"))
-        .exec(&services.db)
-        .await?;
-    job::Entity::update_many()
-        .col_expr(
-            job::Column::State,
-            sea_orm::sea_query::Expr::value("cancelled"),
-        )
-        .filter(job::Column::ClassId.eq(class.id))
-        .filter(job::Column::State.eq("queued"))
-        .exec(&services.db)
-        .await?;
+    // Its unfinished jobs are asked to stop first (a running deployment stops making VMs);
+    // the delete job runs after them (jobs of a class run in order).
+    cancel_class_jobs(&services.db, class.id, None).await?;
     let mut row: class::ActiveModel = class.clone().into();
     row.state = Set("deleting".into());
     row.invite_token = Set(None);
     row.update(&services.db).await?;
-    queue_job(&services.db, class.id, "delete", None).await?;
+    queue(&services.db, class.id, JobKind::Delete, None, Some(user.id)).await?;
     services.jobs.wake();
     Ok(())
 }
@@ -183,7 +133,7 @@ pub async fn request_reset(
         .one(&services.db)
         .await?
         .ok_or_else(not_found)?;
-    let uses_it = row.role == "student"
+    let uses_it = row.role == VmRole::Student
         && assignment::Entity::find()
             .filter(assignment::Column::UserId.eq(user.id))
             .filter(assignment::Column::ClusterId.eq(cluster_id))
@@ -194,16 +144,23 @@ pub async fn request_reset(
     if !uses_it && !super::access::may_manage(services, user, &class).await? {
         return Err(not_found());
     }
-    if row.role == "base" {
+    if row.role == VmRole::Base {
         return Err(Error::Invalid(
             "The class base cannot be reset; publish instead.".into(),
         ));
     }
-    if row.step != "ready" {
+    if row.step != VmStep::Ready {
         return Err(Error::Conflict("This VM is not ready yet.".into()));
     }
     ensure_idle(services, class.id).await?;
-    queue_job(&services.db, class.id, "reset", Some(vmid)).await?;
+    queue(
+        &services.db,
+        class.id,
+        JobKind::Reset,
+        Some(vmid),
+        Some(user.id),
+    )
+    .await?;
     services.jobs.wake();
     Ok(())
 }
@@ -217,7 +174,14 @@ pub async fn publish(services: &Services, user: &user::Model, class_id: i32) -> 
         ));
     }
     ensure_idle(services, class.id).await?;
-    queue_job(&services.db, class.id, "publish", None).await?;
+    queue(
+        &services.db,
+        class.id,
+        JobKind::Publish,
+        None,
+        Some(user.id),
+    )
+    .await?;
     services.jobs.wake();
     Ok(())
 }
@@ -226,14 +190,7 @@ pub async fn publish(services: &Services, user: &user::Model, class_id: i32) -> 
 /// to remove them).
 pub async fn cancel(services: &Services, user: &user::Model, class_id: i32) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
-    use sea_orm::sea_query::Expr;
-    job::Entity::update_many()
-        .col_expr(job::Column::State, Expr::value("cancelling"))
-        .filter(job::Column::ClassId.eq(class.id))
-        .filter(job::Column::Kind.eq("deploy"))
-        .filter(job::Column::State.is_in(["queued", "running"]))
-        .exec(&services.db)
-        .await?;
+    cancel_class_jobs(&services.db, class.id, Some(&[JobKind::Deploy])).await?;
     services.jobs.wake();
     Ok(())
 }

@@ -6,6 +6,7 @@ use crate::access::managed_class;
 use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm, user};
 use crate::model::JoinView;
+use crate::model::{VmRole, VmStep};
 use crate::{Error, Result, Services, inventory};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder, Set,
@@ -68,8 +69,8 @@ async fn free_student_vms(services: &Services, c: &class::Model) -> Result<Vec<i
         .collect();
     Ok(class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(c.id))
-        .filter(class_vm::Column::Role.eq("student"))
-        .filter(class_vm::Column::Step.eq("ready"))
+        .filter(class_vm::Column::Role.eq(VmRole::Student))
+        .filter(class_vm::Column::Step.eq(VmStep::Ready))
         .order_by_asc(class_vm::Column::Vmid)
         .all(&services.db)
         .await?

@@ -1,10 +1,11 @@
 //! Changing a class after launch: co-owners, who has which student VM, more VMs, removing
 //! one, new CPU/RAM, start or stop them all, and importing a class made elsewhere.
 
-use super::create::{ensure_idle, queue_job};
 use crate::access::{ensure_teacher, managed_class, role};
 use crate::clock::now;
 use crate::db::entity::{assignment, class, class_owner, class_vm, user, vm};
+use crate::jobs::{ensure_idle, queue};
+use crate::model::{JobKind, VmRole, VmStep};
 use crate::model::{MAX_STUDENTS, MAX_VMID, MIN_VMID, Role, VmAction};
 use crate::node::guest_config::{random_mac, sanitize_vm_name};
 use crate::revocation::Revoked;
@@ -92,7 +93,7 @@ pub async fn assign_student(
 ) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     let row = class_row(services, &class, vmid).await?;
-    if row.role != "student" || row.step != "ready" {
+    if row.role != VmRole::Student || row.step != VmStep::Ready {
         return Err(Error::Invalid(
             "Only ready student VMs can be given to a student.".into(),
         ));
@@ -155,7 +156,7 @@ pub async fn unassign_student(
 ) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     let row = class_row(services, &class, vmid).await?;
-    if row.role != "student" {
+    if row.role != VmRole::Student {
         return Err(Error::Invalid("Only student VMs are handed out.".into()));
     }
     let previous: Vec<String> = assignment::Entity::find()
@@ -204,7 +205,7 @@ pub async fn add_students(
     }
     let base = rows
         .iter()
-        .find(|r| r.role == "base" && r.step == "ready")
+        .find(|r| r.role == VmRole::Base && r.step == VmStep::Ready)
         .ok_or_else(|| Error::Invalid("The class base is not ready yet.".into()))?;
     let nics = base
         .macs
@@ -214,7 +215,7 @@ pub async fn add_students(
         .max(1);
     // Spread the new VMs over the nodes the class uses, fewest first.
     let mut per_node: Vec<(String, usize)> = Vec::new();
-    for r in rows.iter().filter(|r| r.role != "base") {
+    for r in rows.iter().filter(|r| r.role != VmRole::Base) {
         match per_node.iter_mut().find(|(n, _)| *n == r.node) {
             Some((_, c)) => *c += 1,
             None => per_node.push((r.node.clone(), 1)),
@@ -237,13 +238,13 @@ pub async fn add_students(
             class_id: Set(class.id),
             cluster_id: Set(class.cluster_id),
             vmid: Set(vmid),
-            role: Set("student".into()),
+            role: Set(VmRole::Student),
             name: Set(sanitize_vm_name(
                 &format!("{prefix}-student-{slot}"),
                 vmid as u32,
             )),
             node: Set(node.clone()),
-            step: Set("queued".into()),
+            step: Set(VmStep::Queued),
             attempts: Set(0),
             macs: Set((0..nics)
                 .map(|_| random_mac())
@@ -260,7 +261,7 @@ pub async fn add_students(
     c.students = Set(class.students + count as i32);
     c.state = Set("deploying".into());
     c.update(&txn).await?;
-    queue_job(&txn, class.id, "deploy", None).await?;
+    queue(&txn, class.id, JobKind::Deploy, None, Some(user.id)).await?;
     txn.commit().await?;
     services.jobs.wake();
     Ok(())
@@ -275,13 +276,20 @@ pub async fn remove_vm(
 ) -> Result<()> {
     let class = managed_class(services, user, class_id).await?;
     let row = class_row(services, &class, vmid).await?;
-    if row.role != "student" {
+    if row.role != VmRole::Student {
         return Err(Error::Invalid(
             "Only student VMs can be removed; delete the class to remove the rest.".into(),
         ));
     }
     ensure_idle(services, class.id).await?;
-    queue_job(&services.db, class.id, "remove", Some(vmid)).await?;
+    queue(
+        &services.db,
+        class.id,
+        JobKind::Remove,
+        Some(vmid),
+        Some(user.id),
+    )
+    .await?;
     services.jobs.wake();
     Ok(())
 }
@@ -316,7 +324,7 @@ pub async fn respec(
         c.memory_mb = Set(Some(v as i32));
     }
     c.update(&services.db).await?;
-    queue_job(&services.db, class.id, "respec", None).await?;
+    queue(&services.db, class.id, JobKind::Respec, None, Some(user.id)).await?;
     services.jobs.wake();
     Ok(())
 }
@@ -335,8 +343,8 @@ pub async fn power_all(
     }
     let rows = class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(class.id))
-        .filter(class_vm::Column::Role.eq("student"))
-        .filter(class_vm::Column::Step.eq("ready"))
+        .filter(class_vm::Column::Role.eq(VmRole::Student))
+        .filter(class_vm::Column::Step.eq(VmStep::Ready))
         .all(&services.db)
         .await?;
     let mut asked = 0;
@@ -428,9 +436,9 @@ pub async fn import(
         }
         let offset = v.vmid - vmid_base;
         let role = match offset {
-            0 => "teacher",
-            99 => "base",
-            _ => "student",
+            0 => VmRole::Teacher,
+            99 => VmRole::Base,
+            _ => VmRole::Student,
         };
         rows.push((v.clone(), role, parsed.macs().join(","), disks.join(",")));
     }
@@ -444,7 +452,7 @@ pub async fn import(
         template_vmid: Set(None),
         template_node: Set(Some(base.node.clone())),
         vmid_base: Set(vmid_base),
-        students: Set(rows.iter().filter(|r| r.1 == "student").count() as i32),
+        students: Set(rows.iter().filter(|r| r.1 == VmRole::Student).count() as i32),
         storage: Set(storage),
         invite_token: Set(Some(crate::token::random_token())),
         invite_expires_at: Set(None),
@@ -466,10 +474,10 @@ pub async fn import(
             class_id: Set(class.id),
             cluster_id: Set(cluster_id),
             vmid: Set(v.vmid),
-            role: Set(role.into()),
+            role: Set(role),
             name: Set(v.name.clone()),
             node: Set(v.node.clone()),
-            step: Set("ready".into()),
+            step: Set(VmStep::Ready),
             attempts: Set(0),
             macs: Set(macs),
             disks: Set(disks),

@@ -15,6 +15,7 @@
 use crate::access::{ensure_teacher, managed_ids};
 use crate::db::entity::{class_vm, cluster, user, vm};
 use crate::model::TemplateChoice;
+use crate::model::VmRole;
 use crate::{Error, Result, Services};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::{HashMap, HashSet};
@@ -28,7 +29,7 @@ fn offered(rows: &[&class_vm::Model], managed: Option<&HashSet<i32>>) -> bool {
     rows.is_empty()
         || rows
             .iter()
-            .any(|r| r.role == "base" && managed.contains(&r.class_id))
+            .any(|r| r.role == VmRole::Base && managed.contains(&r.class_id))
 }
 
 /// The templates `user` may build a class from, on every enabled cluster, from the inventory

@@ -5,8 +5,8 @@ use super::access::{managed_class, managed_ids, role};
 use crate::clock::now;
 use crate::db::entity::{assignment, class, class_owner, class_vm, job, user, vm};
 use crate::inventory::state_of;
-use crate::model::Role;
 use crate::model::{ClassDetail, ClassSummary, ClassVmView, DeployProgress};
+use crate::model::{JobState, Role, VmRole, VmStep};
 use crate::{Result, Services};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::{HashMap, HashSet};
@@ -162,14 +162,14 @@ pub async fn detail(services: &Services, user: &user::Model, id: i32) -> Result<
             let inv = inventory.get(&r.vmid);
             ClassVmView {
                 vmid: r.vmid,
-                role: r.role.clone(),
+                role: r.role,
                 name: r.name.clone(),
                 node: inv.map_or(r.node.clone(), |v| v.node.clone()),
-                step: r.step.clone(),
+                step: r.step,
                 error: r.error.clone(),
                 student: assigned
                     .iter()
-                    .find(|a| a.vmid == r.vmid && r.role == "student")
+                    .find(|a| a.vmid == r.vmid && r.role == VmRole::Student)
                     .and_then(|a| names.get(&a.user_id).cloned()),
                 state: inv.map(|v| state_of(v, at)),
                 ip: inv.and_then(|v| v.ip.clone()),
@@ -201,21 +201,21 @@ async fn progress(
 ) -> Result<DeployProgress> {
     let active = job::Entity::find()
         .filter(job::Column::ClassId.eq(c.id))
-        .filter(job::Column::State.is_in(["queued", "running", "cancelling"]))
+        .filter(job::Column::State.is_in(JobState::ACTIVE))
         .order_by_asc(job::Column::Id)
         .one(&services.db)
         .await?;
     let last_failed = job::Entity::find()
         .filter(job::Column::ClassId.eq(c.id))
-        .filter(job::Column::State.eq("failed"))
+        .filter(job::Column::State.eq(JobState::Failed))
         .order_by_desc(job::Column::Id)
         .one(&services.db)
         .await?;
     let total = rows.len() as u32;
-    let done = rows.iter().filter(|r| r.step == "ready").count() as u32;
+    let done = rows.iter().filter(|r| r.step == VmStep::Ready).count() as u32;
     let failed = rows
         .iter()
-        .filter(|r| matches!(r.step.as_str(), "failed" | "cancelled"))
+        .filter(|r| matches!(r.step, VmStep::Failed | VmStep::Cancelled))
         .count() as u32;
     let durations: Vec<i64> = rows
         .iter()

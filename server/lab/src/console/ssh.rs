@@ -24,6 +24,7 @@ use super::ssh_address;
 use super::terminal::frames;
 use super::{AccessWatch, ByteLink, Payload, RelayStats, Slot, running_vm};
 use crate::db::entity::{class, class_vm, user};
+use crate::model::VmRole;
 use crate::{Error, Result, Services, clusters};
 use russh::ChannelMsg;
 use russh::client;
@@ -103,7 +104,7 @@ pub async fn ssh_enabled(services: &Services, cluster_id: i32, vmid: i32) -> Res
     let rows = class_vm::Entity::find()
         .filter(class_vm::Column::ClusterId.eq(cluster_id))
         .filter(class_vm::Column::Vmid.eq(vmid))
-        .filter(class_vm::Column::Role.ne("base"))
+        .filter(class_vm::Column::Role.ne(VmRole::Base))
         .all(&services.db)
         .await?;
     if rows.is_empty() {

@@ -18,6 +18,7 @@
 //! costs a few queries and nothing more. A database error keeps the relay and tries again
 //! at the next [`RECHECK`] (a locked SQLite file should not close everyone's consoles).
 
+use super::Closing;
 use crate::auth::Session;
 use crate::clock::now;
 use crate::db::entity::{session, user};
@@ -103,12 +104,15 @@ impl AccessWatch {
         }
     }
 
-    /// Runs `work` (a relay) until it ends, or until access is gone: then `None`, and
-    /// `work` is dropped (which closes what it held).
-    pub async fn run<T>(&mut self, work: impl Future<Output = T>) -> Option<T> {
+    /// Runs `work` (a relay) until it ends, or until access is gone or the portal shuts
+    /// down: then the reason to give the browser, and `work` is dropped (which closes what
+    /// it held).
+    pub async fn run<T>(&mut self, work: impl Future<Output = T>) -> Result<T, Closing> {
+        let shutdown = self.services.shutdown.clone();
         tokio::select! {
-            done = work => Some(done),
-            () = self.revoked() => None,
+            done = work => Ok(done),
+            () = self.revoked() => Err(Closing::Revoked),
+            () = shutdown.cancelled() => Err(Closing::ShuttingDown),
         }
     }
 

@@ -6,6 +6,7 @@ mod m0002_inventory;
 mod m0003_rdp_check;
 mod m0004_classes;
 mod m0005_realm_roles;
+mod m0006_job_engine;
 
 use sea_orm_migration::prelude::*;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_rdp_check::Migration),
             Box::new(m0004_classes::Migration),
             Box::new(m0005_realm_roles::Migration),
+            Box::new(m0006_job_engine::Migration),
         ]
     }
 }

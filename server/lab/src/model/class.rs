@@ -1,7 +1,7 @@
 //! Classes as the teacher's pages see them: the wizard's form and plan, the class page with
 //! per-VM deployment progress, and the invite (join) page.
 
-use super::VmState;
+use super::{JobKind, VmRole, VmState, VmStep};
 use serde::{Deserialize, Serialize};
 
 /// Most student VMs a class can have (VMIDs `P01..=P98`).
@@ -87,13 +87,10 @@ pub struct ClassSummary {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassVmView {
     pub vmid: i32,
-    /// `teacher`, `student`, `base`.
-    pub role: String,
+    pub role: VmRole,
     pub name: String,
     pub node: String,
-    /// `queued`, `exporting` (the template's disk, for the base and teacher), `creating`,
-    /// `ready`, `failed`, `cancelled`.
-    pub step: String,
+    pub step: VmStep,
     pub error: Option<String>,
     pub student: Option<String>,
     pub state: Option<VmState>,
@@ -108,8 +105,8 @@ pub struct DeployProgress {
     pub failed: u32,
     /// A job is queued or running (the page keeps polling).
     pub active: bool,
-    /// What the running job is: `deploy`, `reset`, `publish`, `delete`.
-    pub job: Option<String>,
+    /// What the running job is.
+    pub job: Option<JobKind>,
     pub eta_secs: Option<i64>,
     pub last_error: Option<String>,
 }

@@ -5,6 +5,10 @@
 
 use super::NodeError;
 
+/// The exit code of [`Script::guard_vmid`] when the VMID belongs to another guest; the job
+/// engine reads it as a permanent failure (no retry can free the VMID).
+pub const EXIT_VMID_TAKEN: i32 = 3;
+
 /// A shell script built command by command. `set -e` semantics: the first failing command
 /// ends it with that command's exit status.
 #[derive(Clone, Debug, Default)]
@@ -73,7 +77,7 @@ impl Script {
         Ok(self)
     }
 
-    /// Fails (exit 3) when guest `vmid` exists anywhere in the cluster (a config under any
+    /// Fails ([`EXIT_VMID_TAKEN`]) when guest `vmid` exists anywhere in the cluster (a config under any
     /// node's folder) and is not ours: ours is `own_config` containing `own_mac`. This keeps a
     /// retried step from adopting a guest someone else created with the same VMID.
     pub fn guard_vmid(
@@ -91,7 +95,7 @@ impl Script {
             "for f in {root}/nodes/*/qemu-server/{vmid}.conf {root}/nodes/*/lxc/{vmid}.conf; do \
              [ -e \"$f\" ] || continue; \
              if [ \"$f\" != {own} ] || ! grep -qiF -- {mac} \"$f\"; then \
-             echo \"VMID {vmid} is already used by another guest ($f)\" >&2; exit 3; fi; done\n"
+             echo \"VMID {vmid} is already used by another guest ($f)\" >&2; exit {EXIT_VMID_TAKEN}; fi; done\n"
         ));
         Ok(self)
     }

@@ -201,3 +201,12 @@ pub(crate) fn chain_text(e: &(dyn StdError + 'static)) -> String {
     }
     parts.join(": ")
 }
+
+impl Error {
+    /// The guest (or other object) named in the path does not exist. PVE has no status for
+    /// this: it answers 500 with `Configuration file 'nodes/pve1/qemu-server/999.conf' does
+    /// not exist` (reference §1.3), so the text is read here, once, at the edge.
+    pub fn is_missing(&self) -> bool {
+        matches!(self, Error::Api { status: 500, message } if message.trim_end().ends_with("does not exist"))
+    }
+}

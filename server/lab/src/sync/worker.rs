@@ -57,9 +57,11 @@ struct ClusterState {
     want_full: bool,
 }
 
-/// Starts the sync loop; it lives as long as the runtime.
-pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<()> {
-    tokio::spawn(async move {
+/// Starts the sync loop on `services.tasks`; it stops taking new runs when
+/// `services.shutdown` fires (runs under way finish; they are tracked too).
+pub fn spawn_workers(services: Services, settings: SyncSettings) {
+    let tasks = services.tasks.clone();
+    tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(settings.quick_secs.max(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut states: HashMap<i32, ClusterState> = HashMap::new();
@@ -67,6 +69,7 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<(
             let woken = tokio::select! {
                 _ = tick.tick() => false,
                 _ = services.sync.woken() => true,
+                () = services.shutdown.cancelled() => return,
             };
             let clusters = match cluster::Entity::find()
                 .filter(cluster::Column::Enabled.eq(true))
@@ -106,7 +109,7 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<(
                     state.last_sweep = now();
                 }
                 let subnets = settings.sweep_subnets.clone();
-                state.running = Some(tokio::spawn(async move {
+                state.running = Some(services.tasks.clone().spawn(async move {
                     let booting = run_once(&services, &cluster, full, neighbours.as_deref()).await;
                     if sweep_due
                         && let Err(e) = super::sweep::run(&services, cluster.id, &subnets).await
@@ -121,7 +124,7 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) -> JoinHandle<(
                 }));
             }
         }
-    })
+    });
 }
 
 /// One quick sync, then a full one if asked; returns whether a guest is still booting.

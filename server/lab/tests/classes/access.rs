@@ -4,7 +4,7 @@
 
 use super::{World, settings, world};
 use lab::db::entity::{user, vm};
-use lab::deploy::run_until_idle;
+use lab::jobs::run_until_idle;
 use lab::model::{Role, VmAction};
 use lab::{Error, access, actions, classes, inventory};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

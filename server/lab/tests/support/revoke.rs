@@ -16,7 +16,7 @@ mod world;
 use lab::auth::{self, Session};
 use lab::console::AccessWatch;
 use lab::db::entity::{class, class_vm, session, user, vm};
-use lab::deploy::{DeploySettings, run_until_idle};
+use lab::jobs::{JobSettings, run_until_idle};
 use lab::model::Role;
 use lab::{classes, inventory};
 use sea_orm::sea_query::Expr;
@@ -148,10 +148,10 @@ impl Scene {
             class_id: Set(class.id),
             cluster_id: Set(w.cluster_id),
             vmid: Set(vm.vmid),
-            role: Set("student".into()),
+            role: Set(lab::model::VmRole::Student),
             name: Set(vm.name.clone()),
             node: Set(vm.node.clone()),
-            step: Set("ready".into()),
+            step: Set(lab::model::VmStep::Ready),
             attempts: Set(0),
             macs: Set(String::new()),
             disks: Set(String::new()),
@@ -342,7 +342,8 @@ impl Scene {
 }
 
 async fn run_jobs(w: &SimWorld) {
-    let settings = DeploySettings {
+    let settings = JobSettings {
+        workers: 4,
         per_node: 4,
         attempts: 1,
         lease_secs: 5,

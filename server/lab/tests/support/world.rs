@@ -51,6 +51,40 @@ pub async fn sim_world(edit: impl FnOnce(&mut ClusterForm)) -> SimWorld {
     }
 }
 
+impl SimWorld {
+    /// Every file under the simulator's root (configs, disks, exports), sorted.
+    pub fn all_files(&self) -> Vec<PathBuf> {
+        fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push(p);
+                }
+            }
+        }
+        let mut all = Vec::new();
+        walk(&self.root, &mut all);
+        all.sort();
+        all
+    }
+
+    /// Every file that names a VMID of the block at `base` (configs, disks) or is in the
+    /// class's export folder.
+    pub fn files_of_block(&self, base: i32) -> Vec<PathBuf> {
+        self.all_files()
+            .into_iter()
+            .filter(|p| {
+                let s = p.display().to_string();
+                (base..base + 100).any(|v| {
+                    s.contains(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/"))
+                }) || s.contains(&format!("class-{base}"))
+            })
+            .collect()
+    }
+}
+
 pub async fn make_user(services: &Services, name: &str, role: Role) -> user::Model {
     auth::create_user(
         services,

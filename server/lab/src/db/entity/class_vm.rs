@@ -1,8 +1,9 @@
 //! `class_vms`: one row per VM of a class, written (as intent) before anything is made on a
 //! node. `step` is the durable progress: `queued` → (`exporting`, for the base and the
 //! teacher's VM while the template is exported) → `creating` → `ready`, or `failed` with
-//! `error`, or `cancelled`.
+//! `error`, or `cancelled`. `ready` and the VM's `disks` are written in one UPDATE.
 
+use crate::model::{VmRole, VmStep};
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -13,11 +14,10 @@ pub struct Model {
     pub class_id: i32,
     pub cluster_id: i32,
     pub vmid: i32,
-    /// `teacher`, `student` or `base`.
-    pub role: String,
+    pub role: VmRole,
     pub name: String,
     pub node: String,
-    pub step: String,
+    pub step: VmStep,
     pub error: Option<String>,
     pub attempts: i32,
     /// MACs chosen at planning time, one per NIC, comma-separated (a retried step reuses them).

@@ -6,14 +6,16 @@
 //! shared (visible from every node) or local to the template's node, which is the one we use.
 
 use crate::db::entity::{class, class_vm};
+use crate::jobs::error::JobError;
+use crate::jobs::run::JobRun;
 use crate::node::guest_config::GuestConfig;
 use crate::node::{NodeOps, NodePaths, NodeShell, Script, shell_for};
-use crate::{Error, Result, Services, clusters, pve};
+use crate::{Error, Services, clusters, pve};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) struct Ctx {
+pub struct Ctx {
     pub class: class::Model,
     pub client: pve::Client,
     pub paths: NodePaths,
@@ -24,7 +26,7 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub async fn open(services: &Services, class: class::Model) -> Result<Ctx> {
+    pub async fn open(services: &Services, class: class::Model) -> Result<Ctx, JobError> {
         let cluster = clusters::find(services, class.cluster_id).await?;
         let client = clusters::client(services, &cluster)?;
         let paths = NodePaths::new(&cluster.pve_root, &cluster.storage_paths);
@@ -43,22 +45,13 @@ impl Ctx {
         })
     }
 
-    /// Records the node commands this job ran (on the job row, for the class page and the
-    /// benchmarks).
-    pub async fn record_commands(&self, services: &Services, job_id: i32) -> Result<()> {
-        use sea_orm::sea_query::Expr;
-        crate::db::entity::job::Entity::update_many()
-            .col_expr(
-                crate::db::entity::job::Column::Commands,
-                Expr::value((self.shell.commands() - self.commands_before) as i64),
-            )
-            .filter(crate::db::entity::job::Column::Id.eq(job_id))
-            .exec(&services.db)
-            .await?;
-        Ok(())
+    /// Node commands this job ran so far (the shell counts for every job that shares it;
+    /// the class page and the benchmarks read the job's share).
+    pub fn commands(&self) -> i64 {
+        (self.shell.commands() - self.commands_before) as i64
     }
 
-    pub async fn rows(&self, services: &Services) -> Result<Vec<class_vm::Model>> {
+    pub async fn rows(&self, services: &Services) -> Result<Vec<class_vm::Model>, JobError> {
         Ok(class_vm::Entity::find()
             .filter(class_vm::Column::ClassId.eq(self.class.id))
             .order_by_asc(class_vm::Column::Vmid)
@@ -67,7 +60,11 @@ impl Ctx {
     }
 
     /// Reads a guest config file through the shell; `None` when it does not exist.
-    pub async fn read_config(&self, node: &str, vmid: u32) -> Result<Option<GuestConfig>> {
+    pub async fn read_config(
+        &self,
+        node: &str,
+        vmid: u32,
+    ) -> Result<Option<GuestConfig>, JobError> {
         let path = self.paths.config(node, vmid)?;
         let out = self
             .shell
@@ -77,43 +74,49 @@ impl Ctx {
             return Ok(None);
         }
         let text = String::from_utf8_lossy(&out);
-        GuestConfig::parse(&text)
-            .map(Some)
-            .map_err(|e| Error::Invalid(format!("The config of VM {vmid} cannot be read: {e}")))
+        GuestConfig::parse(&text).map(Some).map_err(|e| {
+            JobError::Permanent(Error::Invalid(format!(
+                "The config of VM {vmid} cannot be read: {e}"
+            )))
+        })
     }
 
-    /// Stops the VM (hard) if it runs, and waits for the task.
-    pub async fn ensure_stopped(&self, node: &str, vmid: u32) -> Result<()> {
+    /// Stops the VM (hard) if it runs, and waits for the task. A VM that is gone is stopped.
+    pub async fn ensure_stopped(
+        &self,
+        run: &JobRun,
+        node: &str,
+        vmid: u32,
+    ) -> Result<(), JobError> {
+        run.checkpoint("stop vm", Some(vmid as i32)).await?;
         let upid = match self
             .client
             .power(node, pve::GuestKind::Qemu, vmid, pve::PowerAction::Stop)
             .await
         {
             Ok(upid) => upid,
-            // Gone already: nothing to stop.
-            Err(e) if e.to_string().contains("does not exist") => return Ok(()),
+            Err(e) if e.is_missing() => return Ok(()),
             Err(e) => return Err(e.into()),
         };
         let status = self
             .client
             .wait_task(node, &upid, Duration::from_secs(120))
             .await?;
+        // PVE's stop task succeeds on a stopped VM; a failed one is a real refusal (a lock).
         if status.succeeded() == Some(false) {
-            let msg = status.exitstatus.unwrap_or_default();
-            // PVE fails `stop` of a stopped VM in some versions; that is what we want anyway.
-            if !msg.contains("not running") {
-                return Err(Error::Proxmox(msg));
-            }
+            return Err(JobError::Permanent(Error::Proxmox(
+                status.exitstatus.unwrap_or_default(),
+            )));
         }
         Ok(())
     }
 }
 
-async fn first_node(services: &Services, class_id: i32) -> Result<String> {
+async fn first_node(services: &Services, class_id: i32) -> Result<String, JobError> {
     class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(class_id))
         .one(&services.db)
         .await?
         .map(|r| r.node)
-        .ok_or_else(|| Error::Internal("class has no VMs".into()))
+        .ok_or_else(|| JobError::Permanent(Error::Internal("class has no VMs".into())))
 }

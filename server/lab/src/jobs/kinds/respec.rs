@@ -3,13 +3,16 @@
 //! everything cloned stays.
 
 use super::Outcome;
-use super::context::Ctx;
-use super::reset::current_node;
+use crate::Error;
 use crate::db::entity::class;
-use crate::{Error, Result, Services};
+use crate::jobs::error::JobError;
+use crate::jobs::run::JobRun;
+use crate::jobs::steps::context::Ctx;
+use crate::jobs::steps::reimage::current_node;
+use crate::model::VmStep;
 
-pub(super) async fn run(services: &Services, class: class::Model) -> Result<Outcome> {
-    let ctx = Ctx::open(services, class).await?;
+pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
+    let ctx = Ctx::open(&run.services, class).await?;
     let cores = ctx.class.cores.map(|c| c.to_string());
     let memory = ctx.class.memory_mb.map(|m| m.to_string());
     let mut keys: Vec<(&str, &str)> = Vec::new();
@@ -21,12 +24,13 @@ pub(super) async fn run(services: &Services, class: class::Model) -> Result<Outc
     }
     let mut failed = Vec::new();
     for row in ctx
-        .rows(services)
+        .rows(&run.services)
         .await?
         .iter()
-        .filter(|r| r.step == "ready")
+        .filter(|r| r.step == VmStep::Ready)
     {
-        let node = current_node(services, row).await?;
+        let node = current_node(&run.services, row).await?;
+        run.guard("set config", Some(row.vmid)).await?;
         if let Err(e) = ctx.client.set_config(&node, row.vmid as u32, &keys).await {
             failed.push(format!("VM {}: {e}", row.vmid));
         }
@@ -34,6 +38,6 @@ pub(super) async fn run(services: &Services, class: class::Model) -> Result<Outc
     if failed.is_empty() {
         Ok(Outcome::Done)
     } else {
-        Err(Error::Proxmox(failed.join("; ")))
+        Err(JobError::Permanent(Error::Proxmox(failed.join("; "))))
     }
 }

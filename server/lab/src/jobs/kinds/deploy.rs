@@ -1,0 +1,211 @@
+//! Deploy: export the template's disks once, make the class base and the teacher's VM as
+//! overlays of the export, then the students as overlays of the class base (a 3-level
+//! backing chain), bounded per node (`NodeSlots`), each VM in one idempotent step.
+
+use super::Outcome;
+use crate::clock::now;
+use crate::db::entity::{assignment, class, class_vm};
+use crate::jobs::error::JobError;
+use crate::jobs::run::JobRun;
+use crate::jobs::steps::context::Ctx;
+use crate::jobs::steps::disks::{Source, data_disk_paths, source_config};
+use crate::jobs::steps::export::export_disks;
+use crate::jobs::steps::make_vm::make_vm;
+use crate::jobs::steps::rows::{StepChange, mark_class, reload, set_step};
+use crate::model::{VmRole, VmStep};
+use crate::node::guest_config::DiskKind;
+use crate::{Error, inventory};
+use futures_util::StreamExt;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use std::collections::BTreeMap;
+
+pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
+    let class_id = class.id;
+    let result = deploy(run, class).await;
+    match &result {
+        Ok(_) | Err(JobError::LeaseLost | JobError::Stopping) => {}
+        Err(JobError::Cancelled) => return cancel_rest(run, class_id).await,
+        Err(e) => fail_unfinished(run, class_id, e).await?,
+    }
+    result
+}
+
+async fn deploy(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
+    let services = &run.services;
+    let ctx = Ctx::open(services, class).await?;
+    let rows = ctx.rows(services).await?;
+    run.guard("read source", None).await?;
+    let source = source_config(&ctx).await?;
+    let exports = match ctx.class.template_vmid {
+        Some(_) => Source::Overlay(export_template(run, &ctx, &rows, &source).await?),
+        None => Source::Blank(ctx.class.disk_gb.unwrap_or(8) as u32),
+    };
+    // The class base and the teacher's VM both sit on the export.
+    let first: Vec<&class_vm::Model> = rows.iter().filter(|r| r.role != VmRole::Student).collect();
+    for r in futures_util::future::join_all(
+        first
+            .iter()
+            .map(|r| make_vm(run, &ctx, r, &source, &exports)),
+    )
+    .await
+    {
+        r?;
+    }
+    let base = match rows.iter().find(|r| r.role == VmRole::Base) {
+        Some(b) => reload(services, b).await?,
+        None => None,
+    };
+    let Some(base) = base.filter(|b| b.step == VmStep::Ready) else {
+        return Err(JobError::Permanent(Error::Invalid(
+            "The class base could not be made; see the VM's error.".into(),
+        )));
+    };
+    // Students sit on the class base.
+    let student_source = match &exports {
+        Source::Overlay(_) => Source::Overlay(data_disk_paths(&ctx, &base)?),
+        blank => blank.clone(),
+    };
+    let students: Vec<&class_vm::Model> =
+        rows.iter().filter(|r| r.role == VmRole::Student).collect();
+    // The node slots hold the real limit; this only keeps the number of waiting futures
+    // (and their rows in memory) small.
+    let in_flight = (run.settings.per_node * 4).max(1);
+    // Futures collected first: a `map` closure inside the stream trips the compiler's
+    // higher-ranked lifetime check when this future is spawned.
+    let work: Vec<_> = students
+        .iter()
+        .map(|r| make_vm(run, &ctx, r, &source, &student_source))
+        .collect();
+    let mut stream = futures_util::stream::iter(work).buffer_unordered(in_flight);
+    let mut stop = None;
+    while let Some(r) = stream.next().await {
+        if let Err(e) = r {
+            // Let the VMs under way finish their step; the first reason to stop wins.
+            stop.get_or_insert(e);
+        }
+    }
+    drop(stream);
+    if let Some(e) = stop {
+        return Err(e);
+    }
+    let txn = run.begin("class ready", None).await?;
+    assign_teacher(&txn, &ctx).await?;
+    mark_class(&txn, ctx.class.id, "ready").await?;
+    crate::db::entity::job::Entity::update_many()
+        .col_expr(
+            crate::db::entity::job::Column::Commands,
+            Expr::value(ctx.commands()),
+        )
+        .filter(crate::db::entity::job::Column::Id.eq(run.job.id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(Outcome::Done)
+}
+
+/// Exports the template's data disks (once; a file that exists is done) and records the
+/// export on the class. Returns slot → export path.
+async fn export_template(
+    run: &JobRun,
+    ctx: &Ctx,
+    rows: &[class_vm::Model],
+    source: &crate::node::guest_config::GuestConfig,
+) -> Result<BTreeMap<String, String>, JobError> {
+    // The page shows the export on the two VMs that wait for it.
+    let waiting: Vec<_> = rows
+        .iter()
+        .filter(|r| r.role != VmRole::Student && r.step == VmStep::Queued)
+        .collect();
+    if !waiting.is_empty() {
+        let txn = run.begin("exporting", None).await?;
+        for r in waiting {
+            set_step(&txn, r.id, VmStep::Exporting, StepChange::default()).await?;
+        }
+        txn.commit().await?;
+    }
+    let mut disks = BTreeMap::new();
+    for d in source
+        .disks()
+        .into_iter()
+        .filter(|d| d.kind == DiskKind::Data)
+    {
+        let volid = d.volid.as_deref().ok_or_else(|| {
+            JobError::Permanent(Error::Invalid(format!(
+                "The template's disk {} has no volume.",
+                d.slot
+            )))
+        })?;
+        disks.insert(d.slot.clone(), ctx.paths.volume(volid)?);
+    }
+    let exports = export_disks(run, ctx, &disks, "", true).await?;
+    let txn = run.begin("export recorded", None).await?;
+    let mut row: class::ActiveModel = ctx.class.clone().into();
+    row.export_paths = Set(exports.values().cloned().collect::<Vec<_>>().join("\n"));
+    row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(exports)
+}
+
+/// A deployment that cannot go on (template gone, node unreachable, host key mismatch):
+/// the VMs not made yet are marked failed with the reason, and so is the class.
+async fn fail_unfinished(run: &JobRun, class_id: i32, e: &JobError) -> Result<(), JobError> {
+    let txn = run.begin("deploy failed", None).await?;
+    class_vm::Entity::update_many()
+        .col_expr(class_vm::Column::Step, Expr::value(VmStep::Failed))
+        .col_expr(class_vm::Column::Error, Expr::value(e.message()))
+        .col_expr(class_vm::Column::UpdatedAt, Expr::value(now()))
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .filter(class_vm::Column::Step.is_in([VmStep::Queued, VmStep::Exporting]))
+        .exec(&txn)
+        .await?;
+    mark_class(&txn, class_id, "failed").await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// VMs not begun are marked cancelled; those made stay (delete the class to remove them).
+async fn cancel_rest(run: &JobRun, class_id: i32) -> Result<Outcome, JobError> {
+    let txn = run.begin("deploy cancelled", None).await?;
+    class_vm::Entity::update_many()
+        .col_expr(class_vm::Column::Step, Expr::value(VmStep::Cancelled))
+        .col_expr(class_vm::Column::UpdatedAt, Expr::value(now()))
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .filter(class_vm::Column::Step.is_in([VmStep::Queued, VmStep::Exporting]))
+        .exec(&txn)
+        .await?;
+    mark_class(&txn, class_id, "cancelled").await?;
+    txn.commit().await?;
+    Ok(Outcome::Cancelled)
+}
+
+/// The teacher's VM is theirs from the start (once it is ready).
+async fn assign_teacher(txn: &sea_orm::DatabaseTransaction, ctx: &Ctx) -> Result<(), JobError> {
+    let vmid = ctx.class.vmid_base;
+    let exists = assignment::Entity::find()
+        .filter(assignment::Column::ClusterId.eq(ctx.class.cluster_id))
+        .filter(assignment::Column::Vmid.eq(vmid))
+        .one(txn)
+        .await?
+        .is_some();
+    let ready = class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(ctx.class.id))
+        .filter(class_vm::Column::Vmid.eq(vmid))
+        .filter(class_vm::Column::Step.eq(VmStep::Ready))
+        .one(txn)
+        .await?
+        .is_some();
+    if ready && !exists {
+        assignment::ActiveModel {
+            user_id: Set(ctx.class.owner_id),
+            cluster_id: Set(ctx.class.cluster_id),
+            vmid: Set(vmid),
+            created_at: Set(now()),
+            ..Default::default()
+        }
+        .insert(txn)
+        .await?;
+        inventory::bump(txn, [inventory::user_key(ctx.class.owner_id)]).await?;
+    }
+    Ok(())
+}

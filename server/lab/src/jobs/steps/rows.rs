@@ -1,0 +1,83 @@
+//! Writes to a class's rows. Each takes the fenced transaction of the write it is part of
+//! ([`JobRun::begin`](crate::jobs::run::JobRun::begin)), and checks that the row it meant to
+//! change was there.
+
+use crate::clock::now;
+use crate::db::entity::{class, class_vm};
+use crate::jobs::error::JobError;
+use crate::model::VmStep;
+use crate::{Error, Services};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+/// What else changes with a step.
+#[derive(Default)]
+pub struct StepChange {
+    pub error: Option<String>,
+    /// The VM's volids (`slot=volid,…`), written with `ready` in the same UPDATE.
+    pub disks: Option<String>,
+    pub attempts: Option<i32>,
+}
+
+pub async fn set_step(
+    db: &impl ConnectionTrait,
+    row_id: i32,
+    step: VmStep,
+    change: StepChange,
+) -> Result<(), JobError> {
+    let at = now();
+    let mut update = class_vm::Entity::update_many()
+        .col_expr(class_vm::Column::Step, Expr::value(step))
+        .col_expr(class_vm::Column::Error, Expr::value(change.error))
+        .col_expr(class_vm::Column::UpdatedAt, Expr::value(at));
+    match step {
+        VmStep::Creating => {
+            update = update.col_expr(class_vm::Column::StartedAt, Expr::value(at));
+        }
+        VmStep::Ready | VmStep::Failed => {
+            update = update.col_expr(class_vm::Column::FinishedAt, Expr::value(at));
+        }
+        _ => {}
+    }
+    if let Some(disks) = change.disks {
+        update = update.col_expr(class_vm::Column::Disks, Expr::value(disks));
+    }
+    if let Some(attempts) = change.attempts {
+        update = update.col_expr(class_vm::Column::Attempts, Expr::value(attempts));
+    }
+    let done = update
+        .filter(class_vm::Column::Id.eq(row_id))
+        .exec(db)
+        .await?;
+    if done.rows_affected != 1 {
+        return Err(JobError::Permanent(Error::NotFound(format!(
+            "the class VM row {row_id}"
+        ))));
+    }
+    Ok(())
+}
+
+/// Sets the class's state, unless it is being deleted (the delete job owns it then).
+pub async fn mark_class(
+    db: &impl ConnectionTrait,
+    class_id: i32,
+    state: &str,
+) -> Result<(), JobError> {
+    class::Entity::update_many()
+        .col_expr(class::Column::State, Expr::value(state))
+        .filter(class::Column::Id.eq(class_id))
+        .filter(class::Column::State.ne("deleting"))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// The row as it is now.
+pub async fn reload(
+    services: &Services,
+    row: &class_vm::Model,
+) -> Result<Option<class_vm::Model>, JobError> {
+    Ok(class_vm::Entity::find_by_id(row.id)
+        .one(&services.db)
+        .await?)
+}
