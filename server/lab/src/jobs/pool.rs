@@ -21,7 +21,7 @@ use futures_util::FutureExt;
 use sea_orm::EntityTrait;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -40,6 +40,8 @@ pub struct Pool {
     /// A job ended: waiting workers look again.
     ended: Notify,
     ran: AtomicUsize,
+    /// An injected crash "killed the process": no worker of this pool takes another job.
+    dead: AtomicBool,
 }
 
 impl Pool {
@@ -61,6 +63,7 @@ impl Pool {
             running: AtomicUsize::new(0),
             ended: Notify::new(),
             ran: AtomicUsize::new(0),
+            dead: AtomicBool::new(false),
         })
     }
 
@@ -75,7 +78,7 @@ impl Pool {
         let owner = format!("{}/{index}", self.name);
         let lease_secs = self.settings.lease_secs;
         loop {
-            if self.stop.is_cancelled() {
+            if self.stop.is_cancelled() || self.dead.load(Ordering::SeqCst) {
                 return;
             }
             // Made before looking, so a job that ends meanwhile is not missed.
@@ -152,7 +155,10 @@ impl Pool {
                 // The runner "died" here: leave the lease to run out, as a killed process
                 // would, so the job is resumed from its rows.
                 match panic.downcast_ref::<InjectedCrash>() {
-                    Some(InjectedCrash(at)) => tracing::info!(?at, "injected crash"),
+                    Some(InjectedCrash(at)) => {
+                        tracing::info!(?at, "injected crash");
+                        self.dead.store(true, Ordering::SeqCst);
+                    }
                     None => tracing::error!(job = lease.job_id, "job panicked"),
                 }
                 return;
