@@ -6,8 +6,8 @@
 //! The test process plays the teacher (it writes the launch through `lab`, as the server
 //! function would) and hosts pvesim, whose files the portal's node operations write.
 
-use lab::db::entity::class_vm;
-use lab::model::{ClassForm, ClusterForm, Role, VmRole, VmStep};
+use lab::db::entity::{class_vm, job};
+use lab::model::{ClassForm, ClusterForm, JobState, Role, VmRole, VmStep};
 use lab::secrets::SecretBox;
 use lab::{AuthPolicy, Services, auth, classes, clusters};
 use pvesim::{Sim, SimConfig};
@@ -21,12 +21,14 @@ mod support {
 }
 
 const STUDENTS: u32 = 12;
+const GRACE_SECS: u64 = 5;
 
 fn start_portal(dir: &Path, db_url: &str) -> Child {
     support::portal::serve(dir, db_url, "127.0.0.1:0")
         // One VM at a time and a short lease, so kills land mid-way and restarts resume soon.
         .env("PROXLAB_JOBS__PER_NODE", "1")
         .env("PROXLAB_JOBS__LEASE_SECS", "3")
+        .env("PROXLAB_SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())
         .spawn()
         .unwrap()
 }
@@ -52,8 +54,17 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_deployment_survives_sigkill_and_restart() {
+/// A portal's database with a pvesim cluster and a launched (not yet deployed) class.
+struct Setup {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    sim: Sim,
+    db_url: String,
+    services: Services,
+    class_id: i32,
+}
+
+async fn setup(name: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("pve");
     let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
@@ -89,7 +100,7 @@ async fn a_deployment_survives_sigkill_and_restart() {
         &services,
         &teacher,
         &ClassForm {
-            name: "Crash course".into(),
+            name: name.into(),
             cluster_id: cluster.id,
             template_vmid: "9000".into(),
             students: STUDENTS.to_string(),
@@ -98,6 +109,26 @@ async fn a_deployment_survives_sigkill_and_restart() {
     )
     .await
     .unwrap();
+    Setup {
+        dir,
+        root,
+        sim,
+        db_url,
+        services,
+        class_id,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deployment_survives_sigkill_and_restart() {
+    let Setup {
+        dir,
+        root,
+        sim,
+        db_url,
+        services,
+        class_id,
+    } = setup("Crash course").await;
     let total = STUDENTS as usize + 2;
 
     // Kill the portal as soon as it has made one more VM than last time.
@@ -134,6 +165,13 @@ async fn a_deployment_survives_sigkill_and_restart() {
     portal.kill().unwrap();
     portal.wait().unwrap();
 
+    assert_exactly_the_class(&services, &root, class_id, total).await;
+    drop(sim);
+}
+
+/// The class has exactly its VMs: every row ready, every config and disk once, nothing
+/// half-made, every student on a three-level backing chain.
+async fn assert_exactly_the_class(services: &Services, root: &Path, class_id: i32, total: usize) {
     let rows = class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(class_id))
         .all(&services.db)
@@ -180,5 +218,62 @@ async fn a_deployment_survives_sigkill_and_restart() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert_eq!(text.matches("image:").count(), 3, "{text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_deployment_exits_cleanly_and_a_restart_finishes_the_job() {
+    let Setup {
+        dir,
+        root,
+        sim,
+        db_url,
+        services,
+        class_id,
+    } = setup("Term course").await;
+    let total = STUDENTS as usize + 2;
+    let mut portal = start_portal(dir.path(), &db_url);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while ready_count(&services, class_id).await < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let sent = Instant::now();
+    let term = Command::new("kill")
+        .args(["-TERM", &portal.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = loop {
+        if let Some(status) = portal.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            sent.elapsed() < Duration::from_secs(GRACE_SECS + 2),
+            "the portal exits within its grace period"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let took = sent.elapsed();
+    println!("SIGTERM to exit: {} ms", took.as_millis());
+    assert!(status.success(), "exit 0: {status:?}");
+    assert!(took < Duration::from_secs(GRACE_SECS), "{took:?}");
+    let made = ready_count(&services, class_id).await;
+    assert!(made < total, "stopped mid-way ({made} of {total})");
+    // The job was handed back, not left to a lease that has to run out.
+    let jobs = job::Entity::find().all(&services.db).await.unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, JobState::Running, "{jobs:?}");
+    assert_eq!(
+        (jobs[0].lease_owner.as_deref(), jobs[0].lease_until),
+        (None, None)
+    );
+
+    let mut portal = start_portal(dir.path(), &db_url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while ready_count(&services, class_id).await < total && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    portal.kill().unwrap();
+    portal.wait().unwrap();
+    assert_exactly_the_class(&services, &root, class_id, total).await;
     drop(sim);
 }
