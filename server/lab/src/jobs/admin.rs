@@ -54,21 +54,14 @@ pub async fn show(services: &Services, actor: Caller<'_>, id: i32) -> Result<Job
     Ok(views(services, vec![job]).await?.remove(0))
 }
 
-/// Cancels a queued job of any kind, or a running deploy (which stops making VMs and keeps
-/// those it made). Other running jobs are not cut short: a half-deleted class or a
-/// half-published one helps nobody.
+/// Cancels a queued job of any kind, or a running deploy (`JobKind::cancellable`).
 pub async fn cancel(services: &Services, actor: Caller<'_>, id: i32) -> Result<()> {
     require_admin(actor)?;
     let job = job::Entity::find_by_id(id)
         .one(&services.db)
         .await?
         .ok_or_else(|| Error::NotFound(format!("Job {id}")))?;
-    let stoppable = match job.state {
-        JobState::Queued => true,
-        JobState::Running => job.kind == JobKind::Deploy,
-        _ => false,
-    };
-    if !stoppable {
+    if !job.kind.cancellable(job.state) {
         return Err(Error::Conflict(format!(
             "Job {id} is {} and cannot be cancelled now.",
             job.state.label().to_lowercase()

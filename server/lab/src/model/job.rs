@@ -89,6 +89,17 @@ impl JobKind {
         }
     }
 
+    /// Whether a job of this kind may be cancelled while in `state`: any queued job, and a
+    /// running deploy (it stops making VMs and keeps those it made). Other running jobs are
+    /// not cut short: a half-deleted or half-published class helps nobody.
+    pub fn cancellable(self, state: JobState) -> bool {
+        match state {
+            JobState::Queued => true,
+            JobState::Running => self == JobKind::Deploy,
+            _ => false,
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             JobKind::Deploy => "Deploy",
@@ -204,8 +215,9 @@ pub struct JobView {
     pub commands: i64,
 }
 
-/// Which jobs the page lists.
+/// Which jobs the page lists (`?state=active|failed|all`, the same words on the wire).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum JobFilter {
     /// Queued, running or cancelling.
     #[default]
@@ -265,6 +277,32 @@ mod tests {
             active,
             [&JobState::Queued, &JobState::Running, &JobState::Cancelling]
         );
+    }
+
+    #[test]
+    fn queued_jobs_and_running_deploys_are_cancellable() {
+        for kind in JobKind::ALL {
+            assert!(kind.cancellable(JobState::Queued));
+            assert_eq!(
+                kind.cancellable(JobState::Running),
+                *kind == JobKind::Deploy
+            );
+            for state in [
+                JobState::Cancelling,
+                JobState::Done,
+                JobState::Failed,
+                JobState::Cancelled,
+            ] {
+                assert!(!kind.cancellable(state));
+            }
+        }
+        for f in JobFilter::ALL {
+            assert_eq!(JobFilter::parse(f.as_str()), Some(f));
+            assert_eq!(
+                serde_json::to_string(&f).unwrap(),
+                format!("\"{}\"", f.as_str())
+            );
+        }
     }
 
     #[test]
