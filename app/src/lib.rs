@@ -14,6 +14,7 @@ mod layout;
 #[cfg(feature = "ssr")]
 pub mod session;
 mod vm_actions;
+pub mod when;
 
 pub use error::AppError;
 
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/sync") view=admin::SyncPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/jobs") view=admin::JobsPage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
             </auth::AuthProvider>

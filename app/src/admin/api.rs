@@ -2,11 +2,14 @@
 //! `session::require(Role::Admin)`: teachers and students are refused before anything happens.
 
 use crate::AppError;
-use lab::model::{ClusterForm, ClusterTest, ClusterView, Role, UserView};
+use lab::model::{ClusterForm, ClusterTest, ClusterView, JobFilter, JobView, Role, UserView};
 use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
 use crate::session::{require, services};
+#[cfg(feature = "ssr")]
+use lab::jobs::admin::Caller;
 
 #[server(endpoint = "admin/users")]
 pub async fn list_users(search: String) -> Result<Vec<UserView>, AppError> {
@@ -137,5 +140,38 @@ pub async fn fetch_fingerprint(url: String) -> Result<String, AppError> {
 pub async fn sync_now() -> Result<(), AppError> {
     require(Role::Admin).await?;
     services()?.sync.wake();
+    Ok(())
+}
+
+/// The Jobs page's rows, with the server's clock (for "5 s ago" and a lease's time left, the
+/// same in the server's HTML and in the browser).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobList {
+    pub now: i64,
+    pub jobs: Vec<JobView>,
+    /// The newest `lab::jobs::admin::PAGE` were shown; older ones exist.
+    pub capped: bool,
+}
+
+#[server(endpoint = "admin/jobs")]
+pub async fn list_jobs(state: JobFilter) -> Result<JobList, AppError> {
+    let admin = require(Role::Admin).await?;
+    let jobs = lab::jobs::admin::list(&services()?, Caller::Person(&admin.user), state).await?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Ok(JobList {
+        now,
+        capped: jobs.len() as u64 >= lab::jobs::admin::PAGE,
+        jobs,
+    })
+}
+
+/// Asks a queued job, or a running deploy, to stop; the lab refuses any other with a reason.
+#[server(endpoint = "admin/jobs/cancel")]
+pub async fn cancel_job(id: i32) -> Result<(), AppError> {
+    let admin = require(Role::Admin).await?;
+    lab::jobs::admin::cancel(&services()?, Caller::Person(&admin.user), id).await?;
+    tracing::info!(by = %admin.user.username, id, "job cancel requested");
     Ok(())
 }

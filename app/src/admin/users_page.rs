@@ -8,6 +8,7 @@ use super::{
 use crate::auth::registration_open;
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
+use crate::when::format_time;
 use lab::model::{MIN_PASSWORD_LEN, Role, UserView};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -218,43 +219,5 @@ fn UserRow(user: UserView, actions: Actions) -> impl IntoView {
                 </details>
             </td>
         </tr>
-    }
-}
-
-/// Unix seconds as `YYYY-MM-DD HH:MM UTC`, the same on the server and in the browser.
-fn format_time(secs: i64) -> String {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
-        rem / 3600,
-        rem % 3600 / 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm; a date
-/// crate would add a dependency to the wasm for this one line of output).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_time;
-
-    #[test]
-    fn times_format_in_utc() {
-        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
-        assert_eq!(format_time(951_782_400), "2000-02-29 00:00 UTC");
-        assert_eq!(format_time(1_795_815_240), "2026-11-27 21:34 UTC");
     }
 }

@@ -57,6 +57,7 @@ fn SignedIn(me: Me) -> impl IntoView {
                 <NavLink href=ids::ROUTE_ADMIN_USERS label="Users" />
                 <NavLink href=ids::ROUTE_ADMIN_CLUSTERS label="Clusters" />
                 <NavLink href=ids::ROUTE_ADMIN_SYNC label="Sync" />
+                <NavLink href=ids::ROUTE_ADMIN_JOBS label="Jobs" />
             })}
         </nav>
         <details class="user-menu" id=ids::USER_MENU>

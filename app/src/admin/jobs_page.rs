@@ -1,0 +1,235 @@
+//! The admin "Jobs" page: the job engine's jobs (unfinished, failed or all, from `?state=`),
+//! each with its class, VM, state, progress, runner and lease, times, node commands and last
+//! error, and "Cancel" where the engine allows it. Links and an `ActionForm`, so it works
+//! before the wasm loads; hydrated, it re-reads the list every 5 s while a job is unfinished.
+
+use super::{CancelJob, JobList, list_jobs};
+use crate::ids;
+use crate::layout::{FormError, RequireRole, action_error};
+use crate::when::{ago, format_time};
+use lab::model::{JobFilter, JobState, JobView, Role};
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+#[component]
+pub fn JobsPage() -> impl IntoView {
+    view! {
+        <Title text="Jobs" />
+        <RequireRole role=Role::Admin>
+            <Jobs />
+        </RequireRole>
+    }
+}
+
+fn filter_url(f: JobFilter) -> String {
+    format!("{}?state={}", ids::ROUTE_ADMIN_JOBS, f.as_str())
+}
+
+#[component]
+fn Jobs() -> impl IntoView {
+    let cancel = ServerAction::<CancelJob>::new();
+    let query = use_query_map();
+    let filter = Memo::new(move |_| {
+        query.with(|q| {
+            q.get_str("state")
+                .and_then(JobFilter::parse)
+                .unwrap_or_default()
+        })
+    });
+    let tick = RwSignal::new(0u32);
+    let jobs = Resource::new(
+        move || (filter.get(), tick.get(), cancel.version().get()),
+        |(f, _, _)| list_jobs(f),
+    );
+    let active = RwSignal::new(false);
+    poll_while_active(active, tick);
+    let error = action_error(cancel);
+    view! {
+        <div class="page-head">
+            <h1>"Jobs"</h1>
+            <a class="button small" id="jobs-refresh" href=move || filter_url(filter.get())
+                on:click=move |ev| {
+                    ev.prevent_default();
+                    tick.update(|t| *t += 1);
+                }>
+                <RefreshIcon />" Refresh"
+            </a>
+        </div>
+        <p class="muted">"Everything slow runs as a job: deploying a class, resets, publishing, CPU/RAM changes, removing VMs, deleting classes. A runner holds a job's lease while it works; a job whose runner died is taken over when the lease runs out."</p>
+        <nav class="job-filters" aria-label="Which jobs">
+            {JobFilter::ALL.into_iter().map(|f| view! {
+                <a class="button small" href=filter_url(f) data-filter=f.as_str()
+                    aria-current=move || (filter.get() == f).then_some("page")>
+                    {f.label()}
+                </a>
+            }).collect_view()}
+        </nav>
+        <FormError message=error />
+        <section class="card">
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match jobs.await {
+                        Ok(list) => {
+                            active.try_set(list.jobs.iter().any(|j| j.state.is_active()));
+                            view! { <JobTable list filter=filter.get_untracked() cancel /> }.into_any()
+                        }
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// Hydrated only: bumps `tick` every 5 s while a listed job is unfinished and the tab is seen.
+fn poll_while_active(active: RwSignal<bool>, tick: RwSignal<u32>) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        let handle = set_interval_with_handle(
+            move || {
+                if active.try_get_untracked().unwrap_or(false) && !document().hidden() {
+                    tick.try_update(|t| *t += 1);
+                }
+            },
+            std::time::Duration::from_secs(5),
+        );
+        on_cleanup(move || {
+            if let Ok(h) = handle {
+                h.clear();
+            }
+        });
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (active, tick);
+}
+
+#[component]
+fn JobTable(list: JobList, filter: JobFilter, cancel: ServerAction<CancelJob>) -> impl IntoView {
+    if list.jobs.is_empty() {
+        let none = match filter {
+            JobFilter::Active => "No unfinished jobs: nothing is queued or running.",
+            JobFilter::Failed => "No failed jobs.",
+            JobFilter::All => "No jobs yet.",
+        };
+        return view! { <p class="empty" id="jobs-empty">{none}</p> }.into_any();
+    }
+    let now = list.now;
+    let capped = list.capped.then(|| {
+        view! { <p class="muted">{format!("The newest {} jobs.", list.jobs.len())}</p> }
+    });
+    let rows = list
+        .jobs
+        .into_iter()
+        .map(|job| view! { <JobRow job now cancel /> })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table id=ids::JOBS_TABLE class="jobs">
+                <thead>
+                    <tr>
+                        <th scope="col">"Job"</th>
+                        <th scope="col">"Kind"</th>
+                        <th scope="col">"Class"</th>
+                        <th scope="col">"VM"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Progress"</th>
+                        <th scope="col">"Attempts"</th>
+                        <th scope="col">"Lease"</th>
+                        <th scope="col">"Requested by"</th>
+                        <th scope="col">"Times"</th>
+                        <th scope="col">"Node commands"</th>
+                        <th scope="col">"Last error"</th>
+                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </div>
+        {capped}
+    }
+    .into_any()
+}
+
+const DASH: &str = "—";
+
+#[component]
+fn JobRow(job: JobView, now: i64, cancel: ServerAction<CancelJob>) -> impl IntoView {
+    let id = job.id;
+    let class = match job.class_name.clone() {
+        Some(name) => view! { <a href=format!("/classes/{}", job.class_id)>{name}</a> }.into_any(),
+        None => {
+            view! { <span class="muted" title=format!("class {}", job.class_id)>"deleted"</span> }
+                .into_any()
+        }
+    };
+    let progress = (job.vms_total > 0).then(|| format!("{}/{}", job.vms_done, job.vms_total));
+    let lease = job.lease_owner.clone().map(|owner| {
+        let left = job.lease_until.map(|t| t - now).map(|s| {
+            if s >= 0 {
+                format!("{s} s left")
+            } else {
+                format!("ran out {} s ago", -s)
+            }
+        });
+        view! { <span class="mono">{owner}</span>{left.map(|l| view! { <br /><span class="muted">{l}</span> })} }
+    });
+    let time = |label: &'static str, t: Option<i64>| {
+        t.map(|t| view! { <span class="when">{label}" "<time title=format_time(t)>{ago(now, t)}</time></span> })
+    };
+    let cancellable = job.kind.cancellable(job.state);
+    view! {
+        <tr id=format!("job-{id}") data-state=job.state.as_str() data-kind=job.kind.as_str()>
+            <td data-label="Job">{id}</td>
+            <td data-label="Kind">{job.kind.label()}</td>
+            <td data-label="Class">{class}</td>
+            <td data-label="VM">{job.vmid.map_or_else(|| DASH.to_owned(), |v| v.to_string())}</td>
+            <td data-label="State">
+                <span class=format!("badge job-state state-{}", job.state.as_str())>{job.state.label()}</span>
+            </td>
+            <td data-label="Progress">{progress.unwrap_or_else(|| DASH.into())}</td>
+            <td data-label="Attempts">{job.attempts}</td>
+            <td data-label="Lease">{lease.map_or_else(|| DASH.into_any(), |l| l.into_any())}</td>
+            <td data-label="Requested by">{job.requested_by.clone().unwrap_or_else(|| DASH.into())}</td>
+            <td data-label="Times" class="times">
+                {time("created", Some(job.created_at))}
+                {time("started", job.started_at)}
+                {time("finished", job.finished_at)}
+            </td>
+            <td data-label="Node commands">{job.commands}</td>
+            <td data-label="Last error" class="error-cell">{job.error.clone().unwrap_or_else(|| DASH.into())}</td>
+            <td class="row-actions">
+                {cancellable.then(|| view! {
+                    <ActionForm action=cancel attr:class="inline">
+                        <input type="hidden" name="id" value=id />
+                        <button type="submit" class="small danger" aria-label=format!("Cancel job {id}")>
+                            <CancelIcon />" Cancel"
+                        </button>
+                    </ActionForm>
+                })}
+                {(job.state == JobState::Cancelling).then(|| view! { <span class="muted">"stops at its next step"</span> })}
+            </td>
+        </tr>
+    }
+}
+
+#[component]
+fn RefreshIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" fill="none"
+            stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+            <path d="M20 11a8 8 0 1 0-2.3 5.7" />
+            <path d="M20 4v7h-7" />
+        </svg>
+    }
+}
+
+#[component]
+fn CancelIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" width="14" height="14" aria-hidden="true" fill="none"
+            stroke="currentColor" stroke-width="2.5" stroke-linecap="round">
+            <path d="M6 6l12 12M18 6L6 18" />
+        </svg>
+    }
+}
