@@ -1,7 +1,7 @@
 //! The command line (clap).
 
 use clap::{Args, Parser, Subcommand};
-use lab::model::Role;
+use lab::model::{JobFilter, Role};
 use std::path::PathBuf;
 
 /// Proxlab: a self-hosted lab portal for Proxmox VE.
@@ -30,6 +30,10 @@ pub enum Command {
     /// Manage Proxmox VE clusters.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// See and cancel the job engine's jobs (deploy, reset, publish, …), as on the admin's
+    /// Jobs page.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
     /// Try Proxlab without Proxmox: a simulated 3-node cluster, a fresh database and demo
     /// accounts (their passwords are printed).
     Demo(Demo),
@@ -85,6 +89,24 @@ pub struct ClusterAdd {
     /// Subnets (CIDR, comma-separated) of the VMs, for SSH through the portal (off without).
     #[arg(long)]
     pub vm_subnets: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first (at most 200).
+    List {
+        /// Which: active (queued, running or cancelling), failed, or all.
+        #[arg(long, default_value = "active", value_parser = parse_filter)]
+        state: JobFilter,
+    },
+    /// Everything about one job.
+    Show { id: i32 },
+    /// Cancel a queued job, or a running deploy (it keeps the VMs it made).
+    Cancel { id: i32 },
+}
+
+fn parse_filter(s: &str) -> Result<JobFilter, String> {
+    JobFilter::parse(s).ok_or_else(|| format!("unknown state {s:?}: use active, failed or all"))
 }
 
 #[derive(Debug, Args)]

@@ -3,10 +3,12 @@
 
 mod cluster;
 mod demo;
+mod jobs;
 mod user;
 
 pub use cluster::cluster;
 pub use demo::demo;
+pub use jobs::jobs;
 pub use user::user;
 
 use crate::router::{self, start};

@@ -21,6 +21,7 @@ async fn run() -> anyhow::Result<()> {
         Command::Migrate => commands::migrate(settings).await,
         Command::User(user) => commands::user(settings, user).await,
         Command::Cluster(cluster) => commands::cluster(settings, cluster).await,
+        Command::Jobs(jobs) => commands::jobs(settings, jobs).await,
         Command::Demo(demo) => commands::demo(settings, demo).await,
     }
 }
