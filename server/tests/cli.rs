@@ -3,6 +3,10 @@
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+mod support {
+    pub mod jobs;
+}
+
 struct Cli {
     dir: tempfile::TempDir,
 }
@@ -46,6 +50,11 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Standard output alone (the logs go to standard error).
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 #[test]
 fn help_documents_every_command() {
     let out = Cli::new().run(&["--help"], "");
@@ -56,6 +65,7 @@ fn help_documents_every_command() {
         "user",
         "cluster",
         "demo",
+        "jobs",
         "--config",
         "--log-json",
     ] {
@@ -273,4 +283,149 @@ fn a_cluster_that_fails_its_test_is_not_added() {
     assert!(!text(&out).contains("not-the-secret"), "{}", text(&out));
     let list = cli.run(&["cluster", "list"], "");
     assert!(text(&list).contains("No clusters yet"), "{}", text(&list));
+}
+
+#[test]
+fn jobs_are_listed_shown_and_cancelled() {
+    use support::jobs;
+    let cli = Cli::new();
+    let out = cli.run(&["jobs", "list"], "");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("No unfinished jobs."), "{}", text(&out));
+    // The jobs as the engine would have left them, in the database the CLI uses.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (services, seeded) = rt.block_on(async {
+        let url = format!("sqlite://{}", cli.dir.path().join("cli.db").display());
+        let db = lab::db::connect(&url).await.unwrap();
+        let key =
+            lab::secrets::SecretBox::load_or_create(&cli.dir.path().join("seed.key")).unwrap();
+        let services = lab::Services::new(db, lab::AuthPolicy::default(), key);
+        let seeded = jobs::seed(&services).await;
+        (services, seeded)
+    });
+    let line = |out: &str, id: i32| {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(&id.to_string()))
+            .map(str::to_owned)
+    };
+
+    let list = cli.run(&["jobs", "list"], "");
+    assert!(list.status.success(), "{}", text(&list));
+    let list = stdout(&list);
+    let header = list.lines().next().unwrap();
+    for column in [
+        "ID", "KIND", "STATE", "CLASS", "VM", "PROGRESS", "LEASE", "ERROR",
+    ] {
+        assert!(header.contains(column), "{column}: {list}");
+    }
+    let deploy = line(&list, seeded.deploy).expect("the running deploy is listed");
+    for cell in [
+        "Deploy",
+        "Running",
+        jobs::CLASS,
+        "1/2",
+        jobs::RUNNER,
+        "s left",
+        "owner",
+    ] {
+        assert!(deploy.contains(cell), "{cell}: {deploy}");
+    }
+    let reset = line(&list, seeded.reset).expect("the queued reset is listed");
+    assert!(reset.contains("Queued") && reset.contains("101"), "{reset}");
+    assert!(line(&list, seeded.publish).is_some(), "{list}");
+    assert!(
+        line(&list, seeded.respec).is_none(),
+        "done is not unfinished: {list}"
+    );
+    assert!(
+        line(&list, seeded.delete).is_none(),
+        "failed is not unfinished: {list}"
+    );
+
+    let failed = stdout(&cli.run(&["jobs", "list", "--state", "failed"], ""));
+    let delete = line(&failed, seeded.delete).expect("the failed delete is listed");
+    for cell in ["Delete class", "Failed", "deleted (id 9999)", jobs::ERROR] {
+        assert!(delete.contains(cell), "{cell}: {delete}");
+    }
+    assert_eq!(failed.lines().count(), 2, "{failed}");
+    let all = stdout(&cli.run(&["jobs", "list", "--state", "all"], ""));
+    assert_eq!(all.lines().count(), 6, "{all}");
+    let bad = cli.run(&["jobs", "list", "--state", "stuck"], "");
+    assert!(!bad.status.success());
+    assert!(
+        text(&bad).contains("use active, failed or all"),
+        "{}",
+        text(&bad)
+    );
+
+    let show = cli.run(&["jobs", "show", &seeded.deploy.to_string()], "");
+    assert!(show.status.success(), "{}", text(&show));
+    let show = text(&show);
+    for fact in [
+        format!("Job:           {}", seeded.deploy),
+        "Kind:          Deploy (deploy)".to_owned(),
+        "State:         Running".to_owned(),
+        format!("Class:         {} (id {})", jobs::CLASS, seeded.class_id),
+        "Progress:      1/2 VMs done".to_owned(),
+        "Attempts:      1".to_owned(),
+        format!("Lease:         {}, ", jobs::RUNNER),
+        "Requested by:  owner".to_owned(),
+        "Finished:      -".to_owned(),
+        "Cancellable:   yes".to_owned(),
+    ] {
+        assert!(show.contains(&fact), "{fact}: {show}");
+    }
+    let gone = text(&cli.run(&["jobs", "show", &seeded.delete.to_string()], ""));
+    assert!(gone.contains("Class:         deleted (id 9999)"), "{gone}");
+    assert!(
+        gone.contains(&format!("Last error:    {}", jobs::ERROR)),
+        "{gone}"
+    );
+    assert!(gone.contains("UTC ("), "{gone}");
+    let missing = cli.run(&["jobs", "show", "4242"], "");
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing).contains("Job 4242 was not found"),
+        "{}",
+        text(&missing)
+    );
+
+    // A running publish is not cut short; a queued reset is cancelled.
+    let refused = cli.run(&["jobs", "cancel", &seeded.publish.to_string()], "");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("cannot be cancelled"),
+        "{}",
+        text(&refused)
+    );
+    let refused = cli.run(&["jobs", "cancel", &seeded.respec.to_string()], "");
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused).contains("is done and cannot be cancelled"),
+        "{}",
+        text(&refused)
+    );
+    assert!(!cli.run(&["jobs", "cancel", "4242"], "").status.success());
+    let cancelled = cli.run(&["jobs", "cancel", &seeded.reset.to_string()], "");
+    assert!(cancelled.status.success(), "{}", text(&cancelled));
+    assert!(
+        text(&cancelled).contains("cancel requested"),
+        "{}",
+        text(&cancelled)
+    );
+    rt.block_on(async {
+        assert_eq!(
+            jobs::state(&services, seeded.reset).await,
+            lab::model::JobState::Cancelling
+        );
+        assert_eq!(
+            jobs::state(&services, seeded.publish).await,
+            lab::model::JobState::Running
+        );
+    });
+    let again = cli.run(&["jobs", "cancel", &seeded.reset.to_string()], "");
+    assert!(
+        !again.status.success(),
+        "a cancelling job is not cancelled twice"
+    );
 }

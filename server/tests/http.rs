@@ -16,6 +16,11 @@ mod class_access;
 mod fuzz_params;
 #[path = "http/hardening.rs"]
 mod hardening;
+#[path = "http/jobs.rs"]
+mod jobs;
+mod support {
+    pub mod jobs;
+}
 
 struct Server {
     url: String,

@@ -490,7 +490,7 @@ fn sockets_and_pages_survive_extreme_path_values() {
                         }
                     }
                 }
-                let gets: [Page; 8] = [
+                let gets: [Page; 9] = [
                     (&["console", &cluster, v], None),
                     (&["terminal", v, v], None),
                     (&["ssh", &cluster, v], None),
@@ -499,6 +499,7 @@ fn sockets_and_pages_survive_extreme_path_values() {
                     (&["join", v], None),
                     (&[""], Some(("page", v))),
                     (&["admin", "users"], Some(("search", v))),
+                    (&["admin", "jobs"], Some(("state", v))),
                 ];
                 for (segments, query) in gets {
                     let status = f.get(segments, query, who, false).await;
