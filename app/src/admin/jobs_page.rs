@@ -1,6 +1,6 @@
 //! The admin "Jobs" page: the job engine's jobs (unfinished, failed or all, from `?state=`),
 //! each with its class, VM, state, progress, runner and lease, times, node commands and last
-//! error, and "Cancel" where the engine allows it. Links and an `ActionForm`, so it works
+//! error, and "Cancel" (next to the state) where the engine allows it. Links and an `ActionForm`, so it works
 //! before the wasm loads; hydrated, it re-reads the list every 5 s while a job is unfinished.
 
 use super::{CancelJob, JobList, list_jobs};
@@ -139,8 +139,6 @@ fn JobTable(list: JobList, filter: JobFilter, cancel: ServerAction<CancelJob>) -
                         <th scope="col">"Requested by"</th>
                         <th scope="col">"Times"</th>
                         <th scope="col">"Node commands"</th>
-                        <th scope="col">"Last error"</th>
-                        <th scope="col"><span class="visually-hidden">"Actions"</span></th>
                     </tr>
                 </thead>
                 <tbody>{rows}</tbody>
@@ -178,14 +176,33 @@ fn JobRow(job: JobView, now: i64, cancel: ServerAction<CancelJob>) -> impl IntoV
         t.map(|t| view! { <span class="when">{label}" "<time title=format_time(t)>{ago(now, t)}</time></span> })
     };
     let cancellable = job.kind.cancellable(job.state);
+    // The last error gets a row of its own below the job's, as wide as the table: it can be
+    // a long message, and a column for it would push the table past a laptop's width.
+    let error = job.error.clone().map(|e| {
+        view! {
+            <tr class="job-error" data-job=id>
+                <td colspan="11"><strong>"Last error: "</strong>{e}</td>
+            </tr>
+        }
+    });
     view! {
-        <tr id=format!("job-{id}") data-state=job.state.as_str() data-kind=job.kind.as_str()>
+        <tr id=format!("job-{id}") data-state=job.state.as_str() data-kind=job.kind.as_str()
+            class:has-error=job.error.is_some()>
             <td data-label="Job">{id}</td>
             <td data-label="Kind">{job.kind.label()}</td>
             <td data-label="Class">{class}</td>
             <td data-label="VM">{job.vmid.map_or_else(|| DASH.to_owned(), |v| v.to_string())}</td>
             <td data-label="State">
                 <span class=format!("badge job-state state-{}", job.state.as_str())>{job.state.label()}</span>
+                {cancellable.then(|| view! {
+                    <ActionForm action=cancel attr:class="inline job-cancel">
+                        <input type="hidden" name="id" value=id />
+                        <button type="submit" class="small danger" aria-label=format!("Cancel job {id}")>
+                            <CancelIcon />" Cancel"
+                        </button>
+                    </ActionForm>
+                })}
+                {(job.state == JobState::Cancelling).then(|| view! { <span class="muted job-cancel">"stops at its next step"</span> })}
             </td>
             <td data-label="Progress">{progress.unwrap_or_else(|| DASH.into())}</td>
             <td data-label="Attempts">{job.attempts}</td>
@@ -197,19 +214,8 @@ fn JobRow(job: JobView, now: i64, cancel: ServerAction<CancelJob>) -> impl IntoV
                 {time("finished", job.finished_at)}
             </td>
             <td data-label="Node commands">{job.commands}</td>
-            <td data-label="Last error" class="error-cell">{job.error.clone().unwrap_or_else(|| DASH.into())}</td>
-            <td class="row-actions">
-                {cancellable.then(|| view! {
-                    <ActionForm action=cancel attr:class="inline">
-                        <input type="hidden" name="id" value=id />
-                        <button type="submit" class="small danger" aria-label=format!("Cancel job {id}")>
-                            <CancelIcon />" Cancel"
-                        </button>
-                    </ActionForm>
-                })}
-                {(job.state == JobState::Cancelling).then(|| view! { <span class="muted">"stops at its next step"</span> })}
-            </td>
         </tr>
+        {error}
     }
 }
 
