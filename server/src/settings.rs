@@ -186,6 +186,34 @@ mod tests {
     }
 
     #[test]
+    fn the_job_settings_read_the_old_deploy_section_and_check_their_ranges() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("old.toml", "[deploy]\nper_node = 2\nlease_secs = 10\n")?;
+            let s = Settings::load(Some(Path::new("old.toml"))).map_err(|e| format!("{e:#}"))?;
+            assert_eq!(
+                (s.jobs.per_node, s.jobs.lease_secs, s.jobs.workers),
+                (2, 10, 4)
+            );
+            assert_eq!(s.shutdown_grace_secs, 20);
+            jail.create_file("new.toml", "shutdown_grace_secs = 5\n[jobs]\nworkers = 8\n")?;
+            let s = Settings::load(Some(Path::new("new.toml"))).map_err(|e| format!("{e:#}"))?;
+            assert_eq!((s.jobs.workers, s.shutdown_grace_secs), (8, 5));
+            for bad in [
+                "[jobs]\nworkers = 0\n",
+                "[jobs]\nworkers = 65\n",
+                "shutdown_grace_secs = 601\n",
+            ] {
+                jail.create_file("bad.toml", bad)?;
+                assert!(
+                    Settings::load(Some(Path::new("bad.toml"))).is_err(),
+                    "{bad}"
+                );
+            }
+            Ok(())
+        });
+    }
+
+    #[test]
     fn database_url_never_prints() {
         let s = Settings {
             database_url: SecretString::from("postgres://u:hunter2@db/x"),

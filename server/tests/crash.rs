@@ -157,15 +157,7 @@ async fn a_deployment_survives_sigkill_and_restart() {
     );
 
     // A last start finishes the job.
-    let mut portal = start_portal(dir.path(), &db_url);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ready_count(&services, class_id).await < total && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    portal.kill().unwrap();
-    portal.wait().unwrap();
-
-    assert_exactly_the_class(&services, &root, class_id, total).await;
+    finish_and_check(dir.path(), &db_url, &services, &root, class_id).await;
     drop(sim);
 }
 
@@ -181,7 +173,7 @@ async fn assert_exactly_the_class(services: &Services, root: &Path, class_id: i3
     assert!(rows.iter().all(|r| r.step == VmStep::Ready), "{rows:?}");
     let base = rows.iter().map(|r| r.vmid).min().unwrap();
     let mut files = Vec::new();
-    files_under(&root, &mut files);
+    files_under(root, &mut files);
     let ours: Vec<&PathBuf> = files
         .iter()
         .filter(|p| {
@@ -266,14 +258,31 @@ async fn sigterm_mid_deployment_exits_cleanly_and_a_restart_finishes_the_job() {
         (jobs[0].lease_owner.as_deref(), jobs[0].lease_until),
         (None, None)
     );
+    let log = std::fs::read_to_string(dir.path().join("portal.log")).unwrap();
+    assert!(
+        log.contains("every task stopped"),
+        "an orderly shutdown: {log}"
+    );
 
-    let mut portal = start_portal(dir.path(), &db_url);
+    finish_and_check(dir.path(), &db_url, &services, &root, class_id).await;
+    drop(sim);
+}
+
+/// Starts the portal again, lets it finish the deployment, and checks the class.
+async fn finish_and_check(
+    dir: &Path,
+    db_url: &str,
+    services: &Services,
+    root: &Path,
+    class_id: i32,
+) {
+    let total = STUDENTS as usize + 2;
+    let mut portal = start_portal(dir, db_url);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while ready_count(&services, class_id).await < total && Instant::now() < deadline {
+    while ready_count(services, class_id).await < total && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     portal.kill().unwrap();
     portal.wait().unwrap();
-    assert_exactly_the_class(&services, &root, class_id, total).await;
-    drop(sim);
+    assert_exactly_the_class(services, root, class_id, total).await;
 }

@@ -11,6 +11,7 @@
 //! session ends or the user loses the VM, it closes within moments, with
 //! [`Closing::Revoked`] so the page can say why.
 
+mod link;
 pub mod rfb;
 pub mod ssh;
 pub mod ssh_address;
@@ -22,6 +23,7 @@ use crate::inventory::usable_vm;
 use crate::pve::{ConsoleSocket, GuestKind};
 use crate::{Error, Result, Services, clusters};
 use futures_util::{SinkExt, StreamExt};
+pub use link::{ByteLink, Closing, Payload};
 use secrecy::ExposeSecret;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -33,62 +35,6 @@ pub use watch::AccessWatch;
 pub const MAX_PER_USER: usize = 4;
 /// A console with no traffic either way for this long is closed.
 pub const IDLE: Duration = Duration::from_secs(30 * 60);
-
-/// A source and sink of binary payloads: a WebSocket seen as byte frames.
-pub trait ByteLink: Send {
-    /// The next payload; `None` when the other side closed.
-    fn recv(&mut self) -> impl Future<Output = Result<Option<Vec<u8>>>> + Send;
-    fn send(&mut self, bytes: Vec<u8>) -> impl Future<Output = Result<()>> + Send;
-    fn close(&mut self) -> impl Future<Output = ()> + Send;
-
-    /// Closes saying why, where the link can (a WebSocket's close frame); others just close.
-    fn close_because(&mut self, why: Closing) -> impl Future<Output = ()> + Send {
-        let _ = why;
-        self.close()
-    }
-
-    /// The next message with its kind, for protocols where text and binary frames mean
-    /// different things (the terminal's `resize:` control). Links that cannot tell call
-    /// everything binary.
-    fn recv_message(&mut self) -> impl Future<Output = Result<Option<Payload>>> + Send {
-        async move { Ok(self.recv().await?.map(Payload::Binary)) }
-    }
-}
-
-/// Why the portal closed a browser's socket, when the page should tell the user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Closing {
-    /// The session ended or the user may no longer use this VM ([`watch`]).
-    Revoked,
-    /// The portal is shutting down (or restarting); the page may reconnect later.
-    ShuttingDown,
-}
-
-impl Closing {
-    /// The WebSocket close code (4000-4999 are the application's); the pages know it.
-    pub const fn code(self) -> u16 {
-        match self {
-            Closing::Revoked => 4403,
-            // RFC 6455 "going away": a server going down.
-            Closing::ShuttingDown => 1001,
-        }
-    }
-
-    /// The close frame's reason text.
-    pub const fn reason(self) -> &'static str {
-        match self {
-            Closing::Revoked => "access revoked",
-            Closing::ShuttingDown => "the portal is restarting",
-        }
-    }
-}
-
-/// One WebSocket message, as [`ByteLink::recv_message`] sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Payload {
-    Binary(Vec<u8>),
-    Text(String),
-}
 
 impl ByteLink for ConsoleSocket {
     async fn recv(&mut self) -> Result<Option<Vec<u8>>> {

@@ -17,7 +17,7 @@
 //!
 //! Layers, top to bottom: `pool` → `kinds` (one module per [`JobKind`], the registry) →
 //! `steps` (shared VM steps, rows, disks) → `run` (`JobRun`: fenced writes, checkpoints) →
-//! `lease`, `slots`, `faults`, `error`. Nothing imports upwards.
+//! `lease`, `slots`, `faults`, `error`, `settings`. Nothing imports upwards.
 
 pub mod admin;
 mod error;
@@ -27,65 +27,39 @@ mod lease;
 mod pool;
 mod queue;
 mod run;
+pub(crate) mod settings;
 mod slots;
 mod steps;
 
 pub use error::JobError;
 pub use faults::{FaultAction, FaultPoint, Faults, InjectedCrash};
-pub use kinds::Outcome;
 pub use lease::MAX_CLAIMS;
 pub use queue::{cancel_class_jobs, ensure_idle, queue};
+pub use run::Outcome;
+pub use settings::{JobSettings, JobTrigger};
 
 use crate::Services;
-use serde::Deserialize;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 #[cfg(doc)]
 use crate::model::JobKind;
 
-/// Wakes a worker when a job is queued.
-#[derive(Clone, Default)]
-pub struct JobTrigger(Arc<Notify>);
-
-impl JobTrigger {
-    pub fn wake(&self) {
-        self.0.notify_one();
-    }
-}
-
-/// The `[jobs]` settings (`[deploy]` in older files).
-#[derive(Clone, Debug, Deserialize, serde::Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct JobSettings {
-    /// Jobs run at the same time (of different classes).
-    pub workers: usize,
-    /// VM steps at the same time per node, across all jobs (each is one `qemu-img` + one
-    /// config write, or one Proxmox task).
-    pub per_node: usize,
-    /// Attempts per VM before it is cleaned up and marked failed.
-    pub attempts: i32,
-    /// A job's lease; a runner that stops renewing it (crash) loses the job after this long.
-    pub lease_secs: i64,
-}
-
-impl Default for JobSettings {
-    fn default() -> Self {
-        Self {
-            workers: 4,
-            per_node: 4,
-            attempts: 3,
-            lease_secs: 30,
-        }
-    }
-}
-
 /// Starts the workers on `services.tasks`; they resume unfinished jobs at once, then run
 /// jobs as they come, until `services.shutdown` fires. A running job then gets `grace` to
 /// reach its next checkpoint before it is dropped and handed back.
 pub fn spawn_workers(services: &Services, settings: JobSettings, grace: Duration) {
+    spawn_workers_with(services, settings, grace, Faults::default());
+}
+
+/// [`spawn_workers`] with a fault-injection hook (tests and benchmarks: the hook also sees
+/// when each VM step begins and ends).
+pub fn spawn_workers_with(
+    services: &Services,
+    settings: JobSettings,
+    grace: Duration,
+    faults: Faults,
+) {
     let trigger = services.jobs.clone();
     let workers = settings.workers.max(1);
     // A little less than the process's grace, so the lease is handed back before it exits.
@@ -93,7 +67,7 @@ pub fn spawn_workers(services: &Services, settings: JobSettings, grace: Duration
     let pool = pool::Pool::new(
         services.clone(),
         settings,
-        Faults::default(),
+        faults,
         services.shutdown.clone(),
         job_grace,
     );

@@ -26,7 +26,7 @@ pub struct Services {
     /// Consoles open per user.
     pub consoles: ConsoleSlots,
     /// Wakes a job worker.
-    pub jobs: crate::jobs::JobTrigger,
+    pub jobs: crate::jobs::settings::JobTrigger,
     /// Shells on cluster nodes (SSH masters), reused.
     pub shells: crate::node::NodeShells,
     /// Tells open consoles that someone may have lost access (see [`crate::revocation`]).

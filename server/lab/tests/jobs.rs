@@ -21,7 +21,7 @@ use lab::{Services, classes};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    QueryOrder, Set,
 };
 use sea_orm_migration::MigratorTrait;
 use std::collections::BTreeMap;
@@ -29,7 +29,25 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use world::{SimWorld, make_user, sim_world};
+use world::{SimWorld, make_user, sim_world, sim_world_on};
+
+/// Runs one behaviour on a SQLite file and on a fresh PostgreSQL database.
+macro_rules! on_both {
+    ($name:ident, $body:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$body(super::sim_world(|_| {}).await).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(url) = super::postgres::fresh_database_url().await {
+                    super::$body(super::sim_world_on(Some(url), |_| {}).await).await;
+                }
+            }
+        }
+    };
+}
 
 fn settings(workers: usize) -> JobSettings {
     JobSettings {
@@ -110,9 +128,12 @@ async fn assert_exactly_the_requested_vms(w: &SimWorld, class_id: i32, vms: usiz
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_crash_at_every_point_of_a_deployment_resumes_to_exactly_the_requested_vms() {
-    let w = sim_world(|_| {}).await;
+on_both!(
+    a_crash_at_every_point_of_a_deployment_resumes_to_exactly_the_requested_vms,
+    crash_points
+);
+
+async fn crash_points(w: SimWorld) {
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
     // A clean run lists the points: before every write and every node command.
     let points: Arc<Mutex<Vec<FaultPoint>>> = Arc::default();
@@ -191,14 +212,25 @@ fn snapshot_files(w: &SimWorld) -> BTreeMap<PathBuf, (u64, SystemTime)> {
 
 async fn snapshot_rows(db: &DatabaseConnection) -> (Vec<class_vm::Model>, Vec<job::Model>) {
     (
-        class_vm::Entity::find().all(db).await.unwrap(),
-        job::Entity::find().all(db).await.unwrap(),
+        class_vm::Entity::find()
+            .order_by_asc(class_vm::Column::Id)
+            .all(db)
+            .await
+            .unwrap(),
+        job::Entity::find()
+            .order_by_asc(job::Column::Id)
+            .all(db)
+            .await
+            .unwrap(),
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_runner_that_stalls_past_its_lease_changes_nothing_after_another_took_over() {
-    let w = sim_world(|_| {}).await;
+on_both!(
+    a_runner_that_stalls_past_its_lease_changes_nothing_after_another_took_over,
+    stalled_runner
+);
+
+async fn stalled_runner(w: SimWorld) {
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
     let id = launch(&w, &teacher, "Fenced", 3).await;
     // Runner A freezes (heartbeat too) before its first VM step, far past its 1 s lease.
@@ -281,9 +313,12 @@ fn span(order: &[i32], job: i32) -> (usize, usize) {
     (first, last)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn classes_run_side_by_side_jobs_of_a_class_in_order_and_urgent_work_first() {
-    let w = sim_world(|_| {}).await;
+on_both!(
+    classes_run_side_by_side_jobs_of_a_class_in_order_and_urgent_work_first,
+    side_by_side
+);
+
+async fn side_by_side(w: SimWorld) {
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
     let s = &w.services;
 

@@ -8,13 +8,14 @@
 mod revoke;
 
 use lab::console::terminal::{self, TIMING};
-use lab::console::{self, ByteLink, Payload};
+use lab::console::{self, ByteLink, Closing, Payload};
 use lab::db::entity::vm;
 use lab::model::{ClusterForm, Role};
 use lab::secrets::SecretBox;
 use lab::{AuthPolicy, Error, Services, auth, clusters, inventory};
 use pvesim::{Sim, SimConfig};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -22,6 +23,8 @@ use tokio::sync::mpsc;
 struct Pipe {
     rx: mpsc::Receiver<Payload>,
     tx: mpsc::Sender<Vec<u8>>,
+    /// The close frame's reason, when the relay gave one.
+    closing: Arc<Mutex<Option<Closing>>>,
 }
 
 impl ByteLink for Pipe {
@@ -38,6 +41,9 @@ impl ByteLink for Pipe {
             .map_err(|_| Error::Unavailable("browser gone".into()))
     }
     async fn close(&mut self) {}
+    async fn close_because(&mut self, why: Closing) {
+        *self.closing.lock().unwrap() = Some(why);
+    }
 }
 
 /// The test's view of the browser: xterm.js's side of the socket.
@@ -45,6 +51,7 @@ struct Browser {
     rx: mpsc::Receiver<Vec<u8>>,
     tx: mpsc::Sender<Payload>,
     screen: String,
+    closing: Arc<Mutex<Option<Closing>>>,
 }
 
 impl Browser {
@@ -72,15 +79,18 @@ impl Browser {
 fn pipe() -> (Pipe, Browser) {
     let (to_browser, from_relay) = mpsc::channel(1);
     let (to_relay, from_browser) = mpsc::channel(1);
+    let closing = Arc::new(Mutex::new(None));
     (
         Pipe {
             rx: from_browser,
             tx: to_browser,
+            closing: closing.clone(),
         },
         Browser {
             rx: from_relay,
             tx: to_relay,
             screen: String::new(),
+            closing,
         },
     )
 }
@@ -374,6 +384,7 @@ async fn an_open_terminal_ends_within_seconds_when_access_goes() {
         scene.revoke(cause).await;
         revoke::ended(relay, &format!("{cause:?}")).await;
         closed(&mut browser, Duration::from_secs(1)).await;
+        assert_eq!(*browser.closing.lock().unwrap(), Some(Closing::Revoked));
         assert_eq!(s.consoles.open(), 0, "{cause:?}: the slot is freed");
     }
 }
@@ -399,4 +410,35 @@ async fn a_terminal_outlives_changes_that_leave_its_access() {
     assert!(!relay.is_finished(), "the terminal still runs");
     scene.revoke(revoke::Cause::Disabled).await;
     revoke::ended(relay, "ends when Ann is disabled").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_closes_an_open_terminal_with_going_away() {
+    let scene = revoke::Scene::new(revoke::Cause::Disabled).await;
+    let s = &scene.w.services;
+    let upstream = terminal::open_terminal(s, &scene.ann, scene.cluster_id(), scene.vm.vmid)
+        .await
+        .unwrap();
+    let (link, mut browser) = pipe();
+    // Tracked as the server's WebSocket handlers track their relays.
+    let relay = s
+        .tasks
+        .spawn(terminal::relay(link, upstream, TIMING, scene.watch()));
+    browser.until(":~# ").await;
+    let started = Instant::now();
+    assert!(
+        s.shut_down(Duration::from_secs(5)).await,
+        "every task ended"
+    );
+    let stats = relay.await.unwrap().unwrap();
+    assert!(!stats.revoked, "not a revocation: {stats:?}");
+    closed(&mut browser, Duration::from_secs(1)).await;
+    let why = browser.closing.lock().unwrap().expect("a close frame");
+    assert_eq!((why, why.code()), (Closing::ShuttingDown, 1001));
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.consoles.open(), 0, "the slot is freed");
 }

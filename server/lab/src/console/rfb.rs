@@ -6,7 +6,7 @@
 //! VNC-auth quirk: the DES key is the password's first 8 bytes with each byte's bits
 //! reversed (what noVNC's `des.js` and QEMU do).
 
-use super::ByteLink;
+use super::link::ByteLink;
 use crate::{Error, Result};
 use des::cipher::generic_array::GenericArray;
 use des::cipher::{BlockEncrypt, KeyInit};

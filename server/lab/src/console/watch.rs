@@ -18,7 +18,7 @@
 //! costs a few queries and nothing more. A database error keeps the relay and tries again
 //! at the next [`RECHECK`] (a locked SQLite file should not close everyone's consoles).
 
-use super::Closing;
+use super::link::Closing;
 use crate::auth::Session;
 use crate::clock::now;
 use crate::db::entity::{session, user};

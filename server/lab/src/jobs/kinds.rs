@@ -9,17 +9,10 @@ mod reset;
 mod respec;
 
 use super::error::JobError;
-use super::run::JobRun;
+use super::run::{JobRun, Outcome};
 use crate::db::entity::class;
 use crate::model::{JobKind, JobState};
 use sea_orm::EntityTrait;
-
-/// How a job ended when it was not an error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Done,
-    Cancelled,
-}
 
 /// Runs the job's kind to its end (or to the point where it must stop).
 pub async fn run(run: &JobRun) -> Result<Outcome, JobError> {
@@ -41,14 +34,4 @@ pub async fn run(run: &JobRun) -> Result<Outcome, JobError> {
         JobKind::Remove => remove::run(run, class).await,
         JobKind::Respec => respec::run(run, class).await,
     }
-}
-
-/// The VM a single-VM job is about.
-fn job_vmid(run: &JobRun) -> Result<i32, JobError> {
-    run.job.vmid.ok_or_else(|| {
-        JobError::Permanent(crate::Error::Internal(format!(
-            "{} job {} names no VM",
-            run.job.kind, run.job.id
-        )))
-    })
 }

@@ -7,8 +7,9 @@
 //! finds zero rows there and stops ([`JobError::LeaseLost`]) before changing anything.
 //!
 //! Node commands cannot be fenced by the node, so a runner renews the lease (fenced) right
-//! before each one: a takeover between the check and the command needs a stall longer than a
-//! whole lease at that exact spot.
+//! before each one, or knows it renewed it less than a tenth of a lease ago
+//! (`JobRun::renew`): a takeover before the command needs a stall longer than most of a
+//! lease at that exact spot.
 
 use super::error::JobError;
 use crate::clock::now;

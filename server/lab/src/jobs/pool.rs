@@ -9,11 +9,11 @@
 
 use super::error::JobError;
 use super::faults::{Faults, InjectedCrash};
-use super::kinds::{self, Outcome};
+use super::kinds;
 use super::lease::{self, Lease, MAX_CLAIMS};
-use super::run::JobRun;
+use super::run::{JobRun, Outcome};
+use super::settings::{JobSettings, JobTrigger};
 use super::slots::NodeSlots;
-use super::{JobSettings, JobTrigger};
 use crate::db::entity::job;
 use crate::model::JobState;
 use crate::{Result, Services};
@@ -200,7 +200,7 @@ fn heartbeat(run: Arc<JobRun>) -> tokio::task::JoinHandle<()> {
             if run.stalled.load(Ordering::SeqCst) {
                 continue;
             }
-            if let Err(JobError::LeaseLost) = run.lease.renew(&run.services.db).await {
+            if let Err(JobError::LeaseLost) = run.renew().await {
                 return;
             }
         }

@@ -22,12 +22,17 @@ pub struct SimWorld {
 
 /// `edit` may change the cluster form before it is saved (e.g. SSH settings).
 pub async fn sim_world(edit: impl FnOnce(&mut ClusterForm)) -> SimWorld {
+    sim_world_on(None, edit).await
+}
+
+/// [`sim_world`] on the database at `db_url` (a fresh PostgreSQL database), or on a new
+/// SQLite file when `None`.
+pub async fn sim_world_on(db_url: Option<String>, edit: impl FnOnce(&mut ClusterForm)) -> SimWorld {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("pve");
     let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
-    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
-        .await
-        .unwrap();
+    let url = db_url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("t.db").display()));
+    let db = lab::db::connect(&url).await.unwrap();
     lab::db::migrate(&db).await.unwrap();
     let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
     let mut form =

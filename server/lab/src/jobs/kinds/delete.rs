@@ -2,11 +2,10 @@
 //! it) are destroyed through the API; leftovers of VMs that never came to exist are removed
 //! over the shell; then the export; the rows go last, in one transaction.
 
-use super::Outcome;
 use crate::db::entity::{assignment, class, class_owner, class_vm, job};
 use crate::inventory;
 use crate::jobs::error::JobError;
-use crate::jobs::run::JobRun;
+use crate::jobs::run::{JobRun, Outcome};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::source_config;

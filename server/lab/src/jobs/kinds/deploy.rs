@@ -2,11 +2,10 @@
 //! overlays of the export, then the students as overlays of the class base (a 3-level
 //! backing chain), bounded per node (`NodeSlots`), each VM in one idempotent step.
 
-use super::Outcome;
 use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm};
 use crate::jobs::error::JobError;
-use crate::jobs::run::JobRun;
+use crate::jobs::run::{JobRun, Outcome};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::disks::{Source, data_disk_paths, source_config};
 use crate::jobs::steps::export::export_disks;
@@ -35,7 +34,8 @@ async fn deploy(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> 
     let services = &run.services;
     let ctx = Ctx::open(services, class).await?;
     let rows = ctx.rows(services).await?;
-    run.guard("read source", None).await?;
+    // Cancelled before it began (a queued deploy): nothing is made, not even the export.
+    run.checkpoint("read source", None).await?;
     let source = source_config(&ctx).await?;
     let exports = match ctx.class.template_vmid {
         Some(_) => Source::Overlay(export_template(run, &ctx, &rows, &source).await?),

@@ -3,11 +3,10 @@
 //! re-created as a fresh overlay of the class base (student changes are discarded: the page
 //! says so before the teacher confirms). Never `qemu-img rebase -u` onto different content.
 
-use super::Outcome;
 use crate::Error;
 use crate::db::entity::class;
 use crate::jobs::error::JobError;
-use crate::jobs::run::JobRun;
+use crate::jobs::run::{JobRun, Outcome};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::disks::data_disk_paths;
 use crate::jobs::steps::export::export_disks;

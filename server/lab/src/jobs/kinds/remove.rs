@@ -1,11 +1,10 @@
 //! Remove: one student VM of a class destroyed, then its row and assignments (the roster
 //! shrinks by one).
 
-use super::{Outcome, job_vmid};
 use crate::db::entity::{assignment, class, class_vm};
 use crate::inventory;
 use crate::jobs::error::JobError;
-use crate::jobs::run::JobRun;
+use crate::jobs::run::{JobRun, Outcome};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::source_config;
@@ -14,7 +13,7 @@ use sea_orm::sea_query::ExprTrait;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
-    let vmid = job_vmid(run)?;
+    let vmid = run.job_vmid()?;
     let services = &run.services;
     let ctx = Ctx::open(services, class).await?;
     let rows = ctx.rows(services).await?;

@@ -1,17 +1,16 @@
 //! Reset: one VM back to the class base (fresh overlays of its disks).
 
-use super::{Outcome, job_vmid};
 use crate::Error;
 use crate::db::entity::class;
 use crate::jobs::error::JobError;
-use crate::jobs::run::JobRun;
+use crate::jobs::run::{JobRun, Outcome};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::disks::data_disk_paths;
 use crate::jobs::steps::reimage::reimage;
 use crate::model::{VmRole, VmStep};
 
 pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
-    let vmid = job_vmid(run)?;
+    let vmid = run.job_vmid()?;
     let ctx = Ctx::open(&run.services, class).await?;
     let rows = ctx.rows(&run.services).await?;
     let row = rows

@@ -2,11 +2,10 @@
 //! API, so PVE validates them and keeps them pending on a running VM until its next start);
 //! everything cloned stays.
 
-use super::Outcome;
 use crate::Error;
 use crate::db::entity::class;
 use crate::jobs::error::JobError;
-use crate::jobs::run::JobRun;
+use crate::jobs::run::{JobRun, Outcome};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::reimage::current_node;
 use crate::model::VmStep;
