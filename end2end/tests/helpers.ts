@@ -99,3 +99,15 @@ export async function openThenSignOut(page: Page, context: BrowserContext, usern
   await page.locator(LOGOUT_BUTTON).click();
   return { tab, signedOutAt };
 }
+
+/** Waits for a condition on the page; without JavaScript nothing polls, so reload. */
+export async function eventually(page: Page, check: () => Promise<void>, timeout = 40_000) {
+  if (jsEnabled) {
+    await expect(check).toPass({ timeout });
+  } else {
+    await expect(async () => {
+      await page.reload();
+      await check();
+    }).toPass({ timeout, intervals: [1000] });
+  }
+}

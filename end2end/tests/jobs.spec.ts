@@ -5,24 +5,12 @@
 // part runs hydrated and without JavaScript (E2E_MODE).
 import { expect, Page } from "@playwright/test";
 import { HYDRATED, JOBS_TABLE, ROUTE_ADMIN_JOBS } from "./ids";
-import { demoSignIn, demoUrl, jsEnabled, ready, trackErrors, test, watchPolicies } from "./helpers";
+import { demoSignIn, demoUrl, eventually, jsEnabled, ready, trackErrors, test, watchPolicies } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
 const CLASS = "Jobs 101";
 let classPath = "";
-
-/** Waits for a condition on the page; without JavaScript nothing polls, so reload. */
-async function eventually(page: Page, check: () => Promise<void>, timeout = 40_000) {
-  if (jsEnabled) {
-    await expect(check).toPass({ timeout });
-  } else {
-    await expect(async () => {
-      await page.reload();
-      await check();
-    }).toPass({ timeout, intervals: [1000] });
-  }
-}
 
 test("a teacher launches a small class, which queues a deploy job", async ({ browser }) => {
   test.setTimeout(90_000);

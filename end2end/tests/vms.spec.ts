@@ -5,7 +5,7 @@
 import { expect, Page } from "@playwright/test";
 import { readFileSync } from "node:fs";
 import { CLUSTERS_TABLE, ROUTE_ADMIN_CLUSTERS, VM_GRID } from "./ids";
-import { demoSignIn, demoUrl, jsEnabled, ready, trackErrors, test } from "./helpers";
+import { demoSignIn, demoUrl, eventually, jsEnabled, ready, trackErrors, test } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -19,18 +19,6 @@ function demoLog() {
   const root = log.match(/root@pam \/ (\S+)/)?.[1] ?? "";
   const realm = log.match(/student1@pve \/ (\S+)/)?.[1] ?? "";
   return { passwords, sim, fingerprint, root, realm };
-}
-
-/** Waits for a condition on the page; without JavaScript nothing polls, so reload. */
-async function eventually(page: Page, check: () => Promise<void>, timeout = 40_000) {
-  if (jsEnabled) {
-    await expect(check).toPass({ timeout });
-  } else {
-    await expect(async () => {
-      await page.reload();
-      await check();
-    }).toPass({ timeout, intervals: [1000] });
-  }
 }
 
 test("a student starts a VM, sees it boot and get an IP, and downloads the RDP file", async ({ page }) => {

@@ -5,7 +5,7 @@
 
 use super::{CancelJob, JobList, list_jobs};
 use crate::ids;
-use crate::layout::{FormError, RequireRole, action_error};
+use crate::layout::{FormError, RequireRole, action_error, poll_while_active};
 use crate::when::{ago, format_time};
 use lab::model::{JobFilter, JobState, JobView, Role};
 use leptos::prelude::*;
@@ -43,7 +43,7 @@ fn Jobs() -> impl IntoView {
         |(f, _, _)| list_jobs(f),
     );
     let active = RwSignal::new(false);
-    poll_while_active(active, tick);
+    poll_while_active(active, tick, std::time::Duration::from_secs(5));
     let error = action_error(cancel);
     view! {
         <div class="page-head">
@@ -80,28 +80,6 @@ fn Jobs() -> impl IntoView {
             </Transition>
         </section>
     }
-}
-
-/// Hydrated only: bumps `tick` every 5 s while a listed job is unfinished and the tab is seen.
-fn poll_while_active(active: RwSignal<bool>, tick: RwSignal<u32>) {
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(
-            move || {
-                if active.try_get_untracked().unwrap_or(false) && !document().hidden() {
-                    tick.try_update(|t| *t += 1);
-                }
-            },
-            std::time::Duration::from_secs(5),
-        );
-        on_cleanup(move || {
-            if let Ok(h) = handle {
-                h.clear();
-            }
-        });
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (active, tick);
 }
 
 #[component]

@@ -6,7 +6,7 @@ use super::{
     AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, GiveVm, PowerClass, PublishClass,
     RegenerateInvite, RemoveClassVm, RemoveCoOwner, RevokeInvite, SetClassSsh, TakeVm, load_class,
 };
-use crate::layout::{FormError, RequireRole, action_error};
+use crate::layout::{FormError, RequireRole, action_error, poll_while_active};
 use crate::vm_actions::{PowerVm, ResetVm};
 use lab::model::{ClassDetail, ClassVmView, Role, VmRole, VmStep};
 use leptos::prelude::*;
@@ -91,7 +91,7 @@ fn ClassView() -> impl IntoView {
     };
     let detail = Resource::new(move || (id(), changes()), |(id, _)| load_class(id));
     let active = RwSignal::new(false);
-    poll_while_active(active, tick);
+    poll_while_active(active, tick, std::time::Duration::from_secs(2));
     let error = Signal::derive({
         let errors = [
             action_error(a.invite),
@@ -133,28 +133,6 @@ fn ClassView() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-/// Hydrated only: re-reads the class every 2 s while a job runs (and the tab is visible).
-fn poll_while_active(active: RwSignal<bool>, tick: RwSignal<u32>) {
-    #[cfg(feature = "hydrate")]
-    Effect::new(move |_| {
-        let handle = set_interval_with_handle(
-            move || {
-                if active.try_get_untracked().unwrap_or(false) && !document().hidden() {
-                    tick.try_update(|t| *t += 1);
-                }
-            },
-            std::time::Duration::from_millis(2000),
-        );
-        on_cleanup(move || {
-            if let Ok(h) = handle {
-                h.clear();
-            }
-        });
-    });
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (active, tick);
 }
 
 fn eta_text(secs: Option<i64>) -> String {

@@ -172,9 +172,18 @@ async fn crash_points(w: SimWorld) {
                 FaultAction::Go
             }
         });
-        run_until_idle_with(&w.services, &long_lease, faults)
+        // The runner that dies is another process: its own connections, which the database
+        // drops (rolling back what they held open) when it dies.
+        let dying = Services::new(
+            lab::db::connect(&w.db_url).await.unwrap(),
+            lab::AuthPolicy::default(),
+            w.services.secrets.clone(),
+        );
+        run_until_idle_with(&dying, &long_lease, faults)
             .await
             .unwrap();
+        dying.db.clone().close().await.unwrap();
+        drop(dying);
         let at = crashed
             .lock()
             .unwrap()

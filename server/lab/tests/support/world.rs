@@ -18,6 +18,8 @@ pub struct SimWorld {
     pub cluster_id: i32,
     /// The simulator's root: `etc/pve`, `var/lib/vz`, `mnt/pve/shared`.
     pub root: PathBuf,
+    /// The database's URL, for a second `Services` (another process) on the same data.
+    pub db_url: String,
 }
 
 /// `edit` may change the cluster form before it is saved (e.g. SSH settings).
@@ -33,6 +35,7 @@ pub async fn sim_world_on(db_url: Option<String>, edit: impl FnOnce(&mut Cluster
     let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
     let url = db_url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("t.db").display()));
     let db = lab::db::connect(&url).await.unwrap();
+    let db_url = url;
     lab::db::migrate(&db).await.unwrap();
     let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
     let mut form =
@@ -53,6 +56,7 @@ pub async fn sim_world_on(db_url: Option<String>, edit: impl FnOnce(&mut Cluster
         services,
         cluster_id: view.id,
         root,
+        db_url,
     }
 }
 
