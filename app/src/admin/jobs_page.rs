@@ -99,7 +99,7 @@ fn JobTable(list: JobList, filter: JobFilter, cancel: ServerAction<CancelJob>) -
     let rows = list
         .jobs
         .into_iter()
-        .map(|job| view! { <JobRow job now cancel /> })
+        .map(|job| view! { <JobRow job now cancel /> }.into_any())
         .collect_view();
     view! {
         <div class="table-wrap">
@@ -163,6 +163,27 @@ fn JobRow(job: JobView, now: i64, cancel: ServerAction<CancelJob>) -> impl IntoV
             </tr>
         }
     });
+    // Each cell's content is type-erased (`into_any`): a row's full view type is too deep
+    // for the release wasm build otherwise ("queries overflow the depth limit").
+    let state = view! {
+        <span class=format!("badge job-state state-{}", job.state.as_str())>{job.state.label()}</span>
+        {cancellable.then(|| view! {
+            <ActionForm action=cancel attr:class="inline job-cancel">
+                <input type="hidden" name="id" value=id />
+                <button type="submit" class="small danger" aria-label=format!("Cancel job {id}")>
+                    <CancelIcon />" Cancel"
+                </button>
+            </ActionForm>
+        })}
+        {(job.state == JobState::Cancelling).then(|| view! { <span class="muted job-cancel">"stops at its next step"</span> })}
+    }
+    .into_any();
+    let times = view! {
+        {time("created", Some(job.created_at))}
+        {time("started", job.started_at)}
+        {time("finished", job.finished_at)}
+    }
+    .into_any();
     view! {
         <tr id=format!("job-{id}") data-state=job.state.as_str() data-kind=job.kind.as_str()
             class:has-error=job.error.is_some()>
@@ -170,31 +191,17 @@ fn JobRow(job: JobView, now: i64, cancel: ServerAction<CancelJob>) -> impl IntoV
             <td data-label="Kind">{job.kind.label()}</td>
             <td data-label="Class">{class}</td>
             <td data-label="VM">{job.vmid.map_or_else(|| DASH.to_owned(), |v| v.to_string())}</td>
-            <td data-label="State">
-                <span class=format!("badge job-state state-{}", job.state.as_str())>{job.state.label()}</span>
-                {cancellable.then(|| view! {
-                    <ActionForm action=cancel attr:class="inline job-cancel">
-                        <input type="hidden" name="id" value=id />
-                        <button type="submit" class="small danger" aria-label=format!("Cancel job {id}")>
-                            <CancelIcon />" Cancel"
-                        </button>
-                    </ActionForm>
-                })}
-                {(job.state == JobState::Cancelling).then(|| view! { <span class="muted job-cancel">"stops at its next step"</span> })}
-            </td>
+            <td data-label="State">{state}</td>
             <td data-label="Progress">{progress.unwrap_or_else(|| DASH.into())}</td>
             <td data-label="Attempts">{job.attempts}</td>
             <td data-label="Lease">{lease.map_or_else(|| DASH.into_any(), |l| l.into_any())}</td>
             <td data-label="Requested by">{job.requested_by.clone().unwrap_or_else(|| DASH.into())}</td>
-            <td data-label="Times" class="times">
-                {time("created", Some(job.created_at))}
-                {time("started", job.started_at)}
-                {time("finished", job.finished_at)}
-            </td>
+            <td data-label="Times" class="times">{times}</td>
             <td data-label="Node commands">{job.commands}</td>
         </tr>
         {error}
     }
+    .into_any()
 }
 
 #[component]
