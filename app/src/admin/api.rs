@@ -157,9 +157,7 @@ pub struct JobList {
 pub async fn list_jobs(state: JobFilter) -> Result<JobList, AppError> {
     let admin = require(Role::Admin).await?;
     let jobs = lab::jobs::admin::list(&services()?, Caller::Person(&admin.user), state).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = lab::clock::now();
     Ok(JobList {
         now,
         capped: jobs.len() as u64 >= lab::jobs::admin::PAGE,

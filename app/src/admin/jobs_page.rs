@@ -139,15 +139,9 @@ fn JobRow(job: JobView, now: i64, cancel: ServerAction<CancelJob>) -> impl IntoV
                 .into_any()
         }
     };
-    let progress = (job.vms_total > 0).then(|| format!("{}/{}", job.vms_done, job.vms_total));
+    let progress = job.progress();
     let lease = job.lease_owner.clone().map(|owner| {
-        let left = job.lease_until.map(|t| t - now).map(|s| {
-            if s >= 0 {
-                format!("{s} s left")
-            } else {
-                format!("ran out {} s ago", -s)
-            }
-        });
+        let left = job.lease_left(now);
         view! { <span class="mono">{owner}</span>{left.map(|l| view! { <br /><span class="muted">{l}</span> })} }
     });
     let time = |label: &'static str, t: Option<i64>| {

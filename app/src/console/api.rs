@@ -26,10 +26,7 @@ pub async fn console_info(cluster_id: i32, vmid: i32) -> Result<ConsoleView, App
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     let services = services()?;
     let vm = lab::inventory::usable_vm(&services, &session.user, cluster_id, vmid).await?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+    let now = lab::clock::now();
     Ok(ConsoleView {
         cluster_id,
         vmid,

@@ -15,7 +15,7 @@ pub mod auth;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod classes;
 #[cfg(not(target_arch = "wasm32"))]
-mod clock;
+pub mod clock;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod clusters;
 #[cfg(not(target_arch = "wasm32"))]

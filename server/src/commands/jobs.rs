@@ -10,7 +10,7 @@ use lab::model::{JobFilter, JobView};
 
 pub async fn jobs(settings: Settings, command: JobsCommand) -> anyhow::Result<()> {
     let services = crate::services::open_services(&settings).await?;
-    let now = now();
+    let now = lab::clock::now();
     match command {
         JobsCommand::List { state } => {
             let jobs = admin::list(&services, Caller::Operator, state).await?;
@@ -28,12 +28,6 @@ pub async fn jobs(settings: Settings, command: JobsCommand) -> anyhow::Result<()
     Ok(())
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 const DASH: &str = "-";
 
 fn class(j: &JobView) -> String {
@@ -43,15 +37,10 @@ fn class(j: &JobView) -> String {
     }
 }
 
-fn progress(j: &JobView) -> Option<String> {
-    (j.vms_total > 0).then(|| format!("{}/{}", j.vms_done, j.vms_total))
-}
-
 fn lease(j: &JobView, now: i64) -> Option<String> {
     let owner = j.lease_owner.as_deref()?;
-    Some(match j.lease_until {
-        Some(t) if t >= now => format!("{owner}, {} s left", t - now),
-        Some(t) => format!("{owner}, ran out {} s ago", now - t),
+    Some(match j.lease_left(now) {
+        Some(left) => format!("{owner}, {left}"),
         None => owner.to_owned(),
     })
 }
@@ -80,7 +69,7 @@ fn table(jobs: &[JobView], filter: JobFilter, now: i64) -> String {
                 j.state.label().to_owned(),
                 class(j),
                 or_dash(j.vmid.map(|v| v.to_string())),
-                or_dash(progress(j)),
+                or_dash(j.progress()),
                 j.attempts.to_string(),
                 or_dash(lease(j, now)),
                 or_dash(j.requested_by.clone()),
@@ -143,7 +132,8 @@ fn details(j: &JobView, now: i64) -> String {
         ("VM", j.vmid.map_or_else(|| DASH.into(), |v| v.to_string())),
         (
             "Progress",
-            progress(j).map_or_else(|| DASH.into(), |p| format!("{p} VMs done")),
+            j.progress()
+                .map_or_else(|| DASH.into(), |p| format!("{p} VMs done")),
         ),
         ("Attempts", j.attempts.to_string()),
         ("Lease", lease(j, now).unwrap_or_else(|| DASH.into())),

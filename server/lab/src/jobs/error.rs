@@ -32,11 +32,6 @@ impl JobError {
     pub fn is_interruption(&self) -> bool {
         matches!(self, JobError::LeaseLost | JobError::Stopping)
     }
-
-    /// For a VM's or job's `error` column (what the class page shows).
-    pub fn message(&self) -> String {
-        self.to_string()
-    }
 }
 
 impl From<Error> for JobError {

@@ -18,6 +18,7 @@ use crate::model::JobState;
 use crate::{Result, Services};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::sync::LazyLock;
 
 /// A claim that makes a job give up instead of being resumed again (a job that crashes its
 /// runner every time would otherwise be retried forever).
@@ -32,14 +33,20 @@ pub struct Lease {
     pub secs: i64,
 }
 
-/// The word list of unfinished states, for the raw subquery below.
-fn active_words() -> String {
-    JobState::ACTIVE
+/// Jobs of one class run in the order they were asked for: none may start while an older
+/// one of its class is unfinished. Raw SQL (sea-query has no correlated `NOT EXISTS` on the
+/// same table under an alias); the state words come from `JobState::ACTIVE`, built once.
+static NO_OLDER_UNFINISHED: LazyLock<String> = LazyLock::new(|| {
+    let words = JobState::ACTIVE
         .iter()
         .map(|s| format!("'{}'", s.as_str()))
         .collect::<Vec<_>>()
-        .join(", ")
-}
+        .join(", ");
+    format!(
+        "NOT EXISTS (SELECT 1 FROM jobs AS earlier WHERE earlier.class_id = jobs.class_id \
+         AND earlier.id < jobs.id AND earlier.state IN ({words}))"
+    )
+});
 
 fn claimable(at: i64) -> Condition {
     Condition::all()
@@ -49,13 +56,7 @@ fn claimable(at: i64) -> Condition {
                 .add(job::Column::LeaseUntil.is_null())
                 .add(job::Column::LeaseUntil.lte(at)),
         )
-        // Jobs of one class run in the order they were asked for: none may start while an
-        // older one of its class is unfinished.
-        .add(Expr::cust(format!(
-            "NOT EXISTS (SELECT 1 FROM jobs AS earlier WHERE earlier.class_id = jobs.class_id \
-             AND earlier.id < jobs.id AND earlier.state IN ({}))",
-            active_words()
-        )))
+        .add(Expr::cust(NO_OLDER_UNFINISHED.as_str()))
 }
 
 /// Takes the most urgent claimable job (highest priority, then oldest).

@@ -173,7 +173,9 @@ impl Pool {
             Err(JobError::LeaseLost) => Err(JobError::LeaseLost),
             Err(e) => {
                 tracing::warn!(job = lease.job_id, kind = %run.job.kind, error = %e, "job failed");
-                lease.finish(db, JobState::Failed, Some(e.message())).await
+                lease
+                    .finish(db, JobState::Failed, Some(e.to_string()))
+                    .await
             }
         };
         match recorded {

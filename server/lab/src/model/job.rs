@@ -215,6 +215,24 @@ pub struct JobView {
     pub commands: i64,
 }
 
+impl JobView {
+    /// `done/total` VMs, when the job is about a whole class's VMs.
+    pub fn progress(&self) -> Option<String> {
+        (self.vms_total > 0).then(|| format!("{}/{}", self.vms_done, self.vms_total))
+    }
+
+    /// How the lease stands at `now`: "12 s left", or "ran out 3 s ago" (a runner that died).
+    pub fn lease_left(&self, now: i64) -> Option<String> {
+        self.lease_until.map(|t| {
+            if t >= now {
+                format!("{} s left", t - now)
+            } else {
+                format!("ran out {} s ago", now - t)
+            }
+        })
+    }
+}
+
 /// Which jobs the page lists (`?state=active|failed|all`, the same words on the wire).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -309,5 +327,34 @@ mod tests {
     fn single_vm_work_goes_before_bulk_work() {
         assert!(JobKind::Reset.priority() > JobKind::Deploy.priority());
         assert!(JobKind::Remove.priority() > JobKind::Publish.priority());
+    }
+
+    #[test]
+    fn a_job_view_reads_its_progress_and_lease() {
+        let mut j = JobView {
+            id: 1,
+            kind: JobKind::Deploy,
+            state: JobState::Running,
+            class_id: 1,
+            class_name: None,
+            vmid: None,
+            vms_done: 3,
+            vms_total: 5,
+            attempts: 1,
+            lease_owner: Some("a/0".into()),
+            lease_until: Some(130),
+            requested_by: None,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            error: None,
+            commands: 0,
+        };
+        assert_eq!(j.progress().as_deref(), Some("3/5"));
+        assert_eq!(j.lease_left(100).as_deref(), Some("30 s left"));
+        assert_eq!(j.lease_left(133).as_deref(), Some("ran out 3 s ago"));
+        j.vms_total = 0;
+        j.lease_until = None;
+        assert_eq!((j.progress(), j.lease_left(0)), (None, None));
     }
 }

@@ -153,7 +153,7 @@ async fn fail_unfinished(run: &JobRun, class_id: i32, e: &JobError) -> Result<()
     let txn = run.begin("deploy failed", None).await?;
     class_vm::Entity::update_many()
         .col_expr(class_vm::Column::Step, Expr::value(VmStep::Failed))
-        .col_expr(class_vm::Column::Error, Expr::value(e.message()))
+        .col_expr(class_vm::Column::Error, Expr::value(e.to_string()))
         .col_expr(class_vm::Column::UpdatedAt, Expr::value(now()))
         .filter(class_vm::Column::ClassId.eq(class_id))
         .filter(class_vm::Column::Step.is_in([VmStep::Queued, VmStep::Exporting]))

@@ -7,7 +7,7 @@ use crate::db::entity::class;
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
 use crate::jobs::steps::context::Ctx;
-use crate::jobs::steps::reimage::current_node;
+use crate::jobs::steps::rows::current_node;
 use crate::model::VmStep;
 
 pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {

@@ -3,7 +3,7 @@
 
 use super::context::Ctx;
 use super::disks::new_volids;
-use super::reimage::current_node;
+use super::rows::current_node;
 use crate::Error;
 use crate::db::entity::class_vm;
 use crate::jobs::error::JobError;

@@ -97,7 +97,7 @@ pub async fn make_vm(
             row.id,
             VmStep::Failed,
             StepChange {
-                error: Some(error.message()),
+                error: Some(error.to_string()),
                 ..StepChange::default()
             },
         )

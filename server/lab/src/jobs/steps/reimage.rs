@@ -4,25 +4,15 @@
 
 use super::context::Ctx;
 use super::disks::data_disk_paths;
-use super::rows::{StepChange, set_step};
-use crate::db::entity::{assignment, class_vm, vm};
+use super::rows::{StepChange, current_node, set_step};
+use crate::db::entity::{assignment, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
 use crate::model::VmStep;
 use crate::node::{NodeOps, Script};
-use crate::{Error, Services, inventory};
+use crate::{Error, inventory};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::BTreeMap;
-
-/// Where the VM is now (it may have been migrated since it was made).
-pub async fn current_node(services: &Services, row: &class_vm::Model) -> Result<String, JobError> {
-    Ok(vm::Entity::find()
-        .filter(vm::Column::ClusterId.eq(row.cluster_id))
-        .filter(vm::Column::Vmid.eq(row.vmid))
-        .one(&services.db)
-        .await?
-        .map_or_else(|| row.node.clone(), |v| v.node))
-}
 
 /// Stops the VM and puts fresh overlays of `backing` (slot → path) under its data disks.
 /// A failure leaves the VM whole (overlays are swapped by rename) and `ready`, with the error

@@ -3,7 +3,7 @@
 //! change was there.
 
 use crate::clock::now;
-use crate::db::entity::{class, class_vm};
+use crate::db::entity::{class, class_vm, vm};
 use crate::jobs::error::JobError;
 use crate::model::VmStep;
 use crate::{Error, Services};
@@ -80,4 +80,14 @@ pub async fn reload(
     Ok(class_vm::Entity::find_by_id(row.id)
         .one(&services.db)
         .await?)
+}
+
+/// Where the VM is now (it may have been migrated since it was made).
+pub async fn current_node(services: &Services, row: &class_vm::Model) -> Result<String, JobError> {
+    Ok(vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(row.cluster_id))
+        .filter(vm::Column::Vmid.eq(row.vmid))
+        .one(&services.db)
+        .await?
+        .map_or_else(|| row.node.clone(), |v| v.node))
 }
