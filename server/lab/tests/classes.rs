@@ -48,12 +48,22 @@ async fn world(over_ssh: bool) -> World {
     World { w, _sshd: sshd }
 }
 
+/// A lease far longer than any test step: a loaded machine (CI builds beside the tests)
+/// can starve the heartbeat for a second, and a lapsed lease hands the job to a second run.
 fn settings() -> JobSettings {
     JobSettings {
         workers: 4,
         per_node: 4,
         attempts: 2,
+        lease_secs: 60,
+    }
+}
+
+/// A one-second lease, for the test that abandons runners and waits for their leases to end.
+fn short_lease() -> JobSettings {
+    JobSettings {
         lease_secs: 1,
+        ..settings()
     }
 }
 
@@ -221,13 +231,13 @@ async fn a_runner_killed_at_random_points_resumes_to_exactly_the_requested_vms()
     for ms in [40u64, 120, 250, 400] {
         let _ = tokio::time::timeout(
             Duration::from_millis(ms),
-            run_until_idle(&w.services, &settings()),
+            run_until_idle(&w.services, &short_lease()),
         )
         .await;
         tokio::time::sleep(Duration::from_millis(1100)).await;
     }
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    run_until_idle(&w.services, &settings()).await.unwrap();
+    run_until_idle(&w.services, &short_lease()).await.unwrap();
     let rows = w.rows(id).await;
     assert_eq!(rows.len(), 8);
     assert!(rows.iter().all(|r| r.step == VmStep::Ready), "{rows:?}");

@@ -49,12 +49,15 @@ macro_rules! on_both {
     };
 }
 
+/// A lease far longer than any test step: on a loaded machine (CI builds beside the tests)
+/// a heartbeat can be starved for a second, and a lapsed lease hands the job to a second run,
+/// which would change the counts these tests check. Tests that need a lease to run out say so.
 fn settings(workers: usize) -> JobSettings {
     JobSettings {
         workers,
         per_node: 2,
         attempts: 2,
-        lease_secs: 1,
+        lease_secs: 60,
     }
 }
 
@@ -154,11 +157,8 @@ async fn crash_points(w: SimWorld) {
     assert!(total >= 4 * 4 + 4, "{:?}", points.lock().unwrap());
     assert!(writes >= 4 * 2 + 2);
 
-    // A lease that outlives the test's steps: only `expire_leases` ends it.
-    let long_lease = JobSettings {
-        lease_secs: 300,
-        ..settings(1)
-    };
+    // The lease outlives the test's steps: only `expire_leases` ends it.
+    let long_lease = settings(1);
     for k in 0..total {
         let id = launch(&w, &teacher, &format!("Crash {k}"), 2).await;
         let count = Arc::new(AtomicUsize::new(0));
@@ -264,7 +264,11 @@ async fn stalled_runner(w: SimWorld) {
     });
     let a = {
         let services = w.services.clone();
-        tokio::spawn(async move { run_until_idle_with(&services, &settings(1), faults).await })
+        let short_lease = JobSettings {
+            lease_secs: 1,
+            ..settings(1)
+        };
+        tokio::spawn(async move { run_until_idle_with(&services, &short_lease, faults).await })
     };
     began_rx.await.unwrap();
     // Runner B takes the job over once A's lease ran out, and finishes it.
