@@ -34,6 +34,20 @@ pub enum SeedDisks {
     TemplatesOnly,
 }
 
+/// Storages beyond a stock node's `local` (dir: ISOs, container templates, backups,
+/// snippets, images) and `local-lvm` (lvmthin: images, rootdir).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtraStorage {
+    /// `local-zfs` (zfspool), as an install on ZFS has it (node-local).
+    LocalZfs,
+    /// `ceph` (rbd), one pool shared by every node.
+    Ceph,
+    /// `shared` (nfs: qcow2 images, backups) and `isos` (nfs: ISOs, container templates).
+    Nfs,
+    /// `vmdata` (plain, thick LVM: no snapshots, no templates, no linked clones).
+    Lvm,
+}
+
 /// Everything a simulator needs to start.
 #[derive(Debug, Clone)]
 pub struct SimConfig {
@@ -84,6 +98,10 @@ pub struct SimConfig {
     pub seed_disks: SeedDisks,
     /// IP address reported for every node (loopback, so SSH from a demo stays local).
     pub node_ip: String,
+    /// Storages beside `local` and `local-lvm`.
+    pub extra_storages: Vec<ExtraStorage>,
+    /// Where the generated world's templates keep their disks.
+    pub template_storage: String,
 }
 
 impl Default for SimConfig {
@@ -111,6 +129,8 @@ impl Default for SimConfig {
             vnc_password_field: false,
             seed_disks: SeedDisks::All,
             node_ip: "127.0.0.1".into(),
+            extra_storages: vec![ExtraStorage::Nfs],
+            template_storage: "shared".into(),
         }
     }
 }

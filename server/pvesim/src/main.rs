@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
-use pvesim::{Profile, PveVersion, SeedDisks, Sim, SimConfig};
+use pvesim::{ExtraStorage, Profile, PveVersion, SeedDisks, Sim, SimConfig};
 
 /// A Proxmox VE 8/9 API simulator: HTTPS on /api2/json with tickets, API tokens, tasks,
 /// guest configs as real files under --root, consoles (noVNC/xterm.js) and a control API
@@ -76,6 +76,24 @@ struct Args {
     /// Add the separate VNC `password` of qemu-server >= 9.1.7 to vncproxy answers.
     #[arg(long)]
     vnc_password_field: bool,
+    /// Storages beside a stock node's `local` and `local-lvm` (repeatable or comma-separated).
+    #[arg(long = "storage", value_enum, value_delimiter = ',', default_values_t = [Extra::Nfs])]
+    storages: Vec<Extra>,
+    /// Where the templates' disks are.
+    #[arg(long, default_value = "shared")]
+    template_storage: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Extra {
+    /// local-zfs (zfspool)
+    Zfs,
+    /// ceph (rbd, shared)
+    Ceph,
+    /// shared + isos (nfs)
+    Nfs,
+    /// vmdata (plain LVM)
+    Lvm,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -124,6 +142,17 @@ fn main() -> anyhow::Result<()> {
         } else {
             SeedDisks::TemplatesOnly
         },
+        extra_storages: a
+            .storages
+            .iter()
+            .map(|e| match e {
+                Extra::Zfs => ExtraStorage::LocalZfs,
+                Extra::Ceph => ExtraStorage::Ceph,
+                Extra::Nfs => ExtraStorage::Nfs,
+                Extra::Lvm => ExtraStorage::Lvm,
+            })
+            .collect(),
+        template_storage: a.template_storage.clone(),
         ..SimConfig::default()
     };
     let started = std::time::Instant::now();

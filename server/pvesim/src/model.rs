@@ -5,6 +5,7 @@
 //! nothing awaits while holding it, and one lock makes every answer a consistent snapshot,
 //! as pmxcfs' in-memory copy is.
 
+pub(crate) mod blocks;
 pub(crate) mod conf;
 pub(crate) mod disks;
 pub(crate) mod metrics;
@@ -188,6 +189,8 @@ pub(crate) struct Inner {
     /// Every role by ID: PVE's generated ones ([`roles::builtin`]) and custom ones.
     pub roles: BTreeMap<String, roles::PrivSet>,
     pub store: Store,
+    /// Volumes of the block storages (files hold the others' volumes).
+    pub blocks: blocks::BlockVolumes,
     pub runtime: HashMap<u32, Runtime>,
     pub tasks: Tasks,
     pub consoles: Vec<Console>,
@@ -227,6 +230,33 @@ impl Inner {
             self.runtime.remove(&vmid);
             for pool in self.pools.values_mut() {
                 pool.vms.retain(|v| *v != vmid);
+            }
+        }
+    }
+
+    /// Registers every block volume a config names that [`blocks::BlockVolumes`] does not
+    /// hold: the seed's, and after a restart on an existing root all of them (the volume
+    /// set lives in memory; volumes no config names are forgotten, a documented deviation).
+    pub(crate) fn adopt_volumes(&mut self) {
+        let mut found = Vec::new();
+        for (_, g) in self.store.all() {
+            for section in std::iter::once(&g.conf.main).chain(g.conf.snapshots.values()) {
+                for (k, v) in section {
+                    if !disks::is_drive_key(k) {
+                        continue;
+                    }
+                    let Some((sid, volname)) = disks::volid_of(v).and_then(disks::split_volid)
+                    else {
+                        continue;
+                    };
+                    let size = metrics::disk_size(v).unwrap_or(0);
+                    found.push((sid.to_string(), g.node.clone(), volname.to_string(), size));
+                }
+            }
+        }
+        for (sid, node, volname, size) in found {
+            if let Some(s) = self.storage(&sid).filter(|s| blocks::is_block(s)).cloned() {
+                self.blocks.adopt(&s, &node, &volname, size);
             }
         }
     }

@@ -102,8 +102,22 @@ pub(crate) fn allocate_drives(
             format
         };
         let index = disks::next_index(vmid, used.iter().map(String::as_str));
-        let volid = disks::alloc(&st.cfg.root, &storage, vmid, index, format, bytes)
-            .map_err(|e| format!("unable to create image: {e}"))?;
+        let node = inner
+            .store
+            .get(vmid)
+            .map(|g| g.node.clone())
+            .unwrap_or_default();
+        let volid = disks::alloc(
+            &st.cfg.root,
+            &storage,
+            &mut inner.blocks,
+            &node,
+            vmid,
+            index,
+            format,
+            bytes,
+        )
+        .map_err(|e| format!("unable to create image: {e}"))?;
         used.push(volid.clone());
         let mut parts = vec![volid.clone()];
         parts.extend(

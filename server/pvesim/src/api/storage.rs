@@ -3,7 +3,8 @@
 //! Content is read from the storage folders: ISOs and container templates as files,
 //! images from `images/<vmid>/`. Deviation: all nodes share one `var/lib/vz` on the
 //! simulator's disk, so `local` lists only the images of guests placed on the asked node
-//! (plus orphans), as a real node's own disk would. `lvmthin` content comes from the configs.
+//! (plus orphans), as a real node's own disk would. Block storages list
+//! [`crate::model::blocks`], orphans included.
 
 use std::path::Path;
 
@@ -12,15 +13,20 @@ use serde_json::{Map, Value, json};
 use super::Cx;
 use super::authn::require_any;
 use super::reply::{ApiError, ApiResult, ok};
-use crate::model::{Inner, Storage, disks};
+use crate::model::store::Kind;
+use crate::model::{Inner, Storage, blocks, disks};
 
-fn usage(s: &Storage) -> (u64, u64) {
-    let used = s.total / 4;
-    (s.total, used)
+/// Total and used bytes: a block storage's thin usage is what its volumes hold; file
+/// storages show a fixed quarter (their files are the simulator's own, not the node's).
+fn usage(inner: &Inner, s: &Storage, node: &str) -> (u64, u64) {
+    if blocks::is_block(s) {
+        return (s.total, inner.blocks.used(s, node).min(s.total));
+    }
+    (s.total, s.total / 4)
 }
 
-fn entry(s: &Storage, with_id: bool) -> Value {
-    let (total, used) = usage(s);
+fn entry(inner: &Inner, s: &Storage, node: &str, with_id: bool) -> Value {
+    let (total, used) = usage(inner, s, node);
     let mut m = Map::new();
     if with_id {
         m.insert("storage".into(), json!(s.id));
@@ -39,7 +45,7 @@ fn entry(s: &Storage, with_id: bool) -> Value {
     Value::Object(m)
 }
 
-pub(crate) fn list(cx: &Cx, _node: &str) -> ApiResult {
+pub(crate) fn list(cx: &Cx, node: &str) -> ApiResult {
     let inner = cx.st.lock();
     let content = cx.p.get("content");
     let only = cx.p.get("storage");
@@ -48,7 +54,7 @@ pub(crate) fn list(cx: &Cx, _node: &str) -> ApiResult {
         .iter()
         .filter(|s| content.is_none_or(|c| s.content.split(',').any(|x| x == c)))
         .filter(|s| only.is_none_or(|o| o == s.id))
-        .map(|s| entry(s, true))
+        .map(|s| entry(&inner, s, node, true))
         .collect();
     ok(Value::Array(out))
 }
@@ -59,9 +65,9 @@ fn find<'a>(inner: &'a Inner, sid: &str) -> Result<&'a Storage, ApiError> {
         .ok_or_else(|| ApiError::msg(format!("storage '{sid}' does not exist")))
 }
 
-pub(crate) fn status(cx: &Cx, _node: &str, sid: &str) -> ApiResult {
+pub(crate) fn status(cx: &Cx, node: &str, sid: &str) -> ApiResult {
     let inner = cx.st.lock();
-    ok(entry(find(&inner, sid)?, false))
+    ok(entry(&inner, find(&inner, sid)?, node, false))
 }
 
 fn ctime(path: &Path) -> u64 {
@@ -131,27 +137,32 @@ pub(crate) fn content(cx: &Cx, node: &str, sid: &str) -> ApiResult {
             }
         }
     } else if want.is_none_or(|w| w == "images" || w == "rootdir") {
-        for (vmid, g) in inner.store.all() {
-            if vmid_filter.is_some_and(|f| f != vmid) || g.node != node {
+        for (volid, v) in inner.blocks.list(&s, node) {
+            let (_, volname) = disks::split_volid(&volid).unwrap_or_default();
+            let Some(vmid) = blocks::owner(volname) else {
+                continue;
+            };
+            if vmid_filter.is_some_and(|f| f != vmid) {
                 continue;
             }
-            for (k, v) in &g.conf.main {
-                if !disks::is_drive_key(k) {
-                    continue;
-                }
-                let Some(volid) =
-                    disks::volid_of(v).filter(|v| v.starts_with(&format!("{}:", s.id)))
-                else {
-                    continue;
-                };
-                let size = crate::model::metrics::disk_size(v).unwrap_or(0);
-                let content = if k == "rootfs" || k.starts_with("mp") {
-                    "rootdir"
-                } else {
-                    "images"
-                };
-                out.push(json!({"volid": volid, "content": content, "format": "raw", "size": size, "used": size / 5, "vmid": vmid, "ctime": 1_790_000_000}));
+            let container = inner.store.get(vmid).is_some_and(|g| g.kind == Kind::Lxc);
+            let content = if container { "rootdir" } else { "images" };
+            if want.is_some_and(|w| w != content) {
+                continue;
             }
+            let mut m = Map::new();
+            m.insert("volid".into(), json!(volid));
+            m.insert("content".into(), json!(content));
+            m.insert("format".into(), json!("raw"));
+            m.insert("size".into(), json!(v.size));
+            m.insert("used".into(), json!(v.used));
+            m.insert("vmid".into(), json!(vmid));
+            m.insert("ctime".into(), json!(v.ctime));
+            // zfs and rbd name the base snapshot a clone hangs off; lvmthin says nothing.
+            if let (Some(parent), "zfspool" | "rbd") = (&v.parent, s.plugintype) {
+                m.insert("parent".into(), json!(format!("{parent}@__base__")));
+            }
+            out.push(Value::Object(m));
         }
     }
     ok(Value::Array(out))

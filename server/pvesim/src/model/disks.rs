@@ -2,8 +2,8 @@
 //! `<storage path>/images/<vmid>/vm-<vmid>-disk-<N>.<fmt>`, `base-<vmid>-disk-<N>` for
 //! templates, volume ids `local:100/vm-100-disk-0.qcow2` and, for linked clones,
 //! `local:9000/base-9000-disk-0.qcow2/103/vm-103-disk-0.qcow2`
-//! (proxmox/pve-storage `Plugin.pm`). `lvmthin` volumes (`local-lvm:vm-100-disk-0`) have no
-//! file: the simulator keeps them as metadata only.
+//! (proxmox/pve-storage `Plugin.pm`). Block volumes (`lvmthin`, `zfspool`, `rbd`) have no
+//! file: these functions hand them to [`super::blocks`], which keeps their metadata.
 //!
 //! qcow2 files are made with the real `qemu-img`, with the options PVE 9 passes, so the
 //! portal's own `qemu-img convert`/`create -b` work on them. Without `qemu-img` on the PATH
@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::Storage;
+use super::blocks::{self, BlockVolumes};
 
 /// Whether a config key holds a drive (the keys PVE allocates and frees volumes for).
 pub(crate) fn is_drive_key(key: &str) -> bool {
@@ -76,18 +77,21 @@ pub(crate) fn next_index<'a>(vmid: u32, used: impl Iterator<Item = &'a str>) -> 
 }
 
 /// Allocates a new volume of `size` bytes and returns its volume id.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn alloc(
     root: &Path,
     storage: &Storage,
+    block: &mut BlockVolumes,
+    node: &str,
     vmid: u32,
     index: u32,
     format: &str,
     size: u64,
 ) -> io::Result<String> {
-    let Some(_) = storage.path else {
-        // lvmthin: a logical volume, metadata only.
-        return Ok(format!("{}:vm-{vmid}-disk-{index}", storage.id));
-    };
+    if blocks::is_block(storage) {
+        let name = block.alloc(storage, node, vmid, size);
+        return Ok(format!("{}:{name}", storage.id));
+    }
     let file = format!("vm-{vmid}-disk-{index}.{format}");
     let volid = format!("{}:{vmid}/{file}", storage.id);
     let path = vol_path(root, storage, &format!("{vmid}/{file}")).ok_or_else(bad_volid)?;
@@ -113,14 +117,23 @@ pub(crate) fn alloc(
     Ok(volid)
 }
 
-/// Creates a linked clone of a base volume (qcow2 backing file) and returns its volume id.
+/// Creates a linked clone of a base volume (a qcow2 overlay on file storages, a thin
+/// snapshot or clone on block storages) and returns its volume id.
 pub(crate) fn link(
     root: &Path,
     storage: &Storage,
+    block: &mut BlockVolumes,
+    node: &str,
     base_volname: &str,
     vmid: u32,
     index: u32,
 ) -> io::Result<String> {
+    if blocks::is_block(storage) {
+        let name = block
+            .clone_linked(storage, node, base_volname, vmid)
+            .map_err(io::Error::other)?;
+        return Ok(format!("{}:{name}", storage.id));
+    }
     let base_path = vol_path(root, storage, base_volname).ok_or_else(bad_volid)?;
     let base_file = base_volname.rsplit('/').next().ok_or_else(bad_volid)?;
     let base_vmid = base_volname.split('/').next().ok_or_else(bad_volid)?;
@@ -166,16 +179,24 @@ pub(crate) fn link(
 }
 
 /// Copies a volume into a new one of `vmid` (full clone) and returns its volume id.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn copy(
     root: &Path,
     src: &Storage,
     src_volname: &str,
     dst: &Storage,
+    block: &mut BlockVolumes,
+    node: &str,
     vmid: u32,
     index: u32,
     size: u64,
 ) -> io::Result<String> {
-    let format = if dst.path.is_some() { "qcow2" } else { "raw" };
+    if blocks::is_block(dst) {
+        let used = used_bytes(root, src, block, node, src_volname).unwrap_or(size / 3);
+        let name = block.copy_in(dst, node, vmid, size, used);
+        return Ok(format!("{}:{name}", dst.id));
+    }
+    let format = "qcow2";
     let src_path = vol_path(root, src, src_volname);
     match (src_path, dst.path) {
         (Some(src_path), Some(_)) if src_path.exists() => {
@@ -198,13 +219,41 @@ pub(crate) fn copy(
             }
             Ok(format!("{}:{vmid}/{file}", dst.id))
         }
-        _ => alloc(root, dst, vmid, index, format, size),
+        _ => alloc(root, dst, block, node, vmid, index, format, size),
     }
+}
+
+/// Bytes a volume holds: a file's allocated blocks, a block volume's thin usage.
+pub(crate) fn used_bytes(
+    root: &Path,
+    storage: &Storage,
+    block: &BlockVolumes,
+    node: &str,
+    volname: &str,
+) -> Option<u64> {
+    if blocks::is_block(storage) {
+        return block.get(storage, node, volname).map(|v| v.used);
+    }
+    use std::os::unix::fs::MetadataExt;
+    let path = vol_path(root, storage, volname)?;
+    std::fs::metadata(path).ok().map(|m| m.blocks() * 512)
 }
 
 /// Renames `vm-<vmid>-disk-N` to `base-<vmid>-disk-N` (template conversion) and makes the
 /// file read-only (PVE also sets `chattr +i`, which needs root and is not imitated).
-pub(crate) fn to_base(root: &Path, storage: &Storage, volname: &str) -> io::Result<String> {
+pub(crate) fn to_base(
+    root: &Path,
+    storage: &Storage,
+    block: &mut BlockVolumes,
+    node: &str,
+    volname: &str,
+) -> io::Result<String> {
+    if blocks::is_block(storage) {
+        let name = block
+            .make_base(storage, node, volname)
+            .map_err(io::Error::other)?;
+        return Ok(format!("{}:{name}", storage.id));
+    }
     let new_name = volname.replacen("vm-", "base-", 1);
     if let (Some(from), Some(to)) = (
         vol_path(root, storage, volname),
@@ -219,8 +268,18 @@ pub(crate) fn to_base(root: &Path, storage: &Storage, volname: &str) -> io::Resu
     Ok(format!("{}:{new_name}", storage.id))
 }
 
-/// Deletes a volume's file (and its folder when empty).
-pub(crate) fn remove(root: &Path, storage: &Storage, volname: &str) -> io::Result<()> {
+/// Deletes a volume (a file, and its folder when empty), unless it is a base that linked
+/// clones use.
+pub(crate) fn remove(
+    root: &Path,
+    storage: &Storage,
+    block: &mut BlockVolumes,
+    node: &str,
+    volname: &str,
+) -> io::Result<()> {
+    if blocks::is_block(storage) {
+        return block.free(storage, node, volname).map_err(io::Error::other);
+    }
     let Some(path) = vol_path(root, storage, volname) else {
         return Ok(());
     };

@@ -13,14 +13,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::conf::{Conf, Section};
-use super::disks;
 use super::roles::{PrivSet, builtin};
 use super::store::{Kind, Store};
 use super::tasks::Tasks;
 use super::{
     Acl, AclKind, Group, Inner, Node, NodeState, Pool, Power, Storage, Token, User, mac, uuid,
 };
-use crate::config::{SeedDisks, SimConfig};
+use super::{blocks, disks};
+use crate::config::{ExtraStorage, SeedDisks, SimConfig};
 
 /// Everything the seed produced that is not in [`Inner`].
 pub(crate) struct Secrets {
@@ -68,7 +68,7 @@ pub(crate) fn build(
             },
         })
         .collect();
-    let storages = storages();
+    let storages = storages(&cfg.extra_storages);
     prepare_storages(&cfg.root, &storages)?;
     let mut inner = Inner {
         nodes,
@@ -82,6 +82,7 @@ pub(crate) fn build(
             &cfg.root,
             (1..=node_count).map(|i| format!("pve{i}")).collect(),
         )?,
+        blocks: Default::default(),
         runtime: HashMap::new(),
         tasks: Tasks::default(),
         consoles: Vec::new(),
@@ -100,6 +101,7 @@ pub(crate) fn build(
         }
     }
     inner.refresh();
+    inner.adopt_volumes();
     if cfg.fixture_world {
         inner.pools.insert(
             "lab-a".into(),
@@ -144,8 +146,10 @@ pub(crate) fn build(
     Ok((inner, secrets))
 }
 
-fn storages() -> Vec<Storage> {
-    vec![
+/// A stock node's `local` and `local-lvm`, then the extra storages asked for (sizes of a
+/// small school server: 100 GB root disk, 1.7 TiB thin pool).
+fn storages(extra: &[ExtraStorage]) -> Vec<Storage> {
+    let mut out = vec![
         Storage {
             id: "local".into(),
             plugintype: "dir",
@@ -162,23 +166,54 @@ fn storages() -> Vec<Storage> {
             path: None,
             total: 1_850_260_455_424,
         },
-        Storage {
-            id: "shared".into(),
-            plugintype: "nfs",
-            content: "images,rootdir,backup",
-            shared: true,
-            path: Some("mnt/pve/shared"),
-            total: 4_398_046_511_104,
-        },
-        Storage {
-            id: "isos".into(),
-            plugintype: "nfs",
-            content: "iso,vztmpl",
-            shared: true,
-            path: Some("mnt/pve/isos"),
-            total: 1_099_511_627_776,
-        },
-    ]
+    ];
+    for e in extra {
+        match e {
+            ExtraStorage::LocalZfs => out.push(Storage {
+                id: "local-zfs".into(),
+                plugintype: "zfspool",
+                content: "images,rootdir",
+                shared: false,
+                path: None,
+                total: 1_759_218_604_441,
+            }),
+            ExtraStorage::Ceph => out.push(Storage {
+                id: "ceph".into(),
+                plugintype: "rbd",
+                content: "images,rootdir",
+                shared: true,
+                path: None,
+                total: 10_995_116_277_760,
+            }),
+            ExtraStorage::Lvm => out.push(Storage {
+                id: "vmdata".into(),
+                plugintype: "lvm",
+                content: "images,rootdir",
+                shared: false,
+                path: None,
+                total: 999_653_638_144,
+            }),
+            ExtraStorage::Nfs => {
+                out.push(Storage {
+                    id: "shared".into(),
+                    plugintype: "nfs",
+                    content: "images,rootdir,backup",
+                    shared: true,
+                    path: Some("mnt/pve/shared"),
+                    total: 4_398_046_511_104,
+                });
+                out.push(Storage {
+                    id: "isos".into(),
+                    plugintype: "nfs",
+                    content: "iso,vztmpl",
+                    shared: true,
+                    path: Some("mnt/pve/isos"),
+                    total: 1_099_511_627_776,
+                });
+            }
+        }
+    }
+    out
 }
 
 fn prepare_storages(root: &Path, storages: &[Storage]) -> std::io::Result<()> {
@@ -363,7 +398,7 @@ fn set_running(inner: &mut Inner, vmid: u32, now: u64, uptime: u64) {
 
 fn make_disk(
     cfg: &SimConfig,
-    inner: &Inner,
+    inner: &mut Inner,
     storage: &str,
     vmid: u32,
     size: u64,
@@ -372,16 +407,30 @@ fn make_disk(
     let st = inner
         .storage(storage)
         .cloned()
-        .ok_or_else(|| std::io::Error::other("no storage"))?;
-    let real = template || cfg.seed_disks == SeedDisks::All || st.path.is_none();
+        .ok_or_else(|| std::io::Error::other(format!("storage '{storage}' does not exist")))?;
+    if blocks::is_block(&st) {
+        // Registered with every other volume the configs name (`Inner::adopt_volumes`).
+        let prefix = if template { "base" } else { "vm" };
+        return Ok(format!("{storage}:{prefix}-{vmid}-disk-0"));
+    }
+    let real = template || cfg.seed_disks == SeedDisks::All;
     let volid = if real {
-        disks::alloc(&cfg.root, &st, vmid, 0, "qcow2", size)?
+        disks::alloc(
+            &cfg.root,
+            &st,
+            &mut inner.blocks,
+            "",
+            vmid,
+            0,
+            "qcow2",
+            size,
+        )?
     } else {
         format!("{storage}:{vmid}/vm-{vmid}-disk-0.qcow2")
     };
     if template {
         let (_, volname) = disks::split_volid(&volid).unwrap_or(("", ""));
-        return disks::to_base(&cfg.root, &st, volname);
+        return disks::to_base(&cfg.root, &st, &mut inner.blocks, "", volname);
     }
     Ok(volid)
 }

@@ -1,4 +1,5 @@
-//! Changing guests: pending changes of running VMs, disk resize, full clones across nodes,
+//! Changing guests: pending changes of running VMs, disk resize, full clones (and where
+//! they may go),
 //! and containers from create to `interfaces`.
 
 use serde_json::Value;
@@ -14,6 +15,7 @@ async fn root(sim: &pvesim::Sim) -> Client {
 async fn full_clone_copies_the_disk_and_containers_live_their_own_life() {
     let (dir, sim) = sim_with(None);
     let c = root(&sim).await;
+    // 101's disk is on the node's own `local`: the copy cannot go to another node.
     let r = c
         .call(
             "POST",
@@ -21,11 +23,18 @@ async fn full_clone_copies_the_disk_and_containers_live_their_own_life() {
             &[("newid", "160"), ("target", "pve2")],
         )
         .await;
+    assert_eq!(
+        r.reason,
+        "can't clone VM to node 'pve2' (VM uses local storage)"
+    );
+    let r = c
+        .call("POST", "/nodes/pve1/qemu/101/clone", &[("newid", "160")])
+        .await;
     assert_eq!(r.status, 200, "{}", r.reason);
     let t = c.wait_task(r.data().as_str().unwrap_or_default()).await;
     assert_eq!(t["exitstatus"], "OK", "{t}");
     let cfg = c
-        .call("GET", "/nodes/pve2/qemu/160/config", &[])
+        .call("GET", "/nodes/pve1/qemu/160/config", &[])
         .await
         .data();
     assert_eq!(cfg["name"], "Copy-of-VM-db-01");

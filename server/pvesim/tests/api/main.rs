@@ -7,6 +7,7 @@ mod consoles;
 mod fixtures;
 mod guests;
 mod permissions;
+mod storages;
 
 use pvesim::{Sim, SimConfig};
 

@@ -448,3 +448,73 @@ async fn custom_roles_and_acl_changes_are_checked() {
         "only entries the caller may modify are listed"
     );
 }
+
+#[tokio::test]
+async fn a_clone_needs_vm_clone_on_the_source_and_space_on_the_storage() {
+    let (dir, sim) = sim_with(None);
+    std::fs::remove_file(dir.path().join("etc/pve/nodes/pve1/qemu-server/103.conf"))
+        .expect("rm 103");
+    let root = root(&sim).await;
+    ok(root
+        .call(
+            "POST",
+            "/access/roles",
+            &[
+                ("roleid", "Cloner"),
+                ("privs", "VM.Clone,VM.Allocate,VM.Audit"),
+            ],
+        )
+        .await);
+    ok(root
+        .call(
+            "POST",
+            "/access/roles",
+            &[("roleid", "Maker"), ("privs", "VM.Allocate,VM.Audit")],
+        )
+        .await);
+    let t = token(&root, "teacher1@pve", "portal", "0").await;
+    let clone = || t.call("POST", "/nodes/pve1/qemu/9000/clone", &[("newid", "150")]);
+    grant(
+        &root,
+        &[
+            ("path", "/vms"),
+            ("users", "teacher1@pve"),
+            ("roles", "Maker"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused(&clone().await),
+        (403, "Permission check failed (/vms/9000, VM.Clone)")
+    );
+    grant(
+        &root,
+        &[
+            ("path", "/vms"),
+            ("users", "teacher1@pve"),
+            ("roles", "Cloner"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        refused(&clone().await),
+        (
+            403,
+            "Permission check failed (/storage/local, Datastore.AllocateSpace)"
+        )
+    );
+    grant(
+        &root,
+        &[
+            ("path", "/storage"),
+            ("users", "teacher1@pve"),
+            ("roles", "PVEDatastoreUser"),
+        ],
+    )
+    .await;
+    let upid = ok(clone().await);
+    assert_eq!(
+        t.wait_task(upid.as_str().unwrap_or_default()).await["exitstatus"],
+        "OK"
+    );
+}

@@ -9,7 +9,7 @@ use crate::api::authn::require;
 use crate::api::reply::{ApiError, ApiResult, ok};
 use crate::api::tasks::spawn;
 use crate::model::store::Kind;
-use crate::model::{Inner, Power, State, disks};
+use crate::model::{Inner, Power, State, Storage, blocks, disks};
 
 /// `DELETE /nodes/{n}/qemu/{vmid}`: sync checks, then a `qmdestroy` task that removes the
 /// disks it owns, the config file and (with `purge`) pool membership.
@@ -94,25 +94,21 @@ pub(crate) fn destroy(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult {
                 let Some((sid, volname)) = disks::split_volid(&volid) else {
                     continue;
                 };
-                // A template's base image may not go while linked clones use it.
-                let in_use = volname.starts_with(&format!("{vmid}/base-"))
-                    && inner.store.all().any(|(other, g)| {
-                        other != vmid
-                            && g.conf
-                                .main
-                                .values()
-                                .any(|v| v.contains(&format!("{volid}/")))
-                    });
-                if in_use {
+                let Some(s) = inner.storage(sid).cloned() else {
+                    continue;
+                };
+                // A template's base image may not go while linked clones use it (qemu-server
+                // `destroy_vm`; never found on lvmthin, see `model::blocks`).
+                if g.conf.is_template() && base_in_use(inner, &s, &g.node, vmid, &volid, volname) {
                     return Err(format!(
                         "base volume '{volid}' is still in use by linked cloned"
                     ));
                 }
                 let owned = volname.starts_with(&format!("{vmid}/"))
-                    || volname.starts_with(&format!("vm-{vmid}-"))
+                    || blocks::owner(volname) == Some(vmid)
                     || volname.contains(&format!("/{vmid}/"));
-                if owned && let Some(s) = inner.storage(sid).cloned() {
-                    disks::remove(&st.cfg.root, &s, volname)
+                if owned {
+                    disks::remove(&st.cfg.root, &s, &mut inner.blocks, &g.node, volname)
                         .map_err(|e| format!("unable to free volume '{volid}' - {e}"))?;
                     log.push(format!("Removed volume '{volid}'"));
                 }
@@ -131,4 +127,27 @@ pub(crate) fn destroy(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult {
         }),
     );
     ok(json!(upid))
+}
+
+/// `volume_is_base_and_used`: a file base is used when another guest's config names it as
+/// its backing volume; a block base when a volume records it as parent.
+fn base_in_use(
+    inner: &Inner,
+    storage: &Storage,
+    node: &str,
+    vmid: u32,
+    volid: &str,
+    volname: &str,
+) -> bool {
+    if blocks::is_block(storage) {
+        return inner.blocks.is_base_and_used(storage, node, volname);
+    }
+    volname.starts_with(&format!("{vmid}/base-"))
+        && inner.store.all().any(|(other, g)| {
+            other != vmid
+                && g.conf
+                    .main
+                    .values()
+                    .any(|v| v.contains(&format!("{volid}/")))
+        })
 }

@@ -1,4 +1,4 @@
-//! `POST .../template`: sync checks (already a template, running, snapshots, lock), then a
+//! `POST .../template`: sync checks (lock, snapshots, already a template, running), then a
 //! task that renames `vm-<id>-disk-N` to `base-<id>-disk-N` and sets `template: 1`.
 
 use serde_json::json;
@@ -7,6 +7,7 @@ use crate::api::Cx;
 use crate::api::authn::require;
 use crate::api::reply::{ApiError, ApiResult, ok};
 use crate::api::tasks::spawn;
+use crate::model::blocks::{self, Feature};
 use crate::model::store::Kind;
 use crate::model::{Inner, Power, State, disks};
 
@@ -18,6 +19,15 @@ pub(crate) fn template(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult 
         .get(vmid)
         .cloned()
         .ok_or_else(|| ApiError::msg("config vanished"))?;
+    // qemu-server `template` (`API2/Qemu.pm`): lock, snapshots, template, running, in order.
+    if let Some(lock) = g.conf.get("lock") {
+        return Err(ApiError::msg(format!("VM is locked ({lock})")));
+    }
+    if !g.conf.snapshots.is_empty() {
+        return Err(ApiError::msg(
+            "unable to create template, because VM contains snapshots",
+        ));
+    }
     if g.conf.is_template() {
         return Err(ApiError::msg("you can't convert a template to a template"));
     }
@@ -25,14 +35,6 @@ pub(crate) fn template(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult 
         return Err(ApiError::msg(
             "you can't convert a VM to template if VM is running",
         ));
-    }
-    if !g.conf.snapshots.is_empty() {
-        return Err(ApiError::msg(
-            "you can't convert a VM to template if VM has snapshots",
-        ));
-    }
-    if let Some(lock) = g.conf.get("lock") {
-        return Err(ApiError::msg(format!("VM is locked ({lock})")));
     }
     let job = Box::new(
         move |inner: &mut Inner, st: &State| -> Result<Vec<String>, String> {
@@ -51,15 +53,25 @@ pub(crate) fn template(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult 
                 let Some((sid, volname)) = disks::split_volid(volid) else {
                     continue;
                 };
-                if volname.contains("base-") {
+                if volname
+                    .rsplit('/')
+                    .next()
+                    .is_some_and(|n| n.starts_with("base-"))
+                {
                     continue;
                 }
                 let storage = inner
                     .storage(sid)
                     .cloned()
                     .ok_or_else(|| format!("storage '{sid}' does not exist"))?;
-                let new_volid = disks::to_base(&st.cfg.root, &storage, volname)
-                    .map_err(|e| format!("rename failed: {e}"))?;
+                // `template_create` passes over volumes whose storage cannot hold a base
+                // (plain LVM).
+                if !blocks::has_feature(storage.plugintype, volname, Feature::Template, false) {
+                    continue;
+                }
+                let new_volid =
+                    disks::to_base(&st.cfg.root, &storage, &mut inner.blocks, &g.node, volname)
+                        .map_err(|e| format!("rename failed: {e}"))?;
                 log.push(format!("renamed {volid} to {new_volid}"));
                 let rest: Vec<&str> = value.split(',').skip(1).collect();
                 let mut parts = vec![new_volid];

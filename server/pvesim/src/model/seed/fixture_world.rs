@@ -116,7 +116,15 @@ pub(super) fn fixture_guests(cfg: &SimConfig, inner: &mut Inner, now: u64) -> st
     // The half-done clone 103 already has its linked disk.
     if let Some(local) = inner.storage("local").cloned() {
         let (_, base_volname) = disks::split_volid(&base).unwrap_or(("", ""));
-        disks::link(&cfg.root, &local, base_volname, 103, 0)?;
+        disks::link(
+            &cfg.root,
+            &local,
+            &mut inner.blocks,
+            "pve1",
+            base_volname,
+            103,
+            0,
+        )?;
     }
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! The generated cluster for `--vms`/`--templates`/`--containers`: templates from 9000 on
-//! `pve1` with real base disks on the shared storage, guests from 100 spread round-robin
+//! `pve1` with base disks on `template_storage`, guests from 100 spread round-robin
 //! over the nodes (every other one running), containers from 5000.
 
 use super::super::conf::Section;
@@ -25,7 +25,7 @@ pub(super) fn generated_guests(
     let nodes: Vec<String> = inner.nodes.iter().map(|n| n.name.clone()).collect();
     for i in 0..cfg.templates as u32 {
         let vmid = 9000 + i;
-        let base = make_disk(cfg, inner, "shared", vmid, 10 << 30, true)?;
+        let base = make_disk(cfg, inner, &cfg.template_storage, vmid, 10 << 30, true)?;
         let name = TEMPLATE_NAMES
             .get(i as usize)
             .map_or_else(|| format!("template-{vmid}"), |n| (*n).to_string());
