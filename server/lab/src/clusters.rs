@@ -1,8 +1,12 @@
 //! Clusters: the admin's connections to Proxmox VE. Validation of the add/edit form, storage
 //! with sealed secrets, "test connection", and one cached [`pve::Client`] per cluster.
 //!
+//! What the portal's identity must be allowed in Proxmox, per feature: [`privileges`].
+//!
 //! Secrets are write-only: they are sealed on the way in and only opened to build a client;
 //! nothing here returns them. An edit with an empty secret field keeps the stored one.
+
+mod privileges;
 
 use crate::clock::now;
 use crate::db::entity::{cluster, sync_status};
@@ -228,13 +232,19 @@ pub async fn delete(services: &Services, id: i32) -> Result<()> {
 
 /// Logs in and reads the version, nodes and guests: what an admin wants to see before
 /// trusting the settings; plus, in words, what the portal's identity may not do that a
-/// feature needs (today: reading the mapped groups, for Proxmox-account sign-in).
+/// feature needs (its `/access/permissions` against [`privileges::FEATURES`], and reading
+/// the mapped groups, for Proxmox-account sign-in).
 pub async fn test(services: &Services, id: i32) -> Result<ClusterTest> {
     let row = find(services, id).await?;
     // A fresh client: the test must not reuse a ticket obtained with older settings.
     let client = pve::Client::new(connection(services, &row)?)?;
     let groups = [&row.admin_group, &row.teacher_group, &row.student_group];
-    run_test(&client, groups.map(Option::as_deref)).await
+    run_test(
+        &client,
+        identity(&row.auth_kind),
+        groups.map(Option::as_deref),
+    )
+    .await
 }
 
 /// [`test`] for a form that is not saved yet (`proxlab cluster add` tests before it saves).
@@ -263,10 +273,28 @@ pub async fn test_form(form: &ClusterForm) -> Result<ClusterTest> {
         &valid.teacher_group,
         &valid.student_group,
     ];
-    run_test(&client, groups.map(Option::as_deref)).await
+    run_test(
+        &client,
+        identity(&valid.auth_kind),
+        groups.map(Option::as_deref),
+    )
+    .await
 }
 
-async fn run_test(client: &pve::Client, groups: [Option<&str>; 3]) -> Result<ClusterTest> {
+/// How the warnings name the portal's identity.
+fn identity(auth_kind: &str) -> &'static str {
+    if auth_kind == "token" {
+        "The token"
+    } else {
+        "The user"
+    }
+}
+
+async fn run_test(
+    client: &pve::Client,
+    who: &str,
+    groups: [Option<&str>; 3],
+) -> Result<ClusterTest> {
     let started = Instant::now();
     let version = client.version().await?;
     let nodes = client.nodes().await?;
@@ -292,6 +320,8 @@ async fn run_test(client: &pve::Client, groups: [Option<&str>; 3]) -> Result<Clu
             )),
         }
     }
+    let realm_signin = groups.iter().any(Option::is_some);
+    warnings.extend(privileges::check(client, who, &version.version, realm_signin).await);
     Ok(ClusterTest {
         version: version.version,
         nodes_online: nodes.iter().filter(|n| n.online).count(),

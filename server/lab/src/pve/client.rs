@@ -27,7 +27,7 @@ use tokio::time::Instant;
 use super::error::{self, Error};
 use super::types::{self, GuestConfig, GuestKind, GuestResource, NetInterface};
 use super::types::{ClusterMember, NodeInfo, PowerAction, StorageStatus, TaskStatus, Version};
-use super::{Connection, Credentials, tls};
+use super::{Connection, Credentials, Permissions, tls};
 
 /// Turns a status line and body into a result: [`error::decode_envelope`] for most calls, a
 /// typed decoder for big answers (no JSON tree in between).
@@ -374,6 +374,17 @@ impl Client {
     pub async fn group_members(&self, groupid: &str) -> Result<Vec<String>, Error> {
         let data = self.get(&format!("access/groups/{}", seg(groupid))).await?;
         Ok(types::groups(data.get("members")))
+    }
+
+    /// `GET /access/permissions`: what the client's own identity may do, the whole tree or,
+    /// with `path`, that path alone (open to every identity for itself; pve-access-control
+    /// `API2/AccessControl.pm` permissions). See [`Permissions`] for reading it.
+    pub async fn permissions(&self, path: Option<&str>) -> Result<Permissions, Error> {
+        let query = match path {
+            Some(path) => format!("access/permissions?path={}", seg(path)),
+            None => "access/permissions".into(),
+        };
+        Permissions::from_data(self.get(&query).await?)
     }
 
     async fn get(&self, path: &str) -> Result<Value, Error> {

@@ -1,0 +1,175 @@
+//! "Test connection" against pvesim with least-privilege tokens made the way the README says
+//! (issue 14, "Permissions instead of root"): the README's role gives no privilege warning,
+//! the same role without `VM.Clone` gives exactly the clone warning, and an unreadable
+//! `/access/permissions` is a warning, not a failed test.
+
+#[path = "support/world.rs"]
+mod world;
+
+use lab::clusters;
+use lab::model::{ClusterForm, ClusterTest};
+use serde_json::Value;
+use world::{SimWorld, sim_world};
+
+/// A call to pvesim's API as root (its token).
+async fn pve_as_root(
+    w: &SimWorld,
+    method: reqwest::Method,
+    path: &str,
+    form: &[(&str, &str)],
+) -> Value {
+    let client = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .build()
+        .unwrap();
+    let res = client
+        .request(method, format!("{}/api2/json/{path}", w.sim.url()))
+        .header("Authorization", format!("PVEAPIToken={}", w.sim.token()))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
+    res.json().await.unwrap()
+}
+
+/// The privileges of the README's `pveum role add ProxlabPortal --privs "…"`.
+fn readme_privs() -> Vec<String> {
+    let readme = include_str!("../../../README.md");
+    let (_, rest) = readme
+        .split_once("pveum role add ProxlabPortal --privs \"")
+        .expect("the README has the role recipe");
+    let (privs, _) = rest.split_once('"').unwrap();
+    privs.split(',').map(str::to_owned).collect()
+}
+
+/// A role with `privs` given on `/` to `proxlab@pve` and to a new privilege-separated token
+/// of it (both, as the README says); returns the token's id and secret.
+async fn token_with(w: &SimWorld, role: &str, privs: &[String], token: &str) -> (String, String) {
+    let post = reqwest::Method::POST;
+    let put = reqwest::Method::PUT;
+    pve_as_root(
+        w,
+        post.clone(),
+        "access/roles",
+        &[("roleid", role), ("privs", &privs.join(","))],
+    )
+    .await;
+    let users = pve_as_root(w, reqwest::Method::GET, "access/users", &[]).await;
+    let exists = users["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["userid"] == "proxlab@pve");
+    if !exists {
+        pve_as_root(
+            w,
+            post.clone(),
+            "access/users",
+            &[("userid", "proxlab@pve")],
+        )
+        .await;
+    }
+    let created = pve_as_root(
+        w,
+        post,
+        &format!("access/users/proxlab@pve/token/{token}"),
+        &[("privsep", "1")],
+    )
+    .await;
+    let id = format!("proxlab@pve!{token}");
+    pve_as_root(
+        w,
+        put.clone(),
+        "access/acl",
+        &[("path", "/"), ("users", "proxlab@pve"), ("roles", role)],
+    )
+    .await;
+    pve_as_root(
+        w,
+        put,
+        "access/acl",
+        &[("path", "/"), ("tokens", &id), ("roles", role)],
+    )
+    .await;
+    (id, created["data"]["value"].as_str().unwrap().to_owned())
+}
+
+/// "Test connection" of an unsaved form with this token and the groups mapped.
+async fn test_token(w: &SimWorld, id: &str, secret: &str) -> ClusterTest {
+    let view = clusters::list(&w.services).await.unwrap().remove(0);
+    let form = ClusterForm {
+        name: "least".into(),
+        api_urls: view.api_urls.join("\n"),
+        fingerprint: view.fingerprint.unwrap_or_default(),
+        auth_kind: "token".into(),
+        auth_id: id.into(),
+        secret: secret.into(),
+        admin_group: "admin".into(),
+        teacher_group: "teachers".into(),
+        student_group: "students".into(),
+        ..Default::default()
+    };
+    clusters::test_form(&form).await.unwrap()
+}
+
+fn privilege_warnings(t: &ClusterTest) -> Vec<&String> {
+    t.warnings
+        .iter()
+        .filter(|w| w.contains(" lacks "))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_without_vm_clone_is_told_that_classes_break() {
+    let w = sim_world(|_| {}).await;
+    let all = readme_privs();
+    assert!(all.iter().any(|p| p == "VM.Clone"), "{all:?}");
+    let (id, secret) = token_with(&w, "ProxlabPortal", &all, "portal").await;
+    let full = test_token(&w, &id, &secret).await;
+    assert!(full.warnings.is_empty(), "{:?}", full.warnings);
+    assert!(full.guests > 0, "VM.Audit lets it see the guests");
+
+    let no_clone: Vec<String> = all.iter().filter(|p| *p != "VM.Clone").cloned().collect();
+    let (id, secret) = token_with(&w, "NoClone", &no_clone, "noclone").await;
+    let tested = test_token(&w, &id, &secret).await;
+    assert_eq!(
+        privilege_warnings(&tested),
+        ["The token lacks VM.Clone on /vms: teachers cannot make classes (Proxmox clones)."],
+        "{:?}",
+        tested.warnings
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bare_token_is_told_every_feature_and_an_unreadable_answer_is_a_warning() {
+    let w = sim_world(|_| {}).await;
+    let (id, secret) = token_with(&w, "Nothing", &["VM.Audit".to_string()], "bare").await;
+    let tested = test_token(&w, &id, &secret).await;
+    let lacks = privilege_warnings(&tested);
+    assert_eq!(lacks.len(), 7, "{:?}", tested.warnings);
+    assert!(
+        lacks
+            .iter()
+            .any(|m| m.contains("Sys.Audit or Group.Allocate on /access/groups")),
+        "{lacks:?}"
+    );
+    assert!(lacks.iter().all(|m| !m.contains("VM.Audit")), "{lacks:?}");
+
+    w.sim
+        .control()
+        .fail_path("/access/permissions", 1, "not here");
+    let tested = clusters::test(&w.services, w.cluster_id).await.unwrap();
+    assert_eq!(tested.warnings.len(), 2, "{:?}", tested.warnings);
+    assert!(
+        tested.warnings[0].starts_with("No admin group"),
+        "{:?}",
+        tested.warnings
+    );
+    assert!(
+        tested.warnings[1]
+            .starts_with("Cannot read what the token may do (GET /access/permissions"),
+        "{:?}",
+        tested.warnings
+    );
+}
