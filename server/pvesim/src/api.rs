@@ -9,6 +9,7 @@ pub(crate) mod authn;
 pub(crate) mod cluster;
 pub(crate) mod console;
 pub(crate) mod guest;
+pub(crate) mod migrate;
 pub(crate) mod nodes;
 pub(crate) mod params;
 pub(crate) mod power;
@@ -209,6 +210,7 @@ async fn guest_call(
         (M::PUT, ["resize"]) => qemu_config::resize(cx, node, kind, vmid),
         (M::POST, ["template"]) => qemu_create::template(cx, node, kind, vmid),
         (M::POST, ["clone"]) => qemu_create::clone(cx, node, kind, vmid),
+        (M::POST, ["migrate"]) => migrate::migrate(cx, node, kind, vmid),
         (M::GET, ["snapshot"]) => snapshot::list(cx, vmid),
         (M::POST, ["snapshot"]) => snapshot::create(cx, node, kind, vmid),
         (M::GET, ["snapshot", name]) => snapshot::index(cx, vmid, name),

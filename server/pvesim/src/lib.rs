@@ -120,7 +120,9 @@
 //! * Guest IPs are synthetic (`10.20.x.y` derived from the VMID); MACs come from the config.
 //! * Shutdown always succeeds (no ACPI timeout simulation); `forceStop`, `timeout` and
 //!   migration parameters are accepted and ignored.
-//! * Migration, backup/restore, HA, SDN/firewall endpoints, `agent/file-*` payloads,
+//! * Migration is offline only (`api::migrate`: a stopped VM or template, local disks copied
+//!   to the target node); live migration answers 501. Backup/restore, HA, SDN/firewall
+//!   endpoints, `agent/file-*` payloads,
 //!   `/api2/extjs` and gzip are not implemented (501 like any unknown path).
 //! * HTTP/1.1 keep-alive follows hyper (no 5 s idle timeout, no 3-worker limit).
 

@@ -206,9 +206,26 @@ pub(crate) fn http_date(t: std::time::SystemTime) -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
         .as_secs();
+    let (y, mo, d, h, m, s) = civil(secs);
+    let days = (secs / 86_400) as i64;
+    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days.rem_euclid(7)) as usize];
+    let mon = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ][(mo - 1) as usize];
+    format!("{wd}, {d:02} {mon} {y} {h:02}:{m:02}:{s:02} GMT")
+}
+
+/// `strftime("%F %H:%M:%S")` of epoch seconds (UTC: the simulated nodes' time zone), the
+/// prefix of migration log lines.
+pub(crate) fn log_time(secs: u64) -> String {
+    let (y, mo, d, h, m, s) = civil(secs);
+    format!("{y}-{mo:02}-{d:02} {h:02}:{m:02}:{s:02}")
+}
+
+/// Year, month, day, hour, minute, second of epoch seconds (civil-from-days, Howard Hinnant).
+fn civil(secs: u64) -> (i64, i64, i64, u64, u64, u64) {
     let days = (secs / 86_400) as i64;
     let (h, m, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
-    // Civil-from-days (Howard Hinnant).
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -218,11 +235,7 @@ pub(crate) fn http_date(t: std::time::SystemTime) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let mo = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(mo <= 2);
-    let wd = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][(days.rem_euclid(7)) as usize];
-    let mon = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ][(mo - 1) as usize];
-    format!("{wd}, {d:02} {mon} {y} {h:02}:{m:02}:{s:02} GMT")
+    (y, mo, d, h, m, s)
 }
 
 #[cfg(test)]
@@ -233,5 +246,6 @@ mod tests {
     fn date_format() {
         let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_786_573);
         assert_eq!(http_date(t), "Fri, 27 Nov 2026 13:36:13 GMT");
+        assert_eq!(log_time(1_795_786_573), "2026-11-27 13:36:13");
     }
 }

@@ -241,6 +241,53 @@ impl BlockVolumes {
         name
     }
 
+    /// `storage_migrate` of a volume to another node (and maybe another storage): the copy
+    /// keeps the name where it is free there, holds all the data (a thin snapshot's copy is
+    /// no longer linked), and the source goes. Returns the volume name on the target.
+    pub(crate) fn migrate(
+        &mut self,
+        storage: &Storage,
+        node: &str,
+        volname: &str,
+        target: &Storage,
+        target_node: &str,
+    ) -> Result<String, String> {
+        let (_, name) = split(volname);
+        let volume = self
+            .get(storage, node, volname)
+            .cloned()
+            .ok_or_else(|| format!("no such volume '{volname}'"))?;
+        let used = (volume.used + self.parent_used(storage, node, &volume)).min(volume.size);
+        let owner = owner(name).unwrap_or(0);
+        let taken = self
+            .set(target, target_node)
+            .is_some_and(|s| s.contains_key(name));
+        let new_name = if taken {
+            self.free_name(target, target_node, owner)
+        } else {
+            name.to_string()
+        };
+        self.set_mut(target, target_node).insert(
+            new_name.clone(),
+            BlockVolume {
+                used,
+                parent: None,
+                ..volume
+            },
+        );
+        self.set_mut(storage, node).remove(name);
+        Ok(new_name)
+    }
+
+    /// What a linked clone reads through to: its base's data.
+    fn parent_used(&self, storage: &Storage, node: &str, volume: &BlockVolume) -> u64 {
+        volume
+            .parent
+            .as_deref()
+            .and_then(|p| self.set(storage, node)?.get(p))
+            .map_or(0, |b| b.used)
+    }
+
     /// Whether linked clones on the storage name `volname` as their base, as
     /// `volume_is_base_and_used` finds them (never on lvmthin: see the module doc).
     pub(crate) fn is_base_and_used(&self, storage: &Storage, node: &str, volname: &str) -> bool {

@@ -339,6 +339,20 @@ impl Store {
         Ok(())
     }
 
+    /// Moves a guest's config to another node's folder (a migration's last step: pmxcfs
+    /// renames the file, so the VMID is never registered twice).
+    pub(crate) fn relocate(&mut self, vmid: u32, target: &str) -> io::Result<()> {
+        let Some(g) = self.guests.get(&vmid) else {
+            return Err(io::Error::new(io::ErrorKind::NotFound, "no such guest"));
+        };
+        let kind = g.kind;
+        let to = self.path(target, kind, vmid);
+        std::fs::rename(self.path(&g.node, kind, vmid), &to)?;
+        let file = read_guest(&to, target, kind)?;
+        self.guests.insert(vmid, file);
+        Ok(())
+    }
+
     /// Removes a guest's config file.
     pub(crate) fn remove(&mut self, vmid: u32) -> io::Result<()> {
         if let Some(g) = self.guests.remove(&vmid) {

@@ -132,8 +132,13 @@ impl Tasks {
                 task.end = Some((now, "OK".into()));
             }
             Err(msg) => {
-                task.log.push(format!("TASK ERROR: {msg}"));
-                task.end = Some((now, msg));
+                // A worker that logged before it died ends its message with the error line:
+                // the lines before it are its log (see `api::migrate`).
+                let mut lines: Vec<String> = msg.lines().map(str::to_string).collect();
+                let error = lines.pop().unwrap_or_default();
+                task.log.extend(lines);
+                task.log.push(format!("TASK ERROR: {error}"));
+                task.end = Some((now, error));
             }
         }
     }

@@ -346,3 +346,152 @@ async fn full_clones_take_time_by_size_and_fill_the_thin_pool() {
     );
     println!("linked clone {linked_took:?}, full clone {full_took:?}");
 }
+
+async fn task_log(c: &Client, upid: &str) -> Vec<String> {
+    let node = upid.split(':').nth(1).unwrap_or("pve1");
+    c.call("GET", &format!("/nodes/{node}/tasks/{upid}/log"), &[])
+        .await
+        .data()
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| l["t"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn offline_migration_copies_local_disks_to_the_target_node() {
+    let (_d, sim) = sim_with(Some(every_storage));
+    let c = root(&sim).await;
+    template_on(&c, 900, "local-lvm").await;
+    let r = c
+        .call(
+            "POST",
+            "/nodes/pve1/qemu/900/migrate",
+            &[("target", "pve2"), ("with-local-disks", "1")],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.reason);
+    let upid = r.data().as_str().unwrap_or_default().to_string();
+    assert!(upid.contains(":qmigrate:900:"), "{upid}");
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "OK");
+    let log = task_log(&c, &upid).await;
+    // `2026-12-05 09:30:00 volume ...`: stamped as AbstractMigrate prints.
+    let said = |log: &[String], text: &str| {
+        log.iter()
+            .any(|l| l.len() > 20 && l.as_bytes()[4] == b'-' && &l[20..] == text)
+    };
+    assert!(
+        said(
+            &log,
+            "volume 'local-lvm:base-900-disk-0' is 'local-lvm:base-900-disk-0' on the target"
+        ),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains("migration finished successfully (duration 00:00:"))
+    );
+    let conf = config(&c, "pve2", 900).await;
+    assert_eq!(volid(&conf, "scsi0"), "local-lvm:base-900-disk-0");
+    assert_eq!(conf["template"], 1);
+    assert!(content(&c, "pve1", "local-lvm").await.is_empty());
+    assert_eq!(content(&c, "pve2", "local-lvm").await.len(), 1);
+    // The copy on pve2 is a base to link to there.
+    let cloned = task(
+        &c,
+        "POST",
+        "/nodes/pve2/qemu/900/clone",
+        &[("newid", "901")],
+    )
+    .await;
+    assert_eq!(cloned, "OK");
+    // Back to pve1 onto another storage: the clone on pve2 does not hold the lvmthin base.
+    let back = task(
+        &c,
+        "POST",
+        "/nodes/pve2/qemu/900/migrate",
+        &[("target", "pve1"), ("targetstorage", "local-zfs")],
+    )
+    .await;
+    assert_eq!(back, "OK");
+    assert_eq!(
+        volid(&config(&c, "pve1", 900).await, "scsi0"),
+        "local-zfs:base-900-disk-0"
+    );
+
+    // zfs: the base with a clone stays, and so does the clone.
+    let cloned = task(
+        &c,
+        "POST",
+        "/nodes/pve1/qemu/900/clone",
+        &[("newid", "902")],
+    )
+    .await;
+    assert_eq!(cloned, "OK");
+    let r = c
+        .call(
+            "POST",
+            "/nodes/pve1/qemu/900/migrate",
+            &[("target", "pve2")],
+        )
+        .await;
+    let upid = r.data().as_str().unwrap_or_default().to_string();
+    assert_eq!(c.wait_task(&upid).await["exitstatus"], "migration aborted");
+    let log = task_log(&c, &upid).await;
+    assert!(
+        log.iter().any(|l| l.ends_with(
+            " can't migrate local disk 'local-zfs:base-900-disk-0': referenced by linked clone(s)"
+        )),
+        "{log:?}"
+    );
+    assert!(
+        log.iter()
+            .any(|l| l.contains(" ERROR: migration aborted (duration ")
+                && l.ends_with("): can't migrate VM - check log")),
+        "{log:?}"
+    );
+    let clone_moved = task(
+        &c,
+        "POST",
+        "/nodes/pve1/qemu/902/migrate",
+        &[("target", "pve2")],
+    )
+    .await;
+    assert_eq!(clone_moved, "migration aborted");
+    assert!(
+        config(&c, "pve1", 900).await["template"] == 1,
+        "nothing moved"
+    );
+
+    // What is refused before a task starts.
+    let r = c
+        .call(
+            "POST",
+            "/nodes/pve1/qemu/900/migrate",
+            &[("target", "pve1")],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("target is local node."), "{}", r.text());
+    let made = task(
+        &c,
+        "POST",
+        "/nodes/pve1/qemu",
+        &[("vmid", "910"), ("scsi0", "local-lvm:2")],
+    )
+    .await;
+    assert_eq!(made, "OK");
+    assert_eq!(
+        task(&c, "POST", "/nodes/pve1/qemu/910/status/start", &[]).await,
+        "OK"
+    );
+    let r = c
+        .call(
+            "POST",
+            "/nodes/pve1/qemu/910/migrate",
+            &[("target", "pve2")],
+        )
+        .await;
+    assert_eq!(r.reason, "can't migrate running VM without --online");
+}
