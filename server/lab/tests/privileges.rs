@@ -11,28 +11,6 @@ use lab::model::{ClusterForm, ClusterTest};
 use serde_json::Value;
 use world::{SimWorld, sim_world};
 
-/// A call to pvesim's API as root (its token).
-async fn pve_as_root(
-    w: &SimWorld,
-    method: reqwest::Method,
-    path: &str,
-    form: &[(&str, &str)],
-) -> Value {
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
-    let res = client
-        .request(method, format!("{}/api2/json/{path}", w.sim.url()))
-        .header("Authorization", format!("PVEAPIToken={}", w.sim.token()))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{path}: {}", res.status());
-    res.json().await.unwrap()
-}
-
 /// The privileges of the README's `pveum role add ProxlabPortal --privs "…"`.
 fn readme_privs() -> Vec<String> {
     let readme = include_str!("../../../README.md");
@@ -48,45 +26,39 @@ fn readme_privs() -> Vec<String> {
 async fn token_with(w: &SimWorld, role: &str, privs: &[String], token: &str) -> (String, String) {
     let post = reqwest::Method::POST;
     let put = reqwest::Method::PUT;
-    pve_as_root(
-        w,
+    w.pve_as_root(
         post.clone(),
         "access/roles",
         &[("roleid", role), ("privs", &privs.join(","))],
     )
     .await;
-    let users = pve_as_root(w, reqwest::Method::GET, "access/users", &[]).await;
+    let users = w
+        .pve_as_root(reqwest::Method::GET, "access/users", &[])
+        .await;
     let exists = users["data"]
         .as_array()
         .unwrap()
         .iter()
         .any(|u| u["userid"] == "proxlab@pve");
     if !exists {
-        pve_as_root(
-            w,
-            post.clone(),
-            "access/users",
-            &[("userid", "proxlab@pve")],
+        w.pve_as_root(post.clone(), "access/users", &[("userid", "proxlab@pve")])
+            .await;
+    }
+    let created = w
+        .pve_as_root(
+            post,
+            &format!("access/users/proxlab@pve/token/{token}"),
+            &[("privsep", "1")],
         )
         .await;
-    }
-    let created = pve_as_root(
-        w,
-        post,
-        &format!("access/users/proxlab@pve/token/{token}"),
-        &[("privsep", "1")],
-    )
-    .await;
     let id = format!("proxlab@pve!{token}");
-    pve_as_root(
-        w,
+    w.pve_as_root(
         put.clone(),
         "access/acl",
         &[("path", "/"), ("users", "proxlab@pve"), ("roles", role)],
     )
     .await;
-    pve_as_root(
-        w,
+    w.pve_as_root(
         put,
         "access/acl",
         &[("path", "/"), ("tokens", &id), ("roles", role)],

@@ -45,22 +45,6 @@ async fn map_groups(w: &SimWorld, admin: &str, teacher: &str, student: &str) {
         .unwrap();
 }
 
-/// A call to pvesim's API as root (its token), for changing users and groups.
-async fn pve_as_root(w: &SimWorld, method: reqwest::Method, path: &str, form: &[(&str, &str)]) {
-    let client = reqwest::Client::builder()
-        .danger_accept_invalid_certs(true)
-        .build()
-        .unwrap();
-    let res = client
-        .request(method, format!("{}/api2/json/{path}", w.sim.url()))
-        .header("Authorization", format!("PVEAPIToken={}", w.sim.token()))
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{path}: {}", res.status());
-}
-
 fn not_in_a_group(result: &lab::Result<String>) -> bool {
     matches!(result, Err(Error::Invalid(m)) if m.contains("not in a Proxmox group"))
 }
@@ -93,8 +77,7 @@ async fn realm_roles_come_from_the_mapped_groups_only() {
 
     // Someone in no mapped group is refused, however often, without being throttled: the
     // password was right.
-    pve_as_root(
-        &w,
+    w.pve_as_root(
         reqwest::Method::POST,
         "access/users",
         &[("userid", "nobody@pve"), ("password", "secret")],
@@ -106,8 +89,7 @@ async fn realm_roles_come_from_the_mapped_groups_only() {
     }
 
     // The role follows Proxmox at the next sign-in, both ways.
-    pve_as_root(
-        &w,
+    w.pve_as_root(
         reqwest::Method::PUT,
         "access/users/student1@pve",
         &[("groups", "teachers")],
@@ -117,16 +99,14 @@ async fn realm_roles_come_from_the_mapped_groups_only() {
         sign_in(&w, "student1@pve", "secret").await.unwrap(),
         "teacher"
     );
-    pve_as_root(
-        &w,
+    w.pve_as_root(
         reqwest::Method::PUT,
         "access/users/student1@pve",
         &[("groups", "")],
     )
     .await;
     assert!(not_in_a_group(&sign_in(&w, "student1@pve", "secret").await));
-    pve_as_root(
-        &w,
+    w.pve_as_root(
         reqwest::Method::PUT,
         "access/users/student1@pve",
         &[("groups", "students")],

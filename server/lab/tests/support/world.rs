@@ -61,6 +61,29 @@ pub async fn sim_world_on(db_url: Option<String>, edit: impl FnOnce(&mut Cluster
 }
 
 impl SimWorld {
+    /// A call to pvesim's API as root (its token), for changing users, groups and ACLs;
+    /// asserts success and returns the body.
+    pub async fn pve_as_root(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> serde_json::Value {
+        let client = reqwest::Client::builder()
+            .danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        let res = client
+            .request(method, format!("{}/api2/json/{path}", self.sim.url()))
+            .header("Authorization", format!("PVEAPIToken={}", self.sim.token()))
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        res.json().await.unwrap()
+    }
+
     /// Every file under the simulator's root (configs, disks, exports), sorted.
     pub fn all_files(&self) -> Vec<PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {

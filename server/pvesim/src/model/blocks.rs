@@ -211,16 +211,10 @@ impl BlockVolumes {
             .get(storage, node, base_volname)
             .ok_or_else(|| format!("no such volume '{base_volname}'"))?
             .size;
-        let name = self.free_name(storage, node, vmid);
-        self.set_mut(storage, node).insert(
-            name.clone(),
-            BlockVolume {
-                size,
-                used: 0,
-                parent: Some(base.clone()),
-                ctime: now(),
-            },
-        );
+        let name = self.alloc(storage, node, vmid, size);
+        if let Some(v) = self.set_mut(storage, node).get_mut(&name) {
+            v.parent = Some(base.clone());
+        }
         Ok(match storage.plugintype {
             "zfspool" | "rbd" => format!("{base}/{name}"),
             _ => name,
