@@ -8,7 +8,6 @@ mod world;
 
 use lab::clusters;
 use lab::model::{ClusterForm, ClusterTest};
-use serde_json::Value;
 use world::{SimWorld, sim_world};
 
 /// The privileges of the README's `pveum role add ProxlabPortal --privs "…"`.
