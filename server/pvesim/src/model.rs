@@ -12,6 +12,7 @@ pub(crate) mod metrics;
 pub(crate) mod perms;
 pub(crate) mod roles;
 pub(crate) mod seed;
+pub(crate) mod storage;
 pub(crate) mod store;
 pub(crate) mod tasks;
 
@@ -22,6 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::SimConfig;
 use crate::control::Faults;
+pub(crate) use storage::Storage;
 use store::Store;
 use tasks::Tasks;
 
@@ -47,17 +49,6 @@ pub(crate) struct Node {
     /// Sim-clock epoch the node booted at.
     pub boot: u64,
     pub fingerprint: String,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct Storage {
-    pub id: String,
-    pub plugintype: &'static str,
-    pub content: &'static str,
-    pub shared: bool,
-    /// Folder under the root for file-based storages; `None` for metadata-only `lvmthin`.
-    pub path: Option<&'static str>,
-    pub total: u64,
 }
 
 #[derive(Debug, Clone)]

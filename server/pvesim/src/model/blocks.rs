@@ -24,7 +24,7 @@
 
 use std::collections::BTreeMap;
 
-use super::Storage;
+use super::storage::Storage;
 
 /// One volume as the storage reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

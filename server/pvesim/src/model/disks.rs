@@ -13,8 +13,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::Storage;
 use super::blocks::{self, BlockVolumes};
+use super::storage::Storage;
 
 /// Whether a config key holds a drive (the keys PVE allocates and frees volumes for).
 pub(crate) fn is_drive_key(key: &str) -> bool {
