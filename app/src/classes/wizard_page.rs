@@ -124,6 +124,7 @@ fn Review(form: ClassForm, p: ClassPlan, launch: ServerAction<LaunchClass>) -> i
                 <dt>"Nodes"</dt><dd>{nodes}</dd>
                 <dt>"Each VM"</dt><dd>{format!("{} vCPU, {} MiB{}{}", p.cores, p.memory_mb, if p.efi { ", UEFI" } else { "" }, if p.tpm { ", TPM" } else { "" })}</dd>
                 <dt>"Storage"</dt><dd>{format!("{}: needs about {}, {} free", p.storage, format_bytes(p.space_bytes), format_bytes(p.storage_avail))}</dd>
+                <dt>"Made as"</dt><dd id="plan-method">{p.method.map(|m| m.label()).unwrap_or("—")}<br /><small class="muted">{p.method_reason.clone()}</small></dd>
             </dl>
             <ul class="warnings">{p.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
             <ul class="blockers form-error" role="alert">{p.blockers.iter().map(|b| view! { <li>{b.clone()}</li> }).collect_view()}</ul>

@@ -7,6 +7,7 @@
 mod create;
 mod invites;
 mod manage;
+mod method;
 mod plan;
 mod templates;
 mod view;

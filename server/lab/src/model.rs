@@ -17,7 +17,7 @@ pub use class::{
     MAX_STUDENTS, TemplateChoice,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
-pub use job::{JobFilter, JobKind, JobState, JobView, VmRole, VmStep};
+pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};
 pub use limits::{MAX_PAGE, MAX_VMID, MIN_VMID, Vmid, check_page};
 pub use role::Role;
 pub use vm::{

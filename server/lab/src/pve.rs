@@ -19,6 +19,7 @@
 
 mod backoff;
 mod client;
+mod clone;
 mod console;
 mod error;
 mod permissions;
@@ -31,6 +32,7 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 pub use client::Client;
+pub use clone::CloneSpec;
 pub use console::{ConsoleSocket, VncTicket};
 pub use error::Error;
 pub use permissions::{DEFAULT_PATHS, Grant, Permissions};

@@ -100,7 +100,8 @@ pub struct SimConfig {
     pub node_ip: String,
     /// Storages beside `local` and `local-lvm`.
     pub extra_storages: Vec<ExtraStorage>,
-    /// Where the generated world's templates keep their disks.
+    /// Where the templates keep their disks (the generated world's, and the fixture
+    /// world's 9000).
     pub template_storage: String,
 }
 
@@ -152,6 +153,8 @@ impl SimConfig {
             agent_timeout: Duration::from_millis(500),
             lock_timeout: Duration::from_millis(500),
             proxy_timeout: Duration::from_millis(500),
+            // The fixture world's template 9000 is on `local` (a dir storage).
+            template_storage: "local".into(),
             ..SimConfig::default()
         }
     }

@@ -41,6 +41,7 @@ pub async fn launch(services: &Services, user: &user::Model, form: &ClassForm) -
         disk_gb: Set(checked.disk_gb.map(|v| v as i32)),
         pinned_node: Set(checked.pinned_node.clone()),
         storage: Set(plan.storage.clone()),
+        method: Set(placement.method),
         invite_token: Set(Some(crate::token::random_token())),
         invite_expires_at: Set(checked.invite_days.map(|d| at + i64::from(d) * 86_400)),
         state: Set("deploying".into()),
@@ -149,7 +150,9 @@ pub async fn request_reset(
             "The class base cannot be reset; publish instead.".into(),
         ));
     }
-    if row.step != VmStep::Ready {
+    // A cloned VM whose reset failed is gone; resetting it again makes it anew.
+    let retry = class.method.is_clone() && row.step == VmStep::Failed;
+    if row.step != VmStep::Ready && !retry {
         return Err(Error::Conflict("This VM is not ready yet.".into()));
     }
     ensure_idle(services, class.id).await?;

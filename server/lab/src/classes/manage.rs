@@ -442,11 +442,22 @@ pub async fn import(
         };
         rows.push((v.clone(), role, parsed.macs().join(","), disks.join(",")));
     }
+    // Reset and publish work the way the block's storage allows (as for a new class).
+    let plugin = client
+        .storage_status(&base.node, &storage)
+        .await
+        .map(|s| s.plugin)
+        .unwrap_or_default();
+    let has_path = super::method::shell_reaches(&cluster, &storage);
+    let method = super::method::choose(&storage, &plugin, has_path, true)
+        .map(|(m, _)| m)
+        .map_err(Error::Invalid)?;
     let at = now();
     let txn = services.db.begin().await?;
     let class = class::ActiveModel {
         name: Set(name.to_owned()),
         description: Set("Imported".into()),
+        method: Set(method),
         cluster_id: Set(cluster_id),
         owner_id: Set(owner.id),
         template_vmid: Set(None),

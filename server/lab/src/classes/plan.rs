@@ -2,10 +2,11 @@
 //! storage and space, and the blockers that make a plan impossible. Launch recomputes the
 //! plan, so what runs is never older than the check.
 
+use super::method;
 use super::templates::ensure_offered;
 use crate::access::ensure_teacher;
 use crate::db::entity::{class, cluster, user, vm};
-use crate::model::{ClassForm, ClassPlan, MAX_STUDENTS, MAX_VMID, MIN_VMID};
+use crate::model::{ClassForm, ClassPlan, DeployMethod, MAX_STUDENTS, MAX_VMID, MIN_VMID};
 use crate::node::guest_config::{DiskKind, GuestConfig, split_volid};
 use crate::pve::{self, GuestKind};
 use crate::{Error, Result, Services, clusters};
@@ -111,6 +112,7 @@ pub(crate) struct Placement {
     pub nodes: Vec<String>,
     pub template_node: Option<String>,
     pub nics: usize,
+    pub method: DeployMethod,
 }
 
 /// The review step of the wizard.
@@ -151,7 +153,7 @@ pub(crate) async fn place(
     let guests = client.vm_resources().await.map_err(unreachable)?;
 
     // The source: a template's config, or the given specs.
-    let (template_node, nics, disk_bytes, storage, shared) = match c.template_vmid {
+    let (template_node, nics, disk_bytes, storage, shared, plugin) = match c.template_vmid {
         Some(tid) => {
             let t = guests
                 .iter()
@@ -206,12 +208,14 @@ pub(crate) async fn place(
             let status = client.storage_status(&t.node, &storage).await.ok();
             plan.storage_avail = status.as_ref().map_or(0, |s| s.avail as i64);
             let shared = status.as_ref().is_some_and(|s| s.shared);
+            let plugin = status.map(|s| s.plugin).unwrap_or_default();
             (
                 Some(t.node.clone()),
                 parsed.macs().len().max(1),
                 t.maxdisk as i64,
                 storage,
                 shared,
+                plugin,
             )
         }
         None => {
@@ -232,22 +236,39 @@ pub(crate) async fn place(
             };
             plan.storage_avail = status.as_ref().map_or(0, |s| s.avail as i64);
             let shared = status.as_ref().is_some_and(|s| s.shared);
+            let plugin = status.map(|s| s.plugin).unwrap_or_default();
             // Empty VMs get their full-size disk (thin qcow2, but it can fill up).
             let per_vm = i64::from(c.disk_gb.unwrap_or(8)) << 30;
-            (None, 1, per_vm * i64::from(c.students + 2), storage, shared)
+            (
+                None,
+                1,
+                per_vm * i64::from(c.students + 2),
+                storage,
+                shared,
+                plugin,
+            )
         }
     };
     plan.storage = storage.clone();
-    if !cluster
-        .storage_paths
-        .lines()
-        .any(|l| l.split_once('=').is_some_and(|(k, _)| k.trim() == storage))
-    {
-        plan.blockers.push(format!(
-            "Storage '{storage}' has no path in the cluster settings; an admin must add it (Clusters → Storage paths)."
-        ));
-    }
-    plan.space_bytes = disk_bytes + PER_VM_BYTES * i64::from(c.students + 2);
+    let has_path = method::shell_reaches(&cluster, &storage);
+    let method = match method::choose(&storage, &plugin, has_path, template_node.is_some()) {
+        Ok((m, why)) => {
+            plan.method = Some(m);
+            plan.method_reason = why;
+            m
+        }
+        Err(blocker) => {
+            plan.blockers.push(blocker);
+            DeployMethod::Overlay
+        }
+    };
+    plan.space_bytes = match method {
+        // Only new blocks cost space: the export (or the base) once, the rest per VM.
+        DeployMethod::Overlay => disk_bytes + PER_VM_BYTES * i64::from(c.students + 2),
+        // The class base and the teacher's VM are full copies, students thin clones.
+        DeployMethod::LinkedClone => 2 * disk_bytes + PER_VM_BYTES * i64::from(c.students),
+        DeployMethod::FullClone => disk_bytes * i64::from(c.students + 2),
+    };
     if plan.storage_avail < plan.space_bytes {
         plan.blockers.push(format!(
             "Storage '{storage}' has {} MiB free; this class needs about {} MiB.",
@@ -374,6 +395,7 @@ pub(crate) async fn place(
         nodes: placed,
         template_node,
         nics,
+        method,
     })
 }
 

@@ -7,6 +7,7 @@ mod m0003_rdp_check;
 mod m0004_classes;
 mod m0005_realm_roles;
 mod m0006_job_engine;
+mod m0007_deploy_method;
 
 use sea_orm_migration::prelude::*;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_classes::Migration),
             Box::new(m0005_realm_roles::Migration),
             Box::new(m0006_job_engine::Migration),
+            Box::new(m0007_deploy_method::Migration),
         ]
     }
 }

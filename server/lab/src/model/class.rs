@@ -1,7 +1,7 @@
 //! Classes as the teacher's pages see them: the wizard's form and plan, the class page with
 //! per-VM deployment progress, and the invite (join) page.
 
-use super::{JobKind, VmRole, VmState, VmStep};
+use super::{DeployMethod, JobKind, VmRole, VmState, VmStep};
 use serde::{Deserialize, Serialize};
 
 /// Most student VMs a class can have (VMIDs `P01..=P98`).
@@ -65,6 +65,9 @@ pub struct ClassPlan {
     pub memory_mb: i32,
     pub efi: bool,
     pub tpm: bool,
+    /// How the VMs would be made, and why that way (`None` until a storage is known).
+    pub method: Option<DeployMethod>,
+    pub method_reason: String,
     pub warnings: Vec<String>,
     /// Reasons the plan cannot run; Launch is refused while there are any.
     pub blockers: Vec<String>,

@@ -188,6 +188,36 @@ stored_enum! {
     }
 }
 
+stored_enum! {
+    /// How a class's VMs are made (chosen by the review step, fixed for the class's life).
+    pub enum DeployMethod {
+        /// qcow2 overlays written over a node shell (SSH, or the portal on a node): the fast
+        /// path on file storages whose path the cluster settings give.
+        Overlay = "overlay",
+        /// Proxmox's own clone API, linked clones of the class base (LVM-thin, ZFS, Ceph RBD,
+        /// dir/NFS/CIFS): nothing but an API token.
+        LinkedClone = "linked",
+        /// Proxmox's clone API, full copies (plain LVM: no linked clones there).
+        FullClone = "full",
+    }
+}
+
+impl DeployMethod {
+    /// Made through the Proxmox API alone (no node shell).
+    pub fn is_clone(self) -> bool {
+        self != DeployMethod::Overlay
+    }
+
+    /// The words the review step and the class page use.
+    pub fn label(self) -> &'static str {
+        match self {
+            DeployMethod::Overlay => "qcow2 overlays (node shell)",
+            DeployMethod::LinkedClone => "Proxmox linked clones",
+            DeployMethod::FullClone => "Proxmox full clones",
+        }
+    }
+}
+
 /// One job on the admin's Jobs page (and `proxlab jobs`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobView {

@@ -233,6 +233,19 @@ impl GuestConfig {
             .collect()
     }
 
+    /// The `netN` lines with the given MACs, in slot order (as many as both have): what a
+    /// config PUT sends to give a Proxmox clone the MACs its row holds.
+    pub fn nets_with_macs(&self, macs: &[String]) -> Vec<(String, String)> {
+        self.net_slots()
+            .into_iter()
+            .zip(macs)
+            .filter_map(|(slot, mac)| {
+                let value = devices::set_net_mac(self.get(&slot)?, &mac.to_ascii_uppercase());
+                Some((slot, value))
+            })
+            .collect()
+    }
+
     /// Whether `template` is set (PVE booleans also accept `yes`/`on`/`true`).
     pub fn is_template(&self) -> bool {
         self.get("template").is_some_and(|v| {

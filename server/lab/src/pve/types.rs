@@ -108,6 +108,9 @@ pub struct StorageStatus {
     pub avail: u64,
     #[serde(default, deserialize_with = "lenient::flag")]
     pub shared: bool,
+    /// The storage plugin: `dir`, `nfs`, `cifs`, `lvm`, `lvmthin`, `zfspool`, `rbd`, …
+    #[serde(default, rename = "type")]
+    pub plugin: String,
 }
 
 /// `GET …/{qemu|lxc}/{vmid}/config`: every key with its value as text, sorted by key.

@@ -30,9 +30,21 @@ pub async fn sim_world(edit: impl FnOnce(&mut ClusterForm)) -> SimWorld {
 /// [`sim_world`] on the database at `db_url` (a fresh PostgreSQL database), or on a new
 /// SQLite file when `None`.
 pub async fn sim_world_on(db_url: Option<String>, edit: impl FnOnce(&mut ClusterForm)) -> SimWorld {
+    sim_world_with(db_url, |_| {}, edit).await
+}
+
+/// [`sim_world_on`] with the simulator's config changed by `sim` first (its storages, where
+/// the template lives).
+pub async fn sim_world_with(
+    db_url: Option<String>,
+    sim: impl FnOnce(&mut SimConfig),
+    edit: impl FnOnce(&mut ClusterForm),
+) -> SimWorld {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("pve");
-    let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
+    let mut config = SimConfig::for_tests(&root);
+    sim(&mut config);
+    let sim = Sim::start(config).unwrap();
     let url = db_url.unwrap_or_else(|| format!("sqlite://{}", dir.path().join("t.db").display()));
     let db = lab::db::connect(&url).await.unwrap();
     let db_url = url;

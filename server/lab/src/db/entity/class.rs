@@ -1,6 +1,7 @@
 //! `classes`: a teacher's class and its block of VMIDs `vmid_base..vmid_base+99`
 //! (`+0` teacher, `+1..=+98` students, `+99` class base).
 
+use crate::model::DeployMethod;
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
@@ -34,6 +35,8 @@ pub struct Model {
     pub created_at: i64,
     /// Its students may SSH to their VMs through the portal (`console::ssh`).
     pub ssh_enabled: bool,
+    /// How its VMs are made (chosen by the review step).
+    pub method: DeployMethod,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

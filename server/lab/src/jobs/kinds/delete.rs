@@ -28,17 +28,23 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
     let mut rows = ctx.rows(services).await?;
     rows.sort_by_key(|r| (order(r.role), r.vmid));
     run.guard("read source", None).await?;
-    let source = source_config(&ctx).await.ok();
+    // A cloned VM has no files of ours outside Proxmox's own volumes.
+    let source = if ctx.class.method.is_clone() {
+        None
+    } else {
+        source_config(&ctx).await.ok()
+    };
     for row in &rows {
         destroy_vm(run, &ctx, row, source.as_ref()).await?;
     }
-    let dir = ctx
-        .paths
-        .export_dir(&ctx.class.storage, ctx.class.vmid_base as u32)?;
-    run.guard("remove export", None).await?;
-    ctx.shell
-        .run(&NodeOps::remove_dir(Script::new(), &dir)?, b"")
-        .await?;
+    if !ctx.class.method.is_clone() {
+        let dir = ctx
+            .paths
+            .export_dir(&ctx.class.storage, ctx.class.vmid_base as u32)?;
+        run.guard("remove export", None).await?;
+        ctx.run_script(&NodeOps::remove_dir(Script::new(), &dir)?)
+            .await?;
+    }
 
     let txn = run.begin("class deleted", None).await?;
     assignment::Entity::delete_many()

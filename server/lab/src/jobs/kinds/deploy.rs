@@ -1,20 +1,28 @@
-//! Deploy: export the template's disks once, make the class base and the teacher's VM as
-//! overlays of the export, then the students as overlays of the class base (a 3-level
-//! backing chain), bounded per node (`NodeSlots`), each VM in one idempotent step.
+//! Deploy, two ways (`DeployMethod`):
+//! - overlays: export the template's disks once, make the class base and the teacher's VM as
+//!   overlays of the export, then the students as overlays of the class base (a 3-level
+//!   backing chain);
+//! - Proxmox clones: the class base and the teacher's VM are full copies of the template
+//!   (in parallel; the base then becomes a template), the students linked (or, on plain
+//!   LVM, full) clones of the class base.
+//!
+//! Students are made in parallel, bounded per node (`NodeSlots`), each VM in one idempotent
+//! step; the class is `ready` with the teacher's VM given to its owner in one transaction.
 
 use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
+use crate::jobs::steps::clone_vm::{CloneSource, clone_vm};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::disks::{Source, data_disk_paths, source_config};
 use crate::jobs::steps::export::export_disks;
+use crate::jobs::steps::fan_out::fan_out;
 use crate::jobs::steps::make_vm::make_vm;
-use crate::jobs::steps::rows::{StepChange, mark_class, reload, set_step};
-use crate::model::{VmRole, VmStep};
+use crate::jobs::steps::rows::{StepChange, mark_class, ready_base, set_step};
+use crate::model::{DeployMethod, VmRole, VmStep};
 use crate::node::guest_config::DiskKind;
 use crate::{Error, inventory};
-use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use std::collections::BTreeMap;
@@ -36,58 +44,10 @@ async fn deploy(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> 
     let rows = ctx.rows(services).await?;
     // Cancelled before it began (a queued deploy): nothing is made, not even the export.
     run.checkpoint("read source", None).await?;
-    let source = source_config(&ctx).await?;
-    let exports = match ctx.class.template_vmid {
-        Some(_) => Source::Overlay(export_template(run, &ctx, &rows, &source).await?),
-        None => Source::Blank(ctx.class.disk_gb.unwrap_or(8) as u32),
-    };
-    // The class base and the teacher's VM both sit on the export.
-    let first: Vec<&class_vm::Model> = rows.iter().filter(|r| r.role != VmRole::Student).collect();
-    for r in futures_util::future::join_all(
-        first
-            .iter()
-            .map(|r| make_vm(run, &ctx, r, &source, &exports)),
-    )
-    .await
-    {
-        r?;
-    }
-    let base = match rows.iter().find(|r| r.role == VmRole::Base) {
-        Some(b) => reload(services, b).await?,
-        None => None,
-    };
-    let Some(base) = base.filter(|b| b.step == VmStep::Ready) else {
-        return Err(JobError::Permanent(Error::Invalid(
-            "The class base could not be made; see the VM's error.".into(),
-        )));
-    };
-    // Students sit on the class base.
-    let student_source = match &exports {
-        Source::Overlay(_) => Source::Overlay(data_disk_paths(&ctx, &base)?),
-        blank => blank.clone(),
-    };
-    let students: Vec<&class_vm::Model> =
-        rows.iter().filter(|r| r.role == VmRole::Student).collect();
-    // The node slots hold the real limit; this only keeps the number of waiting futures
-    // (and their rows in memory) small.
-    let in_flight = (run.settings.per_node * 4).max(1);
-    // Futures collected first: a `map` closure inside the stream trips the compiler's
-    // higher-ranked lifetime check when this future is spawned.
-    let work: Vec<_> = students
-        .iter()
-        .map(|r| make_vm(run, &ctx, r, &source, &student_source))
-        .collect();
-    let mut stream = futures_util::stream::iter(work).buffer_unordered(in_flight);
-    let mut stop = None;
-    while let Some(r) = stream.next().await {
-        if let Err(e) = r {
-            // Let the VMs under way finish their step; the first reason to stop wins.
-            stop.get_or_insert(e);
-        }
-    }
-    drop(stream);
-    if let Some(e) = stop {
-        return Err(e);
+    if ctx.class.method.is_clone() {
+        deploy_clones(run, &ctx, &rows).await?;
+    } else {
+        deploy_overlays(run, &ctx, &rows).await?;
     }
     let txn = run.begin("class ready", None).await?;
     assign_teacher(&txn, &ctx).await?;
@@ -102,6 +62,76 @@ async fn deploy(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> 
         .await?;
     txn.commit().await?;
     Ok(Outcome::Done)
+}
+
+async fn deploy_overlays(
+    run: &JobRun,
+    ctx: &Ctx,
+    rows: &[class_vm::Model],
+) -> Result<(), JobError> {
+    let source = source_config(ctx).await?;
+    let exports = match ctx.class.template_vmid {
+        Some(_) => Source::Overlay(export_template(run, ctx, rows, &source).await?),
+        None => Source::Blank(ctx.class.disk_gb.unwrap_or(8) as u32),
+    };
+    // The class base and the teacher's VM both sit on the export.
+    let first: Vec<&class_vm::Model> = rows.iter().filter(|r| r.role != VmRole::Student).collect();
+    for r in futures_util::future::join_all(
+        first
+            .iter()
+            .map(|r| make_vm(run, ctx, r, &source, &exports)),
+    )
+    .await
+    {
+        r?;
+    }
+    let base = ready_base(run, rows).await?;
+    // Students sit on the class base.
+    let student_source = match &exports {
+        Source::Overlay(_) => Source::Overlay(data_disk_paths(ctx, &base)?),
+        blank => blank.clone(),
+    };
+    let students: Vec<&class_vm::Model> =
+        rows.iter().filter(|r| r.role == VmRole::Student).collect();
+    let work: Vec<_> = students
+        .iter()
+        .map(|r| make_vm(run, ctx, r, &source, &student_source))
+        .collect();
+    fan_out(run, work).await
+}
+
+async fn deploy_clones(run: &JobRun, ctx: &Ctx, rows: &[class_vm::Model]) -> Result<(), JobError> {
+    let (Some(tid), Some(tnode)) = (ctx.class.template_vmid, ctx.class.template_node.clone())
+    else {
+        return Err(JobError::Permanent(Error::Invalid(
+            "A class made by Proxmox clones needs a template.".into(),
+        )));
+    };
+    // The base (then a template) and the teacher's VM: full copies of the template, at once
+    // (a clone of a stopped template takes Proxmox's shared lock).
+    let template = CloneSource {
+        vmid: tid as u32,
+        node: tnode,
+        full: true,
+    };
+    let first: Vec<&class_vm::Model> = rows.iter().filter(|r| r.role != VmRole::Student).collect();
+    for r in
+        futures_util::future::join_all(first.iter().map(|r| clone_vm(run, ctx, r, &template))).await
+    {
+        r?;
+    }
+    let base = ready_base(run, rows).await?;
+    let from = CloneSource {
+        vmid: base.vmid as u32,
+        node: base.node.clone(),
+        full: ctx.class.method == DeployMethod::FullClone,
+    };
+    let work: Vec<_> = rows
+        .iter()
+        .filter(|r| r.role == VmRole::Student)
+        .map(|r| clone_vm(run, ctx, r, &from))
+        .collect();
+    fan_out(run, work).await
 }
 
 /// Exports the template's data disks (once; a file that exists is done) and records the

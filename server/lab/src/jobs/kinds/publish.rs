@@ -1,26 +1,41 @@
-//! Publish: the teacher's VM becomes the new class base. Its disks are exported (flattened)
-//! to a new file, the class base and the teacher's VM are put on it, and every student VM is
-//! re-created as a fresh overlay of the class base (student changes are discarded: the page
-//! says so before the teacher confirms). Never `qemu-img rebase -u` onto different content.
+//! Publish: the teacher's VM becomes the new class base, and every student VM is re-created
+//! from it (student changes are discarded: the page says so before the teacher confirms).
+//!
+//! - Overlays: the teacher's disks are exported (flattened) to a new file, the class base
+//!   and the teacher's VM are put on it, every student gets a fresh overlay of the base.
+//!   Never `qemu-img rebase -u` onto different content.
+//! - Proxmox clones: the students (linked clones of the old base) are destroyed first, then
+//!   the old base; the new base is a full copy of the teacher's VM (itself a full copy, so it
+//!   never depends on the base it replaces), made a template; the students are cloned from
+//!   it. Proxmox refuses to remove a base with linked clones, and this order never asks it
+//!   to. Each part is idempotent, so a resumed job redoes what it cannot tell was done.
 
 use crate::Error;
-use crate::db::entity::class;
+use crate::db::entity::{class, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
+use crate::jobs::steps::clone_vm::{CloneSource, clone_vm};
 use crate::jobs::steps::context::Ctx;
+use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::data_disk_paths;
 use crate::jobs::steps::export::export_disks;
+use crate::jobs::steps::fan_out::fan_out;
 use crate::jobs::steps::reimage::reimage;
-use crate::jobs::steps::rows::{StepChange, current_node, mark_class, set_step};
-use crate::model::{VmRole, VmStep};
+use crate::jobs::steps::rows::{
+    StepChange, current_node, mark_class, ready_base, reload, set_step,
+};
+use crate::model::{DeployMethod, VmRole, VmStep};
 use crate::node::{NodeOps, Script};
 use futures_util::StreamExt;
-use sea_orm::{ActiveModelTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 
 pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
     let services = &run.services;
     let ctx = Ctx::open(services, class).await?;
     let rows = ctx.rows(services).await?;
+    if ctx.class.method.is_clone() {
+        return publish_clones(run, &ctx, &rows).await;
+    }
     let ready = |role: VmRole| {
         rows.iter()
             .find(|r| r.role == role && r.step == VmStep::Ready)
@@ -89,8 +104,7 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
     if !old.is_empty() {
         let refs: Vec<&str> = old.iter().map(String::as_str).collect();
         run.guard("remove old export", None).await?;
-        ctx.shell
-            .run(&NodeOps::remove(Script::new(), &refs)?, b"")
+        ctx.run_script(&NodeOps::remove(Script::new(), &refs)?)
             .await?;
     }
     let txn = run.begin("published", None).await?;
@@ -102,6 +116,88 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
     if failed > 0 {
         return Err(JobError::Permanent(Error::Unavailable(format!(
             "{failed} student VM(s) could not be re-created; see their errors."
+        ))));
+    }
+    Ok(Outcome::Done)
+}
+
+async fn publish_clones(
+    run: &JobRun,
+    ctx: &Ctx,
+    rows: &[class_vm::Model],
+) -> Result<Outcome, JobError> {
+    let role = |role: VmRole| {
+        rows.iter().find(|r| r.role == role).ok_or_else(|| {
+            JobError::Permanent(Error::Invalid(format!("The class has no {role} VM.")))
+        })
+    };
+    let teacher = role(VmRole::Teacher)?;
+    let base = role(VmRole::Base)?;
+    if teacher.step != VmStep::Ready {
+        return Err(JobError::Permanent(Error::Invalid(
+            "The class's teacher VM is not ready.".into(),
+        )));
+    }
+    let students: Vec<&class_vm::Model> = rows
+        .iter()
+        .filter(|r| r.role == VmRole::Student && r.step != VmStep::Cancelled)
+        .collect();
+    let txn = run.begin("publishing", None).await?;
+    mark_class(&txn, ctx.class.id, "publishing").await?;
+    for r in students.iter().copied().chain([base]) {
+        set_step(&txn, r.id, VmStep::Queued, StepChange::default()).await?;
+    }
+    txn.commit().await?;
+
+    // 1. The teacher's VM stopped, so the copy is consistent.
+    let node = current_node(&run.services, teacher).await?;
+    ctx.ensure_stopped(run, &node, teacher.vmid as u32).await?;
+    // 2. Nothing uses the old base any more: its clones go, then it.
+    let gone: Vec<_> = students
+        .iter()
+        .map(|s| destroy_vm(run, ctx, s, None))
+        .collect();
+    fan_out(run, gone).await?;
+    destroy_vm(run, ctx, base, None).await?;
+    // 3. The new base: a full copy of the teacher's VM, then a template.
+    let base = reload(&run.services, base)
+        .await?
+        .ok_or_else(|| JobError::Permanent(Error::NotFound("the class base's row".into())))?;
+    let from_teacher = CloneSource {
+        vmid: teacher.vmid as u32,
+        node,
+        full: true,
+    };
+    clone_vm(run, ctx, &base, &from_teacher).await?;
+    let base = ready_base(run, rows).await?;
+    // 4. The students from it.
+    let from = CloneSource {
+        vmid: base.vmid as u32,
+        node: base.node.clone(),
+        full: ctx.class.method == DeployMethod::FullClone,
+    };
+    let mut fresh = Vec::new();
+    for s in &students {
+        if let Some(r) = reload(&run.services, s).await? {
+            fresh.push(r);
+        }
+    }
+    fan_out(
+        run,
+        fresh.iter().map(|s| clone_vm(run, ctx, s, &from)).collect(),
+    )
+    .await?;
+    let failed = class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(ctx.class.id))
+        .filter(class_vm::Column::Step.eq(VmStep::Failed))
+        .count(&run.services.db)
+        .await?;
+    let txn = run.begin("published", None).await?;
+    mark_class(&txn, ctx.class.id, "ready").await?;
+    txn.commit().await?;
+    if failed > 0 {
+        return Err(JobError::Permanent(Error::Unavailable(format!(
+            "{failed} VM(s) could not be re-created; see their errors."
         ))));
     }
     Ok(Outcome::Done)

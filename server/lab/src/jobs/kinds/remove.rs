@@ -21,7 +21,12 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
         return Ok(Outcome::Done);
     };
     run.guard("read source", Some(vmid)).await?;
-    let source = source_config(&ctx).await.ok();
+    // A cloned VM has no files of ours outside Proxmox's own volumes.
+    let source = if ctx.class.method.is_clone() {
+        None
+    } else {
+        source_config(&ctx).await.ok()
+    };
     destroy_vm(run, &ctx, row, source.as_ref()).await?;
     let txn = run.begin("vm removed", Some(vmid)).await?;
     let users: Vec<String> = assignment::Entity::find()

@@ -1,5 +1,6 @@
-//! What a job needs about its class: the cluster, its API client, the file layout, and a
-//! shell on a node (SSH when the cluster has SSH settings, else this host).
+//! What a job needs about its class: the cluster, its API client, the file layout, and for
+//! an overlay class a shell on a node (SSH when the cluster has SSH settings, else this
+//! host). A class made by Proxmox clones has no shell: everything goes through the API.
 //!
 //! One shell per job is enough: pmxcfs is cluster-wide (a config written under
 //! `nodes/<target>/` from any node places the VM on `<target>`), and class storage is either
@@ -19,8 +20,9 @@ pub struct Ctx {
     pub class: class::Model,
     pub client: pve::Client,
     pub paths: NodePaths,
-    /// Shared with other jobs and the sync (one master per node).
-    pub shell: Arc<NodeShell>,
+    /// Shared with other jobs and the sync (one master per node); `None` for a class made
+    /// by Proxmox clones.
+    shell: Option<Arc<NodeShell>>,
     /// The shell's command count when the job began (the job records its own share).
     commands_before: u64,
 }
@@ -30,12 +32,16 @@ impl Ctx {
         let cluster = clusters::find(services, class.cluster_id).await?;
         let client = clusters::client(services, &cluster)?;
         let paths = NodePaths::new(&cluster.pve_root, &cluster.storage_paths);
-        let node = match &class.template_node {
-            Some(n) => n.clone(),
-            None => first_node(services, class.id).await?,
+        let shell = if class.method.is_clone() {
+            None
+        } else {
+            let node = match &class.template_node {
+                Some(n) => n.clone(),
+                None => first_node(services, class.id).await?,
+            };
+            Some(shell_for(services, &cluster, &node).await?)
         };
-        let shell = shell_for(services, &cluster, &node).await?;
-        let commands_before = shell.commands();
+        let commands_before = shell.as_ref().map_or(0, |s| s.commands());
         Ok(Ctx {
             class,
             client,
@@ -48,7 +54,19 @@ impl Ctx {
     /// Node commands this job ran so far (the shell counts for every job that shares it;
     /// the class page and the benchmarks read the job's share).
     pub fn commands(&self) -> i64 {
-        (self.shell.commands() - self.commands_before) as i64
+        self.shell
+            .as_ref()
+            .map_or(0, |s| (s.commands() - self.commands_before) as i64)
+    }
+
+    /// Runs a node script on the class's shell (overlay classes only).
+    pub async fn run_script(&self, script: &Script) -> Result<Vec<u8>, JobError> {
+        let shell = self.shell.as_ref().ok_or_else(|| {
+            JobError::Permanent(Error::Internal(
+                "a node command for a class made by Proxmox clones".into(),
+            ))
+        })?;
+        Ok(shell.run(script, b"").await?)
     }
 
     pub async fn rows(&self, services: &Services) -> Result<Vec<class_vm::Model>, JobError> {
@@ -59,21 +77,47 @@ impl Ctx {
             .await?)
     }
 
-    /// Reads a guest config file through the shell; `None` when it does not exist.
+    /// Reads a guest config (the file through the shell, or through the API for a class made
+    /// by Proxmox clones); `None` when it does not exist.
     pub async fn read_config(
         &self,
         node: &str,
         vmid: u32,
     ) -> Result<Option<GuestConfig>, JobError> {
+        if self.shell.is_none() {
+            return self.api_config(node, vmid).await;
+        }
         let path = self.paths.config(node, vmid)?;
         let out = self
-            .shell
-            .run(&NodeOps::read_if_exists(Script::new(), &path)?, b"")
+            .run_script(&NodeOps::read_if_exists(Script::new(), &path)?)
             .await?;
         if out.is_empty() {
             return Ok(None);
         }
         let text = String::from_utf8_lossy(&out);
+        GuestConfig::parse(&text).map(Some).map_err(|e| {
+            JobError::Permanent(Error::Invalid(format!(
+                "The config of VM {vmid} cannot be read: {e}"
+            )))
+        })
+    }
+
+    /// A guest config through the API; `None` when the VM does not exist.
+    pub async fn api_config(&self, node: &str, vmid: u32) -> Result<Option<GuestConfig>, JobError> {
+        let config = match self
+            .client
+            .guest_config(node, pve::GuestKind::Qemu, vmid)
+            .await
+        {
+            Ok(c) => c,
+            Err(e) if e.is_missing() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let text: String = config
+            .entries
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect();
         GuestConfig::parse(&text).map(Some).map_err(|e| {
             JobError::Permanent(Error::Invalid(format!(
                 "The config of VM {vmid} cannot be read: {e}"

@@ -1,10 +1,12 @@
-//! Destroying one VM of a class: through the API if it is ours (its config carries our MAC),
-//! then any file of it PVE did not remove (or that never got a config) over the shell.
+//! Destroying one VM of a class: through the API if it is ours (see [`super::owner`]), then,
+//! for an overlay class, any file of it PVE did not remove (or that never got a config)
+//! over the shell. For a clone class a clone still under way is waited out first, so a VM
+//! Proxmox is still making is never left behind.
 
 use super::context::Ctx;
 use super::disks::new_volids;
+use super::owner::{follow, owned, settle};
 use super::rows::current_node;
-use crate::Error;
 use crate::db::entity::class_vm;
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
@@ -21,17 +23,13 @@ pub async fn destroy_vm(
 ) -> Result<(), JobError> {
     let vmid = row.vmid as u32;
     let node = current_node(&run.services, row).await?;
-    let own_mac = row
-        .macs
-        .split(',')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
     run.guard("read config", Some(row.vmid)).await?;
-    let ours = ctx
-        .read_config(&node, vmid)
-        .await?
-        .is_some_and(|c| c.macs().iter().any(|m| m.to_ascii_uppercase() == own_mac));
+    let config = if ctx.class.method.is_clone() {
+        settle(ctx, &node, vmid).await?
+    } else {
+        ctx.read_config(&node, vmid).await?
+    };
+    let ours = config.is_some_and(|c| owned(&c, row));
     if ours {
         ctx.ensure_stopped(run, &node, vmid).await?;
         run.guard("destroy vm", Some(row.vmid)).await?;
@@ -42,15 +40,7 @@ pub async fn destroy_vm(
             Err(e) => return Err(e.into()),
         };
         if let Some(upid) = upid {
-            let status = ctx
-                .client
-                .wait_task(&node, &upid, Duration::from_secs(300))
-                .await?;
-            if status.succeeded() == Some(false) {
-                return Err(JobError::Permanent(Error::Proxmox(
-                    status.exitstatus.unwrap_or_default(),
-                )));
-            }
+            follow(ctx, &node, &upid, Duration::from_secs(300)).await?;
         }
     }
     if let Some(src) = source {
@@ -62,8 +52,7 @@ pub async fn destroy_vm(
         }
         let refs: Vec<&str> = files.iter().map(String::as_str).collect();
         run.guard("remove files", Some(row.vmid)).await?;
-        ctx.shell
-            .run(&NodeOps::remove(Script::new(), &refs)?, b"")
+        ctx.run_script(&NodeOps::remove(Script::new(), &refs)?)
             .await?;
     }
     Ok(())

@@ -30,11 +30,10 @@ pub async fn export_disks(
         exports.insert(slot.clone(), dst);
     }
     run.guard("export disks", None).await?;
-    if let Err(e) = ctx.shell.run(&script, b"").await {
+    if let Err(e) = ctx.run_script(&script).await {
         if fresh {
             let _ = ctx
-                .shell
-                .run(&NodeOps::remove_dir(Script::new(), &dir)?, b"")
+                .run_script(&NodeOps::remove_dir(Script::new(), &dir)?)
                 .await;
         }
         return Err(JobError::Retryable(Error::Unavailable(format!(

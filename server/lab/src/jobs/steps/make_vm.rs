@@ -58,7 +58,7 @@ pub async fn make_vm(
 
         run.guard("make vm", Some(row.vmid)).await?;
         let result = match vm_script(ctx, row, source, disks, &volids) {
-            Ok(script) => ctx.shell.run(&script, b"").await.map_err(JobError::from),
+            Ok(script) => ctx.run_script(&script).await,
             Err(e) => Err(e),
         };
         let error = match result {
@@ -193,6 +193,6 @@ async fn cleanup(
     let refs: Vec<&str> = files.iter().map(String::as_str).collect();
     let script = NodeOps::remove_own_config(Script::new(), &config_path, own_mac)?;
     let script = NodeOps::remove(script, &refs)?;
-    ctx.shell.run(&script, b"").await?;
+    ctx.run_script(&script).await?;
     Ok(())
 }

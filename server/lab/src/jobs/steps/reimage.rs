@@ -41,7 +41,7 @@ pub async fn reimage(
             script = NodeOps::replace_overlay(script, b, &path)?;
         }
         run.guard("reimage vm", Some(row.vmid)).await?;
-        ctx.shell.run(&script, b"").await?;
+        ctx.run_script(&script).await?;
         Ok::<_, JobError>(())
     }
     .await;

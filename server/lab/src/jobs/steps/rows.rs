@@ -5,7 +5,8 @@
 use crate::clock::now;
 use crate::db::entity::{class, class_vm, vm};
 use crate::jobs::error::JobError;
-use crate::model::VmStep;
+use crate::jobs::run::JobRun;
+use crate::model::{VmRole, VmStep};
 use crate::{Error, Services};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -90,4 +91,20 @@ pub async fn current_node(services: &Services, row: &class_vm::Model) -> Result<
         .one(&services.db)
         .await?
         .map_or_else(|| row.node.clone(), |v| v.node))
+}
+
+/// The class base as it is now, if it is ready (the students are made from it).
+pub async fn ready_base(
+    run: &JobRun,
+    rows: &[class_vm::Model],
+) -> Result<class_vm::Model, JobError> {
+    let base = match rows.iter().find(|r| r.role == VmRole::Base) {
+        Some(b) => reload(&run.services, b).await?,
+        None => None,
+    };
+    base.filter(|b| b.step == VmStep::Ready).ok_or_else(|| {
+        JobError::Permanent(Error::Invalid(
+            "The class base could not be made; see the VM's error.".into(),
+        ))
+    })
 }

@@ -5,7 +5,7 @@
 
 use super::super::conf::{Conf, Section};
 use super::super::store::Kind;
-use super::super::{Inner, disks};
+use super::super::{Inner, blocks, disks};
 use super::{make_disk, put, set_running, vm_section};
 use crate::config::SimConfig;
 
@@ -103,7 +103,7 @@ pub(super) fn fixture_guests(cfg: &SimConfig, inner: &mut Inner, now: u64) -> st
         vm_section("archive-01", 2, 2048, "local-lvm:vm-301-disk-0,size=20G"),
     )?;
 
-    let base = make_disk(cfg, inner, "local", 9000, 10 << 30, true)?;
+    let base = make_disk(cfg, inner, &cfg.template_storage, 9000, 10 << 30, true)?;
     let mut tpl = vm_section(
         "debian12-tpl",
         2,
@@ -114,7 +114,12 @@ pub(super) fn fixture_guests(cfg: &SimConfig, inner: &mut Inner, now: u64) -> st
     tpl.insert("tags".into(), "template".into());
     put(inner, 9000, "pve1", Kind::Qemu, tpl)?;
     // The half-done clone 103 already has its linked disk.
-    if let Some(local) = inner.storage("local").cloned() {
+    // (Only on a file storage: a block storage's volumes are registered after seeding.)
+    if let Some(local) = inner
+        .storage(&cfg.template_storage)
+        .filter(|s| !blocks::is_block(s))
+        .cloned()
+    {
         let (_, base_volname) = disks::split_volid(&base).unwrap_or(("", ""));
         disks::link(
             &cfg.root,

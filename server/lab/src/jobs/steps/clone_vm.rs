@@ -1,0 +1,218 @@
+//! Making one VM of a class with Proxmox's own clone (no node shell): `POST …/clone`, the
+//! task followed to its end, then `PUT …/config` (the row's MACs, CPU/RAM override, tags),
+//! and for the class base `POST …/template`. Retried a bounded number of times when the
+//! failure may pass; a VM that keeps failing is destroyed if it is ours.
+//!
+//! Crash safety: the row says `creating` before the clone is asked for, and `ready` is
+//! written with the VM's volids in one fenced UPDATE at the end. Proxmox's clone task goes
+//! on without us, so a resumed job first [`settle`]s (waits out a clone under way), then
+//! finds the VM ours by the marker it was cloned with and carries on from there instead of
+//! cloning again; a clone Proxmox undid (its task failed) leaves nothing, and is redone.
+
+use super::context::Ctx;
+use super::destroy::destroy_vm;
+use super::owner::{description, exists_error, follow, owned, settle};
+use super::rows::{StepChange, set_step};
+use crate::Error;
+use crate::db::entity::class_vm;
+use crate::jobs::error::JobError;
+use crate::jobs::run::JobRun;
+use crate::model::{VmRole, VmStep};
+use crate::node::guest_config::{DiskKind, GuestConfig};
+use crate::pve::CloneSpec;
+use std::time::Duration;
+
+/// A full copy of a big disk can take long; a linked clone takes seconds.
+const TASK_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
+
+/// What a VM is cloned from.
+#[derive(Clone, Debug)]
+pub struct CloneSource {
+    pub vmid: u32,
+    pub node: String,
+    /// A full copy onto the class's storage (else a linked clone).
+    pub full: bool,
+}
+
+/// Clones the VM of `row` unless it is already final. `Ok` also when the VM failed for good
+/// (its row says so); `Err` only when the job must stop.
+pub async fn clone_vm(
+    run: &JobRun,
+    ctx: &Ctx,
+    row: &class_vm::Model,
+    from: &CloneSource,
+) -> Result<(), JobError> {
+    if row.step.is_final() {
+        return Ok(());
+    }
+    run.checkpoint("start vm", Some(row.vmid)).await?;
+    let mut attempt = row.attempts;
+    loop {
+        let slot = run.node_slot(row.cluster_id, &row.node).await;
+        attempt += 1;
+        let txn = run.begin("vm creating", Some(row.vmid)).await?;
+        set_step(
+            &txn,
+            row.id,
+            VmStep::Creating,
+            StepChange {
+                attempts: Some(attempt),
+                ..StepChange::default()
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        let error = match make(run, ctx, row, from).await {
+            Ok(disks) => {
+                let txn = run.begin("vm ready", Some(row.vmid)).await?;
+                set_step(
+                    &txn,
+                    row.id,
+                    VmStep::Ready,
+                    StepChange {
+                        disks: Some(disks),
+                        ..StepChange::default()
+                    },
+                )
+                .await?;
+                txn.commit().await?;
+                return Ok(());
+            }
+            Err(e) if e.is_interruption() => return Err(e),
+            Err(JobError::Retryable(e)) if attempt < run.settings.attempts => {
+                tracing::info!(vmid = row.vmid, attempt, error = %e, "retrying clone");
+                drop(slot);
+                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt as u32))).await;
+                continue;
+            }
+            Err(e) => e,
+        };
+        drop(slot);
+        tracing::warn!(vmid = row.vmid, error = %error, "clone failed; cleaning up");
+        if let Err(e) = destroy_vm(run, ctx, row, None).await {
+            if e.is_interruption() {
+                return Err(e);
+            }
+            tracing::warn!(vmid = row.vmid, error = %e, "cleanup of a failed clone failed");
+        }
+        let txn = run.begin("vm failed", Some(row.vmid)).await?;
+        set_step(
+            &txn,
+            row.id,
+            VmStep::Failed,
+            StepChange {
+                error: Some(error.to_string()),
+                ..StepChange::default()
+            },
+        )
+        .await?;
+        txn.commit().await?;
+        return Ok(());
+    }
+}
+
+/// One attempt, each part skipped when a resumed job finds it done. Returns the disk record.
+async fn make(
+    run: &JobRun,
+    ctx: &Ctx,
+    row: &class_vm::Model,
+    from: &CloneSource,
+) -> Result<String, JobError> {
+    let vmid = row.vmid as u32;
+    run.guard("read config", Some(row.vmid)).await?;
+    let mut config = settle(ctx, &row.node, vmid).await?;
+    if config.is_none() {
+        run.guard("clone vm", Some(row.vmid)).await?;
+        let text = description(row);
+        let spec = CloneSpec {
+            newid: vmid,
+            name: &row.name,
+            description: &text,
+            target: &row.node,
+            full: from.full,
+            storage: from.full.then_some(ctx.class.storage.as_str()),
+        };
+        match ctx.client.clone_vm(&from.node, from.vmid, &spec).await {
+            // The task runs on the source's node and names the source VMID.
+            Ok(upid) => follow(ctx, &from.node, &upid, TASK_TIMEOUT).await?,
+            // Made meanwhile (a lost reply to our own request): look at it below.
+            Err(e) if exists_error(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        config = settle(ctx, &row.node, vmid).await?;
+    }
+    let config = config.ok_or_else(|| {
+        JobError::Retryable(Error::Proxmox(format!(
+            "VM {vmid} vanished right after its clone finished"
+        )))
+    })?;
+    if !owned(&config, row) {
+        return Err(JobError::Permanent(Error::Conflict(format!(
+            "VMID {vmid} is taken by a VM that is not this class's."
+        ))));
+    }
+    configure(run, ctx, row, &config).await?;
+    if row.role == VmRole::Base && !config.is_template() {
+        run.guard("make template", Some(row.vmid)).await?;
+        match ctx.client.make_template(&row.node, vmid).await {
+            Ok(upid) => follow(ctx, &row.node, &upid, TASK_TIMEOUT).await?,
+            // A template task of a runner that died finished after we read the config.
+            Err(e) if e.to_string().contains("convert a template to a template") => {}
+            // ... or still holds the VM's lock.
+            Err(e) if e.to_string().contains("can't lock file") => {
+                return Err(JobError::Retryable(e.into()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let config = ctx.api_config(&row.node, vmid).await?.unwrap_or(config);
+    Ok(disk_record(&config))
+}
+
+/// The row's MACs (so the VM keeps its identity on the network across resets), the class's
+/// CPU/RAM override and tags. Synchronous; repeating it changes nothing.
+async fn configure(
+    run: &JobRun,
+    ctx: &Ctx,
+    row: &class_vm::Model,
+    config: &GuestConfig,
+) -> Result<(), JobError> {
+    let macs: Vec<String> = row
+        .macs
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let mut keys: Vec<(String, String)> = config
+        .nets_with_macs(&macs)
+        .into_iter()
+        .filter(|(k, v)| config.get(k) != Some(v.as_str()))
+        .collect();
+    if let Some(c) = ctx.class.cores {
+        keys.push(("cores".into(), c.to_string()));
+    }
+    if let Some(m) = ctx.class.memory_mb {
+        keys.push(("memory".into(), m.to_string()));
+    }
+    keys.push((
+        "tags".into(),
+        format!("proxlab;class-{};{}", ctx.class.id, row.role),
+    ));
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    run.guard("set config", Some(row.vmid)).await?;
+    ctx.client
+        .set_config(&row.node, row.vmid as u32, &pairs)
+        .await?;
+    Ok(())
+}
+
+/// `slot=volid,…` of the VM's disks (CD-ROMs left out), as `class_vms.disks` records them.
+fn disk_record(config: &GuestConfig) -> String {
+    config
+        .disks()
+        .into_iter()
+        .filter(|d| d.kind != DiskKind::CdRom)
+        .filter_map(|d| Some(format!("{}={}", d.slot, d.volid?)))
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,112 @@
+//! Is the guest at a class VMID ours? A VM the portal made carries its row's first MAC: in
+//! the config's NICs (overlay VMs, and clones once configured) or in the description set at
+//! clone time (a clone found after a crash, before its NICs got our MACs). Anything else at
+//! that VMID belongs to someone else and is never touched.
+//!
+//! A clone under way holds a config with nothing but `lock: clone` (qemu-server
+//! `create_and_lock_config`); [`settle`] waits for it to become a real config or vanish.
+
+use super::context::Ctx;
+use crate::db::entity::class_vm;
+use crate::jobs::error::JobError;
+use crate::node::guest_config::GuestConfig;
+use crate::{Error, pve};
+use std::time::Duration;
+
+/// How long a clone found under way may take to finish (a full copy of a large disk).
+const CLONE_WAIT: Duration = Duration::from_secs(3600);
+const POLL: Duration = Duration::from_millis(500);
+
+/// The token a VM of `row` carries in its description.
+pub fn marker(row: &class_vm::Model) -> String {
+    format!(
+        "proxlab:{}:{}",
+        row.class_id,
+        row.macs.split(',').next().unwrap_or_default()
+    )
+}
+
+/// The description a clone of `row` is made with (one line: config files keep it as is).
+pub fn description(row: &class_vm::Model) -> String {
+    format!(
+        "Made by Proxlab for a class; removed with it. {}",
+        marker(row)
+    )
+}
+
+pub fn owned(config: &GuestConfig, row: &class_vm::Model) -> bool {
+    let own_mac = row
+        .macs
+        .split(',')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let by_mac = !own_mac.is_empty()
+        && config
+            .macs()
+            .iter()
+            .any(|m| m.to_ascii_uppercase() == own_mac);
+    let mark = marker(row);
+    let by_marker = config.get("description").is_some_and(|d| d.contains(&mark))
+        || config.description().any(|d| d.contains(&mark));
+    by_mac || by_marker
+}
+
+/// A clone's reservation: the config holds `lock: clone` and no drive yet.
+fn cloning(config: &GuestConfig) -> bool {
+    config.get("lock") == Some("clone")
+}
+
+/// The VM's config once no clone is making it; `None` if there is no VM.
+pub async fn settle(ctx: &Ctx, node: &str, vmid: u32) -> Result<Option<GuestConfig>, JobError> {
+    let deadline = tokio::time::Instant::now() + CLONE_WAIT;
+    loop {
+        match ctx.api_config(node, vmid).await? {
+            Some(c) if cloning(&c) => {
+                if tokio::time::Instant::now() > deadline {
+                    return Err(JobError::Retryable(Error::Proxmox(format!(
+                        "VM {vmid} has been locked by a clone for over an hour"
+                    ))));
+                }
+                tokio::time::sleep(POLL).await;
+            }
+            other => return Ok(other),
+        }
+    }
+}
+
+/// Waits for a Proxmox task; its failure becomes the task's own words (the exit status, and
+/// the log line before it when that says more).
+pub async fn follow(ctx: &Ctx, node: &str, upid: &str, timeout: Duration) -> Result<(), JobError> {
+    let status = ctx.client.wait_task(node, upid, timeout).await?;
+    if status.succeeded() != Some(false) {
+        return Ok(());
+    }
+    let exit = status.exitstatus.unwrap_or_default();
+    let log = ctx
+        .client
+        .task_log_tail(node, upid, 3)
+        .await
+        .unwrap_or_default();
+    let detail = log
+        .iter()
+        .rev()
+        .find(|l| !l.starts_with("TASK ERROR") && !l.trim().is_empty() && !exit.contains(l.trim()))
+        .filter(|l| l.contains("error") || l.contains("failed"));
+    let text = match detail {
+        Some(d) => format!("{exit} ({d})"),
+        None => exit,
+    };
+    let e = Error::Proxmox(text.clone());
+    // A lock held by another task passes; anything else will fail the same way again.
+    if text.contains("can't lock file") || text.contains("got timeout") {
+        Err(JobError::Retryable(e))
+    } else {
+        Err(JobError::Permanent(e))
+    }
+}
+
+/// `true` when Proxmox refused a new VMID because a config exists (ours or another's).
+pub fn exists_error(e: &pve::Error) -> bool {
+    e.to_string().contains("already exists")
+}

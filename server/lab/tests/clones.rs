@@ -1,0 +1,327 @@
+//! Classes made by Proxmox's own clone API, on every storage kind pvesim models, with an API
+//! token and no SSH settings or storage paths (a stock Proxmox as a school has it).
+//!
+//! Asserted per storage: the review step picks the clone path and says why; deploy makes a
+//! full-copy base (a template) and linked clones of it with the rows' MACs and our tags;
+//! reset keeps the MACs; publish, add, remove, respec and delete work; afterwards the
+//! block has exactly the rows' VMs and no storage holds a volume of the block that no row
+//! names. A runner killed at every crash point of a deployment resumes to exactly the
+//! requested VMs and no orphan volume.
+
+#[path = "support/world.rs"]
+mod world;
+
+use lab::db::entity::{class, class_vm};
+use lab::jobs::{
+    FaultAction, FaultPoint, Faults, JobSettings, run_until_idle, run_until_idle_with,
+};
+use lab::model::{ClassForm, DeployMethod, Role, VmRole, VmStep};
+use lab::{Services, classes};
+use pvesim::ExtraStorage;
+use reqwest::Method;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use world::{SimWorld, make_user, sim_world_with};
+
+fn settings() -> JobSettings {
+    JobSettings {
+        workers: 2,
+        per_node: 4,
+        attempts: 2,
+        lease_secs: 60,
+    }
+}
+
+/// A stock-looking cluster: the template 9000 on `template_storage`, and a portal that is
+/// not on a node and has no SSH settings (pmxcfs is not mounted where it looks).
+async fn stock_world(extra: Vec<ExtraStorage>, template_storage: &str) -> SimWorld {
+    let ts = template_storage.to_owned();
+    sim_world_with(
+        None,
+        move |c| {
+            c.extra_storages = extra;
+            c.template_storage = ts;
+        },
+        |form| form.pve_root = "/nonexistent/etc/pve".into(),
+    )
+    .await
+}
+
+fn form(w: &SimWorld, name: &str, students: u32) -> ClassForm {
+    ClassForm {
+        name: name.into(),
+        cluster_id: w.cluster_id,
+        template_vmid: "9000".into(),
+        students: students.to_string(),
+        invite_days: "7".into(),
+        ..ClassForm::default()
+    }
+}
+
+async fn rows(services: &Services, class_id: i32) -> Vec<class_vm::Model> {
+    class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .order_by_asc(class_vm::Column::Vmid)
+        .all(&services.db)
+        .await
+        .unwrap()
+}
+
+async fn config(w: &SimWorld, node: &str, vmid: i32) -> serde_json::Value {
+    w.pve_as_root(
+        Method::GET,
+        &format!("nodes/{node}/qemu/{vmid}/config"),
+        &[],
+    )
+    .await["data"]
+        .clone()
+}
+
+/// VMIDs of the block Proxmox has, and every volume of the block on any online node's
+/// storages.
+async fn block_in_proxmox(w: &SimWorld, base: i32) -> (BTreeSet<i32>, BTreeSet<String>) {
+    let in_block = |v: i64| (i64::from(base)..i64::from(base) + 100).contains(&v);
+    let res = w
+        .pve_as_root(Method::GET, "cluster/resources?type=vm", &[])
+        .await;
+    let vms = res["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["vmid"].as_i64())
+        .filter(|v| in_block(*v))
+        .map(|v| v as i32)
+        .collect();
+    let mut volumes = BTreeSet::new();
+    for node in ["pve1", "pve2"] {
+        let list = w
+            .pve_as_root(Method::GET, &format!("nodes/{node}/storage"), &[])
+            .await;
+        for s in list["data"].as_array().unwrap() {
+            let sid = s["storage"].as_str().unwrap();
+            let content = w
+                .pve_as_root(
+                    Method::GET,
+                    &format!("nodes/{node}/storage/{sid}/content?content=images"),
+                    &[],
+                )
+                .await;
+            for c in content["data"].as_array().unwrap() {
+                if c["vmid"].as_i64().is_some_and(in_block) {
+                    volumes.insert(c["volid"].as_str().unwrap().to_owned());
+                }
+            }
+        }
+    }
+    (vms, volumes)
+}
+
+/// Exactly the rows' VMs, every row ready, and every volume of the block named by a row.
+async fn assert_exactly(w: &SimWorld, class_id: i32, vms: usize) {
+    let c = class::Entity::find_by_id(class_id)
+        .one(&w.services.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let rs = rows(&w.services, class_id).await;
+    assert_eq!(rs.len(), vms);
+    assert_eq!(c.state, "ready", "{c:?} {rs:?}");
+    let (in_pve, volumes) = block_in_proxmox(w, c.vmid_base).await;
+    let on_record: BTreeSet<i32> = rs.iter().map(|r| r.vmid).collect();
+    assert_eq!(in_pve, on_record, "the block's VMs in Proxmox");
+    let named: BTreeSet<String> = rs
+        .iter()
+        .flat_map(|r| r.disks.split(',').map(str::to_owned).collect::<Vec<_>>())
+        .filter_map(|p| p.split_once('=').map(|(_, v)| v.to_owned()))
+        .collect();
+    for r in &rs {
+        assert_eq!(r.step, VmStep::Ready, "{r:?}");
+        assert!(!r.disks.is_empty(), "{r:?}");
+    }
+    for v in &volumes {
+        // A linked clone's volid names its base: `ceph:base-1099-disk-0/vm-1001-disk-0`
+        // in the config, `ceph:vm-1001-disk-0` in the content list.
+        assert!(
+            named
+                .iter()
+                .any(|n| n == v || n.ends_with(v.split(':').nth(1).unwrap())),
+            "volume {v} is on a storage but no row names it ({named:?})"
+        );
+    }
+}
+
+async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, spread: bool) {
+    let w = stock_world(extra, storage).await;
+    let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
+    let f = form(&w, "Networks", 3);
+    let plan = classes::plan(&w.services, &teacher, &f).await.unwrap();
+    assert!(plan.blockers.is_empty(), "{plan:?}");
+    assert_eq!(plan.method, Some(DeployMethod::LinkedClone), "{plan:?}");
+    assert!(
+        plan.method_reason.contains(plugin_word),
+        "{}",
+        plan.method_reason
+    );
+    let id = classes::launch(&w.services, &teacher, &f).await.unwrap();
+    assert_eq!(run_until_idle(&w.services, &settings()).await.unwrap(), 1);
+    assert_exactly(&w, id, 5).await;
+    let rs = rows(&w.services, id).await;
+    let base = rs.iter().find(|r| r.role == VmRole::Base).unwrap();
+    let nodes: BTreeSet<&str> = rs.iter().map(|r| r.node.as_str()).collect();
+    assert_eq!(nodes.len() > 1, spread, "placement over nodes: {nodes:?}");
+    let bc = config(&w, &base.node, base.vmid).await;
+    assert_eq!(bc["template"].as_i64(), Some(1), "{bc}");
+    let student = rs
+        .iter()
+        .find(|r| r.role == VmRole::Student)
+        .unwrap()
+        .clone();
+    let sc = config(&w, &student.node, student.vmid).await;
+    let net0 = sc["net0"].as_str().unwrap().to_ascii_uppercase();
+    assert!(
+        net0.contains(&student.macs.to_ascii_uppercase()),
+        "{net0} / {}",
+        student.macs
+    );
+    assert!(sc["tags"].as_str().unwrap().contains("proxlab"), "{sc}");
+    assert!(
+        sc["scsi0"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("base-{}-disk", base.vmid))
+            || storage.starts_with("local-lvm"),
+        "a linked clone names its base: {sc}"
+    );
+
+    // Reset: the same MACs, a fresh disk from the base.
+    let owner = lab::auth::find_user(&w.services, "teacher")
+        .await
+        .unwrap()
+        .unwrap();
+    classes::request_reset(&w.services, &owner, w.cluster_id, student.vmid)
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let after = config(&w, &student.node, student.vmid).await;
+    assert_eq!(after["net0"], sc["net0"], "reset keeps the MAC");
+    assert_exactly(&w, id, 5).await;
+
+    // Publish: the teacher's VM becomes the base; students cloned from it again.
+    classes::publish(&w.services, &owner, id).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    assert_exactly(&w, id, 5).await;
+
+    // Add one, remove one, new CPU count.
+    classes::add_students(&w.services, &owner, id, 1)
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    assert_exactly(&w, id, 6).await;
+    classes::remove_vm(&w.services, &owner, id, student.vmid)
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    assert_exactly(&w, id, 5).await;
+    classes::respec(&w.services, &owner, id, Some(3), None)
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    for r in rows(&w.services, id).await {
+        assert_eq!(config(&w, &r.node, r.vmid).await["cores"].as_i64(), Some(3));
+    }
+
+    // Delete: nothing of the block is left anywhere.
+    let vmid_base = plan.vmid_base;
+    classes::delete(&w.services, &owner, id).await.unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let (vms, volumes) = block_in_proxmox(&w, vmid_base).await;
+    assert!(vms.is_empty() && volumes.is_empty(), "{vms:?} {volumes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_lvm_thin_a_class_lives_its_whole_life_through_the_api() {
+    whole_life(vec![], "local-lvm", "LVM-Thin", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_zfs_a_class_lives_its_whole_life_through_the_api() {
+    whole_life(vec![ExtraStorage::LocalZfs], "local-zfs", "ZFS", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_ceph_rbd_a_class_spreads_over_nodes_and_lives_its_whole_life() {
+    whole_life(vec![ExtraStorage::Ceph], "ceph", "Ceph RBD", true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_directory_without_a_path_a_class_is_cloned_through_the_api() {
+    whole_life(vec![], "local", "Directory", false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_at_every_crash_point_leaves_exactly_the_requested_vms() {
+    let w = stock_world(vec![], "local-lvm").await;
+    let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
+    let points: Arc<Mutex<Vec<FaultPoint>>> = Arc::default();
+    let seen = points.clone();
+    let clean = classes::launch(&w.services, &teacher, &form(&w, "Clean", 1))
+        .await
+        .unwrap();
+    let faults = Faults::new(move |p| {
+        seen.lock().unwrap().push(p.clone());
+        FaultAction::Go
+    });
+    run_until_idle_with(&w.services, &settings(), faults)
+        .await
+        .unwrap();
+    assert_exactly(&w, clean, 3).await;
+    let total = points.lock().unwrap().len();
+    println!("{total} crash points in a 3-VM clone deployment");
+    assert!(total >= 3 * 5, "{:?}", points.lock().unwrap());
+    for k in 0..total {
+        let id = classes::launch(&w.services, &teacher, &form(&w, &format!("Crash {k}"), 1))
+            .await
+            .unwrap();
+        let count = Arc::new(AtomicUsize::new(0));
+        let crashed = Arc::new(Mutex::new(None));
+        let (count2, crashed2) = (count.clone(), crashed.clone());
+        let faults = Faults::new(move |p| {
+            if count2.fetch_add(1, Ordering::SeqCst) == k {
+                *crashed2.lock().unwrap() = Some(p.clone());
+                FaultAction::Crash
+            } else {
+                FaultAction::Go
+            }
+        });
+        let dying = Services::new(
+            lab::db::connect(&w.db_url).await.unwrap(),
+            lab::AuthPolicy::default(),
+            w.services.secrets.clone(),
+        );
+        run_until_idle_with(&dying, &settings(), faults)
+            .await
+            .unwrap();
+        dying.db.clone().close().await.unwrap();
+        drop(dying);
+        let at = crashed
+            .lock()
+            .unwrap()
+            .clone()
+            .expect("the crash point was reached");
+        lab::db::entity::job::Entity::update_many()
+            .col_expr(lab::db::entity::job::Column::LeaseUntil, Expr::value(0i64))
+            .filter(lab::db::entity::job::Column::LeaseUntil.is_not_null())
+            .exec(&w.services.db)
+            .await
+            .unwrap();
+        assert_eq!(
+            run_until_idle(&w.services, &settings()).await.unwrap(),
+            1,
+            "resumed after a crash at {at:?}"
+        );
+        assert_exactly(&w, id, 3).await;
+    }
+}
