@@ -6,10 +6,13 @@
 //! 2. ten classes of 10 VMs launched at once (4 workers): wall time, and the time until the
 //!    first VM of each class is ready;
 //! 3. a student's reset asked for while a 98-student class deploys: time to done, against
-//!    the same reset with nothing else running.
+//!    the same reset with nothing else running;
+//! 4. the Proxmox-clone path on LVM-thin and Ceph RBD (see `deploy/clones.rs`).
 //!
 //! `cargo bench -p lab --bench deploy`
 
+#[path = "deploy/clones.rs"]
+mod clones;
 #[path = "../tests/support/sshd.rs"]
 mod sshd;
 #[path = "../tests/support/world.rs"]
@@ -240,6 +243,14 @@ async fn reset_behind_deploy(over_ssh: bool) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    for storage in ["local-lvm", "ceph"] {
+        for students in [30, 98] {
+            clones::clone_class(students, storage).await;
+        }
+    }
+    if std::env::args().any(|a| a == "clones") {
+        return;
+    }
     for over_ssh in [false, true] {
         for students in [30, 98] {
             one_class(students, over_ssh).await;

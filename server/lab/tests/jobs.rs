@@ -437,7 +437,8 @@ async fn old_rows_read_back_typed(db: DatabaseConnection) {
     .await
     .unwrap()
     .id;
-    let c = class::ActiveModel {
+    // Written with `exec`: reading the row back would ask for columns m0005 did not have.
+    let class_id = class::Entity::insert(class::ActiveModel {
         name: Set("Old".into()),
         description: Set(String::new()),
         ssh_enabled: Set(false),
@@ -450,10 +451,11 @@ async fn old_rows_read_back_typed(db: DatabaseConnection) {
         export_paths: Set(String::new()),
         created_at: Set(0),
         ..Default::default()
-    }
-    .insert(&db)
+    })
+    .exec(&db)
     .await
-    .unwrap();
+    .unwrap()
+    .last_insert_id;
     for (vmid, role, step) in [
         (100, "teacher", "ready"),
         (101, "student", "exporting"),
@@ -461,9 +463,8 @@ async fn old_rows_read_back_typed(db: DatabaseConnection) {
     ] {
         db.execute_unprepared(&format!(
             "INSERT INTO class_vms (class_id, cluster_id, vmid, role, name, node, step, attempts, \
-             macs, disks, updated_at) VALUES ({}, {cluster_id}, {vmid}, '{role}', 'vm', 'pve1', \
-             '{step}', 0, '', '', 0)",
-            c.id
+             macs, disks, updated_at) VALUES ({class_id}, {cluster_id}, {vmid}, '{role}', 'vm', 'pve1', \
+             '{step}', 0, '', '', 0)"
         ))
         .await
         .unwrap();
@@ -478,14 +479,20 @@ async fn old_rows_read_back_typed(db: DatabaseConnection) {
     ] {
         db.execute_unprepared(&format!(
             "INSERT INTO jobs (class_id, kind, state, commands, created_at) \
-             VALUES ({}, '{kind}', '{state}', 0, 7)",
-            c.id
+             VALUES ({class_id}, '{kind}', '{state}', 0, 7)"
         ))
         .await
         .unwrap();
     }
 
     lab::db::migrate(&db).await.unwrap();
+    // m0007: a class made before it was made by overlays.
+    let old = class::Entity::find_by_id(class_id)
+        .one(&db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(old.method, lab::model::DeployMethod::Overlay);
     let jobs: BTreeMap<JobKind, job::Model> = job::Entity::find()
         .all(&db)
         .await

@@ -130,8 +130,9 @@ impl Default for SimConfig {
             vnc_password_field: false,
             seed_disks: SeedDisks::All,
             node_ip: "127.0.0.1".into(),
-            extra_storages: vec![ExtraStorage::Nfs],
-            template_storage: "shared".into(),
+            // A stock install: `local` and `local-lvm` only, templates on `local-lvm`.
+            extra_storages: Vec::new(),
+            template_storage: "local-lvm".into(),
         }
     }
 }
@@ -153,8 +154,10 @@ impl SimConfig {
             agent_timeout: Duration::from_millis(500),
             lock_timeout: Duration::from_millis(500),
             proxy_timeout: Duration::from_millis(500),
-            // The fixture world's template 9000 is on `local` (a dir storage).
+            // The fixture world's template 9000 is on `local` (a dir storage), and the tests'
+            // overlay classes use the shared NFS storage too.
             template_storage: "local".into(),
+            extra_storages: vec![ExtraStorage::Nfs],
             ..SimConfig::default()
         }
     }

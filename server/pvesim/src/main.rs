@@ -19,7 +19,7 @@ struct Args {
     /// Ordinary QEMU guests to seed (VMIDs from 100, spread over the nodes, every other one running).
     #[arg(long, default_value_t = 20, env = "PVESIM_VMS")]
     vms: usize,
-    /// Templates to seed (VMIDs from 9000 on pve1, real qcow2 base disks on the shared storage).
+    /// Templates to seed (VMIDs from 9000 on pve1, base disks on --template-storage).
     #[arg(long, default_value_t = 2, env = "PVESIM_TEMPLATES")]
     templates: usize,
     /// LXC containers to seed (VMIDs from 5000).
@@ -77,10 +77,10 @@ struct Args {
     #[arg(long)]
     vnc_password_field: bool,
     /// Storages beside a stock node's `local` and `local-lvm` (repeatable or comma-separated).
-    #[arg(long = "storage", value_enum, value_delimiter = ',', default_values_t = [Extra::Nfs])]
+    #[arg(long = "storage", value_enum, value_delimiter = ',')]
     storages: Vec<Extra>,
-    /// Where the templates' disks are.
-    #[arg(long, default_value = "shared")]
+    /// Where the templates' disks are (a stock install keeps them on local-lvm).
+    #[arg(long, default_value = "local-lvm")]
     template_storage: String,
 }
 

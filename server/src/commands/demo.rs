@@ -1,5 +1,6 @@
 //! `proxlab demo`: the whole product with one command and no Proxmox. It starts `pvesim` in
-//! this process (3 nodes, VMs, templates, containers, ISOs), a fresh SQLite database, demo
+//! this process as a stock install looks (3 nodes with `local` and `local-lvm`, VMs,
+//! templates on `local-lvm`, containers, ISOs), a fresh SQLite database, demo
 //! accounts with printed passwords, the simulated cluster (token and pinned fingerprint, as
 //! an admin would add it), a first sync, and direct VM assignments; then it serves as usual.
 
@@ -102,11 +103,12 @@ async fn seed(
     let mut form =
         ClusterForm::with_token("Demo cluster", &sim.url(), sim.fingerprint(), &sim.token())
             .context("pvesim's token")?;
-    // The simulator's files stand in for pmxcfs and the storages; node operations run on
-    // this host (no SSH settings: the local shell).
+    // A stock layout: templates on `local-lvm` (LVM-thin), so classes are made by Proxmox's
+    // own clones through the API, as a school's will be. The simulator's files stand in for
+    // pmxcfs and `local`.
     let root = sim_root.display();
     form.pve_root = format!("{root}/etc/pve");
-    form.storage_paths = format!("local={root}/var/lib/vz\nshared={root}/mnt/pve/shared");
+    form.storage_paths = format!("local={root}/var/lib/vz");
     // pvesim's groups, mapped as a school would: nobody is an admin just for having a
     // Proxmox account.
     form.admin_group = "admin".into();
