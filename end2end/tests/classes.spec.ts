@@ -1,6 +1,7 @@
-// Classes against `proxlab demo`: a teacher runs the wizard and watches deployment progress
-// reach 100 %, copies the invite link; a new student registers through it and sees the VM;
-// the teacher publishes; the student resets their VM. The wizard's review step needs
+// Classes against `proxlab demo` (a stock Proxmox layout: Proxmox linked clones): a teacher
+// runs the wizard and watches deployment progress reach 100 %, copies the invite link; a new
+// student registers through it and sees the VM; the teacher publishes; the student resets
+// their VM, starts it and opens its console. The wizard's review step needs
 // JavaScript (the plan comes back to the page), so this runs hydrated only.
 import { expect } from "@playwright/test";
 import { VM_GRID } from "./ids";
@@ -29,6 +30,9 @@ test("a teacher runs the wizard and watches every VM get made", async ({ page })
   await expect(review).toBeVisible();
   await expect(review).toContainText("teacher");
   await expect(review.locator(".blockers li")).toHaveCount(0);
+  // The demo is a stock Proxmox (templates on local-lvm): Proxmox's own linked clones.
+  await expect(page.locator("#plan-method")).toContainText("Proxmox linked clones");
+  await expect(page.locator("#plan-method")).toContainText("LVM-Thin");
   await page.getByRole("button", { name: "Launch" }).click();
   await page.waitForURL(/\/classes\/\d+$/);
   classUrl = page.url();
@@ -87,6 +91,14 @@ test("the teacher publishes and the student resets their VM", async ({ page, bro
   await expect(student.locator('[role="alert"]')).toHaveCount(0);
   // The teacher sees the reset go through on the class page.
   await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 30_000 });
+  // The fresh clone starts and its console opens.
+  await student.reload();
+  await ready(student);
+  const fresh = student.locator(`${VM_GRID} .vm-card`).filter({ hasText: "networking-101-student-1" });
+  await fresh.locator('button[data-action="start"]').click();
+  await expect(fresh.locator(".badge")).toHaveText("Running", { timeout: 40_000 });
+  const [tab] = await Promise.all([student.context().waitForEvent("page"), fresh.locator("a[data-console]").click()]);
+  await expect(tab.locator("#console-state")).toHaveText("Connected", { timeout: 15_000 });
   expect(errors).toEqual([]);
   expect(violations).toEqual([]);
 });

@@ -22,9 +22,8 @@ use reqwest::Method;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use world::{SimWorld, make_user, sim_world_with};
+use world::{SimWorld, crash_runner_at, make_user, sim_world_with};
 
 fn settings() -> JobSettings {
     JobSettings {
@@ -285,32 +284,7 @@ async fn a_runner_killed_at_every_crash_point_leaves_exactly_the_requested_vms()
         let id = classes::launch(&w.services, &teacher, &form(&w, &format!("Crash {k}"), 1))
             .await
             .unwrap();
-        let count = Arc::new(AtomicUsize::new(0));
-        let crashed = Arc::new(Mutex::new(None));
-        let (count2, crashed2) = (count.clone(), crashed.clone());
-        let faults = Faults::new(move |p| {
-            if count2.fetch_add(1, Ordering::SeqCst) == k {
-                *crashed2.lock().unwrap() = Some(p.clone());
-                FaultAction::Crash
-            } else {
-                FaultAction::Go
-            }
-        });
-        let dying = Services::new(
-            lab::db::connect(&w.db_url).await.unwrap(),
-            lab::AuthPolicy::default(),
-            w.services.secrets.clone(),
-        );
-        run_until_idle_with(&dying, &settings(), faults)
-            .await
-            .unwrap();
-        dying.db.clone().close().await.unwrap();
-        drop(dying);
-        let at = crashed
-            .lock()
-            .unwrap()
-            .clone()
-            .expect("the crash point was reached");
+        let at = crash_runner_at(&w, k, &settings()).await;
         lab::db::entity::job::Entity::update_many()
             .col_expr(lab::db::entity::job::Column::LeaseUntil, Expr::value(0i64))
             .filter(lab::db::entity::job::Column::LeaseUntil.is_not_null())

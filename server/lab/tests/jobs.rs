@@ -26,10 +26,10 @@ use sea_orm::{
 use sea_orm_migration::MigratorTrait;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
-use world::{SimWorld, make_user, sim_world, sim_world_on};
+use world::{SimWorld, crash_runner_at, make_user, sim_world, sim_world_on};
 
 /// Runs one behaviour on a SQLite file and on a fresh PostgreSQL database.
 macro_rules! on_both {
@@ -161,34 +161,7 @@ async fn crash_points(w: SimWorld) {
     let long_lease = settings(1);
     for k in 0..total {
         let id = launch(&w, &teacher, &format!("Crash {k}"), 2).await;
-        let count = Arc::new(AtomicUsize::new(0));
-        let crashed = Arc::new(Mutex::new(None));
-        let (count2, crashed2) = (count.clone(), crashed.clone());
-        let faults = Faults::new(move |p| {
-            if count2.fetch_add(1, Ordering::SeqCst) == k {
-                *crashed2.lock().unwrap() = Some(p.clone());
-                FaultAction::Crash
-            } else {
-                FaultAction::Go
-            }
-        });
-        // The runner that dies is another process: its own connections, which the database
-        // drops (rolling back what they held open) when it dies.
-        let dying = Services::new(
-            lab::db::connect(&w.db_url).await.unwrap(),
-            lab::AuthPolicy::default(),
-            w.services.secrets.clone(),
-        );
-        run_until_idle_with(&dying, &long_lease, faults)
-            .await
-            .unwrap();
-        dying.db.clone().close().await.unwrap();
-        drop(dying);
-        let at = crashed
-            .lock()
-            .unwrap()
-            .clone()
-            .expect("the crash point was reached");
+        let at = crash_runner_at(&w, k, &long_lease).await;
         let job = &jobs_of(&w.services, id).await[0];
         assert_eq!(
             job.state,

@@ -144,3 +144,89 @@ async fn a_bare_token_is_told_every_feature_and_an_unreadable_answer_is_a_warnin
         tested.warnings
     );
 }
+
+/// Points the world's cluster at another token (and at no pmxcfs: no node shell).
+async fn use_token(w: &SimWorld, id: &str, secret: &str) {
+    let view = clusters::list(&w.services).await.unwrap().remove(0);
+    let form = ClusterForm {
+        name: view.name.clone(),
+        api_urls: view.api_urls.join("\n"),
+        fingerprint: view.fingerprint.unwrap_or_default(),
+        auth_kind: "token".into(),
+        auth_id: id.into(),
+        secret: secret.into(),
+        pve_root: "/nonexistent/etc/pve".into(),
+        ..Default::default()
+    };
+    clusters::update(&w.services, w.cluster_id, &form)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_role_makes_a_class_on_local_lvm_and_without_vm_clone_proxmox_says_why() {
+    let w = world::sim_world_with(None, |c| c.template_storage = "local-lvm".into(), |_| {}).await;
+    let teacher = world::make_user(&w.services, "teacher", lab::model::Role::Teacher).await;
+    let form = lab::model::ClassForm {
+        name: "Least".into(),
+        cluster_id: w.cluster_id,
+        template_vmid: "9000".into(),
+        students: "1".into(),
+        ..Default::default()
+    };
+    let settings = lab::jobs::JobSettings {
+        lease_secs: 60,
+        ..Default::default()
+    };
+    let rows = |id: i32| {
+        let db = w.services.db.clone();
+        async move {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+            lab::db::entity::class_vm::Entity::find()
+                .filter(lab::db::entity::class_vm::Column::ClassId.eq(id))
+                .all(&db)
+                .await
+                .unwrap()
+        }
+    };
+
+    let (id, secret) = token_with(&w, "ProxlabPortal", &readme_privs(), "portal").await;
+    use_token(&w, &id, &secret).await;
+    let class = lab::classes::launch(&w.services, &teacher, &form)
+        .await
+        .unwrap();
+    lab::jobs::run_until_idle(&w.services, &settings)
+        .await
+        .unwrap();
+    for r in rows(class).await {
+        assert_eq!(r.step, lab::model::VmStep::Ready, "{r:?}");
+    }
+
+    let no_clone: Vec<String> = readme_privs()
+        .into_iter()
+        .filter(|p| p != "VM.Clone")
+        .collect();
+    let (id, secret) = token_with(&w, "NoClone", &no_clone, "noclone").await;
+    use_token(&w, &id, &secret).await;
+    let form = lab::model::ClassForm {
+        name: "Refused".into(),
+        ..form
+    };
+    let class = lab::classes::launch(&w.services, &teacher, &form)
+        .await
+        .unwrap();
+    lab::jobs::run_until_idle(&w.services, &settings)
+        .await
+        .unwrap();
+    let base = rows(class)
+        .await
+        .into_iter()
+        .find(|r| r.role == lab::model::VmRole::Base)
+        .unwrap();
+    assert_eq!(base.step, lab::model::VmStep::Failed);
+    let error = base.error.unwrap_or_default();
+    assert!(
+        error.contains("Permission check failed") && error.contains("VM.Clone"),
+        "{error}"
+    );
+}

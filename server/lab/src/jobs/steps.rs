@@ -3,6 +3,7 @@
 //! steps themselves (`make_vm`, `reimage`, `destroy`, `export` over a node shell; `clone_vm`
 //! through Proxmox's clone API, with `owner` telling our VMs from anyone else's). No step imports a kind.
 
+pub mod attempts;
 pub mod clone_vm;
 pub mod context;
 pub mod destroy;

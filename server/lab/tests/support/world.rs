@@ -144,3 +144,37 @@ pub async fn make_user(services: &Services, name: &str, role: Role) -> user::Mod
     .unwrap();
     auth::find_user(services, name).await.unwrap().unwrap()
 }
+
+/// Runs the queued jobs in a runner that dies at the `k`-th crash point (0-based) it reaches,
+/// as another process would: its own database connections, dropped when it dies (rolling
+/// back what they held open). Returns the point it died at.
+pub async fn crash_runner_at(
+    w: &SimWorld,
+    k: usize,
+    settings: &lab::jobs::JobSettings,
+) -> lab::jobs::FaultPoint {
+    use lab::jobs::{FaultAction, Faults, run_until_idle_with};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+    let count = Arc::new(AtomicUsize::new(0));
+    let crashed = Arc::new(Mutex::new(None));
+    let (count2, crashed2) = (count.clone(), crashed.clone());
+    let faults = Faults::new(move |p| {
+        if count2.fetch_add(1, Ordering::SeqCst) == k {
+            *crashed2.lock().unwrap() = Some(p.clone());
+            FaultAction::Crash
+        } else {
+            FaultAction::Go
+        }
+    });
+    let dying = Services::new(
+        lab::db::connect(&w.db_url).await.unwrap(),
+        AuthPolicy::default(),
+        w.services.secrets.clone(),
+    );
+    run_until_idle_with(&dying, settings, faults).await.unwrap();
+    dying.db.clone().close().await.unwrap();
+    drop(dying);
+    let at = crashed.lock().unwrap().clone();
+    at.expect("the crash point was reached")
+}

@@ -1,7 +1,7 @@
 //! Making one VM of a class with Proxmox's own clone (no node shell): `POST …/clone`, the
 //! task followed to its end, then `PUT …/config` (the row's MACs, CPU/RAM override, tags),
-//! and for the class base `POST …/template`. Retried a bounded number of times when the
-//! failure may pass; a VM that keeps failing is destroyed if it is ours.
+//! and for the class base `POST …/template`. Attempts and retries as [`super::attempts`]
+//! runs them; a VM that keeps failing is destroyed if it is ours.
 //!
 //! Crash safety: the row says `creating` before the clone is asked for, and `ready` is
 //! written with the VM's volids in one fenced UPDATE at the end. Proxmox's clone task goes
@@ -9,15 +9,15 @@
 //! finds the VM ours by the marker it was cloned with and carries on from there instead of
 //! cloning again; a clone Proxmox undid (its task failed) leaves nothing, and is redone.
 
+use super::attempts::attempt_vm;
 use super::context::Ctx;
 use super::destroy::destroy_vm;
 use super::owner::{description, exists_error, follow, owned, settle};
-use super::rows::{StepChange, set_step};
 use crate::Error;
 use crate::db::entity::class_vm;
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
-use crate::model::{VmRole, VmStep};
+use crate::model::VmRole;
 use crate::node::guest_config::{DiskKind, GuestConfig};
 use crate::pve::CloneSpec;
 use std::time::Duration;
@@ -42,80 +42,13 @@ pub async fn clone_vm(
     row: &class_vm::Model,
     from: &CloneSource,
 ) -> Result<(), JobError> {
-    if row.step.is_final() {
-        return Ok(());
-    }
-    run.checkpoint("start vm", Some(row.vmid)).await?;
-    let mut attempt = row.attempts;
-    loop {
-        // A full copy moves data on the node: it takes a node slot. A linked clone is a
-        // metadata step Proxmox does in about a second; it is bounded by the job's fan-out
-        // only, so a class is cloned as parallel as Proxmox allows (many clones of one
-        // stopped template share its lock).
-        let slot = match from.full {
-            true => Some(run.node_slot(row.cluster_id, &row.node).await),
-            false => None,
-        };
-        attempt += 1;
-        let txn = run.begin("vm creating", Some(row.vmid)).await?;
-        set_step(
-            &txn,
-            row.id,
-            VmStep::Creating,
-            StepChange {
-                attempts: Some(attempt),
-                ..StepChange::default()
-            },
-        )
-        .await?;
-        txn.commit().await?;
-        let error = match make(run, ctx, row, from).await {
-            Ok(disks) => {
-                let txn = run.begin("vm ready", Some(row.vmid)).await?;
-                set_step(
-                    &txn,
-                    row.id,
-                    VmStep::Ready,
-                    StepChange {
-                        disks: Some(disks),
-                        ..StepChange::default()
-                    },
-                )
-                .await?;
-                txn.commit().await?;
-                return Ok(());
-            }
-            Err(e) if e.is_interruption() => return Err(e),
-            Err(JobError::Retryable(e)) if attempt < run.settings.attempts => {
-                tracing::info!(vmid = row.vmid, attempt, error = %e, "retrying clone");
-                drop(slot);
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt as u32))).await;
-                continue;
-            }
-            Err(e) => e,
-        };
-        drop(slot);
-        tracing::warn!(vmid = row.vmid, error = %error, "clone failed; cleaning up");
-        if let Err(e) = destroy_vm(run, ctx, row, None).await {
-            if e.is_interruption() {
-                return Err(e);
-            }
-            tracing::warn!(vmid = row.vmid, error = %e, "cleanup of a failed clone failed");
-        }
-        let txn = run.begin("vm failed", Some(row.vmid)).await?;
-        set_step(
-            &txn,
-            row.id,
-            VmStep::Failed,
-            StepChange {
-                error: Some(error.to_string()),
-                ..StepChange::default()
-            },
-        )
-        .await?;
-        txn.commit().await?;
-        return Ok(());
-    }
+    // A full copy moves data on the node: it takes a node slot. A linked clone is a
+    // metadata step Proxmox does in about a second; it is bounded by the job's fan-out
+    // only, so a class is cloned as parallel as Proxmox allows (many clones of one stopped
+    // template share its lock).
+    let work = || make(run, ctx, row, from);
+    let clean = || destroy_vm(run, ctx, row, None);
+    attempt_vm(run, row, from.full, work, clean).await
 }
 
 /// One attempt, each part skipped when a resumed job finds it done. Returns the disk record.

@@ -1,6 +1,6 @@
 //! Making one VM of a class: its disks (overlays of the class's source, or blank), then its
-//! config (the moment it exists for PVE), in one idempotent node script; retried a bounded
-//! number of times when the failure may pass; cleaned up when it keeps failing.
+//! config (the moment it exists for PVE), in one idempotent node script; attempts, retries
+//! and clean-up as [`super::attempts`] runs them.
 //!
 //! Crash safety: the row says `creating` before the script runs, and `ready` is written
 //! together with the VM's disks in one fenced UPDATE after it. A runner that dies between
@@ -8,18 +8,17 @@
 //! what exists (the VMID guard accepts our own config, files appear by rename) instead of
 //! duplicating it.
 
+use super::attempts::attempt_vm;
 use super::context::Ctx;
 use super::disks::{Source, disk_record, new_volids};
-use super::rows::{StepChange, set_step};
 use crate::Error;
 use crate::db::entity::class_vm;
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
-use crate::model::{VmRole, VmStep};
+use crate::model::VmRole;
 use crate::node::guest_config::{DiskKind, GuestConfig, Rewrite, random_uuid, rewrite};
 use crate::node::{NodeOps, Script};
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// Makes the VM of `row` unless it is already final. `Ok` also when the VM failed for good
 /// (its row says so); `Err` only when the job must stop (cancelled before the VM began,
@@ -31,80 +30,18 @@ pub async fn make_vm(
     source: &GuestConfig,
     disks: &Source,
 ) -> Result<(), JobError> {
-    if row.step.is_final() {
-        return Ok(());
-    }
-    let vmid = row.vmid as u32;
-    let volids = new_volids(source, &ctx.class.storage, vmid);
-    // The last moment a cancel keeps this VM from being made; once its row says
-    // `creating`, it is finished (or cleaned up), so a cancel never leaves half a VM.
-    run.checkpoint("start vm", Some(row.vmid)).await?;
-    let mut attempt = row.attempts;
-    loop {
-        let slot = run.node_slot(row.cluster_id, &row.node).await;
-        attempt += 1;
-        let txn = run.begin("vm creating", Some(row.vmid)).await?;
-        set_step(
-            &txn,
-            row.id,
-            VmStep::Creating,
-            StepChange {
-                attempts: Some(attempt),
-                ..StepChange::default()
-            },
-        )
-        .await?;
-        txn.commit().await?;
-
+    let volids = new_volids(source, &ctx.class.storage, row.vmid as u32);
+    let work = || async {
         run.guard("make vm", Some(row.vmid)).await?;
-        let result = match vm_script(ctx, row, source, disks, &volids) {
-            Ok(script) => ctx.run_script(&script).await,
-            Err(e) => Err(e),
-        };
-        let error = match result {
-            Ok(_) => {
-                let txn = run.begin("vm ready", Some(row.vmid)).await?;
-                set_step(
-                    &txn,
-                    row.id,
-                    VmStep::Ready,
-                    StepChange {
-                        disks: Some(disk_record(&volids)),
-                        ..StepChange::default()
-                    },
-                )
-                .await?;
-                txn.commit().await?;
-                return Ok(());
-            }
-            Err(e) if e.is_interruption() => return Err(e),
-            Err(JobError::Retryable(e)) if attempt < run.settings.attempts => {
-                tracing::info!(vmid, attempt, error = %e, "retrying VM");
-                drop(slot);
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt as u32))).await;
-                continue;
-            }
-            Err(e) => e,
-        };
-        tracing::warn!(vmid, error = %error, "VM failed; cleaning up");
+        ctx.run_script(&vm_script(ctx, row, source, disks, &volids)?)
+            .await?;
+        Ok(disk_record(&volids))
+    };
+    let clean = || async {
         run.guard("clean up vm", Some(row.vmid)).await?;
-        if let Err(e) = cleanup(ctx, row, &volids).await {
-            tracing::warn!(vmid, error = %e, "cleanup of a failed VM failed");
-        }
-        let txn = run.begin("vm failed", Some(row.vmid)).await?;
-        set_step(
-            &txn,
-            row.id,
-            VmStep::Failed,
-            StepChange {
-                error: Some(error.to_string()),
-                ..StepChange::default()
-            },
-        )
-        .await?;
-        txn.commit().await?;
-        return Ok(());
-    }
+        cleanup(ctx, row, &volids).await
+    };
+    attempt_vm(run, row, true, work, clean).await
 }
 
 /// The script that makes one VM (its config text inside).
