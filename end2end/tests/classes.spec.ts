@@ -91,12 +91,18 @@ test("the teacher publishes and the student resets their VM", async ({ page, bro
   await expect(student.locator('[role="alert"]')).toHaveCount(0);
   // The teacher sees the reset go through on the class page.
   await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 30_000 });
-  // The fresh clone starts and its console opens.
-  await student.reload();
-  await ready(student);
+  // The fresh clone starts and its console opens. (The reset may not have been claimed when
+  // the teacher's page last polled; while Proxmox still clones, a start is refused with
+  // "VM is locked (clone)", so start once the VM is there.)
   const fresh = student.locator(`${VM_GRID} .vm-card`).filter({ hasText: "networking-101-student-1" });
-  await fresh.locator('button[data-action="start"]').click();
-  await expect(fresh.locator(".badge")).toHaveText("Running", { timeout: 40_000 });
+  await expect(async () => {
+    await student.reload();
+    await ready(student);
+    if ((await fresh.locator(".badge").textContent()) === "Stopped") {
+      await fresh.locator('button[data-action="start"]').click();
+    }
+    await expect(fresh.locator(".badge")).toHaveText("Running", { timeout: 15_000 });
+  }).toPass({ timeout: 60_000 });
   const [tab] = await Promise.all([student.context().waitForEvent("page"), fresh.locator("a[data-console]").click()]);
   await expect(tab.locator("#console-state")).toHaveText("Connected", { timeout: 15_000 });
   expect(errors).toEqual([]);

@@ -25,11 +25,31 @@ fn os_label(card: &VmCard) -> &'static str {
     }
 }
 
-fn os_icon(card: &VmCard) -> &'static str {
+/// The OS as a small inline SVG (no emoji: a machine's fonts may lack them).
+fn os_icon(card: &VmCard) -> impl IntoView {
     match os_label(card) {
-        "Windows" => "🪟",
-        "Linux" | "Linux container" => "🐧",
-        _ => "💻",
+        // Four panes.
+        "Windows" => view! {
+            <svg viewBox="0 0 16 16" width="20" height="20" fill="currentColor" focusable="false">
+                <rect x="1" y="1" width="6.5" height="6.5" /><rect x="8.5" y="1" width="6.5" height="6.5" />
+                <rect x="1" y="8.5" width="6.5" height="6.5" /><rect x="8.5" y="8.5" width="6.5" height="6.5" />
+            </svg>
+        }
+        .into_any(),
+        // A terminal prompt.
+        "Linux" | "Linux container" => view! {
+            <svg viewBox="0 0 16 16" width="20" height="20" fill="none" stroke="currentColor" stroke-width="1.5" focusable="false">
+                <rect x="1" y="2" width="14" height="12" rx="2" /><path d="M4 6l2.5 2L4 10M8 10.5h4" />
+            </svg>
+        }
+        .into_any(),
+        // A screen on a stand.
+        _ => view! {
+            <svg viewBox="0 0 16 16" width="20" height="20" fill="none" stroke="currentColor" stroke-width="1.5" focusable="false">
+                <rect x="1" y="2" width="14" height="9" rx="1.5" /><path d="M5.5 14.5h5M8 11v3.5" />
+            </svg>
+        }
+        .into_any(),
     }
 }
 

@@ -206,6 +206,34 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
     run_until_idle(&w.services, &settings()).await.unwrap();
     let after = config(&w, &student.node, student.vmid).await;
     assert_eq!(after["net0"], sc["net0"], "reset keeps the MAC");
+    // The fresh clone boots.
+    let upid = w
+        .pve_as_root(
+            Method::POST,
+            &format!("nodes/{}/qemu/{}/status/start", student.node, student.vmid),
+            &[],
+        )
+        .await["data"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = loop {
+        let s = w
+            .pve_as_root(
+                Method::GET,
+                &format!("nodes/{}/tasks/{upid}/status", student.node),
+                &[],
+            )
+            .await;
+        if s["data"]["status"] == "stopped" {
+            break s;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        status["data"]["exitstatus"], "OK",
+        "start of the clone: {status}"
+    );
     assert_exactly(&w, id, 5).await;
 
     // Publish: the teacher's VM becomes the base; students cloned from it again.
