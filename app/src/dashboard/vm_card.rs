@@ -26,7 +26,7 @@ fn os_label(card: &VmCard) -> &'static str {
 }
 
 /// The OS as a small inline SVG (no emoji: a machine's fonts may lack them).
-fn os_icon(card: &VmCard) -> impl IntoView {
+fn os_icon(card: &VmCard) -> impl IntoView + use<> {
     match os_label(card) {
         // Four panes.
         "Windows" => view! {
