@@ -16,7 +16,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-section() { printf '\n==> %s\n' "$*"; }
+# Each section's heading says how long the run has taken so far (CI stops at 90 minutes).
+section() { printf '\n==> %s  [%d min %02d s in]\n' "$*" $((SECONDS / 60)) $((SECONDS % 60)); }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Adds the counts of every "test result:" line of a cargo test log.
@@ -88,11 +89,11 @@ e2e() {
 section "cargo fmt --check"
 cargo fmt --all --check
 
-section "cargo leptos build (dev)"
-cargo leptos build
+section "dev build (scripts/site.sh)"
+scripts/site.sh
 
-# cargo-leptos builds with this flag in dev; giving the same to cargo lets the tests and
-# clippy reuse its artifacts instead of compiling every dependency a second time.
+# The dev build has this flag; giving the same to cargo lets the tests and clippy reuse its
+# artifacts instead of compiling every dependency a second time.
 export RUSTFLAGS="--cfg erase_components"
 
 section "browser flows (dev build, hydrated and without JavaScript)"
@@ -106,8 +107,8 @@ cargo test --workspace --exclude frontend 2>&1 | tee "$work/cargo-test.log" || s
 count_cargo "$work/cargo-test.log"
 [ "$status" -eq 0 ] || [ "$(grep -c '^test result:' "$work/cargo-test.log")" -gt 0 ] || failed=$((failed + 1))
 
-section "cargo leptos build --release, browser flow"
-(unset RUSTFLAGS; cargo leptos build --release)
+section "release build (scripts/site.sh --release), browser flow"
+scripts/site.sh --release
 e2e release-js "$CARGO_TARGET_DIR/release/proxlab" js
 
 section "clippy (native, then wasm)"
@@ -115,6 +116,6 @@ cargo clippy --workspace --exclude frontend --all-targets -- -D warnings
 cargo clippy -p frontend -p app --all-targets --features app/hydrate \
   --target wasm32-unknown-unknown -- -D warnings
 
-echo
+section "done"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,8 +1,6 @@
 # Sourced by run.sh and test.sh (`source scripts/setup.sh run|test`). Installs, once, what the
 # build needs, outside the clone so that every clone (and CI's fresh one) reuses it:
 #   - the wasm32 Rust target;
-#   - cargo-leptos 0.3.10 (0.3.11 needs rustc 1.96), built with `no_downloads` so a missing tool
-#     fails at once instead of trying GitHub;
 #   - wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock (not --locked: the
 #     registry mirror lags a few of its newest dependencies);
 #   - npm packages in end2end/ (Playwright, and binaryen's wasm-opt for release builds: never
@@ -18,10 +16,12 @@
 PROXLAB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PROXLAB_CACHE="${PROXLAB_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/proxlab}"
 PROXLAB_TOOLS="$PROXLAB_CACHE/tools"
-CARGO_LEPTOS_VERSION=0.3.10
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PROXLAB_CACHE/target}"
 export PATH="$PROXLAB_ROOT/end2end/node_modules/.bin:$PROXLAB_TOOLS/bin:$PATH"
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+# Leptos reads this at compile time (the wasm's file name in the hydration script); the same
+# value for every cargo command lets builds, tests and clippy share their artifacts.
+export LEPTOS_OUTPUT_NAME=proxlab
 mkdir -p "$PROXLAB_TOOLS" "$PROXLAB_CACHE/logs"
 
 setup_note() { echo "setup: $*" >&2; }
@@ -58,11 +58,6 @@ setup_rust() {
     setup_note "adding the wasm32-unknown-unknown Rust target (one time)"
     setup_quietly rustup-target rustup target add wasm32-unknown-unknown
   fi
-  if ! "$PROXLAB_TOOLS/bin/cargo-leptos" --version 2>/dev/null | grep -q " $CARGO_LEPTOS_VERSION\$"; then
-    setup_note "building cargo-leptos $CARGO_LEPTOS_VERSION (one time, about 11 minutes on 2 cores)"
-    setup_quietly cargo-leptos env -u CARGO_TARGET_DIR cargo install cargo-leptos --locked \
-      --version "$CARGO_LEPTOS_VERSION" --features no_downloads --root "$PROXLAB_TOOLS"
-  fi
   local wb
   wb="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$PROXLAB_ROOT/Cargo.lock")"
   if ! "$PROXLAB_TOOLS/bin/wasm-bindgen" --version 2>/dev/null | grep -q " $wb\$"; then
@@ -81,7 +76,7 @@ setup_npm() {
 }
 
 # noVNC and xterm.js (npm, versions pinned in frontend/package-lock.json) are served as static
-# files: copy what the pages load, with the licences, into public/vendor/, which cargo-leptos
+# files: copy what the pages load, with the licences, into public/vendor/, which scripts/site.sh
 # copies into the site. xterm.js ships a UMD build (lib/xterm.js) and an ES module
 # (lib/xterm.mjs, no imports of its own); terminal.js imports the module, and the UMD build
 # is copied too for anyone who wants a plain <script>.
