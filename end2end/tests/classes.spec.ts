@@ -33,14 +33,25 @@ test("a teacher runs the wizard and watches every VM get made", async ({ page })
   // The demo is a stock Proxmox (templates on local-lvm): Proxmox's own linked clones.
   await expect(page.locator("#plan-method")).toContainText("Proxmox linked clones");
   await expect(page.locator("#plan-method")).toContainText("LVM-Thin");
+  // local-lvm is node-local: every VM on the template's node, unless the teacher asks for a
+  // copy of the class base on each node; the review offers both ways.
+  const spread = page.locator("#plan-spread");
+  await expect(spread).toContainText("Every VM goes to");
+  await page.getByRole("button", { name: "Review with a copy of the base on each node" }).click();
+  await expect(spread).toContainText("A copy of the class base on");
+  await expect(review.locator(".blockers li")).toHaveCount(0);
+  await expect(review).toContainText(/class base, \d+(–\d+)? its cop(y|ies)/);
   await page.getByRole("button", { name: "Launch" }).click();
   await page.waitForURL(/\/classes\/\d+$/);
   classUrl = page.url();
   await ready(page);
   // Live progress: the page polls while the job runs, without a reload.
-  await expect(page.locator("#class-progress")).toHaveAttribute("data-percent", "100", { timeout: 60_000 });
+  await expect(page.locator("#class-progress")).toHaveAttribute("data-percent", "100", { timeout: 90_000 });
   await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 30_000 });
-  await expect(page.locator('#class-roster tr[data-step="ready"]')).toHaveCount(5);
+  // Three students, the teacher's VM, the class base and its copies on the other nodes.
+  const rosterRows = await page.locator("#class-roster tr[data-step]").count();
+  expect(rosterRows).toBeGreaterThan(5);
+  await expect(page.locator('#class-roster tr[data-step="ready"]')).toHaveCount(rosterRows);
   invite = (await page.locator("#invite-link").inputValue()).trim();
   expect(invite).toMatch(/^http:\/\/.+\/join\/[A-Za-z0-9_-]{43}$/);
   expect(errors).toEqual([]);
@@ -69,7 +80,7 @@ test("a new student registers through the invite link and gets a VM", async ({ p
 });
 
 test("the teacher publishes and the student resets their VM", async ({ page, browser }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(240_000);
   await demoSignIn(page, "teacher");
   await page.goto(classUrl);
   await ready(page);
@@ -77,9 +88,12 @@ test("the teacher publishes and the student resets their VM", async ({ page, bro
   await page.getByLabel("I understand that student changes are discarded").check();
   await page.getByRole("button", { name: "Publish" }).click();
   await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "true", { timeout: 10_000 });
-  await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 60_000 });
+  await expect(page.locator("#class-progress")).toHaveAttribute("data-active", "false", { timeout: 120_000 });
   await expect(page.locator("#class-progress .form-error")).toHaveCount(0);
-  await expect(page.locator('#class-roster tr[data-step="ready"]')).toHaveCount(5);
+  // Three students, the teacher's VM, the class base and its copies on the other nodes.
+  const rosterRows = await page.locator("#class-roster tr[data-step]").count();
+  expect(rosterRows).toBeGreaterThan(5);
+  await expect(page.locator('#class-roster tr[data-step="ready"]')).toHaveCount(rosterRows);
 
   const student = await browser.newPage();
   const violations = await watchPolicies(student.context());

@@ -76,6 +76,8 @@ fn Wizard() -> impl IntoView {
                                     {node_options}
                                 </select>
                             </label>
+                            <label class="check"><input type="checkbox" name="form[base_per_node]" id="base-per-node" />
+                                " A copy of the class base on each node (for templates on node-local storage such as local-lvm or local-zfs: lets the class spread over the nodes)"</label>
                         </fieldset>
                         <fieldset>
                             <legend>"5. Invite"</legend>
@@ -87,13 +89,18 @@ fn Wizard() -> impl IntoView {
                 }.into_any()
             })}
         </Transition>
-        {move || plan.value().get().and_then(Result::ok).map(|(form, p)| view! { <Review form p launch /> })}
+        {move || plan.value().get().and_then(Result::ok).map(|(form, p)| view! { <Review form p plan launch /> })}
         <FormError message=launch_error />
     }
 }
 
 #[component]
-fn Review(form: ClassForm, p: ClassPlan, launch: ServerAction<LaunchClass>) -> impl IntoView {
+fn Review(
+    form: ClassForm,
+    p: ClassPlan,
+    plan: ServerAction<PlanClass>,
+    launch: ServerAction<LaunchClass>,
+) -> impl IntoView {
     let blocked = !p.blockers.is_empty();
     let nodes = p
         .nodes
@@ -101,30 +108,85 @@ fn Review(form: ClassForm, p: ClassPlan, launch: ServerAction<LaunchClass>) -> i
         .map(|(n, c)| format!("{n}: {c}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let hidden = [
-        ("name", form.name.clone()),
-        ("description", form.description.clone()),
-        ("cluster_id", form.cluster_id.to_string()),
-        ("template_vmid", form.template_vmid.clone()),
-        ("students", form.students.clone()),
-        ("cores", form.cores.clone()),
-        ("memory_mb", form.memory_mb.clone()),
-        ("disk_gb", form.disk_gb.clone()),
-        ("pinned_node", form.pinned_node.clone()),
-        ("invite_days", form.invite_days.clone()),
-    ]
-    .into_iter()
-    .map(|(k, v)| view! { <input type="hidden" name=format!("form[{k}]") value=v /> })
-    .collect_view();
+    let fields = |base_per_node: String| {
+        [
+            ("name", form.name.clone()),
+            ("description", form.description.clone()),
+            ("cluster_id", form.cluster_id.to_string()),
+            ("template_vmid", form.template_vmid.clone()),
+            ("students", form.students.clone()),
+            ("cores", form.cores.clone()),
+            ("memory_mb", form.memory_mb.clone()),
+            ("disk_gb", form.disk_gb.clone()),
+            ("pinned_node", form.pinned_node.clone()),
+            ("invite_days", form.invite_days.clone()),
+            ("base_per_node", base_per_node),
+        ]
+        .into_iter()
+        .map(|(k, v)| view! { <input type="hidden" name=format!("form[{k}]") value=v /> })
+        .collect_view()
+    };
+    let hidden = fields(form.base_per_node.clone());
+    let copies = p.base_copies.len() as i32;
+    let vmids = format!(
+        "{} teacher, {}–{} students, {} class base{}",
+        p.vmid_base,
+        p.vmid_base + 1,
+        p.vmid_base + p.students as i32,
+        p.vmid_base + 99,
+        match copies {
+            0 => String::new(),
+            1 => format!(", {} its copy", p.vmid_base + 98),
+            n => format!(", {}–{} its copies", p.vmid_base + 99 - n, p.vmid_base + 98),
+        }
+    );
+    let spread = p.spread.clone().map(|o| {
+        let chosen = !p.base_copies.is_empty();
+        let toggled = fields(if chosen { String::new() } else { "on".into() });
+        let (text, button) = if chosen {
+            (
+                format!(
+                    "A copy of the class base on {} ({} each, about {} s each to copy over a 1 Gbit/s network, before their students are cloned); the teacher's VM and the class base stay on {}.",
+                    p.base_copies.join(", "),
+                    format_bytes(o.copy_bytes),
+                    o.copy_secs,
+                    o.template_node
+                ),
+                format!("Keep every VM on {}", o.template_node),
+            )
+        } else {
+            (
+                format!(
+                    "Every VM goes to {}: storage {} is on each node separately, and a linked clone stays on its base's node. To spread the class over {}, each other node first gets a copy of the class base: {} each, about {} s each over a 1 Gbit/s network.",
+                    o.template_node,
+                    p.storage,
+                    o.nodes.join(", "),
+                    format_bytes(o.copy_bytes),
+                    o.copy_secs
+                ),
+                "Review with a copy of the base on each node".to_owned(),
+            )
+        };
+        view! {
+            <dt>"Spread"</dt>
+            <dd id="plan-spread">{text}
+                <ActionForm action=plan attr:class="inline">
+                    {toggled}
+                    <button type="submit" id="toggle-spread">{button}</button>
+                </ActionForm>
+            </dd>
+        }
+    });
     view! {
         <section class="card review" id="class-review">
             <h2>"6. Review"</h2>
             <dl class="facts">
-                <dt>"VMIDs"</dt><dd>{format!("{} teacher, {}–{} students, {} class base", p.vmid_base, p.vmid_base + 1, p.vmid_base + p.students as i32, p.vmid_base + 99)}</dd>
+                <dt>"VMIDs"</dt><dd>{vmids}</dd>
                 <dt>"Nodes"</dt><dd>{nodes}</dd>
                 <dt>"Each VM"</dt><dd>{format!("{} vCPU, {} MiB{}{}", p.cores, p.memory_mb, if p.efi { ", UEFI" } else { "" }, if p.tpm { ", TPM" } else { "" })}</dd>
                 <dt>"Storage"</dt><dd>{format!("{}: needs about {}, {} free", p.storage, format_bytes(p.space_bytes), format_bytes(p.storage_avail))}</dd>
                 <dt>"Made as"</dt><dd id="plan-method">{p.method.map(|m| m.label()).unwrap_or("—")}<br /><small class="muted">{p.method_reason.clone()}</small></dd>
+                {spread}
             </dl>
             <ul class="warnings">{p.warnings.iter().map(|w| view! { <li>{w.clone()}</li> }).collect_view()}</ul>
             <ul class="blockers form-error" role="alert">{p.blockers.iter().map(|b| view! { <li>{b.clone()}</li> }).collect_view()}</ul>

@@ -26,6 +26,4 @@ pub use plan::{plan, targets};
 pub use templates::templates;
 pub use view::{detail, list};
 
-/// Roles of a VM in a class and their offset in the VMID block.
-pub const TEACHER_OFFSET: i32 = 0;
-pub const BASE_OFFSET: i32 = 99;
+pub use crate::model::{BASE_OFFSET, TEACHER_OFFSET};

@@ -13,8 +13,8 @@ pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
 };
 pub use class::{
-    ClassDetail, ClassForm, ClassPlan, ClassSummary, ClassVmView, DeployProgress, JoinView,
-    MAX_STUDENTS, TemplateChoice,
+    BASE_OFFSET, ClassDetail, ClassForm, ClassPlan, ClassSummary, ClassVmView, DeployProgress,
+    JoinView, MAX_STUDENTS, SpreadOffer, TEACHER_OFFSET, TemplateChoice,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};

@@ -5,8 +5,10 @@
 //! full-copy base (a template) and linked clones of it with the rows' MACs and our tags;
 //! reset keeps the MACs; publish, add, remove, respec and delete work; afterwards the
 //! block has exactly the rows' VMs and no storage holds a volume of the block that no row
-//! names. A runner killed at every crash point of a deployment resumes to exactly the
-//! requested VMs and no orphan volume.
+//! names. On node-local storage a class may have a copy of its base on each node it uses
+//! (cloned beside the template, migrated offline). A runner killed at every crash point of
+//! a deployment, with and without such copies, resumes to exactly the requested VMs and no
+//! orphan volume.
 
 #[path = "support/world.rs"]
 mod world;
@@ -95,7 +97,15 @@ async fn block_in_proxmox(w: &SimWorld, base: i32) -> (BTreeSet<i32>, BTreeSet<S
         .map(|v| v as i32)
         .collect();
     let mut volumes = BTreeSet::new();
-    for node in ["pve1", "pve2"] {
+    let nodes = w.pve_as_root(Method::GET, "nodes", &[]).await;
+    let online: Vec<&str> = nodes["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["status"] == "online")
+        .map(|n| n["node"].as_str().unwrap())
+        .collect();
+    for node in online {
         let list = w
             .pve_as_root(Method::GET, &format!("nodes/{node}/storage"), &[])
             .await;
@@ -152,12 +162,34 @@ async fn assert_exactly(w: &SimWorld, class_id: i32, vms: usize) {
     }
 }
 
-async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, spread: bool) {
+/// How a class is laid out over the nodes.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    /// Every VM on the template's node (node-local storage).
+    OneNode,
+    /// Spread freely (shared storage).
+    Shared,
+    /// Spread, with a copy of the base on each node that has students (node-local storage).
+    BasePerNode,
+}
+
+async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, layout: Layout) {
     let w = stock_world(extra, storage).await;
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
-    let f = form(&w, "Networks", 3);
+    let mut f = form(&w, "Networks", 3);
+    let plan = classes::plan(&w.services, &teacher, &f).await.unwrap();
+    assert_eq!(
+        plan.spread.is_some(),
+        layout != Layout::Shared,
+        "node-local storage offers a base per node: {plan:?}"
+    );
+    if layout == Layout::BasePerNode {
+        f.base_per_node = "on".into();
+    }
     let plan = classes::plan(&w.services, &teacher, &f).await.unwrap();
     assert!(plan.blockers.is_empty(), "{plan:?}");
+    let copies = plan.base_copies.len();
+    assert_eq!(copies > 0, layout == Layout::BasePerNode, "{plan:?}");
     assert_eq!(plan.method, Some(DeployMethod::LinkedClone), "{plan:?}");
     assert!(
         plan.method_reason.contains(plugin_word),
@@ -166,18 +198,42 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
     );
     let id = classes::launch(&w.services, &teacher, &f).await.unwrap();
     assert_eq!(run_until_idle(&w.services, &settings()).await.unwrap(), 1);
-    assert_exactly(&w, id, 5).await;
+    assert_exactly(&w, id, 5 + copies).await;
     let rs = rows(&w.services, id).await;
-    let base = rs.iter().find(|r| r.role == VmRole::Base).unwrap();
     let nodes: BTreeSet<&str> = rs.iter().map(|r| r.node.as_str()).collect();
-    assert_eq!(nodes.len() > 1, spread, "placement over nodes: {nodes:?}");
-    let bc = config(&w, &base.node, base.vmid).await;
-    assert_eq!(bc["template"].as_i64(), Some(1), "{bc}");
+    assert_eq!(
+        nodes.len() > 1,
+        layout != Layout::OneNode,
+        "placement over nodes: {nodes:?}"
+    );
+    // Every base (the class's own and its copies) is a template on its node, and every
+    // node with a student has one.
+    let bases: Vec<&class_vm::Model> = rs.iter().filter(|r| r.role == VmRole::Base).collect();
+    assert_eq!(bases.len(), 1 + copies);
+    for b in &bases {
+        let bc = config(&w, &b.node, b.vmid).await;
+        assert_eq!(bc["template"].as_i64(), Some(1), "{bc}");
+    }
+    if layout == Layout::BasePerNode {
+        for r in rs.iter().filter(|r| r.role == VmRole::Student) {
+            assert!(
+                bases.iter().any(|b| b.node == r.node),
+                "{r:?} has no base on its node"
+            );
+        }
+    }
+    // A student away from the template's node where there is one.
     let student = rs
         .iter()
-        .find(|r| r.role == VmRole::Student)
+        .filter(|r| r.role == VmRole::Student)
+        .max_by_key(|r| r.node != bases[bases.len() - 1].node || bases.len() == 1)
         .unwrap()
         .clone();
+    let base = bases
+        .iter()
+        .find(|b| b.node == student.node)
+        .copied()
+        .unwrap_or(bases[bases.len() - 1]);
     let sc = config(&w, &student.node, student.vmid).await;
     let net0 = sc["net0"].as_str().unwrap().to_ascii_uppercase();
     assert!(
@@ -234,24 +290,24 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
         status["data"]["exitstatus"], "OK",
         "start of the clone: {status}"
     );
-    assert_exactly(&w, id, 5).await;
+    assert_exactly(&w, id, 5 + copies).await;
 
     // Publish: the teacher's VM becomes the base; students cloned from it again.
     classes::publish(&w.services, &owner, id).await.unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    assert_exactly(&w, id, 5).await;
+    assert_exactly(&w, id, 5 + copies).await;
 
     // Add one, remove one, new CPU count.
     classes::add_students(&w.services, &owner, id, 1)
         .await
         .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    assert_exactly(&w, id, 6).await;
+    assert_exactly(&w, id, 6 + copies).await;
     classes::remove_vm(&w.services, &owner, id, student.vmid)
         .await
         .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    assert_exactly(&w, id, 5).await;
+    assert_exactly(&w, id, 5 + copies).await;
     classes::respec(&w.services, &owner, id, Some(3), None)
         .await
         .unwrap();
@@ -270,33 +326,64 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_lvm_thin_a_class_lives_its_whole_life_through_the_api() {
-    whole_life(vec![], "local-lvm", "LVM-Thin", false).await;
+    whole_life(vec![], "local-lvm", "LVM-Thin", Layout::OneNode).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_zfs_a_class_lives_its_whole_life_through_the_api() {
-    whole_life(vec![ExtraStorage::LocalZfs], "local-zfs", "ZFS", false).await;
+async fn on_lvm_thin_a_base_on_each_node_spreads_the_class() {
+    whole_life(vec![], "local-lvm", "LVM-Thin", Layout::BasePerNode).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_zfs_a_class_with_a_base_on_each_node_lives_its_whole_life() {
+    whole_life(
+        vec![ExtraStorage::LocalZfs],
+        "local-zfs",
+        "ZFS",
+        Layout::BasePerNode,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_ceph_rbd_a_class_spreads_over_nodes_and_lives_its_whole_life() {
-    whole_life(vec![ExtraStorage::Ceph], "ceph", "Ceph RBD", true).await;
+    whole_life(vec![ExtraStorage::Ceph], "ceph", "Ceph RBD", Layout::Shared).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_directory_without_a_path_a_class_is_cloned_through_the_api() {
-    whole_life(vec![], "local", "Directory", false).await;
+    whole_life(vec![], "local", "Directory", Layout::OneNode).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_runner_killed_at_every_crash_point_leaves_exactly_the_requested_vms() {
+    crash_everywhere(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_killed_while_copying_the_base_to_other_nodes_leaves_exactly_the_requested_vms() {
+    crash_everywhere(true).await;
+}
+
+/// A one-student class on LVM-thin (with a base per node: the student goes to another
+/// node, so the deployment also copies and migrates the base) is deployed once to count
+/// the crash points, then once more per point with the runner killed there.
+async fn crash_everywhere(base_per_node: bool) {
     let w = stock_world(vec![], "local-lvm").await;
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
+    let class_form = |name: &str| {
+        let mut f = form(&w, name, 1);
+        if base_per_node {
+            f.base_per_node = "on".into();
+        }
+        f
+    };
     let points: Arc<Mutex<Vec<FaultPoint>>> = Arc::default();
     let seen = points.clone();
-    let clean = classes::launch(&w.services, &teacher, &form(&w, "Clean", 1))
+    let clean = classes::launch(&w.services, &teacher, &class_form("Clean"))
         .await
         .unwrap();
+    let vms = if base_per_node { 4 } else { 3 };
     let faults = Faults::new(move |p| {
         seen.lock().unwrap().push(p.clone());
         FaultAction::Go
@@ -304,12 +391,21 @@ async fn a_runner_killed_at_every_crash_point_leaves_exactly_the_requested_vms()
     run_until_idle_with(&w.services, &settings(), faults)
         .await
         .unwrap();
-    assert_exactly(&w, clean, 3).await;
+    assert_exactly(&w, clean, vms).await;
     let total = points.lock().unwrap().len();
-    println!("{total} crash points in a 3-VM clone deployment");
+    println!("{total} crash points in a {vms}-VM clone deployment");
     assert!(total >= 3 * 5, "{:?}", points.lock().unwrap());
+    if base_per_node {
+        let migrations = points
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|p| format!("{p:?}").contains("migrate vm"))
+            .count();
+        assert_eq!(migrations, 1, "{:?}", points.lock().unwrap());
+    }
     for k in 0..total {
-        let id = classes::launch(&w.services, &teacher, &form(&w, &format!("Crash {k}"), 1))
+        let id = classes::launch(&w.services, &teacher, &class_form(&format!("Crash {k}")))
             .await
             .unwrap();
         let at = crash_runner_at(&w, k, &settings()).await;
@@ -324,6 +420,6 @@ async fn a_runner_killed_at_every_crash_point_leaves_exactly_the_requested_vms()
             1,
             "resumed after a crash at {at:?}"
         );
-        assert_exactly(&w, id, 3).await;
+        assert_exactly(&w, id, vms).await;
     }
 }

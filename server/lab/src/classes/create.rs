@@ -61,14 +61,43 @@ pub async fn launch(services: &Services, user: &user::Model, form: &ClassForm) -
         Err(e) => return Err(e.into()),
     };
     let count = checked.students as usize + 2;
+    let mut vms: Vec<(i32, VmRole, String, String)> = Vec::new();
     for (i, node) in placement.nodes.iter().enumerate().take(count) {
-        let (offset, role, name) = if i == 0 {
-            (TEACHER_OFFSET, VmRole::Teacher, format!("{prefix}-teacher"))
+        vms.push(if i == 0 {
+            (
+                TEACHER_OFFSET,
+                VmRole::Teacher,
+                format!("{prefix}-teacher"),
+                node.clone(),
+            )
         } else if i == count - 1 {
-            (BASE_OFFSET, VmRole::Base, format!("{prefix}-base"))
+            (
+                BASE_OFFSET,
+                VmRole::Base,
+                format!("{prefix}-base"),
+                node.clone(),
+            )
         } else {
-            (i as i32, VmRole::Student, format!("{prefix}-student-{i}"))
-        };
+            (
+                i as i32,
+                VmRole::Student,
+                format!("{prefix}-student-{i}"),
+                node.clone(),
+            )
+        });
+    }
+    // Copies of the base for other nodes take the offsets below the base's (the plan checked
+    // that they do not meet the students').
+    for (i, node) in placement.copies.iter().enumerate() {
+        let offset = BASE_OFFSET - 1 - i as i32;
+        vms.push((
+            offset,
+            VmRole::Base,
+            format!("{prefix}-base-{node}"),
+            node.clone(),
+        ));
+    }
+    for (offset, role, name, node) in vms {
         let vmid = plan.vmid_base + offset;
         let macs: Vec<String> = (0..placement.nics).map(|_| random_mac()).collect();
         class_vm::ActiveModel {
@@ -77,7 +106,7 @@ pub async fn launch(services: &Services, user: &user::Model, form: &ClassForm) -
             vmid: Set(vmid),
             role: Set(role),
             name: Set(sanitize_vm_name(&name, vmid as u32)),
-            node: Set(node.clone()),
+            node: Set(node),
             step: Set(VmStep::Queued),
             error: Set(None),
             attempts: Set(0),

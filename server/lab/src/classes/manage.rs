@@ -221,8 +221,11 @@ pub async fn add_students(
             None => per_node.push((r.node.clone(), 1)),
         }
     }
-    if per_node.is_empty() {
-        per_node.push((base.node.clone(), 0));
+    // A node with a base (the class's own, or a copy on node-local storage) can take VMs.
+    for b in rows.iter().filter(|r| r.role == VmRole::Base) {
+        if !per_node.iter().any(|(n, _)| *n == b.node) {
+            per_node.push((b.node.clone(), 0));
+        }
     }
     let prefix = sanitize_vm_name(&class.name, class.vmid_base as u32);
     let at = now();
@@ -435,9 +438,11 @@ pub async fn import(
                 .unwrap_or_default();
         }
         let offset = v.vmid - vmid_base;
+        // A template elsewhere in the block is a copy of the base on another node.
         let role = match offset {
             0 => VmRole::Teacher,
             99 => VmRole::Base,
+            _ if v.template => VmRole::Base,
             _ => VmRole::Student,
         };
         rows.push((v.clone(), role, parsed.macs().join(","), disks.join(",")));

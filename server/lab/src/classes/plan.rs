@@ -6,7 +6,9 @@ use super::method;
 use super::templates::ensure_offered;
 use crate::access::ensure_teacher;
 use crate::db::entity::{class, cluster, user, vm};
-use crate::model::{ClassForm, ClassPlan, DeployMethod, MAX_STUDENTS, MAX_VMID, MIN_VMID};
+use crate::model::{
+    ClassForm, ClassPlan, DeployMethod, MAX_STUDENTS, MAX_VMID, MIN_VMID, SpreadOffer,
+};
 use crate::node::guest_config::{DiskKind, GuestConfig, split_volid};
 use crate::pve::{self, GuestKind};
 use crate::{Error, Result, Services, clusters};
@@ -14,6 +16,9 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::BTreeSet;
 
 const MIB: i64 = 1 << 20;
+/// What an offline migration moves per second on a 1 Gbit/s network (the review's estimate
+/// for a copy of the class base; pvesim models the same).
+const MIGRATION_BYTES_PER_SEC: i64 = 110 * MIB;
 /// A fresh qcow2 overlay, EFI vars and TPM state take well under this per VM.
 const PER_VM_BYTES: i64 = 8 * MIB;
 /// VMIDs below `LOWEST_BLOCK * 100` are left to hand-made guests.
@@ -33,6 +38,8 @@ pub(crate) struct Checked {
     pub disk_gb: Option<u32>,
     pub pinned_node: Option<String>,
     pub invite_days: Option<u32>,
+    /// A copy of the class base on each node the class uses (node-local storage).
+    pub base_per_node: bool,
 }
 
 fn number(text: &str, what: &str, range: std::ops::RangeInclusive<u32>) -> Result<Option<u32>> {
@@ -100,6 +107,7 @@ impl Checked {
             disk_gb,
             pinned_node,
             invite_days,
+            base_per_node: !form.base_per_node.trim().is_empty(),
         })
     }
 }
@@ -110,6 +118,8 @@ pub(crate) struct Placement {
     pub plan: ClassPlan,
     /// Node of each VM: index 0 teacher, 1..=n students, last the class base.
     pub nodes: Vec<String>,
+    /// Nodes that get a copy of the class base.
+    pub copies: Vec<String>,
     pub template_node: Option<String>,
     pub nics: usize,
     pub method: DeployMethod,
@@ -285,19 +295,44 @@ pub(crate) async fn place(
             plan.blockers.push(format!("Node {pin} is not online."));
         }
     }
+    // Node-local storage: a linked clone stays on its base's node, so either every VM goes
+    // to the template's node, or each other node first gets a copy of the class base.
+    let mut spread = false;
     if !shared {
         if let Some(tn) = &template_node {
-            if c.pinned_node.as_ref().is_some_and(|p| p != tn) {
-                plan.blockers.push(format!(
-                    "The template's disk is on node-local storage '{storage}' of {tn}: pin {tn}, or move the template to shared storage."
-                ));
+            let others: Vec<String> = nodes
+                .iter()
+                .filter(|n| &n.node != tn)
+                .map(|n| n.node.clone())
+                .collect();
+            if method.is_clone() && !others.is_empty() {
+                plan.spread = Some(SpreadOffer {
+                    template_node: tn.clone(),
+                    nodes: std::iter::once(tn.clone()).chain(others).collect(),
+                    copy_bytes: disk_bytes,
+                    copy_secs: (disk_bytes / MIGRATION_BYTES_PER_SEC) as u32 + 2,
+                });
             }
-            if candidates.len() > 1 {
-                plan.warnings.push(format!(
-                    "Storage '{storage}' is not shared: every VM goes to {tn}. Use shared storage to spread the class over nodes."
-                ));
+            spread = c.base_per_node && plan.spread.is_some();
+            if !spread {
+                if c.pinned_node.as_ref().is_some_and(|p| p != tn) {
+                    plan.blockers.push(format!(
+                        "The template's disk is on node-local storage '{storage}' of {tn}: pin {tn}{}, or move the template to shared storage.",
+                        if plan.spread.is_some() { ", ask for a copy of the class base on each node" } else { "" }
+                    ));
+                }
+                if candidates.len() > 1 {
+                    plan.warnings.push(format!(
+                        "Storage '{storage}' is not shared: every VM goes to {tn}.{}",
+                        if plan.spread.is_some() {
+                            " A copy of the class base on each node spreads the class."
+                        } else {
+                            " Use shared storage to spread the class over nodes."
+                        }
+                    ));
+                }
+                candidates.retain(|n| &n.node == tn);
             }
-            candidates.retain(|n| &n.node == tn);
         } else {
             candidates.truncate(1);
         }
@@ -321,6 +356,8 @@ pub(crate) async fn place(
     }
 
     // Spread by free memory (then free CPU): each VM goes to the node with the most left.
+    // With a base per node, the teacher's VM and the class base stay on the template's node
+    // (full copies of a node-local template), wherever the students go.
     let total = c.students as usize + 2;
     let mut free: Vec<(String, i64, f64)> = candidates
         .iter()
@@ -333,17 +370,39 @@ pub(crate) async fn place(
         })
         .collect();
     let mut placed = Vec::with_capacity(total);
-    for _ in 0..total {
-        let Some(best) = free
-            .iter_mut()
-            .max_by(|a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2)))
-        else {
+    for i in 0..total {
+        let fixed = template_node
+            .as_ref()
+            .filter(|_| spread && (i == 0 || i + 1 == total));
+        if let Some(tn) = fixed
+            && !free.iter().any(|f| &f.0 == tn)
+        {
+            placed.push(tn.clone());
+            continue;
+        }
+        let Some(best) = (match fixed {
+            Some(tn) => free.iter_mut().find(|f| &f.0 == tn),
+            None => free
+                .iter_mut()
+                .max_by(|a, b| a.1.cmp(&b.1).then(a.2.total_cmp(&b.2))),
+        }) else {
             break;
         };
         best.1 -= mem;
         best.2 -= f64::from(plan.cores);
         placed.push(best.0.clone());
     }
+    let mut copies: Vec<String> = Vec::new();
+    if spread && let Some(tn) = &template_node {
+        for n in placed.iter().skip(1).take(c.students as usize) {
+            if n != tn && !copies.contains(n) {
+                copies.push(n.clone());
+            }
+        }
+        check_copies(&client, c, &mut plan, &placed, &copies, disk_bytes, method).await;
+    }
+    plan.space_bytes += disk_bytes * copies.len() as i64;
+    plan.base_copies = copies.clone();
     let needed: i64 = mem * total as i64;
     let available: i64 = candidates
         .iter()
@@ -393,10 +452,53 @@ pub(crate) async fn place(
     Ok(Placement {
         plan,
         nodes: placed,
+        copies,
         template_node,
         nics,
         method,
     })
+}
+
+/// A base per node: the VMID block must hold the copies beside the students, and each copy's
+/// node must have the class's storage with room for the copy and the VMs cloned from it.
+async fn check_copies(
+    client: &pve::Client,
+    c: &Checked,
+    plan: &mut ClassPlan,
+    placed: &[String],
+    copies: &[String],
+    disk_bytes: i64,
+    method: DeployMethod,
+) {
+    if c.students as usize + copies.len() > MAX_STUDENTS as usize {
+        plan.blockers.push(format!(
+            "A VMID block holds {MAX_STUDENTS} student VMs and copies of the class base together; \
+             {} students and {} copies do not fit.",
+            c.students,
+            copies.len()
+        ));
+    }
+    let per_vm = match method {
+        DeployMethod::FullClone => disk_bytes,
+        _ => PER_VM_BYTES,
+    };
+    for node in copies {
+        let vms = placed.iter().filter(|n| *n == node).count() as i64;
+        let need = disk_bytes + per_vm * vms;
+        match client.storage_status(node, &plan.storage).await {
+            Ok(s) if (s.avail as i64) < need => plan.blockers.push(format!(
+                "Storage '{}' on {node} has {} MiB free; its copy of the class base and {vms} VM(s) need about {} MiB.",
+                plan.storage,
+                s.avail as i64 / MIB,
+                need / MIB
+            )),
+            Ok(_) => {}
+            Err(e) => plan.blockers.push(format!(
+                "Storage '{}' cannot be used on {node} ({e}); pin the class to a node that has it.",
+                plan.storage
+            )),
+        }
+    }
 }
 
 /// Enabled clusters with the nodes the inventory knows, for the wizard's choices.

@@ -127,15 +127,8 @@ pub(crate) const FEATURES: &[Feature] = &[
         realm_only: false,
     },
     Feature {
-        breaks: "VMs cannot be reset to their baseline (Proxmox snapshots)",
-        // `rollback` takes `VM.Snapshot` or `VM.Snapshot.Rollback`; taking the baseline
-        // needs `VM.Snapshot`, which therefore covers both.
-        needs: &[vms(&["VM.Snapshot"])],
-        realm_only: false,
-    },
-    Feature {
-        breaks: "classes spread over several nodes get no per-node base copies \
-                 (Proxmox migrations)",
+        breaks: "classes on node-local storage cannot get a copy of their base on each \
+                 node (Proxmox migrations)",
         needs: &[vms(&["VM.Migrate"])],
         realm_only: false,
     },

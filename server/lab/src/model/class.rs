@@ -7,6 +7,12 @@ use serde::{Deserialize, Serialize};
 /// Most student VMs a class can have (VMIDs `P01..=P98`).
 pub const MAX_STUDENTS: u32 = 98;
 
+/// Roles of a VM in a class and their offset in the VMID block: the teacher's VM first,
+/// students from 1 up, the class base last. Copies of the base on other nodes (a class on
+/// node-local storage spread over nodes) take the free offsets from 98 down.
+pub const TEACHER_OFFSET: i32 = 0;
+pub const BASE_OFFSET: i32 = 99;
+
 /// The wizard's answers. Text fields as typed; the server checks everything.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassForm {
@@ -32,6 +38,10 @@ pub struct ClassForm {
     /// Empty: the invite never expires.
     #[serde(default)]
     pub invite_days: String,
+    /// Non-empty (a ticked box sends "on"): on node-local storage, a copy of the class base
+    /// on each node the class uses, so its VMs can spread over the nodes.
+    #[serde(default)]
+    pub base_per_node: String,
 }
 
 /// A template the wizard offers (from the inventory: instant, no Proxmox call).
@@ -68,9 +78,28 @@ pub struct ClassPlan {
     /// How the VMs would be made, and why that way (`None` until a storage is known).
     pub method: Option<DeployMethod>,
     pub method_reason: String,
+    /// A class on node-local storage with other nodes online: what spreading it would take.
+    pub spread: Option<SpreadOffer>,
+    /// Nodes that get a copy of the class base (the form asked for a base per node).
+    pub base_copies: Vec<String>,
     pub warnings: Vec<String>,
     /// Reasons the plan cannot run; Launch is refused while there are any.
     pub blockers: Vec<String>,
+}
+
+/// The choice the review step offers for a class on node-local storage: keep every VM on the
+/// template's node, or first put a copy of the class base on each node.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpreadOffer {
+    pub template_node: String,
+    /// Online nodes the class could use (the template's node first).
+    pub nodes: Vec<String>,
+    /// Space one copy takes on its node (the template's disks).
+    pub copy_bytes: i64,
+    /// Time one copy takes to reach its node at 1 Gbit/s (Proxmox's offline migration sends
+    /// the whole disk); the copies leave the template's node one after another in the worst
+    /// case, beside the class base's own full copy.
+    pub copy_secs: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

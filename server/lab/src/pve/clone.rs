@@ -7,6 +7,11 @@
 //! failure); `storage` and `format` are refused for linked clones; a clone of a stopped
 //! template takes a *shared* lock, so several clones of one base may run at once; the task's
 //! UPID names the *source* VMID. Every clone gets fresh MACs, `smbios1` uuid and `vmgenid`.
+//! A clone goes to another node only when every disk of the source is on shared storage
+//! ("can't clone VM to node '…' (VM uses local storage)"); from node-local storage a copy
+//! reaches another node by offline migration (`POST …/migrate`, `QemuMigrate.pm`: the local
+//! volumes are copied with `storage_migrate`, to `targetstorage` if given; a base that linked
+//! clones use, or a linked clone itself, cannot be migrated).
 
 use super::client::{Client, seg};
 use super::error::Error;
@@ -59,6 +64,19 @@ impl Client {
     pub async fn make_template(&self, node: &str, vmid: u32) -> Result<String, Error> {
         let path = format!("nodes/{}/qemu/{vmid}/template", seg(node));
         upid(self.request(Method::POST, &path, None).await?, "template")
+    }
+
+    /// Starts an offline migration of stopped QEMU guest `vmid` from `node` to `target`;
+    /// returns the task's UPID (it runs on `node`). Its local disks are copied to the storage
+    /// of the same name on `target` (no `targetstorage`: a mapping to another storage would
+    /// also need `VM.Config.Disk`, `migrate_vm`'s storage-map check).
+    pub async fn migrate_vm(&self, node: &str, vmid: u32, target: &str) -> Result<String, Error> {
+        let path = format!("nodes/{}/qemu/{vmid}/migrate", seg(node));
+        let form = [("target", target)];
+        upid(
+            self.request(Method::POST, &path, Some(&form)).await?,
+            "migrate",
+        )
     }
 
     /// The last `lines` lines of a task's log (`GET …/tasks/{upid}/log`), oldest first.

@@ -3,7 +3,7 @@
 //! `migrate_vm`, `QemuMigrate.pm` `scan_local_volumes`/`phase1`).
 //!
 //! Before the task: `VM.Migrate` on the guest, `target is local node.`, an unknown node,
-//! the config lock, `can't migrate running VM without --online`, and for `targetstorage`
+//! the config lock (the task holds `lock: migrate` while it runs), `can't migrate running VM without --online`, and for `targetstorage`
 //! (one storage, or `source:target` pairs) `Datastore.AllocateSpace` on each target storage
 //! that must hold images. In the task, each volume on node-local storage is checked as
 //! `scan_local_volumes` does: a base that linked clones use ("referenced by linked
@@ -74,6 +74,14 @@ pub(crate) fn migrate(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult {
         })
         .sum();
     let secs = 2.0 + bytes as f64 / (110.0 * 1024.0 * 1024.0);
+    // `phase1` writes `lock: migrate` into the config for the migration's length, and
+    // `phase1_cleanup` removes it again if the migration fails.
+    let mut locked = g.conf.clone();
+    locked.main.insert("lock".into(), "migrate".into());
+    inner
+        .store
+        .write(vmid, node, Kind::Qemu, &locked)
+        .map_err(|e| ApiError::msg(e.to_string()))?;
     let source = node.to_string();
     let started = cx.st.now();
     let upid = spawn(
@@ -87,6 +95,13 @@ pub(crate) fn migrate(cx: &Cx, node: &str, kind: Kind, vmid: u32) -> ApiResult {
         Box::new(move |inner: &mut Inner, st: &State| {
             let mut log = Vec::new();
             let result = run(inner, &mut log, vmid, &source, &target, &map);
+            if result.is_err()
+                && let Some(g) = inner.store.get(vmid).cloned()
+            {
+                let mut conf = g.conf;
+                conf.main.remove("lock");
+                let _ = inner.store.write(vmid, &source, Kind::Qemu, &conf);
+            }
             // AbstractMigrate: every line stamped; an error ends as "migration aborted".
             let now = st.now();
             let stamp = log_time(now);
@@ -221,6 +236,7 @@ fn run(
         log.push("copying local disk images".into());
     }
     let mut conf = g.conf.clone();
+    conf.main.remove("lock");
     for (s, volname) in &volumes {
         let volid = format!("{}:{volname}", s.id);
         let to_id = map

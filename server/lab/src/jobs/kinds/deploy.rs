@@ -4,7 +4,9 @@
 //!   backing chain);
 //! - Proxmox clones: the class base and the teacher's VM are full copies of the template
 //!   (in parallel; the base then becomes a template), the students linked (or, on plain
-//!   LVM, full) clones of the class base.
+//!   LVM, full) clones of the class base. A class on node-local storage spread over nodes
+//!   has a copy of the base on each other node (a full copy migrated there), and each
+//!   student is cloned from the base on its own node.
 //!
 //! Students are made in parallel, bounded per node (`NodeSlots`), each VM in one idempotent
 //! step; the class is `ready` with the teacher's VM given to its owner in one transaction.
@@ -19,7 +21,7 @@ use crate::jobs::steps::disks::{Source, data_disk_paths, source_config};
 use crate::jobs::steps::export::export_disks;
 use crate::jobs::steps::fan_out::fan_out;
 use crate::jobs::steps::make_vm::make_vm;
-use crate::jobs::steps::rows::{StepChange, mark_class, ready_base, set_step};
+use crate::jobs::steps::rows::{StepChange, base_for, mark_class, ready_bases, set_step};
 use crate::model::{DeployMethod, VmRole, VmStep};
 use crate::node::guest_config::DiskKind;
 use crate::{Error, inventory};
@@ -85,7 +87,7 @@ async fn deploy_overlays(
     {
         r?;
     }
-    let base = ready_base(run, rows).await?;
+    let base = ready_bases(run, rows).await?.swap_remove(0);
     // Students sit on the class base.
     let student_source = match &exports {
         Source::Overlay(_) => Source::Overlay(data_disk_paths(ctx, &base)?),
@@ -107,8 +109,9 @@ async fn deploy_clones(run: &JobRun, ctx: &Ctx, rows: &[class_vm::Model]) -> Res
             "A class made by Proxmox clones needs a template.".into(),
         )));
     };
-    // The base (then a template) and the teacher's VM: full copies of the template, at once
-    // (a clone of a stopped template takes Proxmox's shared lock).
+    // The base (then a template), its copies for other nodes and the teacher's VM: full
+    // copies of the template, at once (a clone of a stopped template takes Proxmox's shared
+    // lock); a copy then migrates to its node.
     let template = CloneSource {
         vmid: tid as u32,
         node: tnode,
@@ -120,16 +123,25 @@ async fn deploy_clones(run: &JobRun, ctx: &Ctx, rows: &[class_vm::Model]) -> Res
     {
         r?;
     }
-    let base = ready_base(run, rows).await?;
-    let from = CloneSource {
-        vmid: base.vmid as u32,
-        node: base.node.clone(),
-        full: ctx.class.method == DeployMethod::FullClone,
-    };
-    let work: Vec<_> = rows
+    let bases = ready_bases(run, rows).await?;
+    // Each student from the base on its node.
+    let full = ctx.class.method == DeployMethod::FullClone;
+    let sources: Vec<(&class_vm::Model, CloneSource)> = rows
         .iter()
         .filter(|r| r.role == VmRole::Student)
-        .map(|r| clone_vm(run, ctx, r, &from))
+        .map(|r| {
+            let base = base_for(&bases, &r.node);
+            let from = CloneSource {
+                vmid: base.vmid as u32,
+                node: base.node.clone(),
+                full,
+            };
+            (r, from)
+        })
+        .collect();
+    let work: Vec<_> = sources
+        .iter()
+        .map(|(r, from)| clone_vm(run, ctx, r, from))
         .collect();
     fan_out(run, work).await
 }

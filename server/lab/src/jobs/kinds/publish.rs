@@ -6,8 +6,9 @@
 //!   Never `qemu-img rebase -u` onto different content.
 //! - Proxmox clones: the students (linked clones of the old base) are destroyed first, then
 //!   the old base; the new base is a full copy of the teacher's VM (itself a full copy, so it
-//!   never depends on the base it replaces), made a template; the students are cloned from
-//!   it. Proxmox refuses to remove a base with linked clones, and this order never asks it
+//!   never depends on the base it replaces), made a template (and so are its copies for
+//!   other nodes, for a class spread over node-local storage); the students are cloned from
+//!   the base on their node. Proxmox refuses to remove a base with linked clones, and this order never asks it
 //!   to. Each part is idempotent, so a resumed job redoes what it cannot tell was done.
 
 use crate::Error;
@@ -22,7 +23,7 @@ use crate::jobs::steps::export::export_disks;
 use crate::jobs::steps::fan_out::fan_out;
 use crate::jobs::steps::reimage::reimage;
 use crate::jobs::steps::rows::{
-    StepChange, current_node, mark_class, ready_base, reload, set_step,
+    StepChange, base_for, current_node, mark_class, ready_bases, reload, set_step,
 };
 use crate::model::{DeployMethod, VmRole, VmStep};
 use crate::node::{NodeOps, Script};
@@ -126,25 +127,26 @@ async fn publish_clones(
     ctx: &Ctx,
     rows: &[class_vm::Model],
 ) -> Result<Outcome, JobError> {
-    let role = |role: VmRole| {
-        rows.iter().find(|r| r.role == role).ok_or_else(|| {
-            JobError::Permanent(Error::Invalid(format!("The class has no {role} VM.")))
-        })
-    };
-    let teacher = role(VmRole::Teacher)?;
-    let base = role(VmRole::Base)?;
+    let teacher = rows
+        .iter()
+        .find(|r| r.role == VmRole::Teacher)
+        .ok_or_else(|| {
+            JobError::Permanent(Error::Invalid("The class has no teacher VM.".into()))
+        })?;
     if teacher.step != VmStep::Ready {
         return Err(JobError::Permanent(Error::Invalid(
             "The class's teacher VM is not ready.".into(),
         )));
     }
+    // The base and its copies on other nodes.
+    let bases: Vec<&class_vm::Model> = rows.iter().filter(|r| r.role == VmRole::Base).collect();
     let students: Vec<&class_vm::Model> = rows
         .iter()
         .filter(|r| r.role == VmRole::Student && r.step != VmStep::Cancelled)
         .collect();
     let txn = run.begin("publishing", None).await?;
     mark_class(&txn, ctx.class.id, "publishing").await?;
-    for r in students.iter().copied().chain([base]) {
+    for r in students.iter().chain(&bases) {
         set_step(&txn, r.id, VmStep::Queued, StepChange::default()).await?;
     }
     txn.commit().await?;
@@ -152,39 +154,60 @@ async fn publish_clones(
     // 1. The teacher's VM stopped, so the copy is consistent.
     let node = current_node(&run.services, teacher).await?;
     ctx.ensure_stopped(run, &node, teacher.vmid as u32).await?;
-    // 2. Nothing uses the old base any more: its clones go, then it.
+    // 2. Nothing uses the old bases any more: their clones go, then they.
     let gone: Vec<_> = students
         .iter()
         .map(|s| destroy_vm(run, ctx, s, None))
         .collect();
     fan_out(run, gone).await?;
-    destroy_vm(run, ctx, base, None).await?;
-    // 3. The new base: a full copy of the teacher's VM, then a template.
-    let base = reload(&run.services, base)
-        .await?
-        .ok_or_else(|| JobError::Permanent(Error::NotFound("the class base's row".into())))?;
+    let gone: Vec<_> = bases
+        .iter()
+        .map(|b| destroy_vm(run, ctx, b, None))
+        .collect();
+    fan_out(run, gone).await?;
+    // 3. The new bases: full copies of the teacher's VM (a copy for another node migrates
+    //    there), then templates.
     let from_teacher = CloneSource {
         vmid: teacher.vmid as u32,
         node,
         full: true,
     };
-    clone_vm(run, ctx, &base, &from_teacher).await?;
-    let base = ready_base(run, rows).await?;
-    // 4. The students from it.
-    let from = CloneSource {
-        vmid: base.vmid as u32,
-        node: base.node.clone(),
-        full: ctx.class.method == DeployMethod::FullClone,
-    };
     let mut fresh = Vec::new();
+    for b in &bases {
+        fresh.push(
+            reload(&run.services, b).await?.ok_or_else(|| {
+                JobError::Permanent(Error::NotFound("the class base's row".into()))
+            })?,
+        );
+    }
+    fan_out(
+        run,
+        fresh
+            .iter()
+            .map(|b| clone_vm(run, ctx, b, &from_teacher))
+            .collect(),
+    )
+    .await?;
+    let bases = ready_bases(run, rows).await?;
+    // 4. Each student from the base on its node.
+    let full = ctx.class.method == DeployMethod::FullClone;
+    let mut work = Vec::new();
     for s in &students {
         if let Some(r) = reload(&run.services, s).await? {
-            fresh.push(r);
+            let base = base_for(&bases, &r.node);
+            let from = CloneSource {
+                vmid: base.vmid as u32,
+                node: base.node.clone(),
+                full,
+            };
+            work.push((r, from));
         }
     }
     fan_out(
         run,
-        fresh.iter().map(|s| clone_vm(run, ctx, s, &from)).collect(),
+        work.iter()
+            .map(|(s, from)| clone_vm(run, ctx, s, from))
+            .collect(),
     )
     .await?;
     let failed = class_vm::Entity::find()

@@ -13,8 +13,8 @@ use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::data_disk_paths;
 use crate::jobs::steps::reimage::reimage;
-use crate::jobs::steps::rows::{StepChange, reload, set_step};
-use crate::model::{DeployMethod, VmRole, VmStep};
+use crate::jobs::steps::rows::{StepChange, base_for, ready_bases, reload, set_step};
+use crate::model::{DeployMethod, VmStep};
 
 pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
     let vmid = run.job_vmid()?;
@@ -24,12 +24,9 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
         .iter()
         .find(|r| r.vmid == vmid)
         .ok_or_else(|| JobError::Permanent(Error::NotFound(format!("VM {vmid}"))))?;
-    let base = rows
-        .iter()
-        .find(|r| r.role == VmRole::Base && r.step == VmStep::Ready)
-        .ok_or_else(|| {
-            JobError::Permanent(Error::Invalid("The class base is not ready.".into()))
-        })?;
+    let bases = ready_bases(run, &rows).await?;
+    // The base on the VM's node (a copy, for a class spread over node-local storage).
+    let base = base_for(&bases, &row.node);
     if ctx.class.method.is_clone() {
         reclone(run, &ctx, row, base).await?;
     } else {

@@ -8,11 +8,16 @@
 //! on without us, so a resumed job first [`settle`]s (waits out a clone under way), then
 //! finds the VM ours by the marker it was cloned with and carries on from there instead of
 //! cloning again; a clone Proxmox undid (its task failed) leaves nothing, and is redone.
+//!
+//! A copy of the class base for another node (node-local storage) is cloned on the source's
+//! node and then migrated offline; a resumed job looks for it on both nodes, waiting out a
+//! migration under way (`lock: migrate`), and carries on from where it is.
 
 use super::attempts::attempt_vm;
 use super::context::Ctx;
 use super::destroy::destroy_vm;
-use super::owner::{description, exists_error, follow, owned, settle};
+use super::owner::{description, exists_error, follow, locate, owned, settle};
+use super::rows::is_base_copy;
 use crate::Error;
 use crate::db::entity::class_vm;
 use crate::jobs::error::JobError;
@@ -59,16 +64,24 @@ async fn make(
     from: &CloneSource,
 ) -> Result<String, JobError> {
     let vmid = row.vmid as u32;
+    // A copy of the base for another node: node-local disks cannot be cloned across nodes,
+    // so it is cloned beside its source and then migrated.
+    let moves = is_base_copy(&ctx.class, row) && row.node != from.node;
+    let nodes: Vec<&str> = if moves {
+        vec![row.node.as_str(), from.node.as_str()]
+    } else {
+        vec![row.node.as_str()]
+    };
     run.guard("read config", Some(row.vmid)).await?;
-    let mut config = settle(ctx, &row.node, vmid).await?;
-    if config.is_none() {
+    let mut found = locate(ctx, &nodes, vmid).await?;
+    if found.is_none() {
         run.guard("clone vm", Some(row.vmid)).await?;
         let text = description(row);
         let spec = CloneSpec {
             newid: vmid,
             name: &row.name,
             description: &text,
-            target: &row.node,
+            target: if moves { &from.node } else { &row.node },
             full: from.full,
             storage: from.full.then_some(ctx.class.storage.as_str()),
         };
@@ -79,9 +92,9 @@ async fn make(
             Err(e) if exists_error(&e) => {}
             Err(e) => return Err(e.into()),
         }
-        config = settle(ctx, &row.node, vmid).await?;
+        found = locate(ctx, &nodes, vmid).await?;
     }
-    let config = config.ok_or_else(|| {
+    let (node, config) = found.ok_or_else(|| {
         JobError::Retryable(Error::Proxmox(format!(
             "VM {vmid} vanished right after its clone finished"
         )))
@@ -91,6 +104,11 @@ async fn make(
             "VMID {vmid} is taken by a VM that is not this class's."
         ))));
     }
+    let config = if node != row.node {
+        migrate(run, ctx, row, &node).await?
+    } else {
+        config
+    };
     configure(run, ctx, row, &config).await?;
     if row.role == VmRole::Base && !config.is_template() {
         run.guard("make template", Some(row.vmid)).await?;
@@ -107,6 +125,26 @@ async fn make(
     }
     let config = ctx.api_config(&row.node, vmid).await?.unwrap_or(config);
     Ok(disk_record(&config))
+}
+
+/// Moves the (stopped, not yet a template) VM of `row` from `node` to its own node, its
+/// disks onto the storage of the same name there; returns its config there.
+async fn migrate(
+    run: &JobRun,
+    ctx: &Ctx,
+    row: &class_vm::Model,
+    node: &str,
+) -> Result<GuestConfig, JobError> {
+    let vmid = row.vmid as u32;
+    run.guard("migrate vm", Some(row.vmid)).await?;
+    let upid = ctx.client.migrate_vm(node, vmid, &row.node).await?;
+    follow(ctx, node, &upid, TASK_TIMEOUT).await?;
+    settle(ctx, &row.node, vmid).await?.ok_or_else(|| {
+        JobError::Retryable(Error::Proxmox(format!(
+            "VM {vmid} is not on {} after its migration finished",
+            row.node
+        )))
+    })
 }
 
 /// The row's MACs (so the VM keeps its identity on the network across resets), the class's

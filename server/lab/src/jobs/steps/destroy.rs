@@ -1,12 +1,12 @@
 //! Destroying one VM of a class: through the API if it is ours (see [`super::owner`]), then,
 //! for an overlay class, any file of it PVE did not remove (or that never got a config)
-//! over the shell. For a clone class a clone still under way is waited out first, so a VM
-//! Proxmox is still making is never left behind.
+//! over the shell. For a clone class a clone (or migration) still under way is waited out
+//! first, so a VM Proxmox is still making is never left behind.
 
 use super::context::Ctx;
 use super::disks::new_volids;
-use super::owner::{follow, owned, settle};
-use super::rows::current_node;
+use super::owner::{follow, locate, owned};
+use super::rows::{current_node, is_base_copy};
 use crate::db::entity::class_vm;
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
@@ -22,10 +22,26 @@ pub async fn destroy_vm(
     source: Option<&GuestConfig>,
 ) -> Result<(), JobError> {
     let vmid = row.vmid as u32;
-    let node = current_node(&run.services, row).await?;
+    let mut node = current_node(&run.services, row).await?;
     run.guard("read config", Some(row.vmid)).await?;
     let config = if ctx.class.method.is_clone() {
-        settle(ctx, &node, vmid).await?
+        // A copy of the base for another node may not have left the template's node yet.
+        let mut nodes = vec![node.as_str()];
+        if let Some(t) = ctx
+            .class
+            .template_node
+            .as_deref()
+            .filter(|_| is_base_copy(&ctx.class, row))
+        {
+            nodes.push(t);
+        }
+        match locate(ctx, &nodes, vmid).await? {
+            Some((at, c)) => {
+                node = at;
+                Some(c)
+            }
+            None => None,
+        }
     } else {
         ctx.read_config(&node, vmid).await?
     };

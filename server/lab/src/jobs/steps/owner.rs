@@ -4,7 +4,8 @@
 //! that VMID belongs to someone else and is never touched.
 //!
 //! A clone under way holds a config with nothing but `lock: clone` (qemu-server
-//! `create_and_lock_config`); [`settle`] waits for it to become a real config or vanish.
+//! `create_and_lock_config`), a migration holds `lock: migrate` until the config has moved
+//! to the target node (`QemuMigrate.pm` `phase1`); [`settle`] waits for either to end.
 
 use super::context::Ctx;
 use crate::db::entity::class_vm;
@@ -13,7 +14,8 @@ use crate::node::guest_config::GuestConfig;
 use crate::{Error, pve};
 use std::time::Duration;
 
-/// How long a clone found under way may take to finish (a full copy of a large disk).
+/// How long a clone or migration found under way may take to finish (a full copy of a large
+/// disk, or its copy over the network).
 const CLONE_WAIT: Duration = Duration::from_secs(3600);
 const POLL: Duration = Duration::from_millis(500);
 
@@ -52,20 +54,23 @@ pub fn owned(config: &GuestConfig, row: &class_vm::Model) -> bool {
     by_mac || by_marker
 }
 
-/// A clone's reservation: the config holds `lock: clone` and no drive yet.
-fn cloning(config: &GuestConfig) -> bool {
-    config.get("lock") == Some("clone")
+/// A clone's reservation (the config holds `lock: clone` and no drive yet), or a VM being
+/// migrated away.
+fn in_transit(config: &GuestConfig) -> bool {
+    matches!(config.get("lock"), Some("clone" | "migrate"))
 }
 
-/// The VM's config once no clone is making it; `None` if there is no VM.
+/// The VM's config on `node` once no clone is making it and no migration moving it; `None`
+/// if the VM is not (or no longer) there.
 pub async fn settle(ctx: &Ctx, node: &str, vmid: u32) -> Result<Option<GuestConfig>, JobError> {
     let deadline = tokio::time::Instant::now() + CLONE_WAIT;
     loop {
         match ctx.api_config(node, vmid).await? {
-            Some(c) if cloning(&c) => {
+            Some(c) if in_transit(&c) => {
                 if tokio::time::Instant::now() > deadline {
                     return Err(JobError::Retryable(Error::Proxmox(format!(
-                        "VM {vmid} has been locked by a clone for over an hour"
+                        "VM {vmid} has been locked ({}) for over an hour",
+                        c.get("lock").unwrap_or_default()
                     ))));
                 }
                 tokio::time::sleep(POLL).await;
@@ -73,6 +78,23 @@ pub async fn settle(ctx: &Ctx, node: &str, vmid: u32) -> Result<Option<GuestConf
             other => return Ok(other),
         }
     }
+}
+
+/// Where the VM is among `nodes` (tried in order) and its settled config. A migration from a
+/// later node to an earlier one may end between two reads, so the first node is read again
+/// last.
+pub async fn locate(
+    ctx: &Ctx,
+    nodes: &[&str],
+    vmid: u32,
+) -> Result<Option<(String, GuestConfig)>, JobError> {
+    let again = nodes.first().filter(|_| nodes.len() > 1);
+    for node in nodes.iter().chain(again) {
+        if let Some(c) = settle(ctx, node, vmid).await? {
+            return Ok(Some((node.to_string(), c)));
+        }
+    }
+    Ok(None)
 }
 
 /// Waits for a Proxmox task; its failure becomes the task's own words (the exit status, and

@@ -6,7 +6,7 @@ use crate::clock::now;
 use crate::db::entity::{class, class_vm, vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
-use crate::model::{VmRole, VmStep};
+use crate::model::{BASE_OFFSET, VmRole, VmStep};
 use crate::{Error, Services};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
@@ -93,18 +93,41 @@ pub async fn current_node(services: &Services, row: &class_vm::Model) -> Result<
         .map_or_else(|| row.node.clone(), |v| v.node))
 }
 
-/// The class base as it is now, if it is ready (the students are made from it).
-pub async fn ready_base(
+/// Whether `row` is a copy of the class base on another node (a class on node-local storage
+/// spread over nodes): a `Base` row at any offset but the base's own.
+pub fn is_base_copy(class: &class::Model, row: &class_vm::Model) -> bool {
+    row.role == VmRole::Base && row.vmid != class.vmid_base + BASE_OFFSET
+}
+
+/// The class base and its copies as they are now, if every one is ready (the students are
+/// made from them). The base proper comes first.
+pub async fn ready_bases(
     run: &JobRun,
     rows: &[class_vm::Model],
-) -> Result<class_vm::Model, JobError> {
-    let base = match rows.iter().find(|r| r.role == VmRole::Base) {
-        Some(b) => reload(&run.services, b).await?,
-        None => None,
-    };
-    base.filter(|b| b.step == VmStep::Ready).ok_or_else(|| {
-        JobError::Permanent(Error::Invalid(
-            "The class base could not be made; see the VM's error.".into(),
-        ))
-    })
+) -> Result<Vec<class_vm::Model>, JobError> {
+    let mut bases = Vec::new();
+    for b in rows.iter().filter(|r| r.role == VmRole::Base) {
+        match reload(&run.services, b).await? {
+            Some(b) if b.step == VmStep::Ready => bases.push(b),
+            _ => {
+                return Err(JobError::Permanent(Error::Invalid(format!(
+                    "The class base {} could not be made; see the VM's error.",
+                    b.name
+                ))));
+            }
+        }
+    }
+    bases.sort_by_key(|b| std::cmp::Reverse(b.vmid));
+    if bases.is_empty() {
+        return Err(JobError::Permanent(Error::Invalid(
+            "The class has no base.".into(),
+        )));
+    }
+    Ok(bases)
+}
+
+/// The base a VM on `node` is cloned from: the copy on its node, else the base proper
+/// (shared storage: a clone may go to any node).
+pub fn base_for<'a>(bases: &'a [class_vm::Model], node: &str) -> &'a class_vm::Model {
+    bases.iter().find(|b| b.node == node).unwrap_or(&bases[0])
 }
