@@ -1,4 +1,4 @@
-// `cargo leptos end-to-end` and our test command start the server and the tests together:
+// Our test command (test.sh) starts the server and the tests together:
 // wait until /health answers, then find the one-time setup link in the server's output.
 import { readFileSync } from "node:fs";
 

@@ -1,4 +1,4 @@
-//! The browser entry point: cargo-leptos builds this crate to wasm, and the page calls
+//! The browser entry point: scripts/site.sh builds this crate to wasm, and the page calls
 //! `hydrate()` to attach the app to the server-rendered HTML.
 
 #[wasm_bindgen::prelude::wasm_bindgen]

@@ -35,8 +35,8 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// cargo-leptos passes the site layout in `LEPTOS_*` variables at build and run time; a binary
-/// started by hand falls back to the same defaults.
+/// The site layout `scripts/site.sh` builds is Leptos's default; `LEPTOS_*` variables (as
+/// cargo-leptos sets them) override it.
 pub fn leptos_options() -> anyhow::Result<LeptosOptions> {
     let mut options = leptos::config::get_configuration(None)?.leptos_options;
     if options.output_name.is_empty() {

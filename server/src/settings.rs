@@ -21,7 +21,7 @@ use std::path::PathBuf;
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
-    /// Where to listen; defaults to cargo-leptos's `site-addr` (127.0.0.1:3000).
+    /// Where to listen; defaults to 127.0.0.1:3000 (as the `site-addr` in Cargo.toml).
     pub listen: Option<SocketAddr>,
     /// `sqlite://path` (created on first run) or `postgres://user:pass@host/db`.
     pub database_url: SecretString,

@@ -146,7 +146,7 @@ fn Review(
         let (text, button) = if chosen {
             (
                 format!(
-                    "A copy of the class base on {} ({} each, about {} s each to copy over a 1 Gbit/s network, before their students are cloned); the teacher's VM and the class base stay on {}.",
+                    "A copy of the class base on {} (up to {} each, up to about {} s each to copy over a 1 Gbit/s network, before their students are cloned); the teacher's VM and the class base stay on {}.",
                     p.base_copies.join(", "),
                     format_bytes(o.copy_bytes),
                     o.copy_secs,
@@ -157,7 +157,7 @@ fn Review(
         } else {
             (
                 format!(
-                    "Every VM goes to {}: storage {} is on each node separately, and a linked clone stays on its base's node. To spread the class over {}, each other node first gets a copy of the class base: {} each, about {} s each over a 1 Gbit/s network.",
+                    "Every VM goes to {}: storage {} is on each node separately, and a linked clone stays on its base's node. To spread the class over {}, each other node first gets a copy of the class base: up to {} each, up to about {} s each over a 1 Gbit/s network.",
                     o.template_node,
                     p.storage,
                     o.nodes.join(", "),
@@ -170,7 +170,7 @@ fn Review(
         view! {
             <dt>"Spread"</dt>
             <dd id="plan-spread">{text}
-                <ActionForm action=plan attr:class="inline">
+                <ActionForm action=plan attr:class="spread-toggle">
                     {toggled}
                     <button type="submit" id="toggle-spread">{button}</button>
                 </ActionForm>

@@ -248,6 +248,9 @@ async fn main() {
             clones::clone_class(students, storage).await;
         }
     }
+    for students in [30, 96] {
+        clones::clone_class_base_per_node(students).await;
+    }
     if std::env::args().any(|a| a == "clones") {
         return;
     }

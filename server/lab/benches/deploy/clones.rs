@@ -6,6 +6,9 @@
 //!      as Proxmox allows (base full copy, template, then every linked clone at once);
 //!    - the portal's overhead: wall time minus the Proxmox task time on its critical path
 //!      (base copy + template + one linked clone per round of the job's fan-out).
+//! 5. The same on LVM-thin with a copy of the class base on each node (3 nodes): the first
+//!    student VM and the whole class, and how much the copies (full copy, offline migration
+//!    at pvesim's 110 MiB/s, template) add to the class's time.
 
 use super::world::{SimWorld, make_user, sim_world_with};
 use lab::db::entity::class_vm;
@@ -110,8 +113,9 @@ async fn proxmox_alone(w: &SimWorld, storage: &str, students: u32) -> (f64, f64,
     (full, template, one, started.elapsed().as_secs_f64() - one)
 }
 
-pub async fn clone_class(students: u32, storage: &str) {
-    let w = world(storage).await;
+/// Launches a class of `students` and waits for every VM; (first student VM ready, whole
+/// class), in seconds after Launch, and the number of base copies.
+async fn deploy(w: &SimWorld, students: u32, base_per_node: bool) -> (f64, f64, usize) {
     let services = &w.services;
     let teacher = make_user(services, "teacher", Role::Teacher).await;
     let form = ClassForm {
@@ -119,6 +123,11 @@ pub async fn clone_class(students: u32, storage: &str) {
         cluster_id: w.cluster_id,
         template_vmid: "9000".into(),
         students: students.to_string(),
+        base_per_node: if base_per_node {
+            "on".into()
+        } else {
+            String::new()
+        },
         ..ClassForm::default()
     };
     let settings = JobSettings::default();
@@ -148,6 +157,21 @@ pub async fn clone_class(students: u32, storage: &str) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
     services.shut_down(Duration::from_secs(20)).await;
+    let copies = class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(id))
+        .filter(class_vm::Column::Role.eq(VmRole::Base))
+        .all(&services.db)
+        .await
+        .unwrap()
+        .len()
+        - 1;
+    (first.unwrap_or(wall), wall, copies)
+}
+
+pub async fn clone_class(students: u32, storage: &str) {
+    let w = world(storage).await;
+    let settings = JobSettings::default();
+    let (first, wall, _) = deploy(&w, students, false).await;
     let (full, template, one, alone) = proxmox_alone(&w, storage, students).await;
     // The job clones `per_node * 4` students at a time (its fan-out).
     let rounds = students.div_ceil((settings.per_node * 4) as u32);
@@ -155,7 +179,7 @@ pub async fn clone_class(students: u32, storage: &str) {
     println!(
         "clones {storage:<9} {students:>2} students: first student VM {:>5.2} s after Launch; class {:>6.2} s, \
          Proxmox alone {:>5.2} s ({:.2}x); overhead {:>4.1} % (critical path {:.2} s: copy {:.2} + template {:.2} + {rounds} x clone {:.2})",
-        first.unwrap_or(wall),
+        first,
         wall,
         alone,
         wall / alone,
@@ -164,5 +188,14 @@ pub async fn clone_class(students: u32, storage: &str) {
         full,
         template,
         one
+    );
+}
+
+pub async fn clone_class_base_per_node(students: u32) {
+    let (first_one, wall_one, _) = deploy(&world("local-lvm").await, students, false).await;
+    let (first, wall, copies) = deploy(&world("local-lvm").await, students, true).await;
+    println!(
+        "clones local-lvm {students:>2} students, a base on each node ({copies} copies): first student VM {first:>5.2} s after Launch; \
+         class {wall:>6.2} s; on one node: first {first_one:>5.2} s, class {wall_one:>6.2} s"
     );
 }

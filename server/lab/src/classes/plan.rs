@@ -321,14 +321,10 @@ pub(crate) async fn place(
                         if plan.spread.is_some() { ", ask for a copy of the class base on each node" } else { "" }
                     ));
                 }
-                if candidates.len() > 1 {
+                // With an offer, the review's "Spread" line says it and what spreading costs.
+                if candidates.len() > 1 && plan.spread.is_none() {
                     plan.warnings.push(format!(
-                        "Storage '{storage}' is not shared: every VM goes to {tn}.{}",
-                        if plan.spread.is_some() {
-                            " A copy of the class base on each node spreads the class."
-                        } else {
-                            " Use shared storage to spread the class over nodes."
-                        }
+                        "Storage '{storage}' is not shared: every VM goes to {tn}. Use shared storage to spread the class over nodes."
                     ));
                 }
                 candidates.retain(|n| &n.node == tn);
