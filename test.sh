@@ -103,7 +103,7 @@ e2e dev-nojs "$CARGO_TARGET_DIR/debug/proxlab" nojs
 section "unit and integration tests (SQLite and PostgreSQL)"
 start_postgres
 status=0
-cargo test --workspace --exclude frontend 2>&1 | tee "$work/cargo-test.log" || status=$?
+cargo test --workspace --exclude frontend --no-fail-fast 2>&1 | tee "$work/cargo-test.log" || status=$?
 count_cargo "$work/cargo-test.log"
 [ "$status" -eq 0 ] || [ "$(grep -c '^test result:' "$work/cargo-test.log")" -gt 0 ] || failed=$((failed + 1))
 

@@ -175,8 +175,20 @@ enum Layout {
 
 async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, layout: Layout) {
     let w = stock_world(extra, storage).await;
+    whole_life_of(&w, "9000", storage, plugin_word, layout).await;
+}
+
+/// Deploy, reset (and start), publish, add, remove, respec and delete a class of `template`.
+async fn whole_life_of(
+    w: &SimWorld,
+    template: &str,
+    storage: &str,
+    plugin_word: &str,
+    layout: Layout,
+) {
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
-    let mut f = form(&w, "Networks", 3);
+    let mut f = form(w, "Networks", 3);
+    f.template_vmid = template.into();
     let plan = classes::plan(&w.services, &teacher, &f).await.unwrap();
     assert_eq!(
         plan.spread.is_some(),
@@ -198,7 +210,7 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
     );
     let id = classes::launch(&w.services, &teacher, &f).await.unwrap();
     assert_eq!(run_until_idle(&w.services, &settings()).await.unwrap(), 1);
-    assert_exactly(&w, id, 5 + copies).await;
+    assert_exactly(w, id, 5 + copies).await;
     let rs = rows(&w.services, id).await;
     let nodes: BTreeSet<&str> = rs.iter().map(|r| r.node.as_str()).collect();
     assert_eq!(
@@ -211,9 +223,25 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
     let bases: Vec<&class_vm::Model> = rs.iter().filter(|r| r.role == VmRole::Base).collect();
     assert_eq!(bases.len(), 1 + copies);
     for b in &bases {
-        let bc = config(&w, &b.node, b.vmid).await;
+        let bc = config(w, &b.node, b.vmid).await;
         assert_eq!(bc["template"].as_i64(), Some(1), "{bc}");
     }
+    // The class's VMs, and only they, are in its Proxmox pool.
+    let pool = w
+        .pve_as_root(
+            Method::GET,
+            &format!("pools/proxlab-class-{}", plan.vmid_base),
+            &[],
+        )
+        .await;
+    let members: BTreeSet<i64> = pool["data"]["members"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no pool: {pool}"))
+        .iter()
+        .filter_map(|m| m["vmid"].as_i64())
+        .collect();
+    let ours: BTreeSet<i64> = rs.iter().map(|r| i64::from(r.vmid)).collect();
+    assert_eq!(members, ours, "pool members");
     if layout == Layout::BasePerNode {
         for r in rs.iter().filter(|r| r.role == VmRole::Student) {
             assert!(
@@ -234,7 +262,7 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
         .find(|b| b.node == student.node)
         .copied()
         .unwrap_or(bases[bases.len() - 1]);
-    let sc = config(&w, &student.node, student.vmid).await;
+    let sc = config(w, &student.node, student.vmid).await;
     let net0 = sc["net0"].as_str().unwrap().to_ascii_uppercase();
     assert!(
         net0.contains(&student.macs.to_ascii_uppercase()),
@@ -260,7 +288,7 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
         .await
         .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    let after = config(&w, &student.node, student.vmid).await;
+    let after = config(w, &student.node, student.vmid).await;
     assert_eq!(after["net0"], sc["net0"], "reset keeps the MAC");
     // The fresh clone boots.
     let upid = w
@@ -290,38 +318,45 @@ async fn whole_life(extra: Vec<ExtraStorage>, storage: &str, plugin_word: &str, 
         status["data"]["exitstatus"], "OK",
         "start of the clone: {status}"
     );
-    assert_exactly(&w, id, 5 + copies).await;
+    assert_exactly(w, id, 5 + copies).await;
 
     // Publish: the teacher's VM becomes the base; students cloned from it again.
     classes::publish(&w.services, &owner, id).await.unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    assert_exactly(&w, id, 5 + copies).await;
+    assert_exactly(w, id, 5 + copies).await;
 
     // Add one, remove one, new CPU count.
     classes::add_students(&w.services, &owner, id, 1)
         .await
         .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    assert_exactly(&w, id, 6 + copies).await;
+    assert_exactly(w, id, 6 + copies).await;
     classes::remove_vm(&w.services, &owner, id, student.vmid)
         .await
         .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    assert_exactly(&w, id, 5 + copies).await;
+    assert_exactly(w, id, 5 + copies).await;
     classes::respec(&w.services, &owner, id, Some(3), None)
         .await
         .unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
     for r in rows(&w.services, id).await {
-        assert_eq!(config(&w, &r.node, r.vmid).await["cores"].as_i64(), Some(3));
+        assert_eq!(config(w, &r.node, r.vmid).await["cores"].as_i64(), Some(3));
     }
 
     // Delete: nothing of the block is left anywhere.
     let vmid_base = plan.vmid_base;
     classes::delete(&w.services, &owner, id).await.unwrap();
     run_until_idle(&w.services, &settings()).await.unwrap();
-    let (vms, volumes) = block_in_proxmox(&w, vmid_base).await;
+    let (vms, volumes) = block_in_proxmox(w, vmid_base).await;
     assert!(vms.is_empty() && volumes.is_empty(), "{vms:?} {volumes:?}");
+    let pools = w.pve_as_root(Method::GET, "pools", &[]).await;
+    assert!(
+        !pools
+            .to_string()
+            .contains(&format!("proxlab-class-{vmid_base}")),
+        "the class's pool goes with it: {pools}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,6 +388,65 @@ async fn on_ceph_rbd_a_class_spreads_over_nodes_and_lives_its_whole_life() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_directory_without_a_path_a_class_is_cloned_through_the_api() {
     whole_life(vec![], "local", "Directory", Layout::OneNode).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_directory_a_raw_template_is_cloned_through_the_api() {
+    let w = stock_world(vec![], "local").await;
+    // A VM with a raw disk on `local`, made a template: `base-9100-disk-0.raw`; its linked
+    // clones are qcow2 files backed by it (`Plugin.pm` `clone_image`).
+    let made = w
+        .pve_as_root(
+            Method::POST,
+            "nodes/pve1/qemu",
+            &[
+                ("vmid", "9100"),
+                ("name", "raw-template"),
+                ("scsi0", "local:4,format=raw"),
+                ("net0", "virtio,bridge=vmbr0"),
+                ("memory", "1024"),
+            ],
+        )
+        .await;
+    wait_task(&w, "pve1", made["data"].as_str().unwrap()).await;
+    let made = w
+        .pve_as_root(Method::POST, "nodes/pve1/qemu/9100/template", &[])
+        .await;
+    wait_task(&w, "pve1", made["data"].as_str().unwrap()).await;
+    let tc = config(&w, "pve1", 9100).await;
+    assert!(
+        tc["scsi0"]
+            .as_str()
+            .unwrap()
+            .contains("base-9100-disk-0.raw"),
+        "{tc}"
+    );
+    lab::sync::quick::run(
+        &w.services,
+        &lab::clusters::find(&w.services, w.cluster_id)
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    whole_life_of(&w, "9100", "local", "Directory", Layout::OneNode).await;
+}
+
+async fn wait_task(w: &SimWorld, node: &str, upid: &str) {
+    loop {
+        let s = w
+            .pve_as_root(
+                Method::GET,
+                &format!("nodes/{node}/tasks/{upid}/status"),
+                &[],
+            )
+            .await;
+        if s["data"]["status"] == "stopped" {
+            assert_eq!(s["data"]["exitstatus"], "OK", "{s}");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -296,7 +296,7 @@ mod tests {
         );
         let perms = granted(&["VM.Audit", "Datastore.Audit"]);
         let all = warnings(&perms, "The user", 8, false);
-        assert_eq!(all.len(), 6, "{all:?}");
+        assert_eq!(all.len(), 5, "{all:?}");
         assert_eq!(
             all[0],
             "The user lacks Sys.Audit on /: the inventory and sync see only part of the \
@@ -308,6 +308,11 @@ mod tests {
              Datastore.AllocateSpace on /storage; SDN.Use on /sdn/zones; Pool.Allocate on /pool: \
              teachers"
         ));
+        assert_eq!(
+            all[4],
+            "The user lacks VM.Migrate on /vms: classes on node-local storage cannot get a \
+             copy of their base on each node (Proxmox migrations)."
+        );
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct CloneSpec<'a> {
     pub full: bool,
     /// Where a full copy's disks go (`None`: where the source's are).
     pub storage: Option<&'a str>,
+    /// The resource pool the new VM joins (`Pool.Allocate` on `/pool/{pool}` beside
+    /// `VM.Allocate`).
+    pub pool: Option<&'a str>,
 }
 
 impl Client {
@@ -52,6 +55,9 @@ impl Client {
         ];
         if let (true, Some(s)) = (spec.full, spec.storage) {
             form.push(("storage", s));
+        }
+        if let Some(p) = spec.pool {
+            form.push(("pool", p));
         }
         upid(
             self.request(Method::POST, &path, Some(&form)).await?,
@@ -77,6 +83,33 @@ impl Client {
             self.request(Method::POST, &path, Some(&form)).await?,
             "migrate",
         )
+    }
+
+    /// Creates resource pool `id` unless it exists (pve-manager `Pool.pm` `create_pool`:
+    /// "pool '…' already exists" counts as done).
+    pub async fn ensure_pool(&self, id: &str, comment: &str) -> Result<(), Error> {
+        let form = [("poolid", id), ("comment", comment)];
+        match self.request(Method::POST, "pools", Some(&form)).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("already exists") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Removes resource pool `id` if it is there and empty; a pool that is gone, or that
+    /// holds guests someone else put there, is left as it is.
+    pub async fn remove_pool(&self, id: &str) -> Result<(), Error> {
+        let path = format!("pools/{}", seg(id));
+        match self.request(Method::DELETE, &path, None).await {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.to_string().contains("does not exist")
+                    || e.to_string().contains("not empty") =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The last `lines` lines of a task's log (`GET …/tasks/{upid}/log`), oldest first.

@@ -1,11 +1,13 @@
 //! Deleting a class: student VMs, then the teacher's, then the class base (the others sit on
 //! it) are destroyed through the API; leftovers of VMs that never came to exist are removed
-//! over the shell; then the export; the rows go last, in one transaction.
+//! over the shell; then the export (or, for a clone class, its Proxmox pool); the rows go
+//! last, in one transaction.
 
 use crate::db::entity::{assignment, class, class_owner, class_vm, job};
 use crate::inventory;
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
+use crate::jobs::steps::clone_vm::pool_id;
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::source_config;
@@ -37,7 +39,10 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
     for row in &rows {
         destroy_vm(run, &ctx, row, source.as_ref()).await?;
     }
-    if !ctx.class.method.is_clone() {
+    if ctx.class.method.is_clone() {
+        run.guard("remove pool", None).await?;
+        ctx.client.remove_pool(&pool_id(&ctx.class)).await?;
+    } else {
         let dir = ctx
             .paths
             .export_dir(&ctx.class.storage, ctx.class.vmid_base as u32)?;

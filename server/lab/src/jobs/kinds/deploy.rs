@@ -6,7 +6,8 @@
 //!   (in parallel; the base then becomes a template), the students linked (or, on plain
 //!   LVM, full) clones of the class base. A class on node-local storage spread over nodes
 //!   has a copy of the base on each other node (a full copy migrated there), and each
-//!   student is cloned from the base on its own node.
+//!   student is cloned from the base on its own node. Every VM joins the class's Proxmox
+//!   pool.
 //!
 //! Students are made in parallel, bounded per node (`NodeSlots`), each VM in one idempotent
 //! step; the class is `ready` with the teacher's VM given to its owner in one transaction.
@@ -15,7 +16,7 @@ use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
-use crate::jobs::steps::clone_vm::{CloneSource, clone_vm};
+use crate::jobs::steps::clone_vm::{CloneSource, clone_vm, ensure_pool};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::disks::{Source, data_disk_paths, source_config};
 use crate::jobs::steps::export::export_disks;
@@ -117,6 +118,7 @@ async fn deploy_clones(run: &JobRun, ctx: &Ctx, rows: &[class_vm::Model]) -> Res
         node: tnode,
         full: true,
     };
+    ensure_pool(run, ctx).await?;
     let first: Vec<&class_vm::Model> = rows.iter().filter(|r| r.role != VmRole::Student).collect();
     for r in
         futures_util::future::join_all(first.iter().map(|r| clone_vm(run, ctx, r, &template))).await

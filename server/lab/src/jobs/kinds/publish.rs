@@ -15,7 +15,7 @@ use crate::Error;
 use crate::db::entity::{class, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
-use crate::jobs::steps::clone_vm::{CloneSource, clone_vm};
+use crate::jobs::steps::clone_vm::{CloneSource, clone_vm, ensure_pool};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::data_disk_paths;
@@ -154,6 +154,7 @@ async fn publish_clones(
     // 1. The teacher's VM stopped, so the copy is consistent.
     let node = current_node(&run.services, teacher).await?;
     ctx.ensure_stopped(run, &node, teacher.vmid as u32).await?;
+    ensure_pool(run, ctx).await?;
     // 2. Nothing uses the old bases any more: their clones go, then they.
     let gone: Vec<_> = students
         .iter()

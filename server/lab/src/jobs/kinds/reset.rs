@@ -8,7 +8,7 @@ use crate::Error;
 use crate::db::entity::{class, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
-use crate::jobs::steps::clone_vm::{CloneSource, clone_vm};
+use crate::jobs::steps::clone_vm::{CloneSource, clone_vm, ensure_pool};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::data_disk_paths;
@@ -50,6 +50,7 @@ pub async fn reclone(
         set_step(&txn, row.id, VmStep::Queued, StepChange::default()).await?;
         txn.commit().await?;
     }
+    ensure_pool(run, ctx).await?;
     destroy_vm(run, ctx, row, None).await?;
     let row = reload(&run.services, row).await?.ok_or_else(|| {
         JobError::Permanent(Error::NotFound(format!("the row of VM {}", row.vmid)))

@@ -27,6 +27,22 @@ use crate::node::guest_config::{DiskKind, GuestConfig};
 use crate::pve::CloneSpec;
 use std::time::Duration;
 
+/// The Proxmox resource pool a clone class's VMs join, so Proxmox's own tree shows each
+/// class together (`proxlab-class-<first VMID of the block>`: unique per cluster).
+pub fn pool_id(class: &crate::db::entity::class::Model) -> String {
+    format!("proxlab-class-{}", class.vmid_base)
+}
+
+/// Makes the class's pool (a job that clones calls this first; repeating it is harmless).
+pub async fn ensure_pool(run: &JobRun, ctx: &Ctx) -> Result<(), JobError> {
+    run.guard("make pool", None).await?;
+    let comment = format!("Proxlab class '{}'", ctx.class.name);
+    ctx.client
+        .ensure_pool(&pool_id(&ctx.class), &comment)
+        .await?;
+    Ok(())
+}
+
 /// A full copy of a big disk can take long; a linked clone takes seconds.
 const TASK_TIMEOUT: Duration = Duration::from_secs(4 * 3600);
 
@@ -77,6 +93,7 @@ async fn make(
     if found.is_none() {
         run.guard("clone vm", Some(row.vmid)).await?;
         let text = description(row);
+        let pool = pool_id(&ctx.class);
         let spec = CloneSpec {
             newid: vmid,
             name: &row.name,
@@ -84,6 +101,7 @@ async fn make(
             target: if moves { &from.node } else { &row.node },
             full: from.full,
             storage: from.full.then_some(ctx.class.storage.as_str()),
+            pool: Some(&pool),
         };
         match ctx.client.clone_vm(&from.node, from.vmid, &spec).await {
             // The task runs on the source's node and names the source VMID.
