@@ -16,14 +16,15 @@ use crate::clock::now;
 use crate::db::entity::{assignment, class, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
+use crate::jobs::steps::by_base::{bases_then_students, first_stop};
 use crate::jobs::steps::clone_vm::{CloneSource, clone_vm, ensure_pool};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::disks::{Source, data_disk_paths, source_config};
 use crate::jobs::steps::export::export_disks;
 use crate::jobs::steps::fan_out::fan_out;
 use crate::jobs::steps::make_vm::make_vm;
-use crate::jobs::steps::rows::{StepChange, base_for, mark_class, ready_bases, set_step};
-use crate::model::{DeployMethod, VmRole, VmStep};
+use crate::jobs::steps::rows::{StepChange, mark_class, ready_bases, set_step};
+use crate::model::{VmRole, VmStep};
 use crate::node::guest_config::DiskKind;
 use crate::{Error, inventory};
 use sea_orm::sea_query::Expr;
@@ -112,40 +113,30 @@ async fn deploy_clones(run: &JobRun, ctx: &Ctx, rows: &[class_vm::Model]) -> Res
     };
     // The base (then a template), its copies for other nodes and the teacher's VM: full
     // copies of the template, at once (a clone of a stopped template takes Proxmox's shared
-    // lock); a copy then migrates to its node.
+    // lock); a copy then migrates to its node. Students follow their node's base.
     let template = CloneSource {
         vmid: tid as u32,
         node: tnode,
         full: true,
     };
     ensure_pool(run, ctx).await?;
-    let first: Vec<&class_vm::Model> = rows.iter().filter(|r| r.role != VmRole::Student).collect();
-    for r in
-        futures_util::future::join_all(first.iter().map(|r| clone_vm(run, ctx, r, &template))).await
-    {
-        r?;
-    }
-    let bases = ready_bases(run, rows).await?;
-    // Each student from the base on its node.
-    let full = ctx.class.method == DeployMethod::FullClone;
-    let sources: Vec<(&class_vm::Model, CloneSource)> = rows
+    let of = |role: VmRole| -> Vec<class_vm::Model> {
+        rows.iter().filter(|r| r.role == role).cloned().collect()
+    };
+    // The teacher's VM beside the bases, each base's students as soon as it is ready.
+    let teachers = of(VmRole::Teacher);
+    let teacher: Vec<_> = teachers
         .iter()
-        .filter(|r| r.role == VmRole::Student)
-        .map(|r| {
-            let base = base_for(&bases, &r.node);
-            let from = CloneSource {
-                vmid: base.vmid as u32,
-                node: base.node.clone(),
-                full,
-            };
-            (r, from)
-        })
+        .map(|t| clone_vm(run, ctx, t, &template))
         .collect();
-    let work: Vec<_> = sources
-        .iter()
-        .map(|(r, from)| clone_vm(run, ctx, r, from))
-        .collect();
-    fan_out(run, work).await
+    let (teacher, rest) = futures_util::future::join(
+        futures_util::future::join_all(teacher),
+        bases_then_students(run, ctx, &of(VmRole::Base), &of(VmRole::Student), &template),
+    )
+    .await;
+    let mut results = teacher;
+    results.push(rest);
+    first_stop(results)
 }
 
 /// Exports the template's data disks (once; a file that exists is done) and records the

@@ -15,17 +15,16 @@ use crate::Error;
 use crate::db::entity::{class, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
-use crate::jobs::steps::clone_vm::{CloneSource, clone_vm, ensure_pool};
+use crate::jobs::steps::by_base::bases_then_students;
+use crate::jobs::steps::clone_vm::{CloneSource, ensure_pool};
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::data_disk_paths;
 use crate::jobs::steps::export::export_disks;
 use crate::jobs::steps::fan_out::fan_out;
 use crate::jobs::steps::reimage::reimage;
-use crate::jobs::steps::rows::{
-    StepChange, base_for, current_node, mark_class, ready_bases, reload, set_step,
-};
-use crate::model::{DeployMethod, VmRole, VmStep};
+use crate::jobs::steps::rows::{StepChange, current_node, mark_class, reload, set_step};
+use crate::model::{VmRole, VmStep};
 use crate::node::{NodeOps, Script};
 use futures_util::StreamExt;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
@@ -167,50 +166,22 @@ async fn publish_clones(
         .collect();
     fan_out(run, gone).await?;
     // 3. The new bases: full copies of the teacher's VM (a copy for another node migrates
-    //    there), then templates.
+    //    there), then templates; 4. each student from the base on its node, as soon as that
+    //    base is ready.
     let from_teacher = CloneSource {
         vmid: teacher.vmid as u32,
         node,
         full: true,
     };
     let mut fresh = Vec::new();
-    for b in &bases {
-        fresh.push(
-            reload(&run.services, b).await?.ok_or_else(|| {
-                JobError::Permanent(Error::NotFound("the class base's row".into()))
-            })?,
-        );
-    }
-    fan_out(
-        run,
-        fresh
-            .iter()
-            .map(|b| clone_vm(run, ctx, b, &from_teacher))
-            .collect(),
-    )
-    .await?;
-    let bases = ready_bases(run, rows).await?;
-    // 4. Each student from the base on its node.
-    let full = ctx.class.method == DeployMethod::FullClone;
-    let mut work = Vec::new();
-    for s in &students {
-        if let Some(r) = reload(&run.services, s).await? {
-            let base = base_for(&bases, &r.node);
-            let from = CloneSource {
-                vmid: base.vmid as u32,
-                node: base.node.clone(),
-                full,
-            };
-            work.push((r, from));
+    for r in bases.iter().chain(&students) {
+        if let Some(r) = reload(&run.services, r).await? {
+            fresh.push(r);
         }
     }
-    fan_out(
-        run,
-        work.iter()
-            .map(|(s, from)| clone_vm(run, ctx, s, from))
-            .collect(),
-    )
-    .await?;
+    let (fresh_bases, fresh_students): (Vec<_>, Vec<_>) =
+        fresh.into_iter().partition(|r| r.role == VmRole::Base);
+    bases_then_students(run, ctx, &fresh_bases, &fresh_students, &from_teacher).await?;
     let failed = class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(ctx.class.id))
         .filter(class_vm::Column::Step.eq(VmStep::Failed))
