@@ -39,6 +39,8 @@ test("a teacher runs the wizard and watches every VM get made", async ({ page })
   await expect(spread).toContainText("Every VM goes to");
   await page.getByRole("button", { name: "Review with a copy of the base on each node" }).click();
   await expect(spread).toContainText("A copy of the class base on");
+  // The wizard's own box follows the choice made in the review.
+  await expect(page.locator("#base-per-node")).toBeChecked();
   await expect(review.locator(".blockers li")).toHaveCount(0);
   await expect(review).toContainText(/class base, \d+(–\d+)? its cop(y|ies)/);
   await page.getByRole("button", { name: "Launch" }).click();

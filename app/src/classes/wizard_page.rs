@@ -25,6 +25,13 @@ fn Wizard() -> impl IntoView {
     let plan = ServerAction::<PlanClass>::new();
     let launch = ServerAction::<LaunchClass>::new();
     let plan_error = action_error(plan);
+    // The box follows the last plan, also when the review's button planned the other way.
+    let base_per_node = move || {
+        plan.value()
+            .get()
+            .and_then(Result::ok)
+            .is_some_and(|(form, _)| !form.base_per_node.is_empty())
+    };
     let launch_error = action_error(launch);
     view! {
         <h1>"New class"</h1>
@@ -76,7 +83,7 @@ fn Wizard() -> impl IntoView {
                                     {node_options}
                                 </select>
                             </label>
-                            <label class="check"><input type="checkbox" name="form[base_per_node]" id="base-per-node" />
+                            <label class="check"><input type="checkbox" name="form[base_per_node]" id="base-per-node" prop:checked=base_per_node />
                                 " A copy of the class base on each node (for templates on node-local storage such as local-lvm or local-zfs: lets the class spread over the nodes)"</label>
                         </fieldset>
                         <fieldset>

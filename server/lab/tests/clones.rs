@@ -301,23 +301,7 @@ async fn whole_life_of(
         .as_str()
         .unwrap()
         .to_owned();
-    let status = loop {
-        let s = w
-            .pve_as_root(
-                Method::GET,
-                &format!("nodes/{}/tasks/{upid}/status", student.node),
-                &[],
-            )
-            .await;
-        if s["data"]["status"] == "stopped" {
-            break s;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    };
-    assert_eq!(
-        status["data"]["exitstatus"], "OK",
-        "start of the clone: {status}"
-    );
+    w.wait_task(&upid).await;
     assert_exactly(w, id, 5 + copies).await;
 
     // Publish: the teacher's VM becomes the base; students cloned from it again.
@@ -408,11 +392,11 @@ async fn on_a_directory_a_raw_template_is_cloned_through_the_api() {
             ],
         )
         .await;
-    wait_task(&w, "pve1", made["data"].as_str().unwrap()).await;
+    w.wait_task(made["data"].as_str().unwrap()).await;
     let made = w
         .pve_as_root(Method::POST, "nodes/pve1/qemu/9100/template", &[])
         .await;
-    wait_task(&w, "pve1", made["data"].as_str().unwrap()).await;
+    w.wait_task(made["data"].as_str().unwrap()).await;
     let tc = config(&w, "pve1", 9100).await;
     assert!(
         tc["scsi0"]
@@ -430,23 +414,6 @@ async fn on_a_directory_a_raw_template_is_cloned_through_the_api() {
     .await
     .unwrap();
     whole_life_of(&w, "9100", "local", "Directory", Layout::OneNode).await;
-}
-
-async fn wait_task(w: &SimWorld, node: &str, upid: &str) {
-    loop {
-        let s = w
-            .pve_as_root(
-                Method::GET,
-                &format!("nodes/{node}/tasks/{upid}/status"),
-                &[],
-            )
-            .await;
-        if s["data"]["status"] == "stopped" {
-            assert_eq!(s["data"]["exitstatus"], "OK", "{s}");
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,25 +37,6 @@ async fn world(storage: &str) -> SimWorld {
     .await
 }
 
-/// Waits for a task by polling its status every 20 ms; returns when it stopped OK.
-async fn wait(w: &SimWorld, upid: &str) {
-    let node = upid.split(':').nth(1).unwrap();
-    loop {
-        let s = w
-            .pve_as_root(
-                Method::GET,
-                &format!("nodes/{node}/tasks/{upid}/status"),
-                &[],
-            )
-            .await;
-        if s["data"]["status"] == "stopped" {
-            assert_eq!(s["data"]["exitstatus"], "OK", "{s}");
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn post(w: &SimWorld, path: &str, form: &[(&str, &str)]) -> String {
     w.pve_as_root(Method::POST, path, form).await["data"]
         .as_str()
@@ -78,11 +59,11 @@ async fn proxmox_alone(w: &SimWorld, storage: &str, students: u32) -> (f64, f64,
         ],
     )
     .await;
-    wait(w, &upid).await;
+    w.wait_task(&upid).await;
     let full = started.elapsed().as_secs_f64();
     let t = Instant::now();
     let upid = post(w, "nodes/pve1/qemu/8099/template", &[]).await;
-    wait(w, &upid).await;
+    w.wait_task(&upid).await;
     let template = t.elapsed().as_secs_f64();
     let mut upids = Vec::new();
     for i in 0..students {
@@ -97,7 +78,7 @@ async fn proxmox_alone(w: &SimWorld, storage: &str, students: u32) -> (f64, f64,
         );
     }
     for u in &upids {
-        wait(w, u).await;
+        w.wait_task(u).await;
     }
     let one = {
         let t = Instant::now();
@@ -107,7 +88,7 @@ async fn proxmox_alone(w: &SimWorld, storage: &str, students: u32) -> (f64, f64,
             &[("newid", "8098"), ("full", "0"), ("name", "s")],
         )
         .await;
-        wait(w, &upid).await;
+        w.wait_task(&upid).await;
         t.elapsed().as_secs_f64()
     };
     (full, template, one, started.elapsed().as_secs_f64() - one)

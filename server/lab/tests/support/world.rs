@@ -96,6 +96,25 @@ impl SimWorld {
         res.json().await.unwrap()
     }
 
+    /// Waits for a task (its node is in the UPID), polling every 20 ms; asserts it ended OK.
+    pub async fn wait_task(&self, upid: &str) {
+        let node = upid.split(':').nth(1).unwrap();
+        loop {
+            let s = self
+                .pve_as_root(
+                    reqwest::Method::GET,
+                    &format!("nodes/{node}/tasks/{upid}/status"),
+                    &[],
+                )
+                .await;
+            if s["data"]["status"] == "stopped" {
+                assert_eq!(s["data"]["exitstatus"], "OK", "{s}");
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Every file under the simulator's root (configs, disks, exports), sorted.
     pub fn all_files(&self) -> Vec<PathBuf> {
         fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
