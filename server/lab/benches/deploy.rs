@@ -243,6 +243,11 @@ async fn reset_behind_deploy(over_ssh: bool) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    // `-- reset`: only the two ways of resetting a cloned VM.
+    if std::env::args().any(|a| a == "reset") {
+        clones::reset_two_ways().await;
+        return;
+    }
     for storage in ["local-lvm", "ceph"] {
         for students in [30, 98] {
             clones::clone_class(students, storage).await;
@@ -251,6 +256,7 @@ async fn main() {
     for students in [30, 96] {
         clones::clone_class_base_per_node(students).await;
     }
+    clones::reset_two_ways().await;
     if std::env::args().any(|a| a == "clones") {
         return;
     }
