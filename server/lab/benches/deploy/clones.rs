@@ -97,8 +97,9 @@ async fn proxmox_alone(w: &SimWorld, storage: &str, students: u32) -> (f64, f64,
 }
 
 /// Launches a class of `students` and waits for every VM; (first student VM ready, whole
-/// class), in seconds after Launch, and the number of base copies.
-async fn deploy(w: &SimWorld, students: u32, base_per_node: bool) -> (f64, f64, usize) {
+/// class), in seconds after Launch, the number of base copies and the class. The job
+/// workers keep running (the caller shuts them down).
+async fn deploy(w: &SimWorld, students: u32, base_per_node: bool) -> (f64, f64, usize, i32) {
     let services = &w.services;
     let teacher = make_user(services, "teacher", Role::Teacher).await;
     let form = ClassForm {
@@ -139,7 +140,6 @@ async fn deploy(w: &SimWorld, students: u32, base_per_node: bool) -> (f64, f64, 
         assert!(rows.iter().all(|r| r.step != VmStep::Failed), "{rows:?}");
         tokio::time::sleep(Duration::from_millis(10)).await;
     };
-    services.shut_down(Duration::from_secs(20)).await;
     let copies = class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(id))
         .filter(class_vm::Column::Role.eq(VmRole::Base))
@@ -148,13 +148,14 @@ async fn deploy(w: &SimWorld, students: u32, base_per_node: bool) -> (f64, f64, 
         .unwrap()
         .len()
         - 1;
-    (first.unwrap_or(wall), wall, copies)
+    (first.unwrap_or(wall), wall, copies, id)
 }
 
 pub async fn clone_class(students: u32, storage: &str) {
     let w = world(storage).await;
     let settings = JobSettings::default();
-    let (first, wall, _) = deploy(&w, students, false).await;
+    let (first, wall, _, _) = deploy(&w, students, false).await;
+    w.services.shut_down(Duration::from_secs(20)).await;
     let (full, template, one, alone) = proxmox_alone(&w, storage, students).await;
     // The job clones `per_node * 4` students at a time (its fan-out).
     let rounds = students.div_ceil((settings.per_node * 4) as u32);
@@ -175,8 +176,15 @@ pub async fn clone_class(students: u32, storage: &str) {
 }
 
 pub async fn clone_class_base_per_node(students: u32) {
-    let (first_one, wall_one, _) = deploy(&world("local-lvm").await, students, false).await;
-    let (first, wall, copies) = deploy(&world("local-lvm").await, students, true).await;
+    let mut runs = Vec::new();
+    for base_per_node in [false, true] {
+        let w = world("local-lvm").await;
+        runs.push(deploy(&w, students, base_per_node).await);
+        w.services.shut_down(Duration::from_secs(20)).await;
+    }
+    let [(first_one, wall_one, _, _), (first, wall, copies, _)] = runs[..] else {
+        unreachable!("two runs")
+    };
     println!(
         "clones local-lvm {students:>2} students, a base on each node ({copies} copies): first student VM {first:>5.2} s after Launch; \
          class {wall:>6.2} s; on one node: first {first_one:>5.2} s, class {wall_one:>6.2} s"
@@ -191,40 +199,19 @@ pub async fn clone_class_base_per_node(students: u32) {
 /// that model.
 pub async fn reset_two_ways() {
     let w = world("local-lvm").await;
-    let services = &w.services;
-    let teacher = make_user(services, "teacher", Role::Teacher).await;
-    let form = ClassForm {
-        name: "Reset".into(),
-        cluster_id: w.cluster_id,
-        template_vmid: "9000".into(),
-        students: "1".into(),
-        ..ClassForm::default()
-    };
-    let settings = JobSettings::default();
-    let id = lab::classes::launch(services, &teacher, &form)
-        .await
-        .unwrap();
-    lab::jobs::run_until_idle(services, &settings)
-        .await
-        .unwrap();
+    let (_, _, _, id) = deploy(&w, 1, false).await;
+    let mut reclone = Vec::new();
+    for _ in 0..3 {
+        reclone.push(super::timed_reset(&w.services, id).await);
+    }
+    w.services.shut_down(Duration::from_secs(20)).await;
     let student = class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(id))
         .filter(class_vm::Column::Role.eq(VmRole::Student))
-        .one(&services.db)
+        .one(&w.services.db)
         .await
         .unwrap()
         .unwrap();
-    let mut reclone = Vec::new();
-    for _ in 0..3 {
-        let t = Instant::now();
-        lab::classes::request_reset(services, &teacher, w.cluster_id, student.vmid)
-            .await
-            .unwrap();
-        lab::jobs::run_until_idle(services, &settings)
-            .await
-            .unwrap();
-        reclone.push(t.elapsed().as_secs_f64());
-    }
     let vm = format!("nodes/{}/qemu/{}", student.node, student.vmid);
     let upid = post(&w, &format!("{vm}/snapshot"), &[("snapname", "baseline")]).await;
     w.wait_task(&upid).await;

@@ -89,6 +89,7 @@ async fn deploy_overlays(
     {
         r?;
     }
+    // An overlay class has one base.
     let base = ready_bases(run, rows).await?.swap_remove(0);
     // Students sit on the class base.
     let student_source = match &exports {

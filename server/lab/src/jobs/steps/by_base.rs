@@ -8,13 +8,12 @@
 
 use super::clone_vm::{CloneSource, clone_vm};
 use super::fan_out::fan_out;
-use super::rows::{base_for, reload};
-use crate::Error;
+use super::rows::{base_for, ready_base};
 use crate::db::entity::class_vm;
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
 use crate::jobs::steps::context::Ctx;
-use crate::model::{DeployMethod, VmStep};
+use crate::model::DeployMethod;
 
 /// Makes every base in `bases` from `source` (full copies), then the `students` from the
 /// base on their node (the base proper where their node has none: shared storage). The
@@ -26,22 +25,10 @@ pub async fn bases_then_students(
     students: &[class_vm::Model],
     source: &CloneSource,
 ) -> Result<(), JobError> {
-    // The base proper (the highest VMID of the block) first, as `base_for` wants it.
-    let mut bases = bases.to_vec();
-    bases.sort_by_key(|b| std::cmp::Reverse(b.vmid));
-    let bases = &bases;
     let full = ctx.class.method == DeployMethod::FullClone;
     let groups = bases.iter().map(|b| async move {
         clone_vm(run, ctx, b, source).await?;
-        let base = match reload(&run.services, b).await? {
-            Some(base) if base.step == VmStep::Ready => base,
-            _ => {
-                return Err(JobError::Permanent(Error::Invalid(format!(
-                    "The class base {} could not be made; see the VM's error.",
-                    b.name
-                ))));
-            }
-        };
+        let base = ready_base(run, b).await?;
         let from = CloneSource {
             vmid: base.vmid as u32,
             node: base.node.clone(),

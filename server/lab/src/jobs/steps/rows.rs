@@ -99,25 +99,26 @@ pub fn is_base_copy(class: &class::Model, row: &class_vm::Model) -> bool {
     row.role == VmRole::Base && row.vmid != class.vmid_base + BASE_OFFSET
 }
 
-/// The class base and its copies as they are now, if every one is ready (the students are
-/// made from them). The base proper comes first.
+/// Base row `b` as it is now, if it is ready (students are made from it).
+pub async fn ready_base(run: &JobRun, b: &class_vm::Model) -> Result<class_vm::Model, JobError> {
+    match reload(&run.services, b).await? {
+        Some(b) if b.step == VmStep::Ready => Ok(b),
+        _ => Err(JobError::Permanent(Error::Invalid(format!(
+            "The class base {} could not be made; see the VM's error.",
+            b.name
+        )))),
+    }
+}
+
+/// The class base and its copies as they are now, if every one is ready.
 pub async fn ready_bases(
     run: &JobRun,
     rows: &[class_vm::Model],
 ) -> Result<Vec<class_vm::Model>, JobError> {
     let mut bases = Vec::new();
     for b in rows.iter().filter(|r| r.role == VmRole::Base) {
-        match reload(&run.services, b).await? {
-            Some(b) if b.step == VmStep::Ready => bases.push(b),
-            _ => {
-                return Err(JobError::Permanent(Error::Invalid(format!(
-                    "The class base {} could not be made; see the VM's error.",
-                    b.name
-                ))));
-            }
-        }
+        bases.push(ready_base(run, b).await?);
     }
-    bases.sort_by_key(|b| std::cmp::Reverse(b.vmid));
     if bases.is_empty() {
         return Err(JobError::Permanent(Error::Invalid(
             "The class has no base.".into(),
@@ -126,8 +127,12 @@ pub async fn ready_bases(
     Ok(bases)
 }
 
-/// The base a VM on `node` is cloned from: the copy on its node, else the base proper
-/// (shared storage: a clone may go to any node).
+/// The base a VM on `node` is cloned from: the copy on its node, else the base proper (the
+/// block's highest VMID; shared storage: a clone may go to any node). `bases` is not empty.
 pub fn base_for<'a>(bases: &'a [class_vm::Model], node: &str) -> &'a class_vm::Model {
-    bases.iter().find(|b| b.node == node).unwrap_or(&bases[0])
+    bases
+        .iter()
+        .find(|b| b.node == node)
+        .or_else(|| bases.iter().max_by_key(|b| b.vmid))
+        .expect("a class has a base")
 }
