@@ -16,7 +16,9 @@ pub enum PveVersion {
     V9,
 }
 
-/// Load profile feeding the simulated cpu/memory/network figures and `rrddata`.
+/// Load profile feeding the simulated cpu/memory/network figures and `rrddata`: the
+/// simulator's ([`SimConfig::profile`]), or a guest's own ([`crate::Control::set_load`],
+/// `PUT /_sim/guests/{vmid}/load`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// Idle guests: a few percent CPU, a third of their memory.

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::Profile;
 use crate::model::{AgentMode, NodeState, State};
 
 /// A path that answers 500 for its next calls.
@@ -95,6 +96,29 @@ impl Control {
     /// Sets how a guest's agent behaves.
     pub fn set_agent(&self, vmid: u32, mode: AgentMode) {
         self.state.lock().rt(vmid).agent = mode;
+    }
+
+    /// Gives a guest its own load profile (`None`: back to the simulator's), from now on:
+    /// cpu, memory and the byte rates follow it, the cumulative counters keep what they
+    /// counted so far. Returns false for an unknown guest.
+    pub fn set_load(&self, vmid: u32, profile: Option<Profile>) -> bool {
+        let mut inner = self.state.lock();
+        inner.refresh();
+        if !inner.store.contains(vmid) {
+            return false;
+        }
+        let now = self.state.now();
+        inner.rt(vmid).load.set(now, profile);
+        true
+    }
+
+    /// A guest's own load profile (`None`: none, or an unknown guest).
+    pub fn load(&self, vmid: u32) -> Option<Profile> {
+        self.state
+            .lock()
+            .runtime
+            .get(&vmid)
+            .and_then(|rt| rt.load.current())
     }
 
     /// Makes the next `count` tasks of `kind` (e.g. `qmstart`; `None` = any) for `vmid`

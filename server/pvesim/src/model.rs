@@ -142,6 +142,8 @@ pub(crate) struct Runtime {
     pub flock: bool,
     /// Real time of the last (re)start, for the guest agent's boot delay.
     pub since: Option<std::time::Instant>,
+    /// The guest's own load profile and its history (`PUT /_sim/guests/{vmid}/load`).
+    pub load: metrics::LoadLog,
 }
 
 impl Runtime {
@@ -153,6 +155,7 @@ impl Runtime {
             agent: AgentMode::Normal,
             flock: false,
             since: None,
+            load: metrics::LoadLog::default(),
         }
     }
 }

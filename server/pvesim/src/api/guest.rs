@@ -69,9 +69,10 @@ pub(crate) fn figures(cx: &Cx, inner: &Inner, vmid: u32) -> Option<(Limits, Usag
             vmid,
             g.kind,
             lim,
-            now.saturating_sub(rt.started),
+            rt.started,
             now,
             cx.st.cfg.profile,
+            &rt.load,
         )
     };
     Some((lim, usage, rt.power))

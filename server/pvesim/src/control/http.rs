@@ -9,6 +9,7 @@
 //! | `PUT /_sim/nodes/{node}` | `{"state":"online"\|"offline"\|"timeout"}` | node reachability |
 //! | `PUT /_sim/guests/{vmid}/agent` | `{"mode":"normal"\|"absent"\|"slow","ms":5000}` | guest agent |
 //! | `PUT /_sim/guests/{vmid}/lock` | `{"held":true}` | hold the config flock |
+//! | `PUT /_sim/guests/{vmid}/load` | `{"profile":"idle"\|"busy"\|"default"}` | the guest's own load profile (404: unknown guest) |
 //! | `POST /_sim/faults/tasks` | `{"kind":"qmstart","vmid":100,"count":1,"message":"..."}` | failing tasks |
 //! | `POST /_sim/faults/paths` | `{"pattern":"/cluster/resources","count":2,"message":"..."}` | 500 on next calls |
 //! | `DELETE /_sim/faults` | | clear all faults |
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post, put};
@@ -25,6 +27,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::Control;
+use crate::config::Profile;
 use crate::model::{AgentMode, NodeState};
 
 pub(crate) fn router(control: Control) -> Router {
@@ -35,6 +38,7 @@ pub(crate) fn router(control: Control) -> Router {
         .route("/_sim/nodes/{node}", put(node))
         .route("/_sim/guests/{vmid}/agent", put(agent))
         .route("/_sim/guests/{vmid}/lock", put(lock))
+        .route("/_sim/guests/{vmid}/load", put(load))
         .route("/_sim/faults/tasks", post(task_fault))
         .route("/_sim/faults/paths", post(path_fault))
         .route("/_sim/faults", delete(clear))
@@ -129,6 +133,36 @@ async fn lock(
 ) -> StatusCode {
     c.hold_config_lock(vmid, b.held);
     StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum LoadName {
+    Idle,
+    Busy,
+    Default,
+}
+
+#[derive(Deserialize)]
+struct LoadBody {
+    profile: LoadName,
+}
+
+/// Parsed by hand so that any bad body (not JSON, no `profile`, an unknown name) is a 400.
+async fn load(State(c): State<Control>, Path(vmid): Path<u32>, body: Bytes) -> StatusCode {
+    let Ok(b) = serde_json::from_slice::<LoadBody>(&body) else {
+        return StatusCode::BAD_REQUEST;
+    };
+    let profile = match b.profile {
+        LoadName::Idle => Some(Profile::Idle),
+        LoadName::Busy => Some(Profile::Busy),
+        LoadName::Default => None,
+    };
+    if c.set_load(vmid, profile) {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_FOUND
+    }
 }
 
 #[derive(Deserialize)]

@@ -1,5 +1,6 @@
 //! Cluster-level behaviour: offline nodes, ticket lifetime and renewal, CSRF vs tokens,
-//! the 401 delay, faults and counters, and `/cluster/resources` at 10 000 guests.
+//! the 401 delay, faults and counters, per-guest load profiles, and `/cluster/resources` at
+//! 10 000 guests.
 
 use std::time::{Duration, Instant};
 
@@ -220,6 +221,112 @@ async fn faults_and_counters_are_controllable() {
         .await;
     assert_eq!(r.status, 204);
     assert_eq!(c.call("GET", "/nodes/pve3/status", &[]).await.status, 200);
+}
+
+/// `cpu`, `netin` and `uptime` of a guest's `/cluster/resources` entry.
+async fn vm_figures(c: &Client, vmid: u32) -> (f64, u64, u64) {
+    let res = c
+        .call("GET", "/cluster/resources", &[("type", "vm")])
+        .await
+        .data();
+    let e = find(&res, &format!("qemu/{vmid}"))
+        .cloned()
+        .unwrap_or_default();
+    (
+        e["cpu"].as_f64().unwrap_or(-1.0),
+        e["netin"].as_u64().unwrap_or(0),
+        e["uptime"].as_u64().unwrap_or(0),
+    )
+}
+
+/// `PUT /_sim/guests/{vmid}/load`'s status.
+async fn set_load(c: &Client, vmid: u32, body: &str) -> u16 {
+    c.control("PUT", &format!("/_sim/guests/{vmid}/load"), body)
+        .await
+        .status
+}
+
+/// Asserts that `netin` did not go back between two reads.
+fn never_back(before: (f64, u64, u64), after: (f64, u64, u64)) {
+    assert!(
+        after.1 >= before.1,
+        "netin went back: {before:?} -> {after:?}"
+    );
+}
+
+/// Bytes per second between two reads, as a dashboard computes it from the counters.
+fn rate(before: (f64, u64, u64), after: (f64, u64, u64)) -> f64 {
+    never_back(before, after);
+    assert!(
+        after.2 > before.2,
+        "uptime did not grow: {before:?} -> {after:?}"
+    );
+    (after.1 - before.1) as f64 / (after.2 - before.2) as f64
+}
+
+#[tokio::test]
+async fn a_guest_can_be_made_busy_or_idle_on_its_own() {
+    let (_d, sim) = sim_with(None);
+    let c = root(&sim).await;
+    let advance = || c.control("POST", "/_sim/clock", r#"{"advance_secs":60}"#);
+    assert_eq!(set_load(&c, 100, r#"{"profile":"busy"}"#).await, 204);
+    assert_eq!(sim.control().load(100), Some(pvesim::Profile::Busy));
+    let b0 = vm_figures(&c, 100).await;
+    assert_eq!(advance().await.status, 204);
+    let b1 = vm_figures(&c, 100).await;
+    assert!(b1.0 > 0.5, "busy cpu {b1:?}");
+    let busy = rate(b0, b1);
+    assert!(busy > 100_000.0, "busy netin rate {busy} B/s");
+    // The other guests keep the simulator's (idle) profile.
+    let other = vm_figures(&c, 102).await;
+    assert!(other.0 < 0.1, "VM 102 stays idle: {other:?}");
+    let cur = c
+        .call("GET", "/nodes/pve1/qemu/100/status/current", &[])
+        .await
+        .data();
+    assert!(cur["cpu"].as_f64().unwrap_or(0.0) > 0.5, "{cur}");
+    // rrddata shows the busy minute as busy.
+    assert_eq!(advance().await.status, 204);
+    let rrd = c
+        .call(
+            "GET",
+            "/nodes/pve1/qemu/100/rrddata",
+            &[("timeframe", "hour")],
+        )
+        .await
+        .data();
+    let last = rrd
+        .as_array()
+        .and_then(|l| l.last())
+        .cloned()
+        .unwrap_or_default();
+    assert!(last["cpu"].as_f64().unwrap_or(0.0) > 0.5, "{last}");
+    assert!(last["netin"].as_f64().unwrap_or(0.0) > 100_000.0, "{last}");
+    let b2 = vm_figures(&c, 100).await;
+    never_back(b1, b2);
+
+    assert_eq!(set_load(&c, 100, r#"{"profile":"idle"}"#).await, 204);
+    let i0 = vm_figures(&c, 100).await;
+    never_back(b2, i0);
+    assert_eq!(advance().await.status, 204);
+    let i1 = vm_figures(&c, 100).await;
+    assert!(i1.0 < 0.1, "idle cpu {i1:?}");
+    let idle = rate(i0, i1);
+    assert!(idle < 10_000.0, "idle netin rate {idle} B/s");
+
+    // Back to the simulator's profile (idle in tests), still counting up.
+    assert_eq!(set_load(&c, 100, r#"{"profile":"default"}"#).await, 204);
+    assert_eq!(sim.control().load(100), None);
+    assert_eq!(advance().await.status, 204);
+    let d1 = vm_figures(&c, 100).await;
+    assert!(d1.0 < 0.1 && rate(i1, d1) < 10_000.0, "default {d1:?}");
+
+    // Errors: unknown guest, bad bodies.
+    assert_eq!(set_load(&c, 999, r#"{"profile":"busy"}"#).await, 404);
+    assert_eq!(set_load(&c, 100, r#"{"profile":"medium"}"#).await, 400);
+    assert_eq!(set_load(&c, 100, r#"{"mode":"busy"}"#).await, 400);
+    assert_eq!(set_load(&c, 100, "busy").await, 400);
+    assert_eq!(sim.control().load(100), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

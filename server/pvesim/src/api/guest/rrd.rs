@@ -49,9 +49,11 @@ pub(crate) fn rrddata(cx: &Cx, kind: Kind, vmid: u32) -> ApiResult {
         .get(vmid)
         .ok_or_else(|| ApiError::msg("config vanished"))?;
     let lim = metrics::limits(g.kind, &g.conf);
-    let rt = inner.runtime.get(&vmid);
-    let running = rt.is_some_and(|r| r.power != Power::Stopped);
-    let started = rt.map_or(u64::MAX, |r| r.started);
+    let rt = inner
+        .runtime
+        .get(&vmid)
+        .filter(|r| r.power != Power::Stopped);
+    let global = cx.st.cfg.profile;
     let now = cx.st.now() / step * step;
     let v9 = cx.st.cfg.version == PveVersion::V9;
     let mut out = Vec::with_capacity(points as usize);
@@ -59,9 +61,10 @@ pub(crate) fn rrddata(cx: &Cx, kind: Kind, vmid: u32) -> ApiResult {
         let t = now - i * step;
         let mut m = Map::new();
         m.insert("time".into(), json!(t));
-        if running && t >= started {
-            let u = metrics::usage(vmid, kind, lim, t - started, t, cx.st.cfg.profile);
-            let rate = 1500.0 + (vmid % 17) as f64 * 100.0 * (0.5 + wave(vmid + 7, t));
+        if let Some(rt) = rt.filter(|r| t >= r.started) {
+            let u = metrics::usage(vmid, kind, lim, rt.started, t, global, &rt.load);
+            let rate = (1500.0 + (vmid % 17) as f64 * 100.0 * (0.5 + wave(vmid + 7, t)))
+                * metrics::io_weight(rt.load.at(t, global)) as f64;
             m.insert("maxcpu".into(), json!(lim.maxcpu));
             m.insert("cpu".into(), json!(u.cpu));
             m.insert("maxmem".into(), json!(lim.maxmem));
