@@ -11,6 +11,7 @@ mod dashboard;
 mod error;
 pub mod ids;
 mod layout;
+mod policies;
 #[cfg(feature = "ssr")]
 pub mod session;
 mod vm_actions;
@@ -89,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/sync") view=admin::SyncPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/jobs") view=admin::JobsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/policies") view=policies::SitePoliciesPage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
             </auth::AuthProvider>

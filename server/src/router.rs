@@ -56,6 +56,7 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
     // Also resumes jobs a previous run left unfinished (crash, restart).
     let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
     lab::jobs::spawn_workers(&services, settings.jobs.clone(), grace);
+    lab::policies::spawn_worker(services.clone(), settings.policies.clone());
     Ok(Portal {
         listener,
         router,

@@ -41,6 +41,8 @@ pub struct Settings {
     /// The job engine (`[deploy]` in older files).
     #[serde(alias = "deploy")]
     pub jobs: JobSettings,
+    /// The policy worker (idle shutdown, access hours, quotas, schedules).
+    pub policies: lab::policies::PolicySettings,
     /// On SIGTERM/Ctrl-C: how long running jobs get to finish their node step and open
     /// consoles to close, before the process exits anyway.
     pub shutdown_grace_secs: u64,
@@ -62,6 +64,7 @@ impl Default for Settings {
             auth: AuthPolicy::default(),
             sync: SyncSettings::default(),
             jobs: JobSettings::default(),
+            policies: Default::default(),
             shutdown_grace_secs: 20,
             console: lab::console::ConsoleLimits::default(),
             limits: crate::rate_limit::RateLimitSettings::default(),

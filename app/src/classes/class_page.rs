@@ -254,6 +254,7 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
                 <button type="submit">"Add"</button>
             </ActionForm>
         </section>
+        <crate::policies::PoliciesPanel class_id=id />
         <section class="card" id="class-ssh" data-enabled=d.ssh_enabled.to_string()>
             <h2>"SSH through the portal"</h2>
             <p class="muted">"When on, students get an SSH button on their VM: a terminal in the browser to port 22 of the VM's own IP, through the portal. They type the VM's login and password there; nothing is stored."</p>

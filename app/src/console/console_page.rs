@@ -136,6 +136,7 @@ fn ConsoleScreen(info: ConsoleData, start: ServerAction<PowerVm>) -> impl IntoVi
             // Fetched alongside console.js rather than after it has been parsed.
             <link rel="modulepreload" href="/vendor/novnc/rfb.bundle.js" />
             <script type="module" src="/console.js"></script>
+            <crate::policies::TabNotice cluster_id=info.cluster_id vmid=info.vmid />
         }.into_any(),
     };
     view! { <div class="console-page">{header}{body}</div> }

@@ -98,6 +98,7 @@ fn TerminalScreen(info: ConsoleView, start: ServerAction<PowerVm>, ssh: bool) ->
             <div id="terminal-screen" data-ws=format!("/ws/{socket}/{}/{}", info.cluster_id, info.vmid)></div>
             <link rel="stylesheet" href="/vendor/xterm/xterm.css" />
             <script type="module" src="/terminal.js"></script>
+            <crate::policies::TabNotice cluster_id=info.cluster_id vmid=info.vmid />
         }.into_any(),
     };
     view! { <div class="console-page">{header}{body}</div> }

@@ -26,7 +26,13 @@ pub async fn load_dashboard(
         return Ok(None);
     }
     let session = require(Role::Student).await?;
-    Ok(lab::inventory::dashboard(&services()?, &session.user, &filter, since).await?)
+    let services = services()?;
+    let mut dashboard = lab::inventory::dashboard(&services, &session.user, &filter, since).await?;
+    if let Some(d) = dashboard.as_mut() {
+        // Class VMs: the policy warning and the student's hours.
+        lab::policies::gate::annotate(&services, &mut d.cards).await?;
+    }
+    Ok(dashboard)
 }
 
 #[server(endpoint = "admin/vms/assign")]

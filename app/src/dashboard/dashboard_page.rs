@@ -53,6 +53,7 @@ fn DashboardView() -> impl IntoView {
         assign: ServerAction::<AssignVm>::new(),
         unassign: ServerAction::<UnassignVm>::new(),
         reset: ServerAction::<ResetVm>::new(),
+        still_here: ServerAction::new(),
     };
     let filter = filter_from_query();
     // Bumped by the poller when the server says something changed.
@@ -63,11 +64,12 @@ fn DashboardView() -> impl IntoView {
             actions.assign.version().get(),
             actions.unassign.version().get(),
             actions.reset.version().get(),
+            actions.still_here.version().get(),
         )
     };
     let changes = move || {
-        let (power, assign, unassign, reset) = acted();
-        (refresh.get(), power, assign, unassign, reset)
+        let (power, assign, unassign, reset, still_here) = acted();
+        (refresh.get(), power, assign, unassign, reset, still_here)
     };
     // The poller's own reply is the new dashboard: it is put in place as it is (not fetched
     // again), so the filter and the actions are all that make this load.
@@ -84,6 +86,7 @@ fn DashboardView() -> impl IntoView {
             action_error(actions.assign),
             action_error(actions.unassign),
             action_error(actions.reset),
+            action_error(actions.still_here),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -251,7 +254,7 @@ fn urlencode(text: &str) -> String {
 
 #[component]
 fn MissingAssignments(
-    changes: Signal<(u32, usize, usize, usize, usize)>,
+    changes: Signal<(u32, usize, usize, usize, usize, usize)>,
     actions: CardActions,
 ) -> impl IntoView {
     let missing = Resource::new(move || changes.get(), |_| missing_assignments());

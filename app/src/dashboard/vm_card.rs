@@ -1,6 +1,7 @@
 //! One VM card: name, OS, node, state badge, specs, uptime, actions, RDP.
 
 use super::{AssignVm, UnassignVm};
+use crate::policies::{NoticeBanner, StillHere, UsageLines};
 use crate::vm_actions::{PowerVm, ResetVm};
 use lab::model::{VmAction, VmCard, VmState, format_bytes, format_uptime};
 use leptos::prelude::*;
@@ -11,6 +12,7 @@ pub struct CardActions {
     pub assign: ServerAction<AssignVm>,
     pub unassign: ServerAction<UnassignVm>,
     pub reset: ServerAction<ResetVm>,
+    pub still_here: ServerAction<StillHere>,
 }
 
 /// A short OS label from Proxmox's `ostype` (`l26`, `win11`, …).
@@ -106,7 +108,11 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
                 {(card.cpus > 0).then(|| view! { <dt>"CPU / RAM"</dt><dd>{format!("{} vCPU · {}", card.cpus, format_bytes(card.max_mem))}</dd> })}
                 {ip.map(|ip| view! { <dt>"IP"</dt><dd class="ip">{ip}</dd> })}
                 {uptime.map(|u| view! { <dt>"Uptime"</dt><dd>{u}</dd> })}
+                {card.usage.clone().map(|usage| view! { <UsageLines usage /> })}
             </dl>
+            {card.notice.clone().map(|notice| view! {
+                <NoticeBanner notice now cluster_id=card.cluster_id vmid=card.vmid still_here=actions.still_here />
+            })}
             {card.task_error.clone().map(|e| view! { <p class="form-error" role="alert">{format!("Last action failed: {e}")}</p> })}
             {(state == VmState::Missing).then(|| view! { <p class="empty">"This VM no longer exists in Proxmox. An admin has been told."</p> })}
             {(state == VmState::Unknown).then(|| view! { <p class="empty">"Its node cannot be reached right now."</p> })}

@@ -58,6 +58,7 @@ fn SignedIn(me: Me) -> impl IntoView {
                 <NavLink href=ids::ROUTE_ADMIN_CLUSTERS label="Clusters" />
                 <NavLink href=ids::ROUTE_ADMIN_SYNC label="Sync" />
                 <NavLink href=ids::ROUTE_ADMIN_JOBS label="Jobs" />
+                <NavLink href=ids::ROUTE_ADMIN_POLICIES label="Policies" />
             })}
         </nav>
         <details class="user-menu" id=ids::USER_MENU>

@@ -125,3 +125,16 @@ pub async fn manages_vm(
     }
     Ok(false)
 }
+
+/// The student a VM is assigned to (the first assignment, if several).
+pub async fn student_of(services: &Services, cluster_id: i32, vmid: i32) -> Result<Option<i32>> {
+    use crate::db::entity::assignment;
+    use sea_orm::QueryOrder;
+    Ok(assignment::Entity::find()
+        .filter(assignment::Column::ClusterId.eq(cluster_id))
+        .filter(assignment::Column::Vmid.eq(vmid))
+        .order_by_asc(assignment::Column::Id)
+        .one(&services.db)
+        .await?
+        .map(|a| a.user_id))
+}

@@ -34,6 +34,10 @@ pub async fn power(
     action: VmAction,
 ) -> Result<Outcome> {
     let row = usable_vm(services, user, cluster_id, vmid).await?;
+    if action == VmAction::Start {
+        // Access hours and quota (a student's own class VM; teachers are exempt).
+        crate::policies::gate::may_start(services, user, cluster_id, vmid).await?;
+    }
     let now = now();
     let state = state_of(&row, now);
     if !action.allowed_in(state) {

@@ -376,6 +376,8 @@ fn card(row: vm::Model, names: &HashMap<i32, String>, owners: Vec<String>, now: 
         rdp_open: row.rdp_open,
         resettable: false,
         ssh: false,
+        notice: None,
+        usage: None,
     }
 }
 
@@ -398,6 +400,8 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
         rdp_open: None,
         resettable: false,
         ssh: false,
+        notice: None,
+        usage: None,
     }
 }
 

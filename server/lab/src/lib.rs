@@ -33,7 +33,13 @@ pub mod fuzzing;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod inventory;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod leases;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod node;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod policies;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod policy_log;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod pve;
 #[cfg(not(target_arch = "wasm32"))]

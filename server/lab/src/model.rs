@@ -6,6 +6,7 @@ mod class;
 mod cluster;
 mod job;
 mod limits;
+mod policy;
 mod role;
 mod vm;
 
@@ -19,6 +20,12 @@ pub use class::{
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};
 pub use limits::{MAX_PAGE, MAX_VMID, MIN_VMID, Vmid, check_page};
+pub use policy::{
+    AccessHours, ClassPolicy, Days, HoursRange, IdleAction, IdleRule, PolicyAction, PolicyForm,
+    PolicyLogView, PolicyNotice, PolicyPanel, PolicyReason, PowerOrder, ScheduleForm, ScheduleView,
+    StudentUsage, UsageView, format_hours, format_time, parse_time, CPU_PERCENT, IDLE_MINUTES,
+    MAX_QUOTA_HOURS, NET_KIB, WARN_MINUTES,
+};
 pub use role::Role;
 pub use vm::{
     Dashboard, VmAction, VmCard, VmFilter, VmState, format_bytes, format_uptime, rdp_file,

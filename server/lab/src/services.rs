@@ -36,6 +36,11 @@ pub struct Services {
     /// can wait for them (see [`Services::shut_down`]).
     pub tasks: TaskTracker,
     pub shutdown: CancellationToken,
+    /// The time policies, the quick sync and power checks read (a test moves it).
+    pub clock: crate::clock::Clock,
+    /// The latest CPU and network figures of running guests, from the quick sync, for the
+    /// idle policy (no Proxmox call of its own).
+    pub activity: crate::policies::Activity,
 }
 
 impl Services {
@@ -52,6 +57,8 @@ impl Services {
             revocations: Default::default(),
             tasks: TaskTracker::new(),
             shutdown: CancellationToken::new(),
+            clock: Default::default(),
+            activity: Default::default(),
         }
     }
 

@@ -7,16 +7,27 @@ const REGISTRATION_OPEN: &str = "registration_open";
 
 /// Whether people may create their own (student) accounts. Open unless an admin closed it.
 pub async fn registration_open(services: &Services) -> Result<bool> {
-    let row = site_setting::Entity::find_by_id(REGISTRATION_OPEN)
-        .one(&services.db)
-        .await?;
-    Ok(row.is_none_or(|r| r.value != "false"))
+    Ok(get(services, REGISTRATION_OPEN)
+        .await?
+        .is_none_or(|v| v != "false"))
 }
 
 pub async fn set_registration_open(services: &Services, open: bool) -> Result<()> {
+    set(services, REGISTRATION_OPEN, &open.to_string()).await
+}
+
+/// A setting's stored text, if an admin set it.
+pub async fn get(services: &Services, key: &str) -> Result<Option<String>> {
+    Ok(site_setting::Entity::find_by_id(key)
+        .one(&services.db)
+        .await?
+        .map(|r| r.value))
+}
+
+pub async fn set(services: &Services, key: &str, value: &str) -> Result<()> {
     let row = site_setting::ActiveModel {
-        key: Set(REGISTRATION_OPEN.into()),
-        value: Set(open.to_string()),
+        key: Set(key.into()),
+        value: Set(value.into()),
     };
     site_setting::Entity::insert(row)
         .on_conflict(

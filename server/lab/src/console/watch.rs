@@ -14,6 +14,9 @@
 //!   catches changes made by another portal instance on the same database, or by the
 //!   `proxlab user` command: they reach open relays within that time.
 //!
+//! Each check that finds access also marks the VM active for the idle policy
+//! (`policies::gate::touch`): an open tab keeps its VM from an idle shutdown.
+//!
 //! The relay ends only when a check says access is gone, so an event about something else
 //! costs a few queries and nothing more. A database error keeps the relay and tries again
 //! at the next [`RECHECK`] (a locked SQLite file should not close everyone's consoles).
@@ -162,7 +165,20 @@ impl AccessWatch {
             return Ok(false);
         }
         match usable_vm(&self.services, &user, self.cluster_id, self.vmid).await {
-            Ok(_) => Ok(true),
+            Ok(_) => {
+                // An open tab keeps its VM active for the idle policy (and connects its
+                // student, for quota), at every check: at once and every `RECHECK`.
+                let touched = crate::policies::gate::touch(
+                    &self.services,
+                    self.user_id,
+                    self.cluster_id,
+                    self.vmid,
+                );
+                if let Err(e) = touched.await {
+                    tracing::warn!(error = %e, vmid = self.vmid, "cannot mark the VM active");
+                }
+                Ok(true)
+            }
             Err(Error::NotFound(_) | Error::Forbidden | Error::Invalid(_)) => Ok(false),
             Err(e) => Err(e),
         }

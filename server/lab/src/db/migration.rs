@@ -8,6 +8,7 @@ mod m0004_classes;
 mod m0005_realm_roles;
 mod m0006_job_engine;
 mod m0007_deploy_method;
+mod m0008_policies;
 
 use sea_orm_migration::prelude::*;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_realm_roles::Migration),
             Box::new(m0006_job_engine::Migration),
             Box::new(m0007_deploy_method::Migration),
+            Box::new(m0008_policies::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 
 mod delete;
 mod deploy;
+pub mod power;
 mod publish;
 mod remove;
 mod reset;
@@ -33,5 +34,6 @@ pub async fn run(run: &JobRun) -> Result<Outcome, JobError> {
         JobKind::Delete => delete::run(run, class).await,
         JobKind::Remove => remove::run(run, class).await,
         JobKind::Respec => respec::run(run, class).await,
+        JobKind::Power => power::run(run, class).await,
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::clock::now;
 use crate::db::entity::job;
-use crate::model::{JobKind, JobState};
+use crate::model::{JobKind, JobState, PowerOrder};
 use crate::{Error, Result, Services};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -16,6 +16,27 @@ pub async fn queue(
     vmid: Option<i32>,
     requested_by: Option<i32>,
 ) -> Result<job::Model> {
+    insert(db, class_id, kind, vmid, requested_by, None).await
+}
+
+/// Queues a policy's `power` job with its order.
+pub async fn queue_power(
+    db: &impl ConnectionTrait,
+    class_id: i32,
+    order: &PowerOrder,
+) -> Result<job::Model> {
+    let detail = serde_json::to_string(order).map_err(|e| Error::Internal(e.to_string()))?;
+    insert(db, class_id, JobKind::Power, None, None, Some(detail)).await
+}
+
+async fn insert(
+    db: &impl ConnectionTrait,
+    class_id: i32,
+    kind: JobKind,
+    vmid: Option<i32>,
+    requested_by: Option<i32>,
+    detail: Option<String>,
+) -> Result<job::Model> {
     Ok(job::ActiveModel {
         class_id: Set(class_id),
         kind: Set(kind),
@@ -27,6 +48,7 @@ pub async fn queue(
         attempts: Set(0),
         commands: Set(0),
         created_at: Set(now()),
+        detail: Set(detail),
         ..Default::default()
     }
     .insert(db)

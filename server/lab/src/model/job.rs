@@ -75,6 +75,9 @@ stored_enum! {
         Remove = "remove",
         /// New CPU/RAM for every VM of the class.
         Respec = "respec",
+        /// A policy's act on some VMs of the class (shut down, hibernate, start), with its
+        /// order (`PowerOrder`) in the job's detail.
+        Power = "power",
     }
 }
 
@@ -84,6 +87,7 @@ impl JobKind {
     pub fn priority(self) -> i32 {
         match self {
             JobKind::Reset | JobKind::Remove => 10,
+            JobKind::Power => 8,
             JobKind::Respec => 5,
             JobKind::Deploy | JobKind::Publish | JobKind::Delete => 0,
         }
@@ -108,6 +112,7 @@ impl JobKind {
             JobKind::Delete => "Delete class",
             JobKind::Remove => "Remove VM",
             JobKind::Respec => "CPU/RAM change",
+            JobKind::Power => "Policy power",
         }
     }
 }

@@ -123,6 +123,12 @@ pub struct VmCard {
     /// A VM of a class with SSH through the portal enabled, with a known IP.
     #[serde(default)]
     pub ssh: bool,
+    /// The policy warning its student sees (a class VM about to be shut down).
+    #[serde(default)]
+    pub notice: Option<super::PolicyNotice>,
+    /// Its student's hours in the class (a class VM with a student).
+    #[serde(default)]
+    pub usage: Option<super::UsageView>,
 }
 
 /// The admin's filters; students and teachers ignore them.

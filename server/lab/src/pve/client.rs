@@ -312,6 +312,39 @@ impl Client {
         }
     }
 
+    /// An ACPI shutdown that Proxmox turns into a hard stop after `timeout_secs` if the guest
+    /// has not powered off (`forceStop=1`): the grace period of a policy shutdown, kept by
+    /// Proxmox itself (qemu-server `vm_shutdown`), so it holds even if the portal restarts.
+    pub async fn shutdown_forced(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u32,
+        timeout_secs: u32,
+    ) -> Result<String, Error> {
+        let path = format!("nodes/{}/{}/{vmid}/status/shutdown", seg(node), kind.as_str());
+        let timeout = timeout_secs.to_string();
+        let form = [("forceStop", "1"), ("timeout", timeout.as_str())];
+        match self.request(Method::POST, &path, Some(&form)).await? {
+            Value::String(upid) => Ok(upid),
+            _ => Err(Error::Decode("shutdown did not return a UPID".into())),
+        }
+    }
+
+    /// Hibernation: `POST …/qemu/{vmid}/status/suspend` with `todisk=1` (a `qmsuspend` task;
+    /// the VM stops with its RAM saved to a state volume and `lock: suspended`; the next start
+    /// resumes it). QEMU only.
+    pub async fn hibernate(&self, node: &str, vmid: u32) -> Result<String, Error> {
+        let path = format!("nodes/{}/qemu/{vmid}/status/suspend", seg(node));
+        match self
+            .request(Method::POST, &path, Some(&[("todisk", "1")]))
+            .await?
+        {
+            Value::String(upid) => Ok(upid),
+            _ => Err(Error::Decode("suspend did not return a UPID".into())),
+        }
+    }
+
     pub async fn task_status(&self, node: &str, upid: &str) -> Result<TaskStatus, Error> {
         let path = format!("nodes/{}/tasks/{}/status", seg(node), seg(upid));
         parse(self.get(&path).await?, "task status")

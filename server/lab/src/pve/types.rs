@@ -57,6 +57,11 @@ pub struct GuestResource {
     pub maxmem: u64,
     #[serde(default, deserialize_with = "lenient::u64")]
     pub maxdisk: u64,
+    /// Cumulative bytes received and sent since the guest started (for the idle policy).
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub netin: u64,
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub netout: u64,
     #[serde(default, deserialize_with = "lenient::text")]
     pub lock: Option<String>,
     /// `;`-separated as in the config (`lab;web`).

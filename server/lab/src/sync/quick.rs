@@ -38,7 +38,9 @@ pub async fn run(services: &Services, cluster: &cluster::Model) -> Result<QuickR
     let started = Instant::now();
     match client.vm_resources().await {
         Ok(guests) => {
-            let report = apply(services, cluster.id, &guests, now()).await?;
+            let now = services.clock.now();
+            services.activity.record(cluster.id, now, &guests);
+            let report = apply(services, cluster.id, &guests, now).await?;
             let ms = started.elapsed().as_millis() as i64;
             let run = Run::Quick {
                 ms,
@@ -323,6 +325,8 @@ mod tests {
             mem: 1,
             maxmem: 2 << 30,
             maxdisk: 32 << 30,
+            netin: 0,
+            netout: 0,
             lock: None,
             tags: None,
             pool: None,

@@ -37,6 +37,8 @@ pub struct Model {
     pub ssh_enabled: bool,
     /// How its VMs are made (chosen by the review step).
     pub method: DeployMethod,
+    /// Its `model::ClassPolicy` as JSON; `None`: the site's defaults.
+    pub policy: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
