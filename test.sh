@@ -65,8 +65,9 @@ e2e() {
   pid=$!
   # A second portal in demo mode (pvesim in-process) for the VM flows.
   demo_port="$(free_port)"
+  # Policies every 5 s instead of 30, so the idle warning comes soon after its 5 minutes.
   PROXLAB_LISTEN="127.0.0.1:$demo_port" LEPTOS_SITE_ADDR="127.0.0.1:$demo_port" \
-    "$bin" demo --dir "$dir/demo" --vms 12 >"$dir/demo.log" 2>&1 &
+    PROXLAB_POLICIES__TICK_SECS=5 "$bin" demo --dir "$dir/demo" --vms 12 >"$dir/demo.log" 2>&1 &
   demo_pid=$!
   (cd end2end && BASE_URL="http://127.0.0.1:$port" PROXLAB_E2E_LOG="$dir/server.log" \
     DEMO_URL="http://127.0.0.1:$demo_port" DEMO_LOG="$dir/demo.log" \

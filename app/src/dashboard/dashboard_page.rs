@@ -18,6 +18,8 @@ use leptos_router::hooks::use_query_map;
 /// Poll period while something is changing, and the multiple of it when all is quiet.
 const FAST_POLL_MS: u64 = 2000;
 const QUIET_TICKS: u32 = 7;
+/// A full load every 5 minutes (in ticks of `FAST_POLL_MS`), for the hours on class VMs.
+const FULL_RELOAD_TICKS: u32 = 150;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
@@ -136,14 +138,18 @@ fn start_polling(
                     return;
                 };
                 ticks.set(ticks.get() + 1);
-                if hidden || !(busy || ticks.get().is_multiple_of(QUIET_TICKS)) {
+                // Every few minutes the whole page, even with nothing new: the hours of a
+                // running class VM move without any change to announce.
+                let full = ticks.get().is_multiple_of(FULL_RELOAD_TICKS);
+                if hidden || !(busy || full || ticks.get().is_multiple_of(QUIET_TICKS)) {
                     return;
                 }
                 let Some(filter) = filter.try_get_untracked() else {
                     return;
                 };
                 leptos::task::spawn_local(async move {
-                    if let Ok(Some(d)) = load_dashboard(filter, Some(counter)).await {
+                    let since = (!full).then_some(counter);
+                    if let Ok(Some(d)) = load_dashboard(filter, since).await {
                         data.try_set(Some(Ok(Some(d))));
                         refresh.try_update(|r| *r += 1);
                     }
@@ -158,7 +164,15 @@ fn start_polling(
         });
     });
     #[cfg(not(feature = "hydrate"))]
-    let _ = (filter, latest, refresh, data, FAST_POLL_MS, QUIET_TICKS);
+    let _ = (
+        filter,
+        latest,
+        refresh,
+        data,
+        FAST_POLL_MS,
+        QUIET_TICKS,
+        FULL_RELOAD_TICKS,
+    );
 }
 
 #[component]

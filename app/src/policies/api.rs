@@ -96,7 +96,10 @@ pub async fn save_site_policies(form: PolicyForm) -> Result<(), AppError> {
 /// The VM's current warning, with the server's time (the console and terminal tabs poll it;
 /// their pages are not hydrated, so `notice.js` calls this endpoint itself).
 #[server(endpoint = "vms/notice")]
-pub async fn vm_notice(cluster_id: i32, vmid: i32) -> Result<(Option<PolicyNotice>, i64), AppError> {
+pub async fn vm_notice(
+    cluster_id: i32,
+    vmid: i32,
+) -> Result<(Option<PolicyNotice>, i64), AppError> {
     let s = require(Role::Student).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     let services = services()?;

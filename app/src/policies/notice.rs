@@ -34,7 +34,7 @@ pub fn NoticeBanner(
 /// Hours used and left, and today's access hours, as two lines of the card's specs.
 #[component]
 pub fn UsageLines(usage: UsageView) -> impl IntoView {
-    // As of the page's read; the policy worker refreshes running VMs' cards every 5 minutes.
+    // As of the page's read; an open dashboard reads everything again every 5 minutes.
     let used = usage.used_secs;
     let hours = match usage.left_secs() {
         Some(_) => {
@@ -51,7 +51,11 @@ pub fn UsageLines(usage: UsageView) -> impl IntoView {
         Some(format!(
             "{}{}",
             usage.hours_today.join(", "),
-            if usage.open_now { " (open now)" } else { " (closed now)" }
+            if usage.open_now {
+                " (open now)"
+            } else {
+                " (closed now)"
+            }
         ))
     };
     view! {

@@ -2,8 +2,8 @@
 //! (one form), schedules, each student's hours (add hours, reset), and the policy log. It
 //! loads on its own, so the class page's deployment polling does not re-read it.
 
-use super::{AddHours, AddSchedule, DeleteSchedule, ResetUsage, SavePolicies, load_policies};
 use super::form::PolicyFields;
+use super::{AddHours, AddSchedule, DeleteSchedule, ResetUsage, SavePolicies, load_policies};
 use crate::layout::{FormError, action_error};
 use crate::when::format_time;
 use lab::model::{PolicyPanel, format_hours};
@@ -222,7 +222,7 @@ fn PanelBody(p: PolicyPanel, class_id: i32, a: Actions) -> impl IntoView {
         <h3>"Policy log"</h3>
         {if has_log {
             view! {
-                <div class="table-scroll">
+                <div class="table-wrap">
                     <table class="data" id="policy-log">
                         <thead><tr><th>"When"</th><th>"VM"</th><th>"Student"</th><th>"What"</th><th>"Why"</th><th>"Detail"</th></tr></thead>
                         <tbody>{log}</tbody>

@@ -33,7 +33,11 @@ impl Clock {
     }
 
     pub fn now(&self) -> i64 {
-        now() + self.offset.as_ref().map_or(0, |o| o.load(Ordering::Relaxed))
+        now()
+            + self
+                .offset
+                .as_ref()
+                .map_or(0, |o| o.load(Ordering::Relaxed))
     }
 
     /// Moves an adjustable clock forward; the system's clock cannot be moved (a no-op).

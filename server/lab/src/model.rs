@@ -21,10 +21,10 @@ pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};
 pub use limits::{MAX_PAGE, MAX_VMID, MIN_VMID, Vmid, check_page};
 pub use policy::{
-    AccessHours, ClassPolicy, Days, HoursRange, IdleAction, IdleRule, PolicyAction, PolicyForm,
-    PolicyLogView, PolicyNotice, PolicyPanel, PolicyReason, PowerOrder, ScheduleForm, ScheduleView,
-    StudentUsage, UsageView, format_hours, format_time, parse_time, CPU_PERCENT, IDLE_MINUTES,
-    MAX_QUOTA_HOURS, NET_KIB, WARN_MINUTES,
+    AccessHours, CPU_PERCENT, ClassPolicy, Days, HoursRange, IDLE_MINUTES, IdleAction, IdleRule,
+    MAX_QUOTA_HOURS, NET_KIB, PolicyAction, PolicyForm, PolicyLogView, PolicyNotice, PolicyPanel,
+    PolicyReason, PowerOrder, ScheduleForm, ScheduleView, StudentUsage, UsageView, WARN_MINUTES,
+    format_hours, format_time, parse_time,
 };
 pub use role::Role;
 pub use vm::{

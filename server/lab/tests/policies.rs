@@ -43,9 +43,13 @@ struct Lab {
 }
 
 async fn lab_with(students: u32, db_url: Option<String>) -> Lab {
-    let mut w = sim_world_with(db_url, |_| {}, |form| {
-        form.pve_root = "/nonexistent/etc/pve".into();
-    })
+    let mut w = sim_world_with(
+        db_url,
+        |_| {},
+        |form| {
+            form.pve_root = "/nonexistent/etc/pve".into();
+        },
+    )
     .await;
     w.services.clock = Clock::adjustable();
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
@@ -93,7 +97,9 @@ impl Lab {
         let cluster = clusters::find(self.services(), self.w.cluster_id)
             .await
             .unwrap();
-        lab::sync::quick::run(self.services(), &cluster).await.unwrap();
+        lab::sync::quick::run(self.services(), &cluster)
+            .await
+            .unwrap();
     }
 
     /// Moves both clocks.
@@ -144,9 +150,15 @@ impl Lab {
 
     async fn start_as(&self, i: usize) -> lab::Result<()> {
         let (user, vmid) = &self.students[i];
-        let r = actions::power(self.services(), user, self.w.cluster_id, *vmid, VmAction::Start)
-            .await
-            .map(drop);
+        let r = actions::power(
+            self.services(),
+            user,
+            self.w.cluster_id,
+            *vmid,
+            VmAction::Start,
+        )
+        .await
+        .map(drop);
         tokio::time::sleep(Duration::from_millis(150)).await; // pvesim's start task
         self.sync().await;
         r
@@ -213,15 +225,24 @@ async fn idle_vms_are_warned_then_shut_down_but_not_a_busy_one_or_one_with_a_con
         }
     }
     let warned_at = warned_at.expect("the idle VM was warned");
-    assert!((30..=32).contains(&warned_at), "warned after {warned_at} min");
+    assert!(
+        (30..=32).contains(&warned_at),
+        "warned after {warned_at} min"
+    );
     assert_eq!(l.status(idle).await, "stopped");
     assert_eq!(l.status(busy).await, "running");
     assert_eq!(l.status(console).await, "running");
     assert_eq!(l.warning(busy).await, None);
     assert_eq!(l.warning(console).await, None);
     let log = l.log().await;
-    assert!(log.contains(&(Some(idle), "warn".into(), "idle".into())), "{log:?}");
-    assert!(log.contains(&(Some(idle), "shutdown".into(), "idle".into())), "{log:?}");
+    assert!(
+        log.contains(&(Some(idle), "warn".into(), "idle".into())),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&(Some(idle), "shutdown".into(), "idle".into())),
+        "{log:?}"
+    );
     assert!(log.iter().all(|(v, ..)| *v == Some(idle)), "{log:?}");
 }
 
@@ -245,7 +266,11 @@ async fn im_still_here_puts_an_idle_shutdown_off_and_hibernation_saves_the_vm() 
         .await
         .unwrap()
         .unwrap();
-    assert!(notice.message(l.services().clock.now()).contains("hibernates in"));
+    assert!(
+        notice
+            .message(l.services().clock.now())
+            .contains("hibernates in")
+    );
     // Someone else cannot press it for them.
     let other = make_user(l.services(), "other", Role::Student).await;
     assert!(matches!(
@@ -259,19 +284,29 @@ async fn im_still_here_puts_an_idle_shutdown_off_and_hibernation_saves_the_vm() 
     for _ in 0..9 {
         l.minute().await;
     }
-    assert_eq!(l.status(vmid).await, "running", "the idle clock started again");
+    assert_eq!(
+        l.status(vmid).await,
+        "running",
+        "the idle clock started again"
+    );
     for _ in 0..8 {
         l.minute().await;
     }
     assert_eq!(l.status(vmid).await, "stopped");
-    let config = l
-        .w
-        .pve_as_root(reqwest::Method::GET, &format!("nodes/pve1/qemu/{vmid}/config"), &[])
+    let config =
+        l.w.pve_as_root(
+            reqwest::Method::GET,
+            &format!("nodes/pve1/qemu/{vmid}/config"),
+            &[],
+        )
         .await;
     assert_eq!(config["data"]["lock"], "suspended", "hibernated: {config}");
     let log = l.log().await;
     assert!(log.contains(&(Some(vmid), "still-here".into(), "idle".into())));
-    assert!(log.contains(&(Some(vmid), "hibernate".into(), "idle".into())), "{log:?}");
+    assert!(
+        log.contains(&(Some(vmid), "hibernate".into(), "idle".into())),
+        "{log:?}"
+    );
 }
 
 /// `daily HH:MM-HH:MM` in UTC around the portal's now: opened `before` minutes ago, closing
@@ -281,7 +316,11 @@ fn hours_around(now: i64, before: i64, after: i64) -> String {
         let m = t.rem_euclid(86_400) / 60;
         format!("{:02}:{:02}", m / 60, m % 60)
     };
-    format!("daily {}-{}", minute(now - before * 60), minute(now + after * 60))
+    format!(
+        "daily {}-{}",
+        minute(now - before * 60),
+        minute(now + after * 60)
+    )
 }
 
 #[tokio::test]
@@ -310,13 +349,28 @@ async fn access_hours_warn_shut_down_and_refuse_a_start_but_not_the_teachers() {
     );
     assert_eq!(l.status(vmid).await, "stopped");
     // The teacher may (exempt), and the log says who was refused.
-    actions::power(l.services(), &l.teacher, l.w.cluster_id, vmid, VmAction::Start)
-        .await
-        .unwrap();
+    actions::power(
+        l.services(),
+        &l.teacher,
+        l.w.cluster_id,
+        vmid,
+        VmAction::Start,
+    )
+    .await
+    .unwrap();
     let log = l.log().await;
-    assert!(log.contains(&(Some(vmid), "warn".into(), "hours".into())), "{log:?}");
-    assert!(log.contains(&(Some(vmid), "shutdown".into(), "hours".into())), "{log:?}");
-    assert!(log.contains(&(Some(vmid), "refused".into(), "hours".into())), "{log:?}");
+    assert!(
+        log.contains(&(Some(vmid), "warn".into(), "hours".into())),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&(Some(vmid), "shutdown".into(), "hours".into())),
+        "{log:?}"
+    );
+    assert!(
+        log.contains(&(Some(vmid), "refused".into(), "hours".into())),
+        "{log:?}"
+    );
     let _ = student;
 }
 
@@ -339,9 +393,15 @@ async fn a_quota_shuts_down_refuses_and_an_added_hour_lets_the_student_start_aga
     }
     assert_eq!(l.status(vmid).await, "stopped");
     let used = l.used_secs(0).await;
-    assert!((59 * 60..=61 * 60).contains(&used), "used {used} s at the quota");
+    assert!(
+        (59 * 60..=61 * 60).contains(&used),
+        "used {used} s at the quota"
+    );
     let refused = l.start_as(0).await.unwrap_err();
-    assert!(matches!(&refused, Error::Conflict(m) if m.contains("used your")), "{refused:?}");
+    assert!(
+        matches!(&refused, Error::Conflict(m) if m.contains("used your")),
+        "{refused:?}"
+    );
     panel::add_hours(l.services(), &l.teacher, l.class_id, None, 1)
         .await
         .unwrap();
@@ -357,12 +417,20 @@ async fn a_quota_shuts_down_refuses_and_an_added_hour_lets_the_student_start_aga
         .unwrap();
     assert_eq!(runs.len(), 2, "{runs:?}");
     assert!(runs[0].ended_at.is_some() && runs[1].ended_at.is_none());
-    panel::reset_usage(l.services(), &l.teacher, l.class_id, Some(l.students[0].0.id))
-        .await
-        .unwrap();
+    panel::reset_usage(
+        l.services(),
+        &l.teacher,
+        l.class_id,
+        Some(l.students[0].0.id),
+    )
+    .await
+    .unwrap();
     assert!(l.used_secs(0).await < 120);
     let log = l.log().await;
-    assert!(log.contains(&(Some(vmid), "shutdown".into(), "quota".into())), "{log:?}");
+    assert!(
+        log.contains(&(Some(vmid), "shutdown".into(), "quota".into())),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
@@ -407,16 +475,28 @@ async fn schedules_start_and_stop_the_class_and_a_scheduled_run_counts_once_join
     assert_eq!(l.status(other_vm).await, "stopped");
     let used_joined = l.used_secs(0).await;
     let used_other = l.used_secs(1).await;
-    assert_eq!(used_other, 0, "a scheduled run nobody joined does not count");
+    assert_eq!(
+        used_other, 0,
+        "a scheduled run nobody joined does not count"
+    );
     assert!(
         (38 * 60..=42 * 60).contains(&used_joined),
         "counted from the connection (minute 20) to the stop (minute 60): {used_joined} s"
     );
     let log = l.log().await;
     for vmid in [joined_vm, other_vm] {
-        assert!(log.contains(&(Some(vmid), "start".into(), "schedule".into())), "{log:?}");
-        assert!(log.contains(&(Some(vmid), "warn".into(), "schedule".into())), "{log:?}");
-        assert!(log.contains(&(Some(vmid), "shutdown".into(), "schedule".into())), "{log:?}");
+        assert!(
+            log.contains(&(Some(vmid), "start".into(), "schedule".into())),
+            "{log:?}"
+        );
+        assert!(
+            log.contains(&(Some(vmid), "warn".into(), "schedule".into())),
+            "{log:?}"
+        );
+        assert!(
+            log.contains(&(Some(vmid), "shutdown".into(), "schedule".into())),
+            "{log:?}"
+        );
     }
 }
 
@@ -449,7 +529,11 @@ async fn two_instances_on_one_database_only_one_acts_and_the_other_takes_over() 
     );
     // The first one dies: the second takes over once its lease ran out.
     l.advance(60);
-    assert!(lab::policies::worker::run_once(&second, "two", 90, &mut mem2).await.is_empty());
+    assert!(
+        lab::policies::worker::run_once(&second, "two", 90, &mut mem2)
+            .await
+            .is_empty()
+    );
     l.advance(31);
     assert_eq!(
         lab::policies::worker::run_once(&second, "two", 90, &mut mem2).await,

@@ -205,7 +205,11 @@ impl AccessHours {
     /// Empty text: no access hours (always open).
     pub fn parse(text: &str) -> Result<AccessHours, String> {
         let mut ranges = Vec::new();
-        for line in text.split(['\n', ';']).map(str::trim).filter(|l| !l.is_empty()) {
+        for line in text
+            .split(['\n', ';'])
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+        {
             let (days, times) = line.rsplit_once(' ').ok_or_else(|| {
                 format!("\"{line}\": write the days, then the hours (Mon-Fri 08:00-16:00).")
             })?;
@@ -237,14 +241,7 @@ impl AccessHours {
     pub fn to_text(&self) -> String {
         self.ranges
             .iter()
-            .map(|r| {
-                format!(
-                    "{} {}-{}",
-                    r.days,
-                    format_time(r.start),
-                    format_time(r.end)
-                )
-            })
+            .map(|r| format!("{} {}-{}", r.days, format_time(r.start), format_time(r.end)))
             .collect::<Vec<_>>()
             .join("\n")
     }
@@ -297,10 +294,22 @@ impl ClassPolicy {
                 ))
             }
         };
-        within(self.idle.cpu_percent, CPU_PERCENT, "The idle CPU threshold (%)")?;
+        within(
+            self.idle.cpu_percent,
+            CPU_PERCENT,
+            "The idle CPU threshold (%)",
+        )?;
         within(self.idle.minutes, IDLE_MINUTES, "The idle time (minutes)")?;
-        within(self.idle.net_kib, NET_KIB, "The idle network threshold (KiB/s)")?;
-        within(self.warn_minutes, WARN_MINUTES, "The warning time (minutes)")?;
+        within(
+            self.idle.net_kib,
+            NET_KIB,
+            "The idle network threshold (KiB/s)",
+        )?;
+        within(
+            self.warn_minutes,
+            WARN_MINUTES,
+            "The warning time (minutes)",
+        )?;
         within(self.quota_hours, 0..=MAX_QUOTA_HOURS, "The quota (hours)")?;
         if self.hours.enabled && self.hours.ranges.is_empty() {
             return Err("Access hours are on but name no hours.".into());
@@ -336,7 +345,11 @@ pub struct PolicyForm {
 impl PolicyForm {
     pub fn of(policy: &ClassPolicy) -> Self {
         Self {
-            idle_enabled: if policy.idle.enabled { "on".into() } else { String::new() },
+            idle_enabled: if policy.idle.enabled {
+                "on".into()
+            } else {
+                String::new()
+            },
             idle_cpu_percent: policy.idle.cpu_percent.to_string(),
             idle_net_kib: policy.idle.net_kib.to_string(),
             idle_minutes: policy.idle.minutes.to_string(),

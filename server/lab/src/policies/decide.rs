@@ -185,7 +185,10 @@ mod tests {
         class: impl Fn(i64) -> ClassTime,
         busy: impl Fn(i64) -> bool,
         until: i64,
-    ) -> (Vec<(i64, Warning)>, Option<(i64, PolicyAction, PolicyReason)>) {
+    ) -> (
+        Vec<(i64, Warning)>,
+        Option<(i64, PolicyAction, PolicyReason)>,
+    ) {
         let mut f = facts(T0);
         let mut warnings = Vec::new();
         let mut now = T0;
@@ -224,20 +227,10 @@ mod tests {
     #[test]
     fn activity_during_the_warning_clears_it() {
         let busy_at = T0 + 35 * 60;
-        let (warnings, act) = run(
-            &idle_policy(),
-            |_| open(),
-            |t| t == busy_at,
-            T0 + 50 * 60,
-        );
+        let (warnings, act) = run(&idle_policy(), |_| open(), |t| t == busy_at, T0 + 50 * 60);
         assert_eq!(warnings.len(), 1);
         assert_eq!(act, None, "activity at 35 min moved the idle clock");
-        let (_, act) = run(
-            &idle_policy(),
-            |_| open(),
-            |t| t == busy_at,
-            T0 + 80 * 60,
-        );
+        let (_, act) = run(&idle_policy(), |_| open(), |t| t == busy_at, T0 + 80 * 60);
         assert_eq!(act.map(|a| a.0), Some(busy_at + 40 * 60));
     }
 

@@ -63,10 +63,9 @@ pub async fn may_start(
         Some((
             PolicyReason::Hours,
             format!(
-                "Your VM can only run during the class's access hours ({} , {zone_name}).",
+                "Your VM can only run during the class's access hours: {} ({zone_name}).",
                 policy.hours.to_text().replace('\n', "; ")
-            )
-            .replace(" ,", ","),
+            ),
         ))
     } else if policy.quota_hours > 0 {
         let totals = usage::totals(&services.db, &[class.id]).await?;
@@ -129,8 +128,14 @@ pub async fn still_here(
         .filter(vm_policy::Column::Id.eq(state.id));
     if state.warn_reason.as_deref() == Some(PolicyReason::Idle.as_str()) {
         update = update
-            .col_expr(vm_policy::Column::WarnReason, Expr::value(Option::<String>::None))
-            .col_expr(vm_policy::Column::WarnAction, Expr::value(Option::<String>::None))
+            .col_expr(
+                vm_policy::Column::WarnReason,
+                Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                vm_policy::Column::WarnAction,
+                Expr::value(Option::<String>::None),
+            )
             .col_expr(vm_policy::Column::DueAt, Expr::value(Option::<i64>::None));
     } else if state.warn_reason.is_some() {
         return Err(Error::Conflict(

@@ -22,7 +22,11 @@ fn ensure_admin(user: &user::Model) -> Result<()> {
     }
 }
 
-pub async fn class_panel(services: &Services, user: &user::Model, class_id: i32) -> Result<PolicyPanel> {
+pub async fn class_panel(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+) -> Result<PolicyPanel> {
     let class = access::managed_class(services, user, class_id).await?;
     let defaults = store::site_defaults(services).await?;
     let policy = store::effective(&class, &defaults);
@@ -180,7 +184,16 @@ pub async fn add_hours(
     let now = services.clock.now();
     for id in students_of(services, class_id, class.cluster_id, student).await? {
         usage::add(&services.db, class_id, id, 0, hours as i64 * 3600).await?;
-        log_teacher(services, class.id, class.cluster_id, id, "hours-added", &format!("+{hours} h by {}", user.username), now).await?;
+        log_teacher(
+            services,
+            class.id,
+            class.cluster_id,
+            id,
+            "hours-added",
+            &format!("+{hours} h by {}", user.username),
+            now,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -196,7 +209,16 @@ pub async fn reset_usage(
     let now = services.clock.now();
     for id in students_of(services, class_id, class.cluster_id, student).await? {
         usage::reset(services, class_id, id, now).await?;
-        log_teacher(services, class.id, class.cluster_id, id, "usage-reset", &format!("by {}", user.username), now).await?;
+        log_teacher(
+            services,
+            class.id,
+            class.cluster_id,
+            id,
+            "usage-reset",
+            &format!("by {}", user.username),
+            now,
+        )
+        .await?;
     }
     Ok(())
 }

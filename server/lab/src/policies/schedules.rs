@@ -83,7 +83,11 @@ pub async fn add(
     let action = match form.action.as_str() {
         "start" => "start",
         "shutdown" | "stop" => "shutdown",
-        other => return Err(Error::Invalid(format!("\"{other}\" is not start or shut down."))),
+        other => {
+            return Err(Error::Invalid(format!(
+                "\"{other}\" is not start or shut down."
+            )));
+        }
     };
     let time = parse_time(&form.time, false).map_err(Error::Invalid)?;
     let when = form.when.trim();
@@ -91,7 +95,10 @@ pub async fn add(
         let date = calendar::parse_date(when)?;
         let at = calendar::instant(date, time, tz).unwrap_or(i64::MIN);
         if at <= services.clock.now() {
-            return Err(Error::Invalid(format!("{when} {} has passed.", format_time(time))));
+            return Err(Error::Invalid(format!(
+                "{when} {} has passed.",
+                format_time(time)
+            )));
         }
         (0, Some(date.to_string()))
     } else {
@@ -151,12 +158,33 @@ pub struct Due {
 /// Walks each schedule from its last handled occurrence to now.
 pub fn due(rows: &[class_schedule::Model], tz: &TimeZone, now: i64, warn_secs: i64) -> Due {
     let mut due = Due::default();
+    let horizon = now - GRACE_SECS;
     for row in rows {
         let action = action_of(row);
+        let after = row.last_fired_at.unwrap_or(row.created_at);
+        // Occurrences before the grace period are skipped however many there are: find the
+        // latest of them from a week before the horizon (a weekly schedule has one there),
+        // instead of walking every day since `after`.
+        let mut cursor = after;
+        let mut stale = None;
+        if let Some(first) = next(row, tz, after).filter(|t| *t <= horizon) {
+            let mut c = after.max(horizon - 8 * 86_400);
+            stale = Some(first);
+            for _ in 0..16 {
+                match next(row, tz, c).filter(|t| *t <= horizon) {
+                    Some(t) => {
+                        stale = Some(t);
+                        c = t;
+                    }
+                    None => break,
+                }
+            }
+            cursor = stale.unwrap_or(after).max(c);
+        }
+        // Then the occurrences within the grace period (a few at most).
         let mut latest = None;
-        let mut upcoming = next(row, tz, row.last_fired_at.unwrap_or(row.created_at));
-        // Bounded: a year of daily occurrences after a long outage, at most.
-        for _ in 0..400 {
+        let mut upcoming = next(row, tz, cursor);
+        for _ in 0..16 {
             match upcoming {
                 Some(at) if at <= now => {
                     latest = Some(at);
@@ -165,11 +193,15 @@ pub fn due(rows: &[class_schedule::Model], tz: &TimeZone, now: i64, warn_secs: i
                 _ => break,
             }
         }
+        if let Some(at) = stale.filter(|_| latest.is_none()) {
+            due.handled.push((row.id, at));
+        }
+        if let Some(at) = stale {
+            due.skipped.push((action, at));
+        }
         if let Some(at) = latest {
             due.handled.push((row.id, at));
-            if now - at > GRACE_SECS {
-                due.skipped.push((action, at));
-            } else if action == PolicyAction::Start {
+            if action == PolicyAction::Start {
                 due.start = Some(due.start.map_or(at, |s: i64| s.max(at)));
             } else {
                 due.stop_at = Some(due.stop_at.map_or(at, |s: i64| s.min(at)));
@@ -254,5 +286,19 @@ mod tests {
         assert_eq!(late.stop_at, None);
         assert_eq!(late.skipped.len(), 1);
         assert_eq!(late.handled, vec![(1, ts("2027-01-01T12:00:00Z"))]);
+    }
+
+    #[test]
+    fn years_behind_are_skipped_in_one_tick() {
+        let tz = calendar::zone("UTC").unwrap();
+        let rows = vec![row(1, "start", "Mon-Fri", 530, 0)];
+        let now = ts("2027-01-06T08:55:00Z"); // a Wednesday, 5 min after 08:50
+        let due = due(&rows, &tz, now, 600);
+        assert_eq!(due.start, Some(ts("2027-01-06T08:50:00Z")));
+        assert_eq!(due.handled, vec![(1, ts("2027-01-06T08:50:00Z"))]);
+        assert_eq!(
+            due.skipped,
+            vec![(PolicyAction::Start, ts("2027-01-05T08:50:00Z"))]
+        );
     }
 }

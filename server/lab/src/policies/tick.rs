@@ -18,7 +18,7 @@ use crate::model::{PolicyAction, PolicyReason, PowerOrder, VmRole};
 use crate::policy_log::{Entry, record_many};
 use crate::{Result, Services};
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect, Set, TransactionTrait};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// `vm_policies.active_at` is rewritten when it moved by this much (see the module doc).
@@ -26,14 +26,35 @@ pub const ACTIVE_WRITE_SECS: i64 = 300;
 /// A boot within this long after a schedule's start is that start's.
 const SCHEDULE_BOOT_WINDOW: i64 = 15 * 60;
 
-/// Running student VMs' cards are refreshed this often (their hours move).
-const USAGE_REFRESH_SECS: i64 = 300;
+/// Rows others touched are re-read from this long before the last read (clocks of two
+/// instances, writes in the same second).
+const STATE_SLACK_SECS: i64 = 60;
 
-/// What the worker keeps between ticks: the precise last-active time per VM.
+/// What the worker keeps between ticks: the precise last-active time per VM, and the roster.
 #[derive(Default)]
 pub struct Memory {
     active: HashMap<(i32, i32), i64>,
-    last_tick: i64,
+    roster: Option<Roster>,
+    /// `vm_policies` rows of the cluster as last read or written, and when.
+    states: HashMap<i32, vm_policy::Model>,
+    states_read_at: Option<i64>,
+}
+
+/// The cluster's student VMs and their students, with what identifies this version of them.
+struct Roster {
+    signature: Signature,
+    students: Vec<Student>,
+    owners: HashMap<i32, i32>,
+}
+
+/// `class_vms` and `assignments` rows are only inserted and deleted (never updated in the
+/// columns read here), so their count and highest id change whenever they do; the class ids
+/// cover classes added or deleted.
+#[derive(Clone, PartialEq, Eq)]
+struct Signature {
+    classes: Vec<i32>,
+    class_vms: (i64, Option<i32>),
+    assignments: (i64, Option<i32>),
 }
 
 /// What a tick did (for tests, benchmarks and the log line).
@@ -45,6 +66,18 @@ pub struct TickReport {
     pub acted: usize,
     pub started: usize,
     pub jobs: usize,
+}
+
+/// A student VM of a class.
+struct Student {
+    class_id: i32,
+    vmid: i32,
+}
+
+/// What the inventory says of a guest.
+struct Guest {
+    status: String,
+    started_at: Option<i64>,
 }
 
 /// Everything a tick reads about one class.
@@ -80,11 +113,16 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
     {
         schedule_rows.entry(row.class_id).or_default().push(row);
     }
+    // Zones by name, looked up once per tick.
+    let mut zones: HashMap<String, jiff::tz::TimeZone> = HashMap::new();
     let views: HashMap<i32, ClassView> = classes
         .into_iter()
         .map(|class| {
             let policy = store::effective(&class, &defaults);
-            let tz = store::zone(&policy, &defaults);
+            let tz = zones
+                .entry(store::zone_name(&policy, &defaults))
+                .or_insert_with(|| store::zone(&policy, &defaults))
+                .clone();
             let warn = policy.warn_minutes as i64 * 60;
             let (weekday, minute, _) = calendar::local(now, &tz);
             let open = policy.hours.is_open(weekday, minute);
@@ -113,41 +151,64 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
             )
         })
         .collect();
-    let students: Vec<class_vm::Model> = class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.is_in(ids.clone()))
-        .filter(class_vm::Column::Role.eq(VmRole::Student))
-        .all(db)
-        .await?;
-    let vmids: Vec<i32> = students.iter().map(|r| r.vmid).collect();
-    let inventory: HashMap<i32, vm::Model> = in_chunks(&vmids, |chunk| {
-        vm::Entity::find()
-            .filter(vm::Column::ClusterId.eq(cluster_id))
-            .filter(vm::Column::Vmid.is_in(chunk))
-            .all(db)
-    })
-    .await?
-    .into_iter()
-    .map(|v| (v.vmid, v))
-    .collect();
-    let owners: HashMap<i32, i32> = in_chunks(&vmids, |chunk| {
-        assignment::Entity::find()
-            .filter(assignment::Column::ClusterId.eq(cluster_id))
-            .filter(assignment::Column::Vmid.is_in(chunk))
-            .all(db)
-    })
-    .await?
-    .into_iter()
-    .map(|a| (a.vmid, a.user_id))
-    .collect();
-    let states: HashMap<i32, vm_policy::Model> = vm_policy::Entity::find()
-        .filter(vm_policy::Column::ClusterId.eq(cluster_id))
+    // The roster (student VMs and who has them) changes rarely: re-read only when its
+    // signature moved.
+    let signature = roster_signature(db, cluster_id, &ids).await?;
+    let roster_changed = memory
+        .roster
+        .as_ref()
+        .is_none_or(|r| r.signature != signature);
+    if roster_changed {
+        memory.roster = Some(read_roster(db, cluster_id, &ids, signature.clone()).await?);
+    }
+    let Some(roster) = memory.roster.take() else {
+        return Ok(report);
+    };
+    let (students, owners) = (&roster.students, &roster.owners);
+    // The whole cluster's guests in one read (cheaper than thousands of VMIDs in lists).
+    let inventory: HashMap<i32, Guest> = vm::Entity::find()
+        .select_only()
+        .column(vm::Column::Vmid)
+        .column(vm::Column::Status)
+        .column(vm::Column::StartedAt)
+        .filter(vm::Column::ClusterId.eq(cluster_id))
+        .into_tuple::<(i32, String, Option<i64>)>()
         .all(db)
         .await?
         .into_iter()
-        .map(|s| (s.vmid, s))
+        .map(|(vmid, status, started_at)| (vmid, Guest { status, started_at }))
         .collect();
+    // The stored states: all of them after a roster change or on a new holder's first
+    // tick; otherwise only those someone else touched since (an open tab, "I'm still here":
+    // both stamp `active_at`), the rest being what this worker wrote. Taken out of memory
+    // while the tick runs, so that a tick that fails half-way leaves a full read next time.
+    let mut states = std::mem::take(&mut memory.states);
+    let since = memory.states_read_at.take().filter(|_| !roster_changed);
+    let changed: Vec<vm_policy::Model> = match since {
+        None => {
+            states.clear();
+            vm_policy::Entity::find()
+                .filter(vm_policy::Column::ClusterId.eq(cluster_id))
+                .all(db)
+                .await?
+        }
+        Some(t) => {
+            vm_policy::Entity::find()
+                .filter(vm_policy::Column::ClusterId.eq(cluster_id))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(vm_policy::Column::ActiveAt.gte(t - STATE_SLACK_SECS))
+                        .add(vm_policy::Column::ConnectedAt.gte(t - STATE_SLACK_SECS)),
+                )
+                .all(db)
+                .await?
+        }
+    };
+    states.extend(changed.into_iter().map(|s| (s.vmid, s)));
     let totals = usage::totals(db, &ids).await?;
-    let open_runs = usage::open_runs(db, &ids).await?;
+    let open = usage::open_in_cluster(db, cluster_id).await?;
+    let open_runs: HashMap<(i32, i32), &crate::db::entity::usage_interval::Model> =
+        open.iter().map(|r| ((r.class_id, r.user_id), r)).collect();
     let loads = services.activity.take(cluster_id);
 
     let mut writes: Vec<vm_policy::ActiveModel> = Vec::new();
@@ -156,12 +217,10 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
     let mut orders: BTreeMap<(i32, PolicyAction, PolicyReason), Vec<i32>> = BTreeMap::new();
     let mut runs = Vec::new();
     let mut unknown = HashSet::new();
-    // Cards to refresh: a warning came or went, or (every `USAGE_REFRESH_SECS`) the hours of
-    // a running student VM moved.
+    // Cards to refresh: a warning came or went. (The hours of running VMs move without a
+    // change to announce; open dashboards reload in full every 5 minutes for them.)
     let mut bump: HashSet<i32> = HashSet::new();
-    let refresh_usage = now / USAGE_REFRESH_SECS != memory.last_tick / USAGE_REFRESH_SECS;
-    memory.last_tick = now;
-    for row in &students {
+    for row in students {
         let Some(view) = views.get(&row.class_id) else {
             continue;
         };
@@ -201,14 +260,10 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
         let counted = !scheduled_boot || connected;
         let quota_left = student.filter(|_| view.policy.quota_hours > 0).map(|u| {
             let total = totals.get(&(row.class_id, u));
-            let open = open_runs.get(&(row.class_id, u));
-            usage::allowed_secs(view.policy.quota_hours, total)
-                - usage::used_secs(total, open, now)
+            let run = open_runs.get(&(row.class_id, u)).copied();
+            usage::allowed_secs(view.policy.quota_hours, total) - usage::used_secs(total, run, now)
         });
         if let Some(user_id) = student {
-            if refresh_usage && running {
-                bump.insert(row.vmid);
-            }
             runs.push(usage::Run {
                 class_id: row.class_id,
                 user_id,
@@ -244,7 +299,11 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
                 user_id: student,
                 action: "warn".into(),
                 reason: w.reason.as_str().into(),
-                detail: Some(format!("{} in {} min", w.action.label(), (w.due_at - now + 59) / 60)),
+                detail: Some(format!(
+                    "{} in {} min",
+                    w.action.label(),
+                    (w.due_at - now + 59) / 60
+                )),
                 job_id: None,
             });
         }
@@ -281,7 +340,8 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
                     || s.class_id != row.class_id;
                 if moved || changed {
                     writes.push(vm_policy::ActiveModel {
-                        id: Set(s.id),
+                        cluster_id: Set(cluster_id),
+                        vmid: Set(row.vmid),
                         class_id: Set(row.class_id),
                         active_at: Set(verdict.active_at),
                         warn_reason: Set(verdict.warning.map(|w| w.reason.as_str().to_string())),
@@ -304,7 +364,11 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
         let stopped: Vec<i32> = students
             .iter()
             .filter(|r| r.class_id == view.class.id)
-            .filter(|r| inventory.get(&r.vmid).is_some_and(|v| v.status == "stopped"))
+            .filter(|r| {
+                inventory
+                    .get(&r.vmid)
+                    .is_some_and(|v| v.status == "stopped")
+            })
             .map(|r| r.vmid)
             .collect();
         report.started += stopped.len();
@@ -314,8 +378,14 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
     }
 
     let txn = db.begin().await?;
-    for w in writes {
-        vm_policy::Entity::update(w).exec(&txn).await?;
+    // By VMID: a row this worker inserted is in the cache without its id.
+    for w in &writes {
+        vm_policy::Entity::update_many()
+            .set(w.clone())
+            .filter(vm_policy::Column::ClusterId.eq(cluster_id))
+            .filter(vm_policy::Column::Vmid.eq(*w.vmid.as_ref()))
+            .exec(&txn)
+            .await?;
     }
     for chunk in inserts.chunks(200) {
         vm_policy::Entity::insert_many(chunk.to_vec())
@@ -369,10 +439,48 @@ pub async fn tick(services: &Services, cluster_id: i32, memory: &mut Memory) -> 
         queue_power(&txn, class_id, &order).await?;
         report.jobs += 1;
     }
-    usage::upkeep(&txn, cluster_id, &runs, &unknown, now).await?;
+    drop(open_runs);
+    usage::upkeep(&txn, cluster_id, &runs, &unknown, now, open).await?;
     record_many(&txn, now, logs).await?;
     bump_for_vms(&txn, cluster_id, &bump).await?;
     txn.commit().await?;
+    // What was written, into the cached states (inserted rows get their ids at the next full
+    // read; the cache finds rows by VMID).
+    for w in writes.into_iter().chain(inserts) {
+        let mut row = states
+            .get(w.vmid.as_ref())
+            .cloned()
+            .unwrap_or(vm_policy::Model {
+                id: 0,
+                cluster_id,
+                vmid: *w.vmid.as_ref(),
+                class_id: 0,
+                active_at: 0,
+                connected_at: None,
+                warn_reason: None,
+                warn_action: None,
+                due_at: None,
+                acted_at: None,
+                schedule_boot: None,
+            });
+        row.class_id = *w.class_id.as_ref();
+        row.active_at = *w.active_at.as_ref();
+        row.warn_reason = w.warn_reason.as_ref().clone();
+        row.warn_action = w.warn_action.as_ref().clone();
+        row.due_at = *w.due_at.as_ref();
+        row.acted_at = *w.acted_at.as_ref();
+        states.insert(row.vmid, row);
+    }
+    for (_, vmids) in &starts {
+        for vmid in vmids {
+            if let Some(row) = states.get_mut(vmid) {
+                row.schedule_boot = Some(now);
+            }
+        }
+    }
+    memory.states = states;
+    memory.states_read_at = Some(now);
+    memory.roster = Some(roster);
     if report.jobs > 0 {
         services.jobs.wake();
     }
@@ -392,15 +500,68 @@ fn stored_warning(s: &vm_policy::Model) -> Option<Warning> {
     })
 }
 
-/// Runs a lookup by VMIDs 500 at a time (SQLite's bound on parameters).
-async fn in_chunks<T, F, Fut>(vmids: &[i32], mut find: F) -> Result<Vec<T>>
-where
-    F: FnMut(Vec<i32>) -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<Vec<T>, sea_orm::DbErr>>,
-{
-    let mut out = Vec::new();
-    for chunk in vmids.chunks(500) {
-        out.extend(find(chunk.to_vec()).await?);
-    }
-    Ok(out)
+async fn roster_signature(
+    db: &impl sea_orm::ConnectionTrait,
+    cluster_id: i32,
+    class_ids: &[i32],
+) -> Result<Signature> {
+    let class_vms = class_vm::Entity::find()
+        .select_only()
+        .column_as(class_vm::Column::Id.count(), "n")
+        .column_as(class_vm::Column::Id.max(), "m")
+        .filter(class_vm::Column::ClusterId.eq(cluster_id))
+        .into_tuple::<(i64, Option<i32>)>()
+        .one(db)
+        .await?
+        .unwrap_or((0, None));
+    let assignments = assignment::Entity::find()
+        .select_only()
+        .column_as(assignment::Column::Id.count(), "n")
+        .column_as(assignment::Column::Id.max(), "m")
+        .filter(assignment::Column::ClusterId.eq(cluster_id))
+        .into_tuple::<(i64, Option<i32>)>()
+        .one(db)
+        .await?
+        .unwrap_or((0, None));
+    Ok(Signature {
+        classes: class_ids.to_vec(),
+        class_vms,
+        assignments,
+    })
+}
+
+async fn read_roster(
+    db: &impl sea_orm::ConnectionTrait,
+    cluster_id: i32,
+    class_ids: &[i32],
+    signature: Signature,
+) -> Result<Roster> {
+    // Only the columns needed (10 000 full rows cost several times as much to read).
+    let students: Vec<Student> = class_vm::Entity::find()
+        .select_only()
+        .column(class_vm::Column::ClassId)
+        .column(class_vm::Column::Vmid)
+        .filter(class_vm::Column::ClassId.is_in(class_ids.iter().copied()))
+        .filter(class_vm::Column::Role.eq(VmRole::Student))
+        .into_tuple::<(i32, i32)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|(class_id, vmid)| Student { class_id, vmid })
+        .collect();
+    let owners: HashMap<i32, i32> = assignment::Entity::find()
+        .select_only()
+        .column(assignment::Column::Vmid)
+        .column(assignment::Column::UserId)
+        .filter(assignment::Column::ClusterId.eq(cluster_id))
+        .into_tuple::<(i32, i32)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(Roster {
+        signature,
+        students,
+        owners,
+    })
 }

@@ -40,7 +40,19 @@ pub struct Run {
 /// Per (class, student): the closed seconds, the extra seconds and the reset time.
 pub type Totals = HashMap<(i32, i32), usage_total::Model>;
 
-/// Brings the cluster's open runs in line with what the VMs do now: opens, closes, switches
+/// The cluster's open runs (read once per tick: `upkeep` takes them back).
+pub async fn open_in_cluster(
+    db: &impl ConnectionTrait,
+    cluster_id: i32,
+) -> Result<Vec<usage_interval::Model>> {
+    Ok(usage_interval::Entity::find()
+        .filter(usage_interval::Column::ClusterId.eq(cluster_id))
+        .filter(usage_interval::Column::EndedAt.is_null())
+        .all(db)
+        .await?)
+}
+
+/// Brings the cluster's open runs (`open`, from [`open_in_cluster`]) in line with what the VMs do now: opens, closes, switches
 /// to counted, and moves `seen_at` of the rest. An open run of a VM that is no longer a
 /// student's VM is closed; the runs of VMs in `unknown` (their node or the API cannot be
 /// reached) are left as they are, `seen_at` included.
@@ -50,12 +62,8 @@ pub async fn upkeep(
     runs: &[Run],
     unknown: &std::collections::HashSet<i32>,
     now: i64,
+    open: Vec<usage_interval::Model>,
 ) -> Result<()> {
-    let open: Vec<usage_interval::Model> = usage_interval::Entity::find()
-        .filter(usage_interval::Column::ClusterId.eq(cluster_id))
-        .filter(usage_interval::Column::EndedAt.is_null())
-        .all(db)
-        .await?;
     let mut open_by_vm: HashMap<i32, usage_interval::Model> =
         open.into_iter().map(|r| (r.vmid, r)).collect();
     for run in runs {

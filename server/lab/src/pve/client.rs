@@ -322,7 +322,11 @@ impl Client {
         vmid: u32,
         timeout_secs: u32,
     ) -> Result<String, Error> {
-        let path = format!("nodes/{}/{}/{vmid}/status/shutdown", seg(node), kind.as_str());
+        let path = format!(
+            "nodes/{}/{}/{vmid}/status/shutdown",
+            seg(node),
+            kind.as_str()
+        );
         let timeout = timeout_secs.to_string();
         let form = [("forceStop", "1"), ("timeout", timeout.as_str())];
         match self.request(Method::POST, &path, Some(&form)).await? {

@@ -3,7 +3,10 @@
 //! over the shell; then the export (or, for a clone class, its Proxmox pool); the rows go
 //! last, in one transaction.
 
-use crate::db::entity::{assignment, class, class_owner, class_vm, job};
+use crate::db::entity::{
+    assignment, class, class_owner, class_schedule, class_vm, job, policy_log, usage_interval,
+    usage_total, vm_policy,
+};
 use crate::inventory;
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
@@ -69,6 +72,28 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
         .await?;
     class_owner::Entity::delete_many()
         .filter(class_owner::Column::ClassId.eq(ctx.class.id))
+        .exec(&txn)
+        .await?;
+    // Its policy state, schedules, usage and log go too (the log of a class nobody can
+    // open any more helps nobody; the delete job stays as the record).
+    class_schedule::Entity::delete_many()
+        .filter(class_schedule::Column::ClassId.eq(ctx.class.id))
+        .exec(&txn)
+        .await?;
+    vm_policy::Entity::delete_many()
+        .filter(vm_policy::Column::ClassId.eq(ctx.class.id))
+        .exec(&txn)
+        .await?;
+    usage_interval::Entity::delete_many()
+        .filter(usage_interval::Column::ClassId.eq(ctx.class.id))
+        .exec(&txn)
+        .await?;
+    usage_total::Entity::delete_many()
+        .filter(usage_total::Column::ClassId.eq(ctx.class.id))
+        .exec(&txn)
+        .await?;
+    policy_log::Entity::delete_many()
+        .filter(policy_log::Column::ClassId.eq(ctx.class.id))
         .exec(&txn)
         .await?;
     class::Entity::delete_by_id(ctx.class.id).exec(&txn).await?;

@@ -147,7 +147,10 @@ async fn mark_pending(run: &JobRun, row: &vm::Model, action: PolicyAction) -> Re
     let txn = run.begin("power pending", Some(row.vmid)).await?;
     vm::Entity::update_many()
         .col_expr(vm::Column::PendingAction, Expr::value(word))
-        .col_expr(vm::Column::PendingSince, Expr::value(run.services.clock.now()))
+        .col_expr(
+            vm::Column::PendingSince,
+            Expr::value(run.services.clock.now()),
+        )
         .col_expr(vm::Column::TaskError, Expr::value(Option::<String>::None))
         .filter(vm::Column::Id.eq(row.id))
         .exec(&txn)
@@ -164,7 +167,10 @@ async fn clear_pending(
 ) -> Result<(), JobError> {
     let txn = run.begin("power failed", Some(row.vmid)).await?;
     vm::Entity::update_many()
-        .col_expr(vm::Column::PendingAction, Expr::value(Option::<String>::None))
+        .col_expr(
+            vm::Column::PendingAction,
+            Expr::value(Option::<String>::None),
+        )
         .col_expr(vm::Column::PendingSince, Expr::value(Option::<i64>::None))
         .col_expr(vm::Column::TaskError, Expr::value(error))
         .filter(vm::Column::Id.eq(row.id))

@@ -1,7 +1,7 @@
 //! Remove: one student VM of a class destroyed, then its row and assignments (the roster
 //! shrinks by one).
 
-use crate::db::entity::{assignment, class, class_vm};
+use crate::db::entity::{assignment, class, class_vm, vm_policy};
 use crate::inventory;
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
@@ -43,6 +43,13 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
         .exec(&txn)
         .await?;
     class_vm::Entity::delete_by_id(row.id).exec(&txn).await?;
+    // Its policy state goes with it (a VMID used again later starts with none); its usage
+    // runs stay in the student's log, and the next tick closes an open one.
+    vm_policy::Entity::delete_many()
+        .filter(vm_policy::Column::ClusterId.eq(row.cluster_id))
+        .filter(vm_policy::Column::Vmid.eq(vmid))
+        .exec(&txn)
+        .await?;
     class::Entity::update_many()
         .col_expr(
             class::Column::Students,
