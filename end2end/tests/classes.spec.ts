@@ -5,7 +5,7 @@
 // JavaScript (the plan comes back to the page), so this runs hydrated only.
 import { expect } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { jsEnabled, PASSWORD, ready, trackErrors, demoSignIn, test, watchPolicies } from "./helpers";
+import { jsEnabled, PASSWORD, ready, registerThroughInvite, trackErrors, demoSignIn, test, watchPolicies } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
@@ -62,18 +62,7 @@ test("a teacher runs the wizard and watches every VM get made", async ({ page })
 test("a new student registers through the invite link and gets a VM", async ({ page }) => {
   test.setTimeout(60_000);
   const errors = trackErrors(page);
-  await page.goto(invite);
-  await page.waitForURL(/\/login\?next=/);
-  await ready(page);
-  await page.getByRole("link", { name: "Create one" }).click();
-  await ready(page);
-  await page.getByLabel("Username").fill("newstudent");
-  await page.getByLabel("Your name").fill("New Student");
-  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
-  await page.getByLabel("Repeat it").fill(PASSWORD);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await page.waitForURL(/\/join\//);
-  await ready(page);
+  await registerThroughInvite(page, invite, "newstudent", "New Student");
   await expect(page.getByRole("heading", { name: "Join Networking 101" })).toBeVisible();
   await page.getByRole("button", { name: "Join and get my VM" }).click();
   await expect(page.locator(VM_GRID)).toBeVisible();

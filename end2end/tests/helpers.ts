@@ -111,3 +111,36 @@ export async function eventually(page: Page, check: () => Promise<void>, timeout
     }).toPass({ timeout, intervals: [1000] });
   }
 }
+
+/** On the demo, as a signed-in teacher in a JavaScript context (the review step needs it):
+ *  runs the wizard for a class of `students` VMs of the first template, launches it and waits
+ *  for the class page. Returns the page's path. */
+export async function launchClass(page: Page, name: string, students: number) {
+  await page.goto(`${demoUrl()}/classes/new`);
+  await expect(page.locator(HYDRATED)).toHaveCount(1);
+  await page.getByLabel("Class name").fill(name);
+  await page.getByLabel("Template VM").selectOption({ index: 0 });
+  await page.getByLabel(/Student VMs/).fill(String(students));
+  await page.getByRole("button", { name: "Review" }).click();
+  await expect(page.locator("#class-review .blockers li")).toHaveCount(0);
+  await page.getByRole("button", { name: "Launch" }).click();
+  await page.waitForURL(/\/classes\/\d+$/);
+  return new URL(page.url()).pathname;
+}
+
+/** Opens an invite link signed out, creates the account `username` from the sign-in page and
+ *  lands on the join page. */
+export async function registerThroughInvite(page: Page, invite: string, username: string, name: string) {
+  await page.goto(invite);
+  await page.waitForURL(/\/login\?next=/);
+  await ready(page);
+  await page.getByRole("link", { name: "Create one" }).click();
+  await ready(page);
+  await page.getByLabel("Username").fill(username);
+  await page.getByLabel("Your name").fill(name);
+  await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+  await page.getByLabel("Repeat it").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.waitForURL(/\/join\//);
+  await ready(page);
+}

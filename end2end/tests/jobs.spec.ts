@@ -5,7 +5,7 @@
 // part runs hydrated and without JavaScript (E2E_MODE).
 import { expect, Page } from "@playwright/test";
 import { HYDRATED, JOBS_TABLE, ROUTE_ADMIN_JOBS } from "./ids";
-import { demoSignIn, demoUrl, eventually, jsEnabled, ready, trackErrors, test, watchPolicies } from "./helpers";
+import { demoSignIn, demoUrl, eventually, jsEnabled, launchClass, ready, trackErrors, test, watchPolicies } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 
@@ -18,16 +18,7 @@ test("a teacher launches a small class, which queues a deploy job", async ({ bro
   const violations = await watchPolicies(context);
   const page = await context.newPage();
   await demoSignIn(page, "teacher");
-  await page.goto(`${demoUrl()}/classes/new`);
-  await expect(page.locator(HYDRATED)).toHaveCount(1);
-  await page.getByLabel("Class name").fill(CLASS);
-  await page.getByLabel("Template VM").selectOption({ index: 0 });
-  await page.getByLabel(/Student VMs/).fill("1");
-  await page.getByRole("button", { name: "Review" }).click();
-  await expect(page.locator("#class-review .blockers li")).toHaveCount(0);
-  await page.getByRole("button", { name: "Launch" }).click();
-  await page.waitForURL(/\/classes\/\d+$/);
-  classPath = new URL(page.url()).pathname;
+  classPath = await launchClass(page, CLASS, 1);
   await context.close();
   expect(violations).toEqual([]);
 });

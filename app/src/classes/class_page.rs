@@ -132,6 +132,14 @@ fn ClassView() -> impl IntoView {
                 }
             })}
         </Transition>
+        // Its own resource, beside (not inside) the class's: a resource made inside another
+        // one's Suspend does not hydrate.
+        <crate::policies::PoliciesPanel class_id=id() />
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                detail.await.ok().map(|d| view! { <ClassSettings d a /> })
+            })}
+        </Transition>
     }
 }
 
@@ -254,7 +262,14 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
                 <button type="submit">"Add"</button>
             </ActionForm>
         </section>
-        <crate::policies::PoliciesPanel class_id=id />
+    }
+}
+
+/// The class's settings below the Policies section: SSH, CPU and memory, publish, delete.
+#[component]
+fn ClassSettings(d: ClassDetail, a: Actions) -> impl IntoView {
+    let id = d.summary.id;
+    view! {
         <section class="card" id="class-ssh" data-enabled=d.ssh_enabled.to_string()>
             <h2>"SSH through the portal"</h2>
             <p class="muted">"When on, students get an SSH button on their VM: a terminal in the browser to port 22 of the VM's own IP, through the portal. They type the VM's login and password there; nothing is stored."</p>

@@ -132,11 +132,11 @@ fn ConsoleScreen(info: ConsoleData, start: ServerAction<PowerVm>) -> impl IntoVi
                     <button type="submit">"Type it"</button>
                 </form>
             </div>
+            <crate::policies::TabNotice cluster_id=info.cluster_id vmid=info.vmid />
             <div id="console-screen" data-ws=format!("/ws/console/{}/{}", info.cluster_id, info.vmid)></div>
             // Fetched alongside console.js rather than after it has been parsed.
             <link rel="modulepreload" href="/vendor/novnc/rfb.bundle.js" />
             <script type="module" src="/console.js"></script>
-            <crate::policies::TabNotice cluster_id=info.cluster_id vmid=info.vmid />
         }.into_any(),
     };
     view! { <div class="console-page">{header}{body}</div> }

@@ -95,10 +95,10 @@ fn TerminalScreen(info: ConsoleView, start: ServerAction<PowerVm>, ssh: bool) ->
                     view! { <p>"The terminal could not connect, or it closed right away. Try Reconnect in a moment."</p> }.into_any()
                 }}
             </section>
+            <crate::policies::TabNotice cluster_id=info.cluster_id vmid=info.vmid />
             <div id="terminal-screen" data-ws=format!("/ws/{socket}/{}/{}", info.cluster_id, info.vmid)></div>
             <link rel="stylesheet" href="/vendor/xterm/xterm.css" />
             <script type="module" src="/terminal.js"></script>
-            <crate::policies::TabNotice cluster_id=info.cluster_id vmid=info.vmid />
         }.into_any(),
     };
     view! { <div class="console-page">{header}{body}</div> }

@@ -55,6 +55,8 @@ pub fn PoliciesPanel(class_id: i32) -> impl IntoView {
                 {move || Suspend::new(async move {
                     match panel.await {
                         Ok(p) => view! { <PanelBody p class_id a /> }.into_any(),
+                        // The class page says "not found" already.
+                        Err(crate::AppError::NotFound(_)) => ().into_any(),
                         Err(e) => view! { <p class="form-error">{e.to_string()}</p> }.into_any(),
                     }
                 })}

@@ -4,11 +4,13 @@
 //!
 //! `cargo bench -p lab --bench inventory` (prints figures; nothing is asserted).
 
+#[path = "support/big_cluster.rs"]
+mod big_cluster;
+
+use big_cluster::{BigCluster, big_cluster};
 use lab::db::entity::{assignment, user};
-use lab::model::{ClusterForm, Role, VmFilter};
-use lab::secrets::SecretBox;
-use lab::{AuthPolicy, Services, auth, clusters, inventory, sync};
-use pvesim::{SeedDisks, Sim, SimConfig};
+use lab::model::{Role, VmFilter};
+use lab::{Services, auth, inventory, sync};
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use std::time::{Duration, Instant};
 
@@ -61,29 +63,12 @@ async fn pollers(
 
 async fn run(vms: usize) {
     println!("--- {vms} VMs");
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(SimConfig {
-        root: dir.path().join("pve"),
-        vms,
-        templates: 4,
-        containers: 0,
-        unauthorized_delay: Duration::ZERO,
-        seed_disks: SeedDisks::TemplatesOnly,
-        ..SimConfig::default()
-    })
-    .unwrap();
-    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("b.db").display()))
-        .await
-        .unwrap();
-    lab::db::migrate(&db).await.unwrap();
-    let services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
-    let view = clusters::create(
-        &services,
-        &ClusterForm::with_token("bench", &sim.url(), sim.fingerprint(), &sim.token()).unwrap(),
-    )
-    .await
-    .unwrap();
-    let cluster = clusters::find(&services, view.id).await.unwrap();
+    let BigCluster {
+        dir: _dir,
+        sim,
+        services,
+        cluster,
+    } = big_cluster(vms).await;
 
     let t = Instant::now();
     let first = sync::quick::run(&services, &cluster).await.unwrap();

@@ -7,14 +7,16 @@
 //!
 //! `cargo bench -p lab --bench policies`
 
+#[path = "support/big_cluster.rs"]
+mod big_cluster;
+
+use big_cluster::{BigCluster, big_cluster};
 use lab::db::entity::{assignment, class, class_schedule, class_vm, user};
-use lab::model::{ClassPolicy, ClusterForm, DeployMethod, VmRole, VmStep};
+use lab::model::{ClassPolicy, DeployMethod, VmRole, VmStep};
 use lab::policies::tick;
-use lab::secrets::SecretBox;
-use lab::{AuthPolicy, Services, clusters, inventory, sync};
-use pvesim::{SeedDisks, Sim, SimConfig};
-use sea_orm::{ActiveValue::Set, EntityTrait};
-use std::time::{Duration, Instant};
+use lab::{inventory, sync};
+use sea_orm::{ActiveValue::Set, DatabaseConnection, EntityTrait};
+use std::time::Instant;
 
 const CLASSES: usize = 200;
 const PER_CLASS: usize = 50;
@@ -22,31 +24,14 @@ const PER_CLASS: usize = 50;
 #[tokio::main]
 async fn main() {
     let vms = CLASSES * PER_CLASS;
-    let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(SimConfig {
-        root: dir.path().join("pve"),
-        vms,
-        templates: 4,
-        containers: 0,
-        unauthorized_delay: Duration::ZERO,
-        seed_disks: SeedDisks::TemplatesOnly,
-        ..SimConfig::default()
-    })
-    .unwrap();
-    let db = lab::db::connect(&format!("sqlite://{}", dir.path().join("b.db").display()))
-        .await
-        .unwrap();
-    lab::db::migrate(&db).await.unwrap();
-    let mut services = Services::new(db, AuthPolicy::default(), SecretBox::ephemeral());
+    let BigCluster {
+        dir: _dir,
+        sim,
+        mut services,
+        cluster,
+    } = big_cluster(vms).await;
     // Ticks 30 s apart, as the worker runs them, without waiting 30 s each.
     services.clock = lab::clock::Clock::adjustable();
-    let view = clusters::create(
-        &services,
-        &ClusterForm::with_token("bench", &sim.url(), sim.fingerprint(), &sim.token()).unwrap(),
-    )
-    .await
-    .unwrap();
-    let cluster = clusters::find(&services, view.id).await.unwrap();
     sync::quick::run(&services, &cluster).await.unwrap();
     let vmids = inventory::first_vms(&services, cluster.id, vms as u64)
         .await
@@ -62,19 +47,7 @@ async fn main() {
     policy.timezone = "Europe/London".into();
     let policy = serde_json::to_string(&policy).unwrap();
     let started = Instant::now();
-    let teacher = user::Entity::insert(user::ActiveModel {
-        username: Set("teacher".into()),
-        display_name: Set("teacher".into()),
-        role: Set("teacher".into()),
-        password_hash: Set("x".into()),
-        disabled: Set(false),
-        created_at: Set(0),
-        ..Default::default()
-    })
-    .exec(&services.db)
-    .await
-    .unwrap()
-    .last_insert_id;
+    let teacher = insert_user(&services.db, "teacher", "teacher").await;
     for c in 0..CLASSES {
         let class_id = class::Entity::insert(class::ActiveModel {
             name: Set(format!("class {c}")),
@@ -113,19 +86,7 @@ async fn main() {
         let mut rows = Vec::new();
         let mut owners = Vec::new();
         for (i, vmid) in vmids[c * PER_CLASS..(c + 1) * PER_CLASS].iter().enumerate() {
-            let u = user::Entity::insert(user::ActiveModel {
-                username: Set(format!("c{c}s{i}")),
-                display_name: Set(format!("c{c}s{i}")),
-                role: Set("student".into()),
-                password_hash: Set("x".into()),
-                disabled: Set(false),
-                created_at: Set(0),
-                ..Default::default()
-            })
-            .exec(&services.db)
-            .await
-            .unwrap()
-            .last_insert_id;
+            let u = insert_user(&services.db, &format!("c{c}s{i}"), "student").await;
             rows.push(class_vm::ActiveModel {
                 class_id: Set(class_id),
                 cluster_id: Set(cluster.id),
@@ -195,4 +156,21 @@ async fn main() {
     println!(
         "Proxmox calls made by those ticks: {calls} (the idle figures come from the quick sync)"
     );
+}
+
+/// A user row without a real password (nobody signs in here).
+async fn insert_user(db: &DatabaseConnection, name: &str, role: &str) -> i32 {
+    user::Entity::insert(user::ActiveModel {
+        username: Set(name.into()),
+        display_name: Set(name.into()),
+        role: Set(role.into()),
+        password_hash: Set("x".into()),
+        disabled: Set(false),
+        created_at: Set(0),
+        ..Default::default()
+    })
+    .exec(db)
+    .await
+    .unwrap()
+    .last_insert_id
 }

@@ -158,17 +158,7 @@ async fn finish(
     vmid: i32,
     error: Option<String>,
 ) -> Result<()> {
-    vm::Entity::update_many()
-        .col_expr(
-            vm::Column::PendingAction,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(vm::Column::PendingSince, Expr::value(Option::<i64>::None))
-        .col_expr(vm::Column::TaskError, Expr::value(error))
-        .filter(vm::Column::Id.eq(row_id))
-        .exec(&services.db)
-        .await?;
-    touch(services, cluster_id, vmid).await
+    crate::inventory::end_pending(&services.db, cluster_id, row_id, vmid, error).await
 }
 
 async fn touch(services: &Services, cluster_id: i32, vmid: i32) -> Result<()> {

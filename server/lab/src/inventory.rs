@@ -84,6 +84,45 @@ pub async fn bump_for_vms(
     .await
 }
 
+/// Shows an action under way on a VM's card ("Starting…", "Stopping…") until the sync
+/// confirms it or it times out: a person's power action and a policy's `power` job alike.
+pub async fn mark_pending(
+    db: &impl ConnectionTrait,
+    row: &vm::Model,
+    action: &str,
+    now: i64,
+) -> Result<()> {
+    vm::Entity::update_many()
+        .col_expr(vm::Column::PendingAction, Expr::value(action))
+        .col_expr(vm::Column::PendingSince, Expr::value(now))
+        .col_expr(vm::Column::TaskError, Expr::value(Option::<String>::None))
+        .filter(vm::Column::Id.eq(row.id))
+        .exec(db)
+        .await?;
+    bump_for_vms(db, row.cluster_id, &HashSet::from([row.vmid])).await
+}
+
+/// Ends a pending action, with Proxmox's error message or without.
+pub async fn end_pending(
+    db: &impl ConnectionTrait,
+    cluster_id: i32,
+    row_id: i32,
+    vmid: i32,
+    error: Option<String>,
+) -> Result<()> {
+    vm::Entity::update_many()
+        .col_expr(
+            vm::Column::PendingAction,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(vm::Column::PendingSince, Expr::value(Option::<i64>::None))
+        .col_expr(vm::Column::TaskError, Expr::value(error))
+        .filter(vm::Column::Id.eq(row_id))
+        .exec(db)
+        .await?;
+    bump_for_vms(db, cluster_id, &HashSet::from([vmid])).await
+}
+
 /// The counter a user's dashboard depends on.
 pub async fn counter(services: &Services, user: &user::Model) -> Result<i64> {
     let key = if is_admin(user) {

@@ -11,6 +11,8 @@ pub mod access;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod actions;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod activity;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod auth;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod classes;

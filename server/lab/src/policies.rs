@@ -12,10 +12,10 @@
 //! gate       refused starts, "I'm still here", open tabs, dashboard warnings and hours
 //! panel      the class page's Policies section and the admin's defaults
 //! store      a class's policy or the site's defaults; the zone in force
-//! activity   CPU and network figures from the quick sync, in memory
 //! ```
+//!
+//! The CPU and network figures come from `lab::activity`, which the quick sync fills.
 
-pub mod activity;
 pub mod calendar;
 pub mod decide;
 pub mod gate;
@@ -26,5 +26,4 @@ pub mod tick;
 pub mod usage;
 pub mod worker;
 
-pub use activity::Activity;
 pub use worker::{PolicySettings, spawn_worker};

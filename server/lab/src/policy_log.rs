@@ -25,40 +25,30 @@ pub struct Entry {
     pub job_id: Option<i32>,
 }
 
-pub async fn record(db: &impl ConnectionTrait, at: i64, entry: Entry) -> Result<()> {
+fn row(at: i64, e: Entry) -> policy_log::ActiveModel {
     policy_log::ActiveModel {
-        class_id: Set(entry.class_id),
-        cluster_id: Set(entry.cluster_id),
-        vmid: Set(entry.vmid),
-        user_id: Set(entry.user_id),
-        action: Set(entry.action),
-        reason: Set(entry.reason),
+        class_id: Set(e.class_id),
+        cluster_id: Set(e.cluster_id),
+        vmid: Set(e.vmid),
+        user_id: Set(e.user_id),
+        action: Set(e.action),
+        reason: Set(e.reason),
         at: Set(at),
-        detail: Set(entry.detail),
-        job_id: Set(entry.job_id),
+        detail: Set(e.detail),
+        job_id: Set(e.job_id),
         ..Default::default()
     }
-    .insert(db)
-    .await?;
+}
+
+pub async fn record(db: &impl ConnectionTrait, at: i64, entry: Entry) -> Result<()> {
+    row(at, entry).insert(db).await?;
     Ok(())
 }
 
-/// Records many lines in one statement (a tick's warnings).
+/// Records many lines in one statement per 200 (a tick's warnings).
 pub async fn record_many(db: &impl ConnectionTrait, at: i64, entries: Vec<Entry>) -> Result<()> {
     for chunk in entries.chunks(200) {
-        let rows = chunk.iter().cloned().map(|e| policy_log::ActiveModel {
-            class_id: Set(e.class_id),
-            cluster_id: Set(e.cluster_id),
-            vmid: Set(e.vmid),
-            user_id: Set(e.user_id),
-            action: Set(e.action),
-            reason: Set(e.reason),
-            at: Set(at),
-            detail: Set(e.detail),
-            job_id: Set(e.job_id),
-            ..Default::default()
-        });
-        policy_log::Entity::insert_many(rows)
+        policy_log::Entity::insert_many(chunk.iter().cloned().map(|e| row(at, e)))
             .exec_without_returning(db)
             .await?;
     }

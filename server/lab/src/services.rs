@@ -40,7 +40,7 @@ pub struct Services {
     pub clock: crate::clock::Clock,
     /// The latest CPU and network figures of running guests, from the quick sync, for the
     /// idle policy (no Proxmox call of its own).
-    pub activity: crate::policies::Activity,
+    pub activity: crate::activity::Activity,
 }
 
 impl Services {

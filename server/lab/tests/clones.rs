@@ -28,12 +28,7 @@ use std::sync::{Arc, Mutex};
 use world::{SimWorld, crash_runner_at, make_user, sim_world_with};
 
 fn settings() -> JobSettings {
-    JobSettings {
-        workers: 2,
-        per_node: 4,
-        attempts: 2,
-        lease_secs: 60,
-    }
+    world::job_settings()
 }
 
 /// A stock-looking cluster: the template 9000 on `template_storage`, and a portal that is

@@ -24,12 +24,7 @@ use std::time::Duration;
 use world::{SimWorld, make_user, sim_world_with};
 
 fn settings() -> JobSettings {
-    JobSettings {
-        workers: 2,
-        per_node: 4,
-        attempts: 2,
-        lease_secs: 60,
-    }
+    world::job_settings()
 }
 
 /// A class of `students` VMs on the stock cluster, every student joined, VMs stopped.

@@ -179,16 +179,16 @@ mod tests {
         }
     }
 
+    /// When the portal acted, what it did and why.
+    type Act = (i64, PolicyAction, PolicyReason);
+
     /// Runs ticks every 30 s from `T0` to `until`, carrying the stored state like the worker.
     fn run(
         policy: &ClassPolicy,
         class: impl Fn(i64) -> ClassTime,
         busy: impl Fn(i64) -> bool,
         until: i64,
-    ) -> (
-        Vec<(i64, Warning)>,
-        Option<(i64, PolicyAction, PolicyReason)>,
-    ) {
+    ) -> (Vec<(i64, Warning)>, Option<Act>) {
         let mut f = facts(T0);
         let mut warnings = Vec::new();
         let mut now = T0;

@@ -148,6 +148,16 @@ impl SimWorld {
     }
 }
 
+/// The job engine as the class tests run it: two workers, four steps per node, two tries.
+pub fn job_settings() -> lab::jobs::JobSettings {
+    lab::jobs::JobSettings {
+        workers: 2,
+        per_node: 4,
+        attempts: 2,
+        lease_secs: 60,
+    }
+}
+
 pub async fn make_user(services: &Services, name: &str, role: Role) -> user::Model {
     auth::create_user(
         services,

@@ -10,7 +10,7 @@
 //! boot), so a refusal is never hammered.
 
 use crate::db::entity::{class, vm};
-use crate::inventory::bump_for_vms;
+use crate::inventory;
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
 use crate::jobs::steps::fan_out::fan_out;
@@ -18,9 +18,7 @@ use crate::model::{PolicyAction, PowerOrder};
 use crate::policy_log::{Entry, record};
 use crate::pve::{Client, GuestKind, PowerAction};
 use crate::{Error, clusters};
-use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use std::collections::HashSet;
 use std::time::Duration;
 
 /// Seconds an ACPI shutdown gets before Proxmox stops the VM.
@@ -145,17 +143,7 @@ async fn mark_pending(run: &JobRun, row: &vm::Model, action: PolicyAction) -> Re
         PolicyAction::Shutdown | PolicyAction::Hibernate => "shutdown",
     };
     let txn = run.begin("power pending", Some(row.vmid)).await?;
-    vm::Entity::update_many()
-        .col_expr(vm::Column::PendingAction, Expr::value(word))
-        .col_expr(
-            vm::Column::PendingSince,
-            Expr::value(run.services.clock.now()),
-        )
-        .col_expr(vm::Column::TaskError, Expr::value(Option::<String>::None))
-        .filter(vm::Column::Id.eq(row.id))
-        .exec(&txn)
-        .await?;
-    bump_for_vms(&txn, row.cluster_id, &HashSet::from([row.vmid])).await?;
+    inventory::mark_pending(&txn, row, word, run.services.clock.now()).await?;
     txn.commit().await?;
     Ok(())
 }
@@ -166,17 +154,7 @@ async fn clear_pending(
     error: Option<String>,
 ) -> Result<(), JobError> {
     let txn = run.begin("power failed", Some(row.vmid)).await?;
-    vm::Entity::update_many()
-        .col_expr(
-            vm::Column::PendingAction,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(vm::Column::PendingSince, Expr::value(Option::<i64>::None))
-        .col_expr(vm::Column::TaskError, Expr::value(error))
-        .filter(vm::Column::Id.eq(row.id))
-        .exec(&txn)
-        .await?;
-    bump_for_vms(&txn, row.cluster_id, &HashSet::from([row.vmid])).await?;
+    inventory::end_pending(&txn, row.cluster_id, row.id, row.vmid, error).await?;
     txn.commit().await?;
     Ok(())
 }

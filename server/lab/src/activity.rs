@@ -1,4 +1,5 @@
-//! The latest CPU and network figures of running guests, kept in memory from what the quick
+//! A leaf below `Services`, the quick sync and the policies: the latest CPU and network
+//! figures of running guests, kept in memory from what the quick
 //! sync already receives (`/cluster/resources` has `cpu`, `netin`, `netout`): the idle policy
 //! adds no Proxmox call. Network figures are cumulative byte counters, so a rate needs two
 //! samples; the peaks since the policy tick last looked are kept, so a burst between two ticks
