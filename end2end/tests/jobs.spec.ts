@@ -4,7 +4,7 @@
 // class's deploy job with its class link, and switches the filter with plain links. The admin
 // part runs hydrated and without JavaScript (E2E_MODE).
 import { expect, Page } from "@playwright/test";
-import { HYDRATED, JOBS_TABLE, ROUTE_ADMIN_JOBS } from "./ids";
+import { JOBS_TABLE, ROUTE_ADMIN_JOBS } from "./ids";
 import { demoSignIn, demoUrl, eventually, jsEnabled, launchClass, ready, trackErrors, test, watchPolicies } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
