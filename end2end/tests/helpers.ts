@@ -121,8 +121,14 @@ export async function launchClass(page: Page, name: string, students: number) {
   await page.getByLabel("Class name").fill(name);
   await page.getByLabel("Template VM").selectOption({ index: 0 });
   await page.getByLabel(/Student VMs/).fill(String(students));
-  await page.getByRole("button", { name: "Review" }).click();
-  await expect(page.locator("#class-review .blockers li")).toHaveCount(0);
+  // The review reads the cluster as it is now; while another class's deployment is under
+  // way it may say why not yet (its message is in the failure if it never clears).
+  await expect(async () => {
+    await page.getByRole("button", { name: "Review" }).click();
+    await expect(page.locator("#class-review, .form-error").first()).toBeVisible({ timeout: 5_000 });
+    expect(await page.locator(".form-error").allTextContents()).toEqual([]);
+    expect(await page.locator("#class-review .blockers li").allTextContents()).toEqual([]);
+  }).toPass({ timeout: 60_000 });
   await page.getByRole("button", { name: "Launch" }).click();
   await page.waitForURL(/\/classes\/\d+$/);
   return new URL(page.url()).pathname;
