@@ -14,7 +14,7 @@ mod world;
 use lab::clock::Clock;
 use lab::db::entity::{class, policy_log, usage_interval, vm, vm_policy};
 use lab::jobs::{JobSettings, run_until_idle};
-use lab::model::{ClassForm, PolicyForm, Role, ScheduleForm, VmAction, VmRole};
+use lab::model::{ClassForm, PolicyForm, Role, ScheduleForm, VmAction};
 use lab::policies::{gate, panel, tick};
 use lab::{Error, Services, actions, classes, clusters};
 use pvesim::Profile;
@@ -497,8 +497,11 @@ async fn schedules_start_and_stop_the_class_and_a_scheduled_run_counts_once_join
 
 #[tokio::test]
 async fn two_instances_on_one_database_only_one_acts_and_the_other_takes_over() {
+    // The lease needs a cluster, not a class.
     let url = postgres::fresh_database_url().await;
-    let l = lab_with(1, url).await;
+    let mut w = sim_world_with(url, |_| {}, |_| {}).await;
+    w.services.clock = Clock::adjustable();
+    let l = LeaseWorld { w };
     let db2 = lab::db::connect(&l.w.db_url).await.unwrap();
     let mut second = Services::new(
         db2,
@@ -534,5 +537,19 @@ async fn two_instances_on_one_database_only_one_acts_and_the_other_takes_over() 
         lab::policies::worker::run_once(&second, "two", 90, &mut mem2).await,
         vec![l.w.cluster_id]
     );
-    let _ = VmRole::Student;
+}
+
+/// Just a cluster, with the portal's clock movable.
+struct LeaseWorld {
+    w: SimWorld,
+}
+
+impl LeaseWorld {
+    fn services(&self) -> &Services {
+        &self.w.services
+    }
+
+    fn advance(&self, secs: i64) {
+        self.services().clock.advance(secs);
+    }
 }
