@@ -241,7 +241,7 @@ pub async fn dashboard(
             clusters: Vec::new(),
         }
     };
-    mark_resettable(services, &mut dashboard.cards).await?;
+    mark_class_vms(services, user, &mut dashboard.cards).await?;
     Ok(Some(dashboard))
 }
 
@@ -417,6 +417,7 @@ fn card(row: vm::Model, names: &HashMap<i32, String>, owners: Vec<String>, now: 
         ssh: false,
         notice: None,
         usage: None,
+        snapshots: false,
     }
 }
 
@@ -441,6 +442,7 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
         ssh: false,
         notice: None,
         usage: None,
+        snapshots: false,
     }
 }
 
@@ -596,9 +598,10 @@ pub async fn first_vms(services: &Services, cluster_id: i32, n: u64) -> Result<V
 }
 
 /// Marks the cards of class VMs (teacher and students, once made): those can be reset to
-/// the class baseline; and those of classes with SSH through the portal, when the VM has an
-/// IP. Two queries for the page.
-async fn mark_resettable(services: &Services, cards: &mut [VmCard]) -> Result<()> {
+/// the class baseline; those of classes with SSH through the portal, when the VM has an
+/// IP; and those whose snapshot page the viewer may use (teachers and admins always, a
+/// student when the class allows snapshots). Two queries for the page.
+async fn mark_class_vms(services: &Services, user: &user::Model, cards: &mut [VmCard]) -> Result<()> {
     use crate::db::entity::{class, class_vm};
     let vmids: Vec<i32> = cards.iter().map(|c| c.vmid).collect();
     let rows = class_vm::Entity::find()
@@ -607,28 +610,33 @@ async fn mark_resettable(services: &Services, cards: &mut [VmCard]) -> Result<()
         .filter(class_vm::Column::Step.eq(VmStep::Ready))
         .all(&services.db)
         .await?;
-    let ssh_classes: HashSet<i32> = if rows.is_empty() {
-        HashSet::new()
+    let classes: HashMap<i32, (bool, i32)> = if rows.is_empty() {
+        HashMap::new()
     } else {
         class::Entity::find()
             .select_only()
             .column(class::Column::Id)
+            .column(class::Column::SshEnabled)
+            .column(class::Column::StudentSnapshots)
             .filter(class::Column::Id.is_in(rows.iter().map(|r| r.class_id)))
-            .filter(class::Column::SshEnabled.eq(true))
-            .into_tuple::<i32>()
+            .into_tuple::<(i32, bool, i32)>()
             .all(&services.db)
             .await?
             .into_iter()
+            .map(|(id, ssh, snaps)| (id, (ssh, snaps)))
             .collect()
     };
+    let student = crate::auth::role_of(user) == crate::model::Role::Student;
     for c in cards.iter_mut() {
         let mine = |r: &&class_vm::Model| r.cluster_id == c.cluster_id && r.vmid == c.vmid;
+        let of_class: Vec<(bool, i32)> = rows
+            .iter()
+            .filter(mine)
+            .filter_map(|r| classes.get(&r.class_id).copied())
+            .collect();
         c.resettable = rows.iter().any(|r| mine(&r));
-        c.ssh = c.ip.is_some()
-            && rows
-                .iter()
-                .filter(mine)
-                .any(|r| ssh_classes.contains(&r.class_id));
+        c.ssh = c.ip.is_some() && of_class.iter().any(|(ssh, _)| *ssh);
+        c.snapshots = c.resettable && (!student || of_class.iter().any(|(_, n)| *n > 0));
     }
     Ok(())
 }

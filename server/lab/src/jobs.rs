@@ -34,7 +34,7 @@ mod steps;
 pub use error::JobError;
 pub use faults::{FaultAction, FaultPoint, Faults, InjectedCrash};
 pub use lease::MAX_CLAIMS;
-pub use queue::{cancel_class_jobs, ensure_idle, queue, queue_power};
+pub use queue::{cancel_class_jobs, ensure_idle, queue, queue_power, queue_snapshot};
 pub use run::Outcome;
 pub use settings::{JobSettings, JobTrigger};
 

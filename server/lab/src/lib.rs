@@ -53,6 +53,8 @@ mod services;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod site;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod snapshots;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod sync;
 #[cfg(not(target_arch = "wasm32"))]
 mod token;

@@ -8,6 +8,7 @@ mod job;
 mod limits;
 mod policy;
 mod role;
+mod snapshot;
 mod vm;
 
 pub use account::{
@@ -27,6 +28,11 @@ pub use policy::{
     format_hours, format_time, parse_time,
 };
 pub use role::Role;
+pub use snapshot::{
+    MAX_SNAPSHOT_DESCRIPTION, MAX_STUDENT_SNAPSHOTS, SnapshotJobView, SnapshotOp, SnapshotOrder,
+    SnapshotPage, SnapshotView, check_snapshot_description, check_snapshot_name,
+    check_student_snapshots,
+};
 pub use vm::{
     Dashboard, VmAction, VmCard, VmFilter, VmState, format_bytes, format_uptime, rdp_file,
 };

@@ -23,6 +23,7 @@ mod clone;
 mod console;
 mod error;
 mod permissions;
+mod snapshots;
 mod terminal;
 mod tls;
 mod types;

@@ -188,6 +188,7 @@ pub async fn detail(services: &Services, user: &user::Model, id: i32) -> Result<
         progress,
         now: at,
         ssh_enabled: c.ssh_enabled,
+        student_snapshots: c.student_snapshots,
     })
 }
 

@@ -19,4 +19,5 @@ pub mod usage_total;
 pub mod user;
 pub mod vm;
 pub mod vm_policy;
+pub mod vm_snapshot;
 pub mod worker_lease;

@@ -9,6 +9,7 @@ mod m0005_realm_roles;
 mod m0006_job_engine;
 mod m0007_deploy_method;
 mod m0008_policies;
+mod m0009_snapshots;
 
 use sea_orm_migration::prelude::*;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_job_engine::Migration),
             Box::new(m0007_deploy_method::Migration),
             Box::new(m0008_policies::Migration),
+            Box::new(m0009_snapshots::Migration),
         ]
     }
 }

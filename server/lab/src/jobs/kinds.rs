@@ -8,6 +8,7 @@ mod publish;
 mod remove;
 mod reset;
 mod respec;
+mod snapshot;
 
 use super::error::JobError;
 use super::run::{JobRun, Outcome};
@@ -35,5 +36,6 @@ pub async fn run(run: &JobRun) -> Result<Outcome, JobError> {
         JobKind::Remove => remove::run(run, class).await,
         JobKind::Respec => respec::run(run, class).await,
         JobKind::Power => power::run(run, class).await,
+        JobKind::Snapshot => snapshot::run(run, class).await,
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::clock::now;
 use crate::db::entity::job;
-use crate::model::{JobKind, JobState, PowerOrder};
+use crate::model::{JobKind, JobState, PowerOrder, SnapshotOrder};
 use crate::{Error, Result, Services};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -27,6 +27,26 @@ pub async fn queue_power(
 ) -> Result<job::Model> {
     let detail = serde_json::to_string(order).map_err(|e| Error::Internal(e.to_string()))?;
     insert(db, class_id, JobKind::Power, None, None, Some(detail)).await
+}
+
+/// Queues a `snapshot` job on one VM with its order.
+pub async fn queue_snapshot(
+    db: &impl ConnectionTrait,
+    class_id: i32,
+    vmid: i32,
+    requested_by: i32,
+    order: &SnapshotOrder,
+) -> Result<job::Model> {
+    let detail = serde_json::to_string(order).map_err(|e| Error::Internal(e.to_string()))?;
+    insert(
+        db,
+        class_id,
+        JobKind::Snapshot,
+        Some(vmid),
+        Some(requested_by),
+        Some(detail),
+    )
+    .await
 }
 
 async fn insert(

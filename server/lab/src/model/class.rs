@@ -166,6 +166,9 @@ pub struct ClassDetail {
     /// Students may SSH to their VMs through the portal.
     #[serde(default)]
     pub ssh_enabled: bool,
+    /// Snapshots each student may keep on their VM (0: none).
+    #[serde(default)]
+    pub student_snapshots: i32,
 }
 
 /// What the join page shows before the student accepts.

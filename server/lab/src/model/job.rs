@@ -78,6 +78,9 @@ stored_enum! {
         /// A policy's act on some VMs of the class (shut down, hibernate, start), with its
         /// order (`PowerOrder`) in the job's detail.
         Power = "power",
+        /// Take, roll back or delete a snapshot of one VM (or re-read its list), with its
+        /// order (`SnapshotOrder`) in the job's detail.
+        Snapshot = "snapshot",
     }
 }
 
@@ -86,7 +89,7 @@ impl JobKind {
     /// one VM) goes before bulk work that takes minutes anyway.
     pub fn priority(self) -> i32 {
         match self {
-            JobKind::Reset | JobKind::Remove => 10,
+            JobKind::Reset | JobKind::Remove | JobKind::Snapshot => 10,
             JobKind::Power => 8,
             JobKind::Respec => 5,
             JobKind::Deploy | JobKind::Publish | JobKind::Delete => 0,
@@ -113,6 +116,7 @@ impl JobKind {
             JobKind::Remove => "Remove VM",
             JobKind::Respec => "CPU/RAM change",
             JobKind::Power => "Policy power",
+            JobKind::Snapshot => "Snapshot",
         }
     }
 }

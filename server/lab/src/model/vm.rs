@@ -129,6 +129,10 @@ pub struct VmCard {
     /// Its student's hours in the class (a class VM with a student).
     #[serde(default)]
     pub usage: Option<super::UsageView>,
+    /// The viewer may open the VM's snapshot page (a class VM; for a student, the class
+    /// allows snapshots).
+    #[serde(default)]
+    pub snapshots: bool,
 }
 
 /// The admin's filters; students and teachers ignore them.

@@ -309,6 +309,22 @@ pub(crate) struct TermProxyReply {
 }
 
 /// Readers that take what Perl sends.
+/// One entry of `GET …/snapshot` (the `current` pseudo entry included).
+#[derive(Clone, Debug, Deserialize)]
+pub struct SnapshotEntry {
+    #[serde(deserialize_with = "lenient::string")]
+    pub name: String,
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub snaptime: u64,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub description: String,
+    /// 0/1 (QEMU only).
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub vmstate: bool,
+    #[serde(default, deserialize_with = "lenient::text")]
+    pub parent: Option<String>,
+}
+
 mod lenient {
     use serde::{Deserialize, Deserializer, de::Error as _};
     use serde_json::Value;

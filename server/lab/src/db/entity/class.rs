@@ -39,6 +39,8 @@ pub struct Model {
     pub method: DeployMethod,
     /// Its `model::ClassPolicy` as JSON; `None`: the site's defaults.
     pub policy: Option<String>,
+    /// Snapshots a student may keep on their VM (0: none; teachers are not limited).
+    pub student_snapshots: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -105,7 +105,7 @@ async fn make(
         };
         match ctx.client.clone_vm(&from.node, from.vmid, &spec).await {
             // The task runs on the source's node and names the source VMID.
-            Ok(upid) => follow(ctx, &from.node, &upid, TASK_TIMEOUT).await?,
+            Ok(upid) => follow(&ctx.client, &from.node, &upid, TASK_TIMEOUT).await?,
             // Made meanwhile (a lost reply to our own request): look at it below.
             Err(e) if exists_error(&e) => {}
             Err(e) => return Err(e.into()),
@@ -131,7 +131,7 @@ async fn make(
     if row.role == VmRole::Base && !config.is_template() {
         run.guard("make template", Some(row.vmid)).await?;
         match ctx.client.make_template(&row.node, vmid).await {
-            Ok(upid) => follow(ctx, &row.node, &upid, TASK_TIMEOUT).await?,
+            Ok(upid) => follow(&ctx.client, &row.node, &upid, TASK_TIMEOUT).await?,
             // A template task of a runner that died finished after we read the config.
             Err(e) if e.to_string().contains("convert a template to a template") => {}
             // ... or still holds the VM's lock.
@@ -156,7 +156,7 @@ async fn migrate(
     let vmid = row.vmid as u32;
     run.guard("migrate vm", Some(row.vmid)).await?;
     let upid = ctx.client.migrate_vm(node, vmid, &row.node).await?;
-    follow(ctx, node, &upid, TASK_TIMEOUT).await?;
+    follow(&ctx.client, node, &upid, TASK_TIMEOUT).await?;
     settle(ctx, &row.node, vmid).await?.ok_or_else(|| {
         JobError::Retryable(Error::Proxmox(format!(
             "VM {vmid} is not on {} after its migration finished",

@@ -56,7 +56,7 @@ pub async fn destroy_vm(
             Err(e) => return Err(e.into()),
         };
         if let Some(upid) = upid {
-            follow(ctx, &node, &upid, Duration::from_secs(300)).await?;
+            follow(&ctx.client, &node, &upid, Duration::from_secs(300)).await?;
         }
     }
     if let Some(src) = source {
@@ -71,5 +71,9 @@ pub async fn destroy_vm(
         ctx.run_script(&NodeOps::remove(Script::new(), &refs)?)
             .await?;
     }
+    // Its snapshots went with it.
+    let txn = run.begin("forget snapshots", Some(row.vmid)).await?;
+    crate::snapshots::forget(&txn, row.cluster_id, row.vmid).await?;
+    txn.commit().await?;
     Ok(())
 }

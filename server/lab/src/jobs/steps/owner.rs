@@ -99,14 +99,18 @@ pub async fn locate(
 
 /// Waits for a Proxmox task; its failure becomes the task's own words (the exit status, and
 /// the log line before it when that says more).
-pub async fn follow(ctx: &Ctx, node: &str, upid: &str, timeout: Duration) -> Result<(), JobError> {
-    let status = ctx.client.wait_task(node, upid, timeout).await?;
+pub async fn follow(
+    client: &pve::Client,
+    node: &str,
+    upid: &str,
+    timeout: Duration,
+) -> Result<(), JobError> {
+    let status = client.wait_task(node, upid, timeout).await?;
     if status.succeeded() != Some(false) {
         return Ok(());
     }
     let exit = status.exitstatus.unwrap_or_default();
-    let log = ctx
-        .client
+    let log = client
         .task_log_tail(node, upid, 3)
         .await
         .unwrap_or_default();

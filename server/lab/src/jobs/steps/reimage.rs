@@ -1,18 +1,25 @@
 //! Re-imaging a made VM: it is stopped and its data disks replaced by fresh overlays of a
 //! backing file. Its config (MACs, UUID, EFI vars) stays, so the VM keeps its identity on the
 //! network. Used by reset (back to the class base) and publish (onto a new base).
+//!
+//! The VM's snapshots are deleted first: they are internal snapshots of the overlays being
+//! replaced (qcow2 on file storage), and a config section naming a snapshot the new disk
+//! lacks would make every later rollback fail.
 
 use super::context::Ctx;
 use super::disks::data_disk_paths;
+use super::owner::follow;
 use super::rows::{StepChange, current_node, set_step};
 use crate::db::entity::{assignment, class_vm};
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
 use crate::model::VmStep;
 use crate::node::{NodeOps, Script};
+use crate::pve::GuestKind;
 use crate::{Error, inventory};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Stops the VM and puts fresh overlays of `backing` (slot → path) under its data disks.
 /// A failure leaves the VM whole (overlays are swapped by rename) and `ready`, with the error
@@ -31,6 +38,7 @@ pub async fn reimage(
     let result = async {
         let _slot = run.node_slot(row.cluster_id, &node).await;
         ctx.ensure_stopped(run, &node, row.vmid as u32).await?;
+        drop_snapshots(run, ctx, &node, row.vmid).await?;
         let mut script = Script::new();
         for (slot, path) in data_disk_paths(ctx, row)? {
             let b = backing.get(&slot).ok_or_else(|| {
@@ -73,4 +81,30 @@ pub async fn reimage(
     inventory::bump(&txn, users).await?;
     txn.commit().await?;
     result
+}
+
+/// Deletes every snapshot of the stopped VM (`force`: the config section goes even if a disk
+/// refuses), then its `vm_snapshots` rows.
+async fn drop_snapshots(run: &JobRun, ctx: &Ctx, node: &str, vmid: i32) -> Result<(), JobError> {
+    let id = vmid as u32;
+    let names: Vec<String> = ctx
+        .client
+        .snapshots(node, GuestKind::Qemu, id)
+        .await?
+        .into_iter()
+        .map(|s| s.name)
+        .filter(|n| n != "current")
+        .collect();
+    for name in names {
+        run.guard("delete snapshot", Some(vmid)).await?;
+        let upid = ctx
+            .client
+            .delete_snapshot(node, GuestKind::Qemu, id, &name, true)
+            .await?;
+        follow(&ctx.client, node, &upid, Duration::from_secs(600)).await?;
+    }
+    let txn = run.begin("forget snapshots", Some(vmid)).await?;
+    crate::snapshots::forget(&txn, ctx.class.cluster_id, vmid).await?;
+    txn.commit().await?;
+    Ok(())
 }
