@@ -210,7 +210,7 @@ mod tests {
         assert!(view(false, true, 2).take_blocked().is_some());
         assert!(view(true, true, 5).take_blocked().is_none());
         assert!(view(false, false, 0).take_blocked().is_some());
-        assert_eq!(check_student_snapshots(11).is_err(), true);
+        assert!(check_student_snapshots(11).is_err());
         assert_eq!(check_student_snapshots(3), Ok(3));
     }
 }
