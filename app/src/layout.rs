@@ -4,12 +4,14 @@
 mod error_pages;
 mod form;
 mod guard;
+mod icons;
 mod nav;
 mod poll;
 
 pub use error_pages::{ForbiddenPage, NotFoundPage, ServerErrorPage};
 pub use form::{FormError, action_error};
 pub use guard::RequireRole;
+pub use icons::RefreshIcon;
 pub use poll::poll_while_active;
 
 use crate::ids;

@@ -14,6 +14,7 @@ mod layout;
 mod policies;
 #[cfg(feature = "ssr")]
 pub mod session;
+mod snapshots;
 mod vm_actions;
 pub mod when;
 
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/console/:cluster/:vmid") view=console::ConsolePage ssr=SsrMode::Async />
                     <Route path=path!("/terminal/:cluster/:vmid") view=console::TerminalPage ssr=SsrMode::Async />
                     <Route path=path!("/ssh/:cluster/:vmid") view=console::SshPage ssr=SsrMode::Async />
+                    <Route path=path!("/vms/:cluster/:vmid/snapshots") view=snapshots::SnapshotsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/sync") view=admin::SyncPage ssr=SsrMode::Async />

@@ -5,7 +5,7 @@
 
 use super::{CancelJob, JobList, list_jobs};
 use crate::ids;
-use crate::layout::{FormError, RequireRole, action_error, poll_while_active};
+use crate::layout::{FormError, RefreshIcon, RequireRole, action_error, poll_while_active};
 use crate::when::{ago, format_time};
 use lab::model::{JobFilter, JobState, JobView, Role};
 use leptos::prelude::*;
@@ -196,17 +196,6 @@ fn JobRow(job: JobView, now: i64, cancel: ServerAction<CancelJob>) -> impl IntoV
         {error}
     }
     .into_any()
-}
-
-#[component]
-fn RefreshIcon() -> impl IntoView {
-    view! {
-        <svg class="icon" viewBox="0 0 24 24" width="16" height="16" aria-hidden="true" fill="none"
-            stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
-            <path d="M20 11a8 8 0 1 0-2.3 5.7" />
-            <path d="M20 4v7h-7" />
-        </svg>
-    }
 }
 
 #[component]

@@ -7,6 +7,7 @@ use super::{
     RegenerateInvite, RemoveClassVm, RemoveCoOwner, RevokeInvite, SetClassSsh, TakeVm, load_class,
 };
 use crate::layout::{FormError, RequireRole, action_error, poll_while_active};
+use crate::snapshots::{SetStudentSnapshots, StudentSnapshotsSetting, snapshots_url};
 use crate::vm_actions::{PowerVm, ResetVm};
 use lab::model::{ClassDetail, ClassVmView, Role, VmRole, VmStep};
 use leptos::prelude::*;
@@ -31,6 +32,7 @@ struct Actions {
     co_add: ServerAction<AddCoOwner>,
     co_remove: ServerAction<RemoveCoOwner>,
     ssh: ServerAction<SetClassSsh>,
+    snapshots: ServerAction<SetStudentSnapshots>,
 }
 
 #[component]
@@ -64,6 +66,7 @@ fn ClassView() -> impl IntoView {
         co_add: ServerAction::new(),
         co_remove: ServerAction::new(),
         ssh: ServerAction::new(),
+        snapshots: ServerAction::new(),
     };
     let tick = RwSignal::new(0u32);
     let changes = move || {
@@ -86,6 +89,7 @@ fn ClassView() -> impl IntoView {
                 a.co_add.version().get(),
                 a.co_remove.version().get(),
                 a.ssh.version().get(),
+                a.snapshots.version().get(),
             ),
         )
     };
@@ -110,6 +114,7 @@ fn ClassView() -> impl IntoView {
             action_error(a.co_add),
             action_error(a.co_remove),
             action_error(a.ssh),
+            action_error(a.snapshots),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -265,11 +270,13 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
     }
 }
 
-/// The class's settings below the Policies section: SSH, CPU and memory, publish, delete.
+/// The class's settings below the Policies section: SSH, snapshots, CPU and memory,
+/// publish, delete.
 #[component]
 fn ClassSettings(d: ClassDetail, a: Actions) -> impl IntoView {
     let id = d.summary.id;
     view! {
+        <StudentSnapshotsSetting class_id=id limit=d.student_snapshots action=a.snapshots />
         <section class="card" id="class-ssh" data-enabled=d.ssh_enabled.to_string()>
             <h2>"SSH through the portal"</h2>
             <p class="muted">"When on, students get an SSH button on their VM: a terminal in the browser to port 22 of the VM's own IP, through the portal. They type the VM's login and password there; nothing is stored."</p>
@@ -354,6 +361,7 @@ fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, class_id: i32, a: Actions) -> 
                                 <button type="submit">"Shut down"</button>
                             </ActionForm>
                             <a class="button" target="_blank" rel="opener" href=format!("/console/{cluster_id}/{}", v.vmid)>"Console"</a>
+                            <a class="button" href=snapshots_url(cluster_id, v.vmid) data-snapshots=v.vmid>"Snapshots"</a>
                         })}
                         {(ready && v.role == VmRole::Student).then(|| view! {
                             {v.student.is_some().then(|| view! {

@@ -2,6 +2,7 @@
 
 use super::{AssignVm, UnassignVm};
 use crate::policies::{NoticeBanner, StillHere, UsageLines};
+use crate::snapshots::snapshots_url;
 use crate::vm_actions::{PowerVm, ResetVm};
 use lab::model::{VmAction, VmCard, VmState, format_bytes, format_uptime};
 use leptos::prelude::*;
@@ -125,11 +126,12 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
                 {ssh.map(|href| view! { <a class="button" href=href target="_blank" rel="opener" data-ssh="1" title="SSH to the VM through the portal">"SSH"</a> })}
                 {rdp.map(|href| view! { <a class="button" href=href download data-rdp="1">"RDP file"</a> })}
                 {rdp_closed.then(|| view! { <span class="muted" title="The portal could not reach port 3389 at this address">"RDP port closed"</span> })}
+                {card.snapshots.then(|| view! { <a class="button" href=snapshots_url(card.cluster_id, card.vmid) data-snapshots="1">"Snapshots"</a> })}
             </div>
             {card.resettable.then(|| view! {
                 <details class="reset">
                     <summary>"Reset to baseline…"</summary>
-                    <p>"The VM's disk is re-created from the class baseline: everything saved on it is lost. It is stopped first."</p>
+                    <p>"The VM's disk is re-created from the class baseline: everything saved on it, and its snapshots, are lost. It is stopped first."</p>
                     <ActionForm action=actions.reset attr:class="inline">
                         <input type="hidden" name="cluster_id" value=card.cluster_id />
                         <input type="hidden" name="vmid" value=card.vmid />

@@ -96,6 +96,11 @@ pub(crate) const FEATURES: &[Feature] = &[
         realm_only: false,
     },
     Feature {
+        breaks: "nobody can take, roll back or delete snapshots in the portal",
+        needs: &[vms(&["VM.Snapshot"])],
+        realm_only: false,
+    },
+    Feature {
         breaks: "teachers cannot make classes (Proxmox clones)",
         needs: &[
             vms(&["VM.Clone"]),
@@ -296,20 +301,20 @@ mod tests {
         );
         let perms = granted(&["VM.Audit", "Datastore.Audit"]);
         let all = warnings(&perms, "The user", 8, false);
-        assert_eq!(all.len(), 5, "{all:?}");
+        assert_eq!(all.len(), 6, "{all:?}");
         assert_eq!(
             all[0],
             "The user lacks Sys.Audit on /: the inventory and sync see only part of the \
              cluster (VMs, node addresses, storage space)."
         );
-        assert!(all[3].starts_with(
+        assert!(all[4].starts_with(
             "The user lacks VM.Clone, VM.Allocate, VM.Config.Disk, VM.Config.CPU, \
              VM.Config.Memory, VM.Config.Network, VM.Config.Options on /vms; \
              Datastore.AllocateSpace on /storage; SDN.Use on /sdn/zones; Pool.Allocate on /pool: \
              teachers"
         ));
         assert_eq!(
-            all[4],
+            all[5],
             "The user lacks VM.Migrate on /vms: classes on node-local storage cannot get a \
              copy of their base on each node (Proxmox migrations)."
         );
