@@ -35,7 +35,16 @@ pub async fn take_snapshot(
     let vmid = self::vmid(vmid)?;
     let services = services()?;
     let ram = vmstate == "on";
-    lab::snapshots::take(&services, &s.user, cluster_id, vmid, &name, &description, ram).await?;
+    lab::snapshots::take(
+        &services,
+        &s.user,
+        cluster_id,
+        vmid,
+        &name,
+        &description,
+        ram,
+    )
+    .await?;
     tracing::info!(by = %s.user.username, cluster_id, vmid, "snapshot requested");
     Ok(())
 }

@@ -4,8 +4,7 @@
 //! the page every 2 s while a job of the VM is unfinished.
 
 use super::{
-    DeleteSnapshot, RefreshSnapshots, RollbackSnapshot, TakeSnapshot, load_snapshots,
-    snapshots_url,
+    DeleteSnapshot, RefreshSnapshots, RollbackSnapshot, TakeSnapshot, load_snapshots, snapshots_url,
 };
 use crate::ids;
 use crate::layout::{FormError, RefreshIcon, RequireRole, action_error, poll_while_active};
@@ -142,7 +141,10 @@ fn Body(
             p.class_name, p.student_limit
         )
     } else {
-        format!("Class {}. Your teacher has not allowed snapshots in this class.", p.class_name)
+        format!(
+            "Class {}. Your teacher has not allowed snapshots in this class.",
+            p.class_name
+        )
     };
     let (cluster_id, vmid) = (p.cluster_id, p.vmid);
     let ram_option = p.qemu && p.running;

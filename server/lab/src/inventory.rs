@@ -601,7 +601,11 @@ pub async fn first_vms(services: &Services, cluster_id: i32, n: u64) -> Result<V
 /// the class baseline; those of classes with SSH through the portal, when the VM has an
 /// IP; and those whose snapshot page the viewer may use (teachers and admins always, a
 /// student when the class allows snapshots). Two queries for the page.
-async fn mark_class_vms(services: &Services, user: &user::Model, cards: &mut [VmCard]) -> Result<()> {
+async fn mark_class_vms(
+    services: &Services,
+    user: &user::Model,
+    cards: &mut [VmCard],
+) -> Result<()> {
     use crate::db::entity::{class, class_vm};
     let vmids: Vec<i32> = cards.iter().map(|c| c.vmid).collect();
     let rows = class_vm::Entity::find()

@@ -9,7 +9,9 @@
 mod world;
 
 use lab::db::entity::{class, job, user, vm};
-use lab::jobs::{FaultAction, FaultPoint, Faults, JobSettings, run_until_idle, run_until_idle_with};
+use lab::jobs::{
+    FaultAction, FaultPoint, Faults, JobSettings, run_until_idle, run_until_idle_with,
+};
 use lab::model::{ClassForm, JobState, Role, SnapshotPage, VmAction};
 use lab::pve::{Client, GuestKind};
 use lab::{Error, Services, actions, classes, clusters, snapshots};
@@ -164,9 +166,15 @@ impl Lab {
     }
 
     async fn start(&self, who: &user::Model, vmid: i32) {
-        actions::power(self.services(), who, self.w.cluster_id, vmid, VmAction::Start)
-            .await
-            .unwrap();
+        actions::power(
+            self.services(),
+            who,
+            self.w.cluster_id,
+            vmid,
+            VmAction::Start,
+        )
+        .await
+        .unwrap();
         tokio::time::sleep(Duration::from_millis(150)).await; // pvesim's start task
         self.sync().await;
     }
@@ -211,7 +219,10 @@ async fn students_and_teachers_take_roll_back_and_delete_within_the_class_limit(
     // Bad names change nothing.
     for bad in ["1st", "a", "with space", "current", "x;reboot"] {
         assert!(
-            matches!(l.take(&alice, a_vm, bad, false).await, Err(Error::Invalid(_))),
+            matches!(
+                l.take(&alice, a_vm, bad, false).await,
+                Err(Error::Invalid(_))
+            ),
             "{bad}"
         );
     }
@@ -305,7 +316,14 @@ async fn students_and_teachers_take_roll_back_and_delete_within_the_class_limit(
     let upid = l
         .client()
         .await
-        .take_snapshot(&node, GuestKind::Qemu, b_vm as u32, "made-in-pve", "", false)
+        .take_snapshot(
+            &node,
+            GuestKind::Qemu,
+            b_vm as u32,
+            "made-in-pve",
+            "",
+            false,
+        )
         .await
         .unwrap();
     l.client()
@@ -343,7 +361,10 @@ async fn students_and_teachers_take_roll_back_and_delete_within_the_class_limit(
         failed.error.as_deref().unwrap_or("").contains("gone"),
         "{failed:?}"
     );
-    assert!(l.names(b_vm).await.is_empty(), "the list is Proxmox's again");
+    assert!(
+        l.names(b_vm).await.is_empty(),
+        "the list is Proxmox's again"
+    );
 
     // A reset re-clones the VM: its snapshots are gone, here and in Proxmox.
     classes::request_reset(l.services(), &alice, l.w.cluster_id, a_vm)
@@ -374,7 +395,11 @@ async fn a_runner_killed_anywhere_in_a_take_leaves_exactly_one_snapshot() {
         .unwrap();
     let total = points.lock().unwrap().len();
     let labels: Vec<&str> = points.lock().unwrap().iter().map(|p| p.label).collect();
-    assert_eq!(labels, ["snapshot act", "snapshot list"], "before the act, after it");
+    assert_eq!(
+        labels,
+        ["snapshot act", "snapshot list"],
+        "before the act, after it"
+    );
     for k in 0..total {
         let name = format!("crash-{k}");
         l.take(&alice, vm, &name, false).await.unwrap();
@@ -389,7 +414,11 @@ async fn a_runner_killed_anywhere_in_a_take_leaves_exactly_one_snapshot() {
         let done = l.run(vm, JobState::Done).await;
         assert_eq!(done.attempts, 2, "crash at {at:?}");
         let in_pve = l.in_proxmox(vm).await;
-        assert_eq!(in_pve.iter().filter(|n| **n == name).count(), 1, "crash at {at:?}");
+        assert_eq!(
+            in_pve.iter().filter(|n| **n == name).count(),
+            1,
+            "crash at {at:?}"
+        );
         let names = l.names(vm).await;
         assert!(names.contains(&name), "crash at {at:?}: {names:?}");
         assert_eq!(names.len(), in_pve.len(), "crash at {at:?}");
@@ -417,5 +446,8 @@ async fn resetting_an_overlay_vm_deletes_its_snapshots_in_proxmox_first() {
             .join(format!("etc/pve/nodes/pve1/qemu-server/{vm}.conf")),
     )
     .unwrap();
-    assert!(!conf.contains("[mine]") && !conf.contains("parent:"), "{conf}");
+    assert!(
+        !conf.contains("[mine]") && !conf.contains("parent:"),
+        "{conf}"
+    );
 }

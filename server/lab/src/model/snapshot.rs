@@ -124,7 +124,10 @@ pub fn check_snapshot_name(raw: &str) -> Result<String, String> {
     let shaped = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !(2..=40).contains(&name.len()) || !shaped {
-        return Err("A snapshot name is 2 to 40 letters, digits, '-' or '_', starting with a letter.".into());
+        return Err(
+            "A snapshot name is 2 to 40 letters, digits, '-' or '_', starting with a letter."
+                .into(),
+        );
     }
     if name.eq_ignore_ascii_case("current") {
         return Err("\"current\" names the VM's present state; choose another name.".into());
@@ -165,7 +168,16 @@ mod tests {
     fn names_follow_proxmox() {
         assert_eq!(check_snapshot_name(" before-lab2 ").unwrap(), "before-lab2");
         assert_eq!(check_snapshot_name("A_1").unwrap(), "A_1");
-        for bad in ["", "a", "1abc", "has space", "dot.ted", "semi;colon", "Current", "é-accent"] {
+        for bad in [
+            "",
+            "a",
+            "1abc",
+            "has space",
+            "dot.ted",
+            "semi;colon",
+            "Current",
+            "é-accent",
+        ] {
             assert!(check_snapshot_name(bad).is_err(), "{bad:?} accepted");
         }
         assert!(check_snapshot_name(&"a".repeat(40)).is_ok());

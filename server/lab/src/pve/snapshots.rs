@@ -85,6 +85,8 @@ impl Client {
 fn upid(data: Value) -> Result<String, Error> {
     match data {
         Value::String(upid) => Ok(upid),
-        _ => Err(Error::Decode("the snapshot call did not return a UPID".into())),
+        _ => Err(Error::Decode(
+            "the snapshot call did not return a UPID".into(),
+        )),
     }
 }

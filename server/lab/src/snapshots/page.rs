@@ -4,7 +4,9 @@
 use super::store::rows;
 use super::who::viewer;
 use crate::db::entity::{job, user, vm_snapshot};
-use crate::model::{JobKind, SnapshotJobView, SnapshotOp, SnapshotOrder, SnapshotPage, SnapshotView};
+use crate::model::{
+    JobKind, SnapshotJobView, SnapshotOp, SnapshotOrder, SnapshotPage, SnapshotView,
+};
 use crate::{Result, Services};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
@@ -46,8 +48,10 @@ pub async fn page(
         .await?
         .into_iter()
         .map(|j| {
-            let order: Option<SnapshotOrder> =
-                j.detail.as_deref().and_then(|d| serde_json::from_str(d).ok());
+            let order: Option<SnapshotOrder> = j
+                .detail
+                .as_deref()
+                .and_then(|d| serde_json::from_str(d).ok());
             SnapshotJobView {
                 id: j.id,
                 op: order.as_ref().map_or(SnapshotOp::Refresh, |o| o.op),

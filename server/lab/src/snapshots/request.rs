@@ -7,8 +7,8 @@ use crate::access::managed_class;
 use crate::db::entity::{class, class_vm, job, user, vm_snapshot};
 use crate::jobs::queue_snapshot;
 use crate::model::{
-    JobKind, JobState, SnapshotOp, SnapshotOrder, check_snapshot_description,
-    check_snapshot_name, check_student_snapshots,
+    JobKind, JobState, SnapshotOp, SnapshotOrder, check_snapshot_description, check_snapshot_name,
+    check_student_snapshots,
 };
 use crate::{Error, Result, Services, inventory};
 use sea_orm::{
