@@ -23,4 +23,5 @@ pub const CLUSTERS_TABLE: &str = "clusters-table";
 pub const CLUSTER_TEST_WARNINGS: &str = "cluster-test-warnings";
 pub const ROUTE_ADMIN_JOBS: &str = "/admin/jobs";
 pub const ROUTE_ADMIN_POLICIES: &str = "/admin/policies";
+pub const ROUTE_ADMIN_NODES: &str = "/admin/nodes";
 pub const JOBS_TABLE: &str = "jobs-table";

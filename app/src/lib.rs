@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/sync") view=admin::SyncPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/jobs") view=admin::JobsPage ssr=SsrMode::Async />
+                    <Route path=path!("/admin/nodes") view=admin::NodesPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/policies") view=policies::SitePoliciesPage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>

@@ -12,4 +12,5 @@ export const VM_GRID = "#vm-grid";
 export const CLUSTERS_TABLE = "#clusters-table";
 export const CLUSTER_TEST_WARNINGS = "#cluster-test-warnings";
 export const ROUTE_ADMIN_JOBS = "/admin/jobs";
+export const ROUTE_ADMIN_NODES = "/admin/nodes";
 export const JOBS_TABLE = "#jobs-table";

@@ -173,3 +173,10 @@ pub async fn cancel_job(id: i32) -> Result<(), AppError> {
     tracing::info!(by = %admin.user.username, id, "job cancel requested");
     Ok(())
 }
+
+/// The Nodes page: every cluster's nodes with their figures, storages and VM counts.
+#[server(endpoint = "admin/nodes")]
+pub async fn load_nodes() -> Result<lab::model::NodesPage, AppError> {
+    let admin = require(Role::Admin).await?;
+    Ok(lab::capacity::overview(&services()?, &admin.user).await?)
+}

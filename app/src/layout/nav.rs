@@ -56,6 +56,7 @@ fn SignedIn(me: Me) -> impl IntoView {
             {me.role.includes(Role::Admin).then(|| view! {
                 <NavLink href=ids::ROUTE_ADMIN_USERS label="Users" />
                 <NavLink href=ids::ROUTE_ADMIN_CLUSTERS label="Clusters" />
+                <NavLink href=ids::ROUTE_ADMIN_NODES label="Nodes" />
                 <NavLink href=ids::ROUTE_ADMIN_SYNC label="Sync" />
                 <NavLink href=ids::ROUTE_ADMIN_JOBS label="Jobs" />
                 <NavLink href=ids::ROUTE_ADMIN_POLICIES label="Policies" />

@@ -6,6 +6,7 @@ mod class;
 mod cluster;
 mod job;
 mod limits;
+mod node;
 mod policy;
 mod role;
 mod snapshot;
@@ -21,6 +22,7 @@ pub use class::{
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};
 pub use limits::{MAX_PAGE, MAX_VMID, MIN_VMID, Vmid, check_page};
+pub use node::{ClusterNodes, NodeView, NodesPage, StorageUse, percent};
 pub use policy::{
     AccessHours, CPU_PERCENT, ClassPolicy, Days, HoursRange, IDLE_MINUTES, IdleAction, IdleRule,
     MAX_QUOTA_HOURS, NET_KIB, PolicyAction, PolicyForm, PolicyLogView, PolicyNotice, PolicyPanel,

@@ -7,6 +7,8 @@
 //!   can have changed: new, moved, renamed or just-started guests, and running guests whose IP
 //!   is not known yet while they boot. Every `full_secs` (60 s), right after an action, and
 //!   every quick cycle while a guest is booting without an IP.
+//! * With each full sync ([`nodes`]), the nodes' state, figures, versions and storage use,
+//!   for the admin's node view: one call more, and one per node an hour.
 //! * Optionally ([`sweep`]), an nmap sweep of admin-listed subnets for running VMs no other
 //!   tier found an IP for (matched by MAC).
 //! * Optionally ([`rdp_check`]), whether port 3389 answers on the IPs found, so the RDP
@@ -17,6 +19,7 @@
 
 pub mod full;
 pub mod neighbours;
+pub mod nodes;
 pub mod quick;
 pub mod rdp_check;
 mod status;

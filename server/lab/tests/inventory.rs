@@ -118,14 +118,18 @@ async fn the_first_sync_reads_everything_and_the_next_ones_almost_nothing() {
     assert_eq!(w.sim.control().count("GET /cluster/resources"), 1);
     let full = w.full().await;
     assert!(full.configs >= 5, "configs read for new guests: {full:?}");
+    let nodes = w.sim.control().count("GET /nodes/{node}/status");
+    assert!(nodes >= 1, "each online node's version is read once");
     // Nothing changed since: a quick sync writes nothing, a full sync costs only `/nodes`
-    // (plus IP lookups of guests still booting, of which the fixture world has none).
+    // and the storages' use (plus IP lookups of guests still booting, of which the fixture
+    // world has none); the versions are not read again within the hour.
     let again = w.quick().await;
     assert_eq!((again.added, again.changed, again.removed), (0, 0, 0));
     w.sim.control().reset_counters();
     let idle = w.full().await;
     assert_eq!(idle.configs, 0);
-    assert_eq!(idle.calls, 1, "{:?}", w.sim.control().counters());
+    assert_eq!(idle.calls, 2, "{:?}", w.sim.control().counters());
+    assert_eq!(w.sim.control().count("GET /nodes/{node}/status"), 0);
     let template = w.row(9000).await.unwrap();
     assert!(template.template);
     let vm100 = w.row(100).await.unwrap();
@@ -541,4 +545,84 @@ async fn refused_credentials_show_the_backoff_on_the_sync_page() {
     let error = status[0].sync.last_error.clone().unwrap_or_default();
     assert!(error.contains("tries again in"), "{error}");
     assert!(error.contains("refused 1 time(s)"), "{error}");
+}
+
+/// The admin's Nodes page from what the full sync wrote: each node with its version, VMs
+/// (templates not counted) and own storages, shared storage once; an offline node says so;
+/// a failed storage call keeps the last figures; teachers are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nodes_page_shows_what_the_full_sync_read_for_admins_only() {
+    use lab::capacity;
+    let w = world().await;
+    let admin = w.user("root", Role::Admin).await;
+    let teacher = w.user("teach", Role::Teacher).await;
+    let empty = capacity::overview(&w.services, &admin).await.unwrap();
+    assert_eq!(empty.clusters.len(), 1);
+    assert!(empty.clusters[0].nodes.is_empty() && empty.clusters[0].read_at.is_none());
+    w.quick().await;
+    w.full().await;
+    let page = capacity::overview(&w.services, &admin).await.unwrap();
+    let c = &page.clusters[0];
+    assert!(c.read_at.is_some());
+    let rows = vm::Entity::find().all(&w.services.db).await.unwrap();
+    for n in &c.nodes {
+        let mine: Vec<_> = rows
+            .iter()
+            .filter(|r| r.node == n.node && !r.template)
+            .collect();
+        assert_eq!(n.vms, mine.len() as i64, "{}", n.node);
+        let running = mine.iter().filter(|r| r.status == "running").count();
+        assert_eq!(n.running, running as i64, "{}", n.node);
+        if n.online {
+            assert!(
+                n.version
+                    .as_deref()
+                    .is_some_and(|v| v.starts_with(['8', '9'])),
+                "{n:?}"
+            );
+            assert!(n.maxmem > 0 && n.maxcpu > 0 && n.mem <= n.maxmem, "{n:?}");
+            assert!(n.storages.iter().all(|s| !s.shared), "{n:?}");
+        }
+    }
+    assert!(c.nodes.iter().map(|n| n.vms).sum::<i64>() > 0);
+    let shared: Vec<&str> = c.shared.iter().map(|s| s.storage.as_str()).collect();
+    let mut unique = shared.clone();
+    unique.dedup();
+    assert_eq!(shared, unique, "each shared storage once");
+    let local = c.nodes.iter().flat_map(|n| &n.storages).count();
+    assert!(local + shared.len() > 0, "{c:?}");
+
+    // A node goes down: the next full sync says so.
+    let node = c.nodes.iter().find(|n| n.online).unwrap().node.clone();
+    assert!(w.sim.control().set_node_state(&node, NodeState::Offline));
+    w.sim
+        .control()
+        .fail_path("/cluster/resources", 1, "storage status unavailable");
+    w.full().await;
+    let after = capacity::overview(&w.services, &admin).await.unwrap();
+    let down = after.clusters[0]
+        .nodes
+        .iter()
+        .find(|n| n.node == node)
+        .unwrap();
+    assert!(!down.online);
+    // The storage call failed: the last figures stay (the node's storages still active) ...
+    let before = c.nodes.iter().find(|n| n.node == node).unwrap();
+    assert!(before.storages.iter().any(|s| s.active), "{before:?}");
+    assert_eq!(down.storages, before.storages);
+    assert_eq!(after.clusters[0].shared, c.shared);
+    // ... until a storage call answers: the offline node's storages are not active.
+    w.full().await;
+    let later = capacity::overview(&w.services, &admin).await.unwrap();
+    let down = later.clusters[0]
+        .nodes
+        .iter()
+        .find(|n| n.node == node)
+        .unwrap();
+    assert!(down.storages.iter().all(|s| !s.active), "{down:?}");
+
+    assert!(matches!(
+        capacity::overview(&w.services, &teacher).await,
+        Err(Error::Forbidden)
+    ));
 }

@@ -7,6 +7,8 @@ pub mod class_owner;
 pub mod class_schedule;
 pub mod class_vm;
 pub mod cluster;
+pub mod cluster_node;
+pub mod cluster_storage;
 pub mod job;
 pub mod login_failure;
 pub mod policy_log;

@@ -10,6 +10,7 @@ mod m0006_job_engine;
 mod m0007_deploy_method;
 mod m0008_policies;
 mod m0009_snapshots;
+mod m0010_nodes;
 
 use sea_orm_migration::prelude::*;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_deploy_method::Migration),
             Box::new(m0008_policies::Migration),
             Box::new(m0009_snapshots::Migration),
+            Box::new(m0010_nodes::Migration),
         ]
     }
 }

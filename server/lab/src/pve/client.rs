@@ -26,7 +26,10 @@ use tokio::time::Instant;
 
 use super::error::{self, Error};
 use super::types::{self, GuestConfig, GuestKind, GuestResource, NetInterface};
-use super::types::{ClusterMember, NodeInfo, PowerAction, StorageStatus, TaskStatus, Version};
+use super::types::{
+    ClusterMember, NodeInfo, NodeStatus, PowerAction, StorageResource, StorageStatus, TaskStatus,
+    Version,
+};
 use super::{Connection, Credentials, Permissions, tls};
 
 /// Turns a status line and body into a result: [`error::decode_envelope`] for most calls, a
@@ -210,6 +213,19 @@ impl Client {
 
     pub async fn nodes(&self) -> Result<Vec<NodeInfo>, Error> {
         list(self.get("nodes").await?, "nodes")
+    }
+
+    /// Every storage as each node sees it, with its use (one call for the whole cluster).
+    pub async fn storage_resources(&self) -> Result<Vec<StorageResource>, Error> {
+        list(
+            self.get("cluster/resources?type=storage").await?,
+            "storage resources",
+        )
+    }
+
+    pub async fn node_status(&self, node: &str) -> Result<NodeStatus, Error> {
+        let path = format!("nodes/{}/status", seg(node));
+        parse(self.get(&path).await?, "node status")
     }
 
     /// The nodes of the cluster with their addresses (`/cluster/status`; a single node

@@ -90,8 +90,55 @@ pub struct NodeInfo {
     pub mem: u64,
     #[serde(default, deserialize_with = "lenient::u64")]
     pub maxmem: u64,
+    /// Seconds since the node booted (absent while offline).
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub uptime: u64,
     #[serde(default, deserialize_with = "lenient::text")]
     pub ssl_fingerprint: Option<String>,
+}
+
+/// A `type: storage` entry of `GET /cluster/resources`: one storage as one node sees it
+/// (a shared storage appears once per node). Figures are absent while the node is offline
+/// or the storage is not active there.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct StorageResource {
+    #[serde(deserialize_with = "lenient::string")]
+    pub storage: String,
+    #[serde(deserialize_with = "lenient::string")]
+    pub node: String,
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub plugintype: String,
+    /// `available` when active on the node.
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub status: String,
+    #[serde(default, deserialize_with = "lenient::flag")]
+    pub shared: bool,
+    /// Comma-separated content types (`images,rootdir`, `iso,vztmpl,backup`).
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub content: String,
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub disk: u64,
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub maxdisk: u64,
+}
+
+/// What the portal reads of `GET /nodes/{node}/status`: the version line
+/// (`pve-manager/8.4.1/2a5fa54a8503f96d`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct NodeStatus {
+    #[serde(default, deserialize_with = "lenient::string")]
+    pub pveversion: String,
+}
+
+impl NodeStatus {
+    /// `8.4.1` from `pve-manager/8.4.1/2a5fa54a8503f96d`; the whole line if it looks different.
+    pub fn version(&self) -> String {
+        let line = self.pveversion.trim();
+        line.strip_prefix("pve-manager/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or(line)
+            .to_string()
+    }
 }
 
 /// A `type: node` entry of `GET /cluster/status`: where to reach a node (for SSH).

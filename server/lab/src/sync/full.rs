@@ -72,12 +72,13 @@ pub async fn run(
             return Err(e.into());
         }
     };
+    let now = now();
+    super::nodes::record(&services.db, cluster.id, &client, &nodes, now, &calls).await?;
     let online: HashSet<String> = nodes
         .into_iter()
         .filter(|n| n.online)
         .map(|n| n.node)
         .collect();
-    let now = now();
     let semaphores: HashMap<String, Arc<Semaphore>> = online
         .iter()
         .map(|n| (n.clone(), Arc::new(Semaphore::new(PER_NODE))))
