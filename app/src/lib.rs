@@ -83,6 +83,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/classes") view=classes::ClassesPage ssr=SsrMode::Async />
                     <Route path=path!("/classes/new") view=classes::WizardPage ssr=SsrMode::Async />
                     <Route path=path!("/classes/:id") view=classes::ClassPage ssr=SsrMode::Async />
+                    <Route path=path!("/classes/:id/about") view=classes::ClassAboutPage ssr=SsrMode::Async />
                     <Route path=path!("/join/:token") view=classes::JoinPage ssr=SsrMode::Async />
                     <Route path=path!("/console/:cluster/:vmid") view=console::ConsolePage ssr=SsrMode::Async />
                     <Route path=path!("/terminal/:cluster/:vmid") view=console::TerminalPage ssr=SsrMode::Async />

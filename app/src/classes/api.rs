@@ -2,7 +2,10 @@
 //! decides what they may see and do (others' classes are "not found").
 
 use crate::AppError;
-use lab::model::{ClassDetail, ClassForm, ClassPlan, ClassSummary, JoinView, TemplateChoice};
+use lab::model::{
+    ClassAbout, ClassDetail, ClassEdit, ClassForm, ClassPlan, ClassSummary, JoinView,
+    TemplateChoice,
+};
 #[cfg(feature = "ssr")]
 use lab::model::{Role, Vmid};
 use leptos::prelude::*;
@@ -129,6 +132,22 @@ pub async fn add_co_owner(id: i32, username: String) -> Result<(), AppError> {
 pub async fn remove_co_owner(id: i32, username: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     Ok(lab::classes::remove_co_owner(&services()?, &s.user, id, &username).await?)
+}
+
+/// A launched class's name, description and invite expiry (its teachers).
+#[server(endpoint = "classes/edit")]
+pub async fn edit_class(id: i32, form: ClassEdit) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    lab::classes::edit(&services()?, &s.user, id, &form).await?;
+    tracing::info!(by = %s.user.username, class = id, "class edited");
+    Ok(())
+}
+
+/// The class as its students see it (its students and its teachers).
+#[server(endpoint = "classes/about")]
+pub async fn load_class_about(id: i32) -> Result<ClassAbout, AppError> {
+    let s = require(Role::Student).await?;
+    Ok(lab::classes::about(&services()?, &s.user, id).await?)
 }
 
 #[server(endpoint = "classes/ssh")]

@@ -3,8 +3,9 @@
 //! with per-VM actions, publish, cancel and delete. Polls every 2 s while a job is active.
 
 use super::{
-    AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, GiveVm, PowerClass, PublishClass,
-    RegenerateInvite, RemoveClassVm, RemoveCoOwner, RevokeInvite, SetClassSsh, TakeVm, load_class,
+    AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, EditClass, GiveVm, PowerClass,
+    PublishClass, RegenerateInvite, RemoveClassVm, RemoveCoOwner, RevokeInvite, SetClassSsh,
+    TakeVm, load_class,
 };
 use crate::layout::{FormError, RequireRole, action_error, poll_while_active};
 use crate::snapshots::{SetStudentSnapshots, StudentSnapshotsSetting, snapshots_url};
@@ -33,6 +34,7 @@ struct Actions {
     co_remove: ServerAction<RemoveCoOwner>,
     ssh: ServerAction<SetClassSsh>,
     snapshots: ServerAction<SetStudentSnapshots>,
+    edit: ServerAction<EditClass>,
 }
 
 #[component]
@@ -67,6 +69,7 @@ fn ClassView() -> impl IntoView {
         co_remove: ServerAction::new(),
         ssh: ServerAction::new(),
         snapshots: ServerAction::new(),
+        edit: ServerAction::new(),
     };
     let tick = RwSignal::new(0u32);
     let changes = move || {
@@ -90,6 +93,7 @@ fn ClassView() -> impl IntoView {
                 a.co_remove.version().get(),
                 a.ssh.version().get(),
                 a.snapshots.version().get(),
+                a.edit.version().get(),
             ),
         )
     };
@@ -115,6 +119,7 @@ fn ClassView() -> impl IntoView {
             action_error(a.co_remove),
             action_error(a.ssh),
             action_error(a.snapshots),
+            action_error(a.edit),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -189,6 +194,7 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
         <div class="page-head">
             <h1>{d.summary.name.clone()}</h1>
             <span class="class-state" id="class-state">{d.summary.state.clone()}</span>
+            <a class="button small" href=format!("/classes/{id}/about") id="class-student-view">"Student view"</a>
         </div>
         {(!d.summary.description.is_empty()).then(|| view! { <p class="muted">{d.summary.description.clone()}</p> })}
         <section class="card" id="class-progress" data-percent=percent data-active=p.active.to_string()>
@@ -276,6 +282,24 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
 fn ClassSettings(d: ClassDetail, a: Actions) -> impl IntoView {
     let id = d.summary.id;
     view! {
+        <section class="card" id="class-edit">
+            <h2>"Name, description and invite"</h2>
+            <ActionForm action=a.edit attr:class="stacked">
+                <input type="hidden" name="id" value=id />
+                <label>"Class name"
+                    <input name="form[name]" required maxlength="80" value=d.summary.name.clone() />
+                </label>
+                <label>"Description (students see it)"
+                    <textarea name="form[description]" maxlength="2000" rows="3">{d.summary.description.clone()}</textarea>
+                </label>
+                <label>"Invite link expires in (days; empty: never)"
+                    <input name="form[invite_days]" type="number" min="1" max="365"
+                        value=d.invite_days_left.map(|n| n.max(1).to_string()).unwrap_or_default() />
+                </label>
+                <p class="muted">"The invite link stays the same. VM names in Proxmox are not renamed."</p>
+                <button type="submit" id="class-edit-save">"Save"</button>
+            </ActionForm>
+        </section>
         <StudentSnapshotsSetting class_id=id limit=d.student_snapshots action=a.snapshots />
         <section class="card" id="class-ssh" data-enabled=d.ssh_enabled.to_string()>
             <h2>"SSH through the portal"</h2>

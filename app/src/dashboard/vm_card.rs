@@ -106,6 +106,7 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
                 <dt>"VMID"</dt><dd>{card.vmid}</dd>
                 <dt>"Node"</dt><dd>{format!("{} · {}", card.node, card.cluster)}</dd>
                 <dt>"OS"</dt><dd>{os_label(&card)}</dd>
+                {card.class.clone().map(|(id, name)| view! { <dt>"Class"</dt><dd><a href=format!("/classes/{id}/about") data-class=id>{name}</a></dd> })}
                 {(card.cpus > 0).then(|| view! { <dt>"CPU / RAM"</dt><dd>{format!("{} vCPU · {}", card.cpus, format_bytes(card.max_mem))}</dd> })}
                 {ip.map(|ip| view! { <dt>"IP"</dt><dd class="ip">{ip}</dd> })}
                 {uptime.map(|u| view! { <dt>"Uptime"</dt><dd>{u}</dd> })}

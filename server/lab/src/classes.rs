@@ -4,6 +4,7 @@
 //! job) in one transaction before anything happens on a node; `crate::deploy` does the work.
 //! Who may do what is decided once, in [`crate::access`], which `inventory` reads too.
 
+mod about;
 mod create;
 mod invites;
 mod manage;
@@ -16,6 +17,7 @@ mod view;
 // paths in the class modules keep working.
 pub(crate) use crate::access;
 
+pub use about::{about, edit};
 pub use create::{cancel, delete, launch, publish, request_reset};
 pub use invites::{join, join_view, regenerate_invite, revoke_invite};
 pub use manage::{

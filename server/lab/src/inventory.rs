@@ -418,6 +418,7 @@ fn card(row: vm::Model, names: &HashMap<i32, String>, owners: Vec<String>, now: 
         notice: None,
         usage: None,
         snapshots: false,
+        class: None,
     }
 }
 
@@ -443,6 +444,7 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
         notice: None,
         usage: None,
         snapshots: false,
+        class: None,
     }
 }
 
@@ -614,7 +616,8 @@ async fn mark_class_vms(
         .filter(class_vm::Column::Step.eq(VmStep::Ready))
         .all(&services.db)
         .await?;
-    let classes: HashMap<i32, (bool, i32)> = if rows.is_empty() {
+    // id → (SSH on, student snapshots, name)
+    let classes: HashMap<i32, (bool, i32, String)> = if rows.is_empty() {
         HashMap::new()
     } else {
         class::Entity::find()
@@ -622,25 +625,29 @@ async fn mark_class_vms(
             .column(class::Column::Id)
             .column(class::Column::SshEnabled)
             .column(class::Column::StudentSnapshots)
+            .column(class::Column::Name)
             .filter(class::Column::Id.is_in(rows.iter().map(|r| r.class_id)))
-            .into_tuple::<(i32, bool, i32)>()
+            .into_tuple::<(i32, bool, i32, String)>()
             .all(&services.db)
             .await?
             .into_iter()
-            .map(|(id, ssh, snaps)| (id, (ssh, snaps)))
+            .map(|(id, ssh, snaps, name)| (id, (ssh, snaps, name)))
             .collect()
     };
     let student = crate::auth::role_of(user) == crate::model::Role::Student;
     for c in cards.iter_mut() {
         let mine = |r: &&class_vm::Model| r.cluster_id == c.cluster_id && r.vmid == c.vmid;
-        let of_class: Vec<(bool, i32)> = rows
+        let of_class: Vec<(i32, &(bool, i32, String))> = rows
             .iter()
             .filter(mine)
-            .filter_map(|r| classes.get(&r.class_id).copied())
+            .filter_map(|r| classes.get(&r.class_id).map(|c| (r.class_id, c)))
             .collect();
         c.resettable = rows.iter().any(|r| mine(&r));
-        c.ssh = c.ip.is_some() && of_class.iter().any(|(ssh, _)| *ssh);
-        c.snapshots = c.resettable && (!student || of_class.iter().any(|(_, n)| *n > 0));
+        c.ssh = c.ip.is_some() && of_class.iter().any(|(_, (ssh, _, _))| *ssh);
+        c.snapshots = c.resettable && (!student || of_class.iter().any(|(_, (_, n, _))| *n > 0));
+        c.class = of_class
+            .first()
+            .map(|(id, (_, _, name))| (*id, name.clone()));
     }
     Ok(())
 }

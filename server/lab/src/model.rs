@@ -16,8 +16,9 @@ pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
 };
 pub use class::{
-    BASE_OFFSET, ClassDetail, ClassForm, ClassPlan, ClassSummary, ClassVmView, DeployProgress,
-    JoinView, MAX_STUDENTS, SpreadOffer, TEACHER_OFFSET, TemplateChoice,
+    BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit, ClassForm, ClassPlan, ClassSummary,
+    ClassVmView, DeployProgress, JoinView, MAX_STUDENTS, SpreadOffer, TEACHER_OFFSET,
+    TemplateChoice, check_class_description, check_class_name, check_invite_days,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};

@@ -726,3 +726,127 @@ async fn with_ssh_settings_the_full_sync_reads_all_configs_in_one_command() {
         "the digest PVE would report"
     );
 }
+
+/// After launch the teacher renames the class, changes its description and invite expiry
+/// (the link stays); bad input changes nothing. Its student reads the class page with its
+/// teachers, their VM and the rules in words; nobody else sees it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_launched_class_is_edited_and_its_students_read_what_applies_to_them() {
+    use lab::model::{ClassEdit, PolicyForm, VmFilter};
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let other = w.user("other", Role::Teacher).await;
+    let alice = w.user("alice", Role::Student).await;
+    let bob = w.user("bob", Role::Student).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Ops", 1))
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let before = classes::detail(&w.services, &teacher, id).await.unwrap();
+    let token = before.invite_token.clone().unwrap();
+    assert_eq!(before.invite_days_left, Some(7));
+    let (cluster_id, vmid) = classes::join(&w.services, &alice, &token).await.unwrap();
+
+    let about = classes::about(&w.services, &alice, id).await.unwrap();
+    assert_eq!(about.name, "Ops");
+    assert_eq!(about.teachers, ["teacher"]);
+    assert_eq!(about.vms.len(), 1);
+    assert_eq!((about.vms[0].0, about.vms[0].1), (cluster_id, vmid));
+    assert!(!about.manager);
+    assert_eq!(
+        about.rules,
+        ["No automatic shutdowns: your VM runs until you stop it."]
+    );
+    for who in [&bob, &other] {
+        assert!(matches!(
+            classes::about(&w.services, who, id).await,
+            Err(Error::NotFound(_))
+        ));
+    }
+    assert!(
+        classes::about(&w.services, &teacher, id)
+            .await
+            .unwrap()
+            .manager
+    );
+
+    // Only its teachers edit it, and bad input changes nothing.
+    let edit = |name: &str, days: &str| ClassEdit {
+        name: name.into(),
+        description: "Bring a USB stick.\nRoom 4.".into(),
+        invite_days: days.into(),
+    };
+    assert!(matches!(
+        classes::edit(&w.services, &alice, id, &edit("Mine", "")).await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        classes::edit(&w.services, &other, id, &edit("Mine", "")).await,
+        Err(Error::NotFound(_))
+    ));
+    for (name, days) in [("", "3"), ("Ok", "400"), ("Ok", "x"), ("two\nlines", "3")] {
+        assert!(
+            matches!(
+                classes::edit(&w.services, &teacher, id, &edit(name, days)).await,
+                Err(Error::Invalid(_))
+            ),
+            "{name:?} {days:?}"
+        );
+    }
+    let unchanged = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(unchanged.summary.name, "Ops");
+    assert_eq!(unchanged.summary.description, before.summary.description);
+    assert_eq!(unchanged.invite_expires_at, before.invite_expires_at);
+
+    classes::edit(&w.services, &teacher, id, &edit("Ops 2", ""))
+        .await
+        .unwrap();
+    let after = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(after.summary.name, "Ops 2");
+    assert_eq!(after.summary.description, "Bring a USB stick.\nRoom 4.");
+    assert_eq!(after.invite_expires_at, None, "never expires");
+    assert_eq!(
+        after.invite_token.as_deref(),
+        Some(token.as_str()),
+        "same link"
+    );
+    classes::edit(&w.services, &teacher, id, &edit("Ops 2", "30"))
+        .await
+        .unwrap();
+    assert_eq!(
+        classes::detail(&w.services, &teacher, id)
+            .await
+            .unwrap()
+            .invite_days_left,
+        Some(30)
+    );
+
+    // The student's card names the class; their class page states the policies.
+    let mut form = PolicyForm::of(&lab::model::ClassPolicy::default());
+    form.idle_enabled = "on".into();
+    form.quota_hours = "12".into();
+    form.timezone = "UTC".into();
+    lab::policies::panel::save_class_policy(&w.services, &teacher, id, &form, false)
+        .await
+        .unwrap();
+    let about = classes::about(&w.services, &alice, id).await.unwrap();
+    assert_eq!(about.name, "Ops 2");
+    assert!(
+        about.rules.iter().any(|r| r.contains("after 30 minutes")),
+        "{:?}",
+        about.rules
+    );
+    assert!(
+        about.rules.iter().any(|r| r.contains("12 hours")),
+        "{:?}",
+        about.rules
+    );
+    let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    lab::sync::quick::run(&w.services, &cluster).await.unwrap();
+    let dash = lab::inventory::dashboard(&w.services, &alice, &VmFilter::default(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    let card = dash.cards.iter().find(|c| c.vmid == vmid).unwrap();
+    assert_eq!(card.class, Some((id, "Ops 2".to_string())));
+}

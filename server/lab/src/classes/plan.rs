@@ -8,6 +8,7 @@ use crate::access::ensure_teacher;
 use crate::db::entity::{class, cluster, user, vm};
 use crate::model::{
     ClassForm, ClassPlan, DeployMethod, MAX_STUDENTS, MAX_VMID, MIN_VMID, SpreadOffer,
+    check_class_description, check_class_name,
 };
 use crate::node::guest_config::{DiskKind, GuestConfig, split_volid};
 use crate::pve::{self, GuestKind};
@@ -59,18 +60,8 @@ fn number(text: &str, what: &str, range: std::ops::RangeInclusive<u32>) -> Resul
 
 impl Checked {
     pub fn from_form(form: &ClassForm) -> Result<Self> {
-        let name = form.name.trim().to_owned();
-        if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
-            return Err(Error::Invalid(
-                "Class name: 1 to 80 characters, no line breaks.".into(),
-            ));
-        }
-        let description = form.description.trim().to_owned();
-        if description.chars().count() > 2000 {
-            return Err(Error::Invalid(
-                "Description: at most 2000 characters.".into(),
-            ));
-        }
+        let name = check_class_name(&form.name).map_err(Error::Invalid)?;
+        let description = check_class_description(&form.description).map_err(Error::Invalid)?;
         let template_vmid = number(
             &form.template_vmid,
             "Template",

@@ -189,6 +189,9 @@ pub async fn detail(services: &Services, user: &user::Model, id: i32) -> Result<
         now: at,
         ssh_enabled: c.ssh_enabled,
         student_snapshots: c.student_snapshots,
+        invite_days_left: c
+            .invite_expires_at
+            .map(|t| ((t - at).max(0) + 86_399) / 86_400),
     })
 }
 

@@ -115,6 +115,70 @@ pub struct ClassSummary {
     pub state: String,
 }
 
+/// What a class's teachers may change after launch. `invite_days`: days from now until the
+/// current invite link expires; empty: it never does (the link itself stays the same).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ClassEdit {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub invite_days: String,
+}
+
+/// A class name: 1 to 80 characters on one line.
+pub fn check_class_name(raw: &str) -> Result<String, String> {
+    let name = raw.trim();
+    if name.is_empty() || name.chars().count() > 80 || name.chars().any(char::is_control) {
+        return Err("Class name: 1 to 80 characters, no line breaks.".into());
+    }
+    Ok(name.to_string())
+}
+
+/// A class description: at most 2000 characters (line breaks allowed).
+pub fn check_class_description(raw: &str) -> Result<String, String> {
+    let text = raw.trim();
+    if text.chars().count() > 2000 {
+        return Err("Description: at most 2000 characters.".into());
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+    {
+        return Err("Description: text only.".into());
+    }
+    Ok(text.to_string())
+}
+
+/// Invite expiry in days: 1 to 365, or empty for never.
+pub fn check_invite_days(raw: &str) -> Result<Option<u32>, String> {
+    match raw.trim() {
+        "" => Ok(None),
+        d => match d.parse::<u32>() {
+            Ok(n) if (1..=365).contains(&n) => Ok(Some(n)),
+            _ => Err("Invite expiry: 1 to 365 days, or empty for never.".into()),
+        },
+    }
+}
+
+/// The class page a student sees: who teaches it, what it is about, their VM, and the rules
+/// that apply to them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassAbout {
+    pub id: i32,
+    pub name: String,
+    pub description: String,
+    pub teachers: Vec<String>,
+    /// The viewer's VMs in the class: (cluster id, VMID, name).
+    pub vms: Vec<(i32, i32, String)>,
+    /// The policies, in words (idle shutdown, hours, quota, warnings).
+    pub rules: Vec<String>,
+    pub student_snapshots: i32,
+    pub ssh_enabled: bool,
+    /// The viewer manages the class (the link to its teacher page shows).
+    pub manager: bool,
+}
+
 /// One VM of a class on the class page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassVmView {
@@ -169,6 +233,9 @@ pub struct ClassDetail {
     /// Snapshots each student may keep on their VM (0: none).
     #[serde(default)]
     pub student_snapshots: i32,
+    /// Days until the invite link expires (rounded up), for the edit form.
+    #[serde(default)]
+    pub invite_days_left: Option<i64>,
 }
 
 /// What the join page shows before the student accepts.
@@ -182,4 +249,28 @@ pub struct JoinView {
     /// The class's VMs are still being made (no free VM may just mean "not yet").
     #[serde(default)]
     pub deploying: bool,
+}
+
+#[cfg(test)]
+mod edit_tests {
+    use super::*;
+
+    #[test]
+    fn edits_are_checked_like_the_wizard() {
+        assert_eq!(check_class_name("  Linux 101 ").unwrap(), "Linux 101");
+        assert!(check_class_name("").is_err());
+        assert!(check_class_name("a\nb").is_err());
+        assert!(check_class_name(&"x".repeat(81)).is_err());
+        assert_eq!(
+            check_class_description("line 1\nline 2").unwrap(),
+            "line 1\nline 2"
+        );
+        assert!(check_class_description("bell\u{7}").is_err());
+        assert!(check_class_description(&"x".repeat(2001)).is_err());
+        assert_eq!(check_invite_days(" "), Ok(None));
+        assert_eq!(check_invite_days("7"), Ok(Some(7)));
+        for bad in ["0", "366", "-1", "seven"] {
+            assert!(check_invite_days(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -281,6 +281,45 @@ pub const WARN_MINUTES: std::ops::RangeInclusive<u32> = 1..=60;
 pub const MAX_QUOTA_HOURS: u32 = 10_000;
 
 impl ClassPolicy {
+    /// The policies as a student reads them, one sentence each; `zone` is the zone in force.
+    pub fn rules(&self, zone: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.idle.enabled {
+            let act = match self.idle.action {
+                IdleAction::Shutdown => "shut down",
+                IdleAction::Hibernate => "hibernated",
+            };
+            out.push(format!(
+                "A VM nobody uses is {act} after {} minutes: CPU below {} %, network below {} \
+                 KiB/s and no console, terminal or SSH tab open.",
+                self.idle.minutes, self.idle.cpu_percent, self.idle.net_kib
+            ));
+        }
+        if self.hours.enabled {
+            let lines = self.hours.to_text().replace('\n', "; ");
+            out.push(format!(
+                "VMs may run only in these hours ({zone}): {lines}. Outside them they cannot \
+                 be started and running ones are shut down."
+            ));
+        }
+        if self.quota_hours > 0 {
+            out.push(format!(
+                "Each student's VM may run {} hours in this class; at the limit it is shut \
+                 down until the teacher adds hours.",
+                self.quota_hours
+            ));
+        }
+        if self.idle.enabled || self.hours.enabled || self.quota_hours > 0 {
+            out.push(format!(
+                "You are warned {} minutes before an automatic shutdown.",
+                self.warn_minutes
+            ));
+        } else {
+            out.push("No automatic shutdowns: your VM runs until you stop it.".into());
+        }
+        out
+    }
+
     /// The rules of every field (the time zone's name is checked by the server).
     pub fn check(&self) -> Result<(), String> {
         let within = |v: u32, r: std::ops::RangeInclusive<u32>, what: &str| {
@@ -671,5 +710,32 @@ mod tests {
             "Your VM shuts down in 10 minutes: you have used your hours for this class."
         );
         assert!(!n.dismissable());
+    }
+}
+
+#[cfg(test)]
+mod rules_tests {
+    use super::*;
+
+    #[test]
+    fn rules_name_each_policy_that_is_on() {
+        let none = ClassPolicy::default().rules("UTC");
+        assert_eq!(
+            none,
+            ["No automatic shutdowns: your VM runs until you stop it."]
+        );
+        let mut p = ClassPolicy::default();
+        p.idle.enabled = true;
+        p.hours = AccessHours::parse("Mon-Fri 08:00-16:00\nSat 22:00-02:00").unwrap();
+        p.quota_hours = 20;
+        let rules = p.rules("Europe/London");
+        assert_eq!(rules.len(), 4, "{rules:?}");
+        assert!(rules[0].contains("shut down after 30 minutes"), "{rules:?}");
+        assert!(
+            rules[1].contains("(Europe/London): Mon-Fri 08:00-16:00; Sat 22:00-02:00."),
+            "{rules:?}"
+        );
+        assert!(rules[2].contains("20 hours"), "{rules:?}");
+        assert!(rules[3].contains("10 minutes"), "{rules:?}");
     }
 }

@@ -133,6 +133,9 @@ pub struct VmCard {
     /// allows snapshots).
     #[serde(default)]
     pub snapshots: bool,
+    /// The class it belongs to (id, name), for the link to the class's page.
+    #[serde(default)]
+    pub class: Option<(i32, String)>,
 }
 
 /// The admin's filters; students and teachers ignore them.
