@@ -16,6 +16,7 @@ mod policies;
 pub mod session;
 mod snapshots;
 mod vm_actions;
+mod waitlist;
 pub mod when;
 
 pub use error::AppError;

@@ -231,6 +231,26 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
                 <button type="submit">"Revoke link"</button>
             </ActionForm>
         </section>
+        {(!d.waiting.is_empty()).then(|| {
+            let n = d.waiting.len();
+            view! {
+                <section class="card" id="class-waiting" data-waiting=n>
+                    <h2>{format!("Waiting list ({n})")}</h2>
+                    <p class="muted">"These students opened the invite when the class was full. Each gets the next VM that becomes free or that you add, in this order."</p>
+                    <ol>
+                        {d.waiting.iter().cloned().map(|(username, name, since)| view! {
+                            <li>{if name.trim().is_empty() { username.clone() } else { format!("{name} ({username})") }}
+                                " · " <span class="muted">{format!("since {}", crate::when::format_time(since))}</span></li>
+                        }).collect_view()}
+                    </ol>
+                    <ActionForm action=a.add attr:class="inline">
+                        <input type="hidden" name="id" value=id />
+                        <input type="hidden" name="count" value=n />
+                        <button type="submit" class="primary" id="add-for-waiting">{format!("Add {n} VM(s) for them")}</button>
+                    </ActionForm>
+                </section>
+            }
+        })}
         <section class="card">
             <h2>{format!("Roster ({} of {} students)", d.summary.enrolled, d.summary.students)}</h2>
             <Roster vms=d.vms.clone() cluster_id=d.cluster_id class_id=id a />

@@ -10,6 +10,7 @@ use crate::auth::use_auth;
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
 use crate::vm_actions::{PowerVm, ResetVm};
+use crate::waitlist::WaitingLists;
 use lab::model::{Dashboard, Role, VmFilter};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -105,6 +106,7 @@ fn DashboardView() -> impl IntoView {
             })}
         </Suspense>
         <FormError message=error />
+        <WaitingLists changes=refresh />
         <Transition fallback=|| view! { <p class="loading">"Loading your VMs…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {

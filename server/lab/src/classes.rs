@@ -19,7 +19,7 @@ pub(crate) use crate::access;
 
 pub use about::{about, edit};
 pub use create::{cancel, delete, launch, publish, request_reset};
-pub use invites::{join, join_view, regenerate_invite, revoke_invite};
+pub use invites::{join, join_view, regenerate_invite, revoke_invite, wait};
 pub use manage::{
     add_co_owner, add_students, assign_student, import, power_all, remove_co_owner, remove_vm,
     respec, set_ssh, unassign_student,

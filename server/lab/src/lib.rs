@@ -60,6 +60,8 @@ pub mod snapshots;
 pub mod sync;
 #[cfg(not(target_arch = "wasm32"))]
 mod token;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod waitlist;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub use error::{Error, Result};

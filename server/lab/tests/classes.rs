@@ -850,3 +850,114 @@ async fn a_launched_class_is_edited_and_its_students_read_what_applies_to_them()
     let card = dash.cards.iter().find(|c| c.vmid == vmid).unwrap();
     assert_eq!(card.class, Some((id, "Ops 2".to_string())));
 }
+
+/// A full class queues the students who open its invite, in order; a newcomer cannot jump
+/// the queue; a VM the teacher takes back goes to the first in line, VMs the teacher adds to
+/// the next; leaving the list works; the teacher sees the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_class_has_a_waiting_list_served_in_order() {
+    use lab::waitlist;
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let [alice, bob, carol, dave, eve] = [
+        w.user("alice", Role::Student).await,
+        w.user("bob", Role::Student).await,
+        w.user("carol", Role::Student).await,
+        w.user("dave", Role::Student).await,
+        w.user("eve", Role::Student).await,
+    ];
+    let id = classes::launch(&w.services, &teacher, &w.form("Queue", 1))
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let token = classes::detail(&w.services, &teacher, id)
+        .await
+        .unwrap()
+        .invite_token
+        .unwrap();
+    let (_, first_vm) = classes::join(&w.services, &alice, &token).await.unwrap();
+    assert!(matches!(
+        classes::join(&w.services, &bob, &token).await,
+        Err(Error::Conflict(m)) if m.contains("waiting list")
+    ));
+    let seen = classes::join_view(&w.services, &bob, &token).await.unwrap();
+    assert_eq!((seen.free_vms, seen.waiting, seen.place), (0, 0, None));
+
+    assert_eq!(
+        classes::wait(&w.services, &bob, &token).await.unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        classes::wait(&w.services, &carol, &token).await.unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        classes::wait(&w.services, &bob, &token).await.unwrap(),
+        Some(1),
+        "once"
+    );
+    assert!(matches!(
+        classes::wait(&w.services, &alice, &token).await,
+        Err(Error::Conflict(_))
+    ));
+    let seen = classes::join_view(&w.services, &carol, &token)
+        .await
+        .unwrap();
+    assert_eq!((seen.waiting, seen.place), (2, Some(2)));
+    let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
+    let names: Vec<&str> = detail.waiting.iter().map(|(u, _, _)| u.as_str()).collect();
+    assert_eq!(names, ["bob", "carol"]);
+    // Dave cannot jump the queue.
+    assert!(classes::join(&w.services, &dave, &token).await.is_err());
+
+    // A VM taken back goes to the first in line.
+    classes::unassign_student(&w.services, &teacher, id, first_vm)
+        .await
+        .unwrap();
+    assert_eq!(joined(&w, &bob).await, vec![first_vm]);
+    assert_eq!(
+        waitlist::places(&w.services, carol.id).await.unwrap(),
+        [(id, "Queue".to_string(), 1)]
+    );
+    // Eve waits, then leaves.
+    assert_eq!(
+        classes::wait(&w.services, &eve, &token).await.unwrap(),
+        Some(2)
+    );
+    waitlist::leave(&w.services, &eve, id).await.unwrap();
+    assert!(
+        waitlist::places(&w.services, eve.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A VM the teacher adds goes to the next in line when its deploy ends.
+    classes::add_students(&w.services, &teacher, id, 1)
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let carols = joined(&w, &carol).await;
+    assert_eq!(carols.len(), 1);
+    assert_ne!(carols[0], first_vm);
+    assert!(
+        waitlist::queue(&w.services.db, id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(joined(&w, &dave).await.is_empty() && joined(&w, &eve).await.is_empty());
+}
+
+/// The VMIDs `who` is assigned.
+async fn joined(w: &World, who: &user::Model) -> Vec<i32> {
+    use lab::db::entity::assignment;
+    assignment::Entity::find()
+        .filter(assignment::Column::UserId.eq(who.id))
+        .all(&w.services.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.vmid)
+        .collect()
+}

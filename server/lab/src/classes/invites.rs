@@ -1,16 +1,14 @@
 //! Invites: a random token (256 bits, URL-safe) per class that students follow to join;
 //! it can expire, be revoked, or be regenerated (the old link stops working at once).
-//! Joining assigns the first ready student VM nobody has.
+//! Joining assigns the first ready student VM nobody has; when there is none, the student
+//! can wait for one (`crate::waitlist`).
 
 use crate::access::managed_class;
 use crate::clock::now;
-use crate::db::entity::{assignment, class, class_vm, user};
+use crate::db::entity::{assignment, class, user};
 use crate::model::JoinView;
-use crate::model::{VmRole, VmStep};
-use crate::{Error, Result, Services, inventory};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, ModelTrait, QueryFilter, QueryOrder, Set,
-};
+use crate::{Error, Result, Services, waitlist};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 
 /// A new invite link (the old one stops working); `days`: expiry, `None` never.
 pub async fn regenerate_invite(
@@ -58,28 +56,6 @@ async fn invited_class(services: &Services, token: &str) -> Result<class::Model>
     Ok(c)
 }
 
-async fn free_student_vms(services: &Services, c: &class::Model) -> Result<Vec<i32>> {
-    let taken: Vec<i32> = assignment::Entity::find()
-        .filter(assignment::Column::ClusterId.eq(c.cluster_id))
-        .filter(assignment::Column::Vmid.between(c.vmid_base + 1, c.vmid_base + 98))
-        .all(&services.db)
-        .await?
-        .into_iter()
-        .map(|a| a.vmid)
-        .collect();
-    Ok(class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(c.id))
-        .filter(class_vm::Column::Role.eq(VmRole::Student))
-        .filter(class_vm::Column::Step.eq(VmStep::Ready))
-        .order_by_asc(class_vm::Column::Vmid)
-        .all(&services.db)
-        .await?
-        .into_iter()
-        .map(|r| r.vmid)
-        .filter(|v| !taken.contains(v))
-        .collect())
-}
-
 async fn joined_vm(
     services: &Services,
     user: &user::Model,
@@ -101,53 +77,59 @@ pub async fn join_view(services: &Services, user: &user::Model, token: &str) -> 
         .await?
         .map(|u| u.display_name)
         .unwrap_or_default();
+    let queue = waitlist::queue(&services.db, c.id).await?;
+    let free = waitlist::free_student_vms(&services.db, &c).await?.len();
     Ok(JoinView {
         class_name: c.name.clone(),
         teacher,
-        free_vms: free_student_vms(services, &c).await?.len() as u32,
+        // Free VMs go to those waiting first.
+        free_vms: free.saturating_sub(queue.len()) as u32,
         already_joined: joined_vm(services, user, &c).await?.is_some(),
         deploying: c.state == "deploying",
+        waiting: queue.len() as u32,
+        place: queue
+            .iter()
+            .position(|w| w.user_id == user.id)
+            .map(|i| i as u32 + 1),
     })
 }
 
 /// Gives `user` a VM of the invited class; returns `(cluster_id, vmid)`. Joining twice
-/// returns the VM already given.
+/// returns the VM already given. Those on the waiting list get free VMs first.
 pub async fn join(services: &Services, user: &user::Model, token: &str) -> Result<(i32, i32)> {
     let c = invited_class(services, token).await?;
+    waitlist::fill(services, c.id).await?;
     if let Some(vmid) = joined_vm(services, user, &c).await? {
         return Ok((c.cluster_id, vmid));
     }
-    for vmid in free_student_vms(services, &c).await? {
-        let mine = assignment::ActiveModel {
-            user_id: Set(user.id),
-            cluster_id: Set(c.cluster_id),
-            vmid: Set(vmid),
-            created_at: Set(now()),
-            ..Default::default()
-        }
-        .insert(&services.db)
-        .await?;
-        // Two students may pick the same VM at once (on any instance): the earliest row
-        // wins and the other tries the next VM.
-        let first = assignment::Entity::find()
-            .filter(assignment::Column::ClusterId.eq(c.cluster_id))
-            .filter(assignment::Column::Vmid.eq(vmid))
-            .order_by_asc(assignment::Column::Id)
-            .one(&services.db)
-            .await?;
-        if first.is_some_and(|f| f.id == mine.id) {
-            inventory::bump(
-                &services.db,
-                [inventory::user_key(user.id), "all".to_owned()],
-            )
-            .await?;
-            return Ok((c.cluster_id, vmid));
-        }
-        mine.delete(&services.db).await?;
+    if let Some(vmid) = waitlist::claim(services, &c, user.id).await? {
+        return Ok((c.cluster_id, vmid));
     }
     Err(Error::Conflict(if c.state == "deploying" {
         "The class's VMs are still being made; try again in a minute.".into()
     } else {
-        "This class is full: every VM has a student. Ask your teacher to add VMs.".into()
+        "This class is full: every VM has a student. Join the waiting list to get the next \
+         free VM."
+            .into()
     }))
+}
+
+/// Puts `user` on the invited class's waiting list (a full class); returns their place, or
+/// `None` when a VM was free after all and is now theirs.
+pub async fn wait(services: &Services, user: &user::Model, token: &str) -> Result<Option<u32>> {
+    let c = invited_class(services, token).await?;
+    if joined_vm(services, user, &c).await?.is_some() {
+        return Err(Error::Conflict(
+            "You already have a VM in this class.".into(),
+        ));
+    }
+    let place = waitlist::enqueue(services, c.id, user.id).await?;
+    // A VM may have become free meanwhile: hand it out in order (maybe to this student).
+    waitlist::fill(services, c.id).await?;
+    if joined_vm(services, user, &c).await?.is_some() {
+        return Ok(None);
+    }
+    Ok(waitlist::position(&services.db, c.id, user.id)
+        .await?
+        .or(Some(place)))
 }

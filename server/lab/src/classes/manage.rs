@@ -147,7 +147,8 @@ pub async fn assign_student(
     Ok(())
 }
 
-/// Takes a student VM back (the VM stays, free for the next student who joins).
+/// Takes a student VM back (the VM stays, free for the first student waiting, or the next
+/// who joins).
 pub async fn unassign_student(
     services: &Services,
     user: &user::Model,
@@ -176,7 +177,10 @@ pub async fn unassign_student(
         cluster_id: class.cluster_id,
         vmid,
     });
-    inventory::bump(&services.db, previous.into_iter().chain(["all".to_owned()])).await
+    inventory::bump(&services.db, previous.into_iter().chain(["all".to_owned()])).await?;
+    // The VM is free: the first student waiting gets it.
+    crate::waitlist::fill(services, class.id).await?;
+    Ok(())
 }
 
 /// Adds `count` student VMs (next free slots), made by a deploy job like the first ones.

@@ -192,6 +192,7 @@ pub async fn detail(services: &Services, user: &user::Model, id: i32) -> Result<
         invite_days_left: c
             .invite_expires_at
             .map(|t| ((t - at).max(0) + 86_399) / 86_400),
+        waiting: waiting(services, c.id).await?,
     })
 }
 
@@ -244,4 +245,26 @@ async fn progress(
         eta_secs,
         last_error: last_failed.and_then(|j| j.error),
     })
+}
+
+/// The class's waiting list for its teachers: (username, display name, since).
+async fn waiting(services: &Services, class_id: i32) -> Result<Vec<(String, String, i64)>> {
+    use crate::db::entity::user;
+    let queue = crate::waitlist::queue(&services.db, class_id).await?;
+    if queue.is_empty() {
+        return Ok(Vec::new());
+    }
+    let users = user::Entity::find()
+        .filter(user::Column::Id.is_in(queue.iter().map(|w| w.user_id)))
+        .all(&services.db)
+        .await?;
+    Ok(queue
+        .iter()
+        .filter_map(|w| {
+            users
+                .iter()
+                .find(|u| u.id == w.user_id)
+                .map(|u| (u.username.clone(), u.display_name.clone(), w.created_at))
+        })
+        .collect())
 }

@@ -22,4 +22,5 @@ pub mod user;
 pub mod vm;
 pub mod vm_policy;
 pub mod vm_snapshot;
+pub mod waitlist;
 pub mod worker_lease;

@@ -11,6 +11,7 @@ mod m0007_deploy_method;
 mod m0008_policies;
 mod m0009_snapshots;
 mod m0010_nodes;
+mod m0011_waitlist;
 
 use sea_orm_migration::prelude::*;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_policies::Migration),
             Box::new(m0009_snapshots::Migration),
             Box::new(m0010_nodes::Migration),
+            Box::new(m0011_waitlist::Migration),
         ]
     }
 }

@@ -236,6 +236,9 @@ pub struct ClassDetail {
     /// Days until the invite link expires (rounded up), for the edit form.
     #[serde(default)]
     pub invite_days_left: Option<i64>,
+    /// The waiting list, first first: (username, display name, since).
+    #[serde(default)]
+    pub waiting: Vec<(String, String, i64)>,
 }
 
 /// What the join page shows before the student accepts.
@@ -249,6 +252,12 @@ pub struct JoinView {
     /// The class's VMs are still being made (no free VM may just mean "not yet").
     #[serde(default)]
     pub deploying: bool,
+    /// Students on the class's waiting list.
+    #[serde(default)]
+    pub waiting: u32,
+    /// The visitor's place on it (1 = next), if they wait.
+    #[serde(default)]
+    pub place: Option<u32>,
 }
 
 #[cfg(test)]

@@ -84,6 +84,7 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
         .filter(vm_policy::Column::ClassId.eq(ctx.class.id))
         .exec(&txn)
         .await?;
+    crate::waitlist::forget_class(&txn, ctx.class.id).await?;
     usage_interval::Entity::delete_many()
         .filter(usage_interval::Column::ClassId.eq(ctx.class.id))
         .exec(&txn)

@@ -34,11 +34,18 @@ use std::collections::BTreeMap;
 pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
     let class_id = class.id;
     let result = deploy(run, class).await;
-    match &result {
-        Ok(_) | Err(JobError::LeaseLost | JobError::Stopping) => {}
-        Err(JobError::Cancelled) => return cancel_rest(run, class_id).await,
-        Err(e) => fail_unfinished(run, class_id, e).await?,
-    }
+    let result = match result {
+        Err(JobError::LeaseLost | JobError::Stopping) => return result,
+        Err(JobError::Cancelled) => cancel_rest(run, class_id).await,
+        Err(e) => {
+            fail_unfinished(run, class_id, &e).await?;
+            Err(e)
+        }
+        ok => ok,
+    };
+    // The VMs made are ready: students on the waiting list get them first. (Idempotent and
+    // race-safe, so a resumed job may do it again.)
+    crate::waitlist::fill(&run.services, class_id).await?;
     result
 }
 
