@@ -238,9 +238,9 @@ fn ClassBody(d: ClassDetail, a: Actions) -> impl IntoView {
                     <h2>{format!("Waiting list ({n})")}</h2>
                     <p class="muted">"These students opened the invite when the class was full. Each gets the next VM that becomes free or that you add, in this order."</p>
                     <ol>
-                        {d.waiting.iter().cloned().map(|(username, name, since)| view! {
+                        {d.waiting.iter().map(|(username, name, since)| view! {
                             <li>{if name.trim().is_empty() { username.clone() } else { format!("{name} ({username})") }}
-                                " · " <span class="muted">{format!("since {}", crate::when::format_time(since))}</span></li>
+                                " · " <span class="muted">{format!("since {}", crate::when::format_time(*since))}</span></li>
                         }).collect_view()}
                     </ol>
                     <ActionForm action=a.add attr:class="inline">
