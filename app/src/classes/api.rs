@@ -218,6 +218,13 @@ pub async fn power_class(id: i32, action: String) -> Result<usize, AppError> {
 }
 
 /// Admins: adopt a VMID block made elsewhere as a class.
+/// Admins: VMID blocks that look like a class made elsewhere, to import.
+#[server(endpoint = "classes/adoption")]
+pub async fn adoption_candidates() -> Result<Vec<lab::model::AdoptionCandidate>, AppError> {
+    let s = require(Role::Admin).await?;
+    Ok(lab::classes::adoption_candidates(&services()?, &s.user).await?)
+}
+
 #[server(endpoint = "classes/import")]
 pub async fn import_class(
     cluster_id: i32,

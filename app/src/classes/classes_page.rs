@@ -1,7 +1,7 @@
 //! The class list: teachers see the classes they own or co-own (admins all), with a link
 //! to the wizard.
 
-use super::{ImportClass, list_classes, wizard_choices};
+use super::{ImportClass, adoption_candidates, list_classes, wizard_choices};
 use crate::auth::use_auth;
 use crate::layout::{FormError, RequireRole, action_error};
 use lab::model::{ClassSummary, Role};
@@ -50,7 +50,32 @@ fn ImportForm() -> impl IntoView {
                     return ().into_any();
                 }
                 let clusters = wizard_choices().await.map(|(_, c)| c).unwrap_or_default();
+                let found = adoption_candidates().await.unwrap_or_default();
                 view! {
+                    {(!found.is_empty()).then(|| view! {
+                        <section class="card" id="adoption">
+                            <h2>"VMs that look like a class"</h2>
+                            <p class="muted">"These VMID blocks have a class base (a template at P99) and student VMs, but no class here: made by the old portal, or by hand. Import one to manage it as a class."</p>
+                            <ul class="plain">
+                                {found.into_iter().map(|c| view! {
+                                    <li class="adoption" data-block=c.vmid_base>
+                                        <p>{format!(
+                                            "{} · VMIDs {}–{} · {} student VM(s){} · base {}",
+                                            c.cluster, c.vmid_base, c.vmid_base + 99, c.students,
+                                            if c.teacher_vm { ", a teacher's VM" } else { "" }, c.base
+                                        )}</p>
+                                        <ActionForm action=import attr:class="inline">
+                                            <input type="hidden" name="cluster_id" value=c.cluster_id />
+                                            <input type="hidden" name="vmid_base" value=c.vmid_base />
+                                            <label>"Name" <input name="name" required maxlength="80" value=c.name_guess.clone() /></label>
+                                            <label>"Teacher" <input name="teacher" required size="12" placeholder="username" /></label>
+                                            <button type="submit">"Import"</button>
+                                        </ActionForm>
+                                    </li>
+                                }).collect_view()}
+                            </ul>
+                        </section>
+                    })}
                     <section class="card">
                         <h2>"Import a class"</h2>
                         <p class="muted">"Adopt VMs made elsewhere: a block of 100 VMIDs with the teacher's VM at P00, students at P01–P98 and the class base at P99."</p>

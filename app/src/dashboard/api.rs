@@ -35,6 +35,25 @@ pub async fn load_dashboard(
     Ok(dashboard)
 }
 
+/// Admins: `VMID username` lines assigned (or, `unassign` = "on", taken back) at once;
+/// returns what happened in words.
+#[server(endpoint = "admin/vms/bulk")]
+pub async fn bulk_assign(
+    cluster_id: i32,
+    lines: String,
+    #[server(default)] unassign: String,
+) -> Result<String, AppError> {
+    let admin = require(Role::Admin).await?;
+    let take = unassign == "on";
+    let done = lab::inventory::bulk_assign(&services()?, cluster_id, &lines, take).await?;
+    tracing::info!(by = %admin.user.username, cluster_id, changed = done.changed, unassign = take, "bulk assignment");
+    let verb = if take { "Taken back" } else { "Assigned" };
+    Ok(match done.unchanged {
+        0 => format!("{verb}: {}.", done.changed),
+        n => format!("{verb}: {}; {n} already so.", done.changed),
+    })
+}
+
 #[server(endpoint = "admin/vms/assign")]
 pub async fn assign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;

@@ -4,6 +4,7 @@
 //! not a second one to fetch it). Every 2 s while a card is in transition, every 14 s
 //! otherwise, and not at all while the tab is hidden.
 
+use super::BulkAssign;
 use super::vm_card::{CardActions, VmCardView};
 use super::{AssignVm, UnassignVm, load_dashboard, missing_assignments};
 use crate::auth::use_auth;
@@ -57,6 +58,7 @@ fn DashboardView() -> impl IntoView {
         unassign: ServerAction::<UnassignVm>::new(),
         reset: ServerAction::<ResetVm>::new(),
         still_here: ServerAction::new(),
+        bulk: ServerAction::new(),
     };
     let filter = filter_from_query();
     // Bumped by the poller when the server says something changed.
@@ -64,7 +66,7 @@ fn DashboardView() -> impl IntoView {
     let acted = move || {
         (
             actions.power.version().get(),
-            actions.assign.version().get(),
+            actions.assign.version().get() + actions.bulk.version().get(),
             actions.unassign.version().get(),
             actions.reset.version().get(),
             actions.still_here.version().get(),
@@ -90,6 +92,7 @@ fn DashboardView() -> impl IntoView {
             action_error(actions.unassign),
             action_error(actions.reset),
             action_error(actions.still_here),
+            action_error(actions.bulk),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -190,7 +193,10 @@ fn DashboardBody(d: Dashboard, filter: VmFilter, actions: CardActions) -> impl I
         .collect_view();
     view! {
         <h2>{if admin { "All virtual machines" } else { "Your virtual machines" }}</h2>
-        {admin.then(|| view! { <Filters filter=filter.clone() clusters=d.clusters.clone() total=d.total /> })}
+        {admin.then(|| view! {
+            <Filters filter=filter.clone() clusters=d.clusters.clone() total=d.total />
+            <BulkForm clusters=d.clusters.clone() action=actions.bulk />
+        })}
         {(empty && !admin).then(|| view! {
             <section class="card">
                 <p class="empty">"You have no VMs yet. When your teacher shares an invite link, open it while signed in to join the class and get your own VM."</p>
@@ -229,6 +235,29 @@ fn Filters(filter: VmFilter, clusters: Vec<(i32, String)>, total: u64) -> impl I
             <button type="submit">"Filter"</button>
             <span class="count">{format!("{total} VMs")}</span>
         </form>
+    }
+}
+
+/// Admins: assign or take back many VMs at once from `VMID username` lines.
+#[component]
+fn BulkForm(clusters: Vec<(i32, String)>, action: ServerAction<BulkAssign>) -> impl IntoView {
+    let done = move || action.value().get().and_then(Result::ok);
+    view! {
+        <details class="bulk" id="bulk-assign">
+            <summary>"Assign or take back in bulk…"</summary>
+            <ActionForm action attr:class="stacked">
+                <label>"Cluster" <select name="cluster_id">
+                    {clusters.into_iter().map(|(id, name)| view! { <option value=id>{name}</option> }).collect_view()}
+                </select></label>
+                <label>"One \"VMID username\" per line"
+                    <textarea name="lines" rows="5" required placeholder="1201 alice\n1202 bob"></textarea>
+                </label>
+                <label><input type="checkbox" name="unassign" />" Take these back instead"</label>
+                <p class="muted">"Every line is checked first; one bad line changes nothing."</p>
+                <button type="submit" id="bulk-assign-submit">"Apply"</button>
+                {move || done().map(|text| view! { <p role="status" id="bulk-assign-done">{text}</p> })}
+            </ActionForm>
+        </details>
     }
 }
 

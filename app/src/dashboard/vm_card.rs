@@ -1,6 +1,6 @@
 //! One VM card: name, OS, node, state badge, specs, uptime, actions, RDP.
 
-use super::{AssignVm, UnassignVm};
+use super::{AssignVm, BulkAssign, UnassignVm};
 use crate::policies::{NoticeBanner, StillHere, UsageLines};
 use crate::snapshots::snapshots_url;
 use crate::vm_actions::{PowerVm, ResetVm};
@@ -14,6 +14,7 @@ pub struct CardActions {
     pub unassign: ServerAction<UnassignVm>,
     pub reset: ServerAction<ResetVm>,
     pub still_here: ServerAction<StillHere>,
+    pub bulk: ServerAction<BulkAssign>,
 }
 
 /// A short OS label from Proxmox's `ostype` (`l26`, `win11`, …).

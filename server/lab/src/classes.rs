@@ -5,6 +5,7 @@
 //! Who may do what is decided once, in [`crate::access`], which `inventory` reads too.
 
 mod about;
+mod adoption;
 mod create;
 mod invites;
 mod manage;
@@ -18,6 +19,7 @@ mod view;
 pub(crate) use crate::access;
 
 pub use about::{about, edit};
+pub use adoption::adoption_candidates;
 pub use create::{cancel, delete, launch, publish, request_reset};
 pub use invites::{join, join_view, regenerate_invite, revoke_invite, wait};
 pub use manage::{

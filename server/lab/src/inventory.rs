@@ -2,6 +2,10 @@
 //! indexed queries, never a Proxmox call), direct assignments, and the change counters that
 //! let a polling browser hear "no change" without a body.
 
+mod bulk;
+
+pub use bulk::{BulkOutcome, bulk_assign};
+
 use crate::clock::now;
 use crate::db::entity::{assignment, change_counter, cluster, user, vm};
 use crate::model::{Dashboard, Role, VmCard, VmFilter, VmState, Vmid, check_page};

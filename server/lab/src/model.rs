@@ -16,8 +16,8 @@ pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
 };
 pub use class::{
-    BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit, ClassForm, ClassPlan, ClassSummary,
-    ClassVmView, DeployProgress, JoinView, MAX_STUDENTS, SpreadOffer, TEACHER_OFFSET,
+    AdoptionCandidate, BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit, ClassForm, ClassPlan,
+    ClassSummary, ClassVmView, DeployProgress, JoinView, MAX_STUDENTS, SpreadOffer, TEACHER_OFFSET,
     TemplateChoice, check_class_description, check_class_name, check_invite_days,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
@@ -37,5 +37,6 @@ pub use snapshot::{
     check_student_snapshots,
 };
 pub use vm::{
-    Dashboard, VmAction, VmCard, VmFilter, VmState, format_bytes, format_uptime, rdp_file,
+    Dashboard, MAX_BULK_LINES, VmAction, VmCard, VmFilter, VmState, format_bytes, format_uptime,
+    parse_bulk_lines, rdp_file,
 };

@@ -961,3 +961,135 @@ async fn joined(w: &World, who: &user::Model) -> Vec<i32> {
         .map(|a| a.vmid)
         .collect()
 }
+
+/// A VMID block that looks like a class but has none here is suggested for import, under a
+/// name guessed from its VMs, and is no longer once imported; admins map VMs to users in
+/// bulk, all or nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orphaned_blocks_are_suggested_for_import_and_vms_are_mapped_in_bulk() {
+    use lab::db::entity::{assignment, class};
+    use lab::inventory::{BulkOutcome, bulk_assign};
+    let w = world(false).await;
+    let admin = w.user("admin", Role::Admin).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    w.user("alice", Role::Student).await;
+    w.user("bob", Role::Student).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Old Lab", 2))
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let base = classes::detail(&w.services, &teacher, id)
+        .await
+        .unwrap()
+        .summary
+        .vmid_base;
+    let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    lab::sync::quick::run(&w.services, &cluster).await.unwrap();
+    assert!(
+        classes::adoption_candidates(&w.services, &admin)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        classes::adoption_candidates(&w.services, &teacher).await,
+        Err(Error::Forbidden)
+    ));
+
+    // The portal forgets the class (as if made by the old portal): its block is suggested.
+    class_vm::Entity::delete_many()
+        .filter(class_vm::Column::ClassId.eq(id))
+        .exec(&w.services.db)
+        .await
+        .unwrap();
+    class::Entity::delete_by_id(id)
+        .exec(&w.services.db)
+        .await
+        .unwrap();
+    assignment::Entity::delete_many()
+        .exec(&w.services.db)
+        .await
+        .unwrap();
+    let found = classes::adoption_candidates(&w.services, &admin)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let c = &found[0];
+    assert_eq!((c.vmid_base, c.students, c.teacher_vm), (base, 2, true));
+    assert_eq!(c.name_guess, "old-lab");
+
+    // Bulk mapping: a bad line changes nothing; then all at once; again is a no-op.
+    let lines = format!("{} alice\n{} bob", base + 1, base + 2);
+    for bad in [
+        format!("{lines}\n{} nobody", base + 1),
+        format!("{lines}\n{} alice", base + 99),
+        format!("{lines}\n{} alice", base + 50),
+        "1x alice".to_string(),
+    ] {
+        assert!(
+            matches!(
+                bulk_assign(&w.services, w.cluster_id, &bad, false).await,
+                Err(Error::Invalid(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        assignment::Entity::find()
+            .all(&w.services.db)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    let done = bulk_assign(&w.services, w.cluster_id, &lines, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        done,
+        BulkOutcome {
+            changed: 2,
+            unchanged: 0
+        }
+    );
+    let again = bulk_assign(&w.services, w.cluster_id, &lines, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        again,
+        BulkOutcome {
+            changed: 0,
+            unchanged: 2
+        }
+    );
+    let gone = bulk_assign(&w.services, w.cluster_id, &lines, true)
+        .await
+        .unwrap();
+    assert_eq!(gone.changed, 2);
+    assert_eq!(
+        assignment::Entity::find()
+            .all(&w.services.db)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+
+    // Imported, it is a class again and no longer suggested.
+    classes::import(
+        &w.services,
+        &admin,
+        w.cluster_id,
+        base,
+        &c.name_guess,
+        "teacher",
+    )
+    .await
+    .unwrap();
+    assert!(
+        classes::adoption_candidates(&w.services, &admin)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

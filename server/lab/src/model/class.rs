@@ -179,6 +179,23 @@ pub struct ClassAbout {
     pub manager: bool,
 }
 
+/// VMs that look like a class made elsewhere (a VMID block with a class base at `P99`) but
+/// have no class here: an admin can import them as one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdoptionCandidate {
+    pub cluster_id: i32,
+    pub cluster: String,
+    pub vmid_base: i32,
+    /// VMs in `P01..P98`.
+    pub students: u32,
+    /// A VM at `P00` (the teacher's).
+    pub teacher_vm: bool,
+    /// The base template's name.
+    pub base: String,
+    /// A class name from the VMs' names.
+    pub name_guess: String,
+}
+
 /// One VM of a class on the class page.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClassVmView {

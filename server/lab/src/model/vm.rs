@@ -256,3 +256,70 @@ mod rdp_tests {
         assert!(!f.contains("\r\nalternate shell"));
     }
 }
+
+/// Most lines one bulk assignment takes.
+pub const MAX_BULK_LINES: usize = 2000;
+
+/// Lines of `VMID username` (blank lines and `#` comments skipped), as an admin pastes them
+/// to assign or unassign VMs in bulk. The first bad line is named by its number.
+pub fn parse_bulk_lines(text: &str) -> Result<Vec<(i32, String)>, String> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut parts = line.split(|c: char| c.is_whitespace() || c == ',' || c == ';');
+        let mut next = || parts.by_ref().find(|p| !p.is_empty());
+        let (Some(vmid), Some(user), None) = (next(), next(), next()) else {
+            return Err(format!(
+                "Line {}: write a VMID and a username (\"1203 alice\").",
+                i + 1
+            ));
+        };
+        let vmid = vmid
+            .parse::<i32>()
+            .ok()
+            .and_then(|v| super::Vmid::new(v).ok())
+            .ok_or_else(|| format!("Line {}: {vmid:?} is not a VMID.", i + 1))?;
+        out.push((vmid.get(), user.to_string()));
+        if out.len() > MAX_BULK_LINES {
+            return Err(format!("At most {MAX_BULK_LINES} lines at once."));
+        }
+    }
+    if out.is_empty() {
+        return Err("Paste one \"VMID username\" per line.".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod bulk_tests {
+    use super::parse_bulk_lines;
+
+    #[test]
+    fn bulk_lines_are_vmid_and_username() {
+        let text = "1201 alice\n\n# a comment\n1202,bob  # trailing\n 1203\tcarol ";
+        assert_eq!(
+            parse_bulk_lines(text).unwrap(),
+            [
+                (1201, "alice".into()),
+                (1202, "bob".into()),
+                (1203, "carol".into())
+            ]
+        );
+        assert!(parse_bulk_lines("").unwrap_err().contains("one"));
+        assert!(parse_bulk_lines("1201").unwrap_err().starts_with("Line 1"));
+        assert!(
+            parse_bulk_lines("ok\n12x alice")
+                .unwrap_err()
+                .starts_with("Line 1")
+        );
+        assert!(
+            parse_bulk_lines("1201 alice\n99 bob")
+                .unwrap_err()
+                .starts_with("Line 2")
+        );
+        assert!(parse_bulk_lines("1201 alice extra").is_err());
+    }
+}
