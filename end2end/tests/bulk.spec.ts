@@ -37,3 +37,17 @@ test("an admin assigns and takes back VMs in bulk", async ({ page }) => {
   await expect(owners).not.toContainText("student3");
   expect(errors).toEqual([]);
 });
+
+test("the admin's Classes page offers import, and suggestions when there are any", async ({ page }) => {
+  const errors = trackErrors(page);
+  await demoSignIn(page, "admin");
+  await page.goto(`${demoUrl()}/classes`);
+  await ready(page);
+  await expect(page.locator("#import-class")).toBeVisible();
+  // Every suggestion has its guessed name filled in and an Import button.
+  for (const s of await page.locator("#adoption li.adoption").all()) {
+    await expect(s.getByLabel("Name")).not.toHaveValue("");
+    await expect(s.getByRole("button", { name: "Import" })).toBeVisible();
+  }
+  expect(errors).toEqual([]);
+});

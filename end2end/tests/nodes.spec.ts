@@ -53,3 +53,22 @@ test("a teacher cannot open the Nodes page", async ({ page }) => {
   const res = await page.goto(`${demoUrl()}${ROUTE_ADMIN_NODES}`);
   expect(res?.status()).toBe(403);
 });
+
+test("the cluster form offers the cluster's Proxmox groups", async ({ page }) => {
+  const errors = trackErrors(page);
+  await demoSignIn(page, "admin");
+  await page.goto(`${demoUrl()}/admin/clusters`);
+  await ready(page);
+  await page.getByRole("link", { name: "Edit" }).first().click();
+  await ready(page);
+  // The sync reads the groups with the node versions; the demo's first full sync may be
+  // under way.
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator("#cluster-groups-hint")).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 60_000 });
+  const options = await page.locator("#cluster-groups option").evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
+  expect(options.length).toBeGreaterThan(0);
+  await expect(page.locator('input[name="form[teacher_group]"]')).toHaveAttribute("list", "cluster-groups");
+  expect(errors).toEqual([]);
+});

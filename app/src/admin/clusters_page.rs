@@ -190,6 +190,7 @@ fn ClusterFormView(
         storage_paths: "local=/var/lib/vz".into(),
         enabled: true,
         sync: Default::default(),
+        groups: Vec::new(),
     });
     let fingerprint = RwSignal::new(c.fingerprint.clone().unwrap_or_default());
     let url = RwSignal::new(c.api_urls.first().cloned().unwrap_or_default());
@@ -239,14 +240,21 @@ fn ClusterFormView(
                 <fieldset>
                     <legend>"Sign-in with Proxmox accounts (name@realm)"</legend>
                     <p class="hint">"A Proxmox account signs in with the role of the first group it is in: admin, then teacher, then student. Accounts in none are refused. root@pam is always an admin."</p>
+                    // Groups read from the cluster (hourly, by the sync), offered in the fields.
+                    {(!c.groups.is_empty()).then(|| view! {
+                        <p class="hint" id="cluster-groups-hint">{format!("Groups in this cluster: {}. Pick one, or type a name.", c.groups.join(", "))}</p>
+                    })}
+                    <datalist id="cluster-groups">
+                        {c.groups.iter().map(|g| view! { <option value=g.clone()></option> }).collect_view()}
+                    </datalist>
                     <label>"Admin group (empty: only root@pam is an admin)"
-                        <input name="form[admin_group]" value=c.admin_group.clone().unwrap_or_default() />
+                        <input name="form[admin_group]" list="cluster-groups" value=c.admin_group.clone().unwrap_or_default() />
                     </label>
                     <label>"Teacher group (empty: none)"
-                        <input name="form[teacher_group]" value=c.teacher_group.clone().unwrap_or_default() />
+                        <input name="form[teacher_group]" list="cluster-groups" value=c.teacher_group.clone().unwrap_or_default() />
                     </label>
                     <label>"Student group (empty: none)"
-                        <input name="form[student_group]" value=c.student_group.clone().unwrap_or_default() />
+                        <input name="form[student_group]" list="cluster-groups" value=c.student_group.clone().unwrap_or_default() />
                     </label>
                 </fieldset>
                 <label>"VM subnets for SSH through the portal (CIDR, one per line; empty: SSH through the portal is off)"

@@ -42,15 +42,19 @@ fn ImportForm() -> impl IntoView {
     let auth = use_auth();
     let import = ServerAction::<ImportClass>::new();
     let error = action_error(import);
+    // Resources made here, not inside the Suspend below: a resource made during another's
+    // Suspend does not hydrate. Teachers get "forbidden" from both and see nothing.
+    let choices = Resource::new(|| (), |_| wizard_choices());
+    let candidates = Resource::new(|| (), |_| adoption_candidates());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let admin = auth.me.await.ok().flatten().is_some_and(|m| m.role == Role::Admin);
+                let clusters = choices.await.map(|(_, c)| c).unwrap_or_default();
+                let found = candidates.await.unwrap_or_default();
                 if !admin {
                     return ().into_any();
                 }
-                let clusters = wizard_choices().await.map(|(_, c)| c).unwrap_or_default();
-                let found = adoption_candidates().await.unwrap_or_default();
                 view! {
                     {(!found.is_empty()).then(|| view! {
                         <section class="card" id="adoption">

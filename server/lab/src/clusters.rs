@@ -89,11 +89,23 @@ pub async fn list(services: &Services) -> Result<Vec<ClusterView>> {
         .into_iter()
         .map(|s| (s.cluster_id, s))
         .collect();
+    let mut groups: HashMap<i32, Vec<String>> = HashMap::new();
+    for g in crate::db::entity::cluster_group::Entity::find()
+        .order_by_asc(crate::db::entity::cluster_group::Column::Groupid)
+        .all(&services.db)
+        .await?
+    {
+        groups.entry(g.cluster_id).or_default().push(g.groupid);
+    }
     Ok(clusters
         .into_iter()
         .map(|c| {
             let status = sync.get(&c.id).cloned();
-            view(c, status)
+            let groups = groups.remove(&c.id).unwrap_or_default();
+            ClusterView {
+                groups,
+                ..view(c, status)
+            }
         })
         .collect())
 }
@@ -118,6 +130,7 @@ fn view(c: cluster::Model, sync: Option<sync_status::Model>) -> ClusterView {
         enabled: c.enabled,
         name: c.name,
         sync: sync.map(sync_view).unwrap_or_default(),
+        groups: Vec::new(),
     }
 }
 

@@ -585,6 +585,14 @@ async fn the_nodes_page_shows_what_the_full_sync_read_for_admins_only() {
         }
     }
     assert!(c.nodes.iter().map(|n| n.vms).sum::<i64>() > 0);
+    // The groups for the cluster form's pickers: what Proxmox lists to the portal's token.
+    let client = clusters::client(&w.services, &w.cluster).unwrap();
+    let listed = client.groups().await.unwrap();
+    assert!(!listed.is_empty(), "the test world has groups");
+    let mut want: Vec<String> = listed.into_iter().map(|(g, _)| g).collect();
+    want.sort();
+    let got = clusters::list(&w.services).await.unwrap()[0].groups.clone();
+    assert_eq!(got, want);
     let shared: Vec<&str> = c.shared.iter().map(|s| s.storage.as_str()).collect();
     let mut unique = shared.clone();
     unique.dedup();

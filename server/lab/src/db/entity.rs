@@ -7,6 +7,7 @@ pub mod class_owner;
 pub mod class_schedule;
 pub mod class_vm;
 pub mod cluster;
+pub mod cluster_group;
 pub mod cluster_node;
 pub mod cluster_storage;
 pub mod job;

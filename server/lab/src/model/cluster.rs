@@ -25,6 +25,10 @@ pub struct ClusterView {
     pub storage_paths: String,
     pub enabled: bool,
     pub sync: SyncView,
+    /// The cluster's Proxmox groups as the sync last read them (hourly), for the group
+    /// fields' pickers.
+    #[serde(default)]
+    pub groups: Vec<String>,
 }
 
 /// What the sync workers last did for a cluster.

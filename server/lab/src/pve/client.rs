@@ -422,6 +422,19 @@ impl Client {
         Ok(types::groups(data.get("groups")))
     }
 
+    /// `GET /access/groups`: the groups the identity may see, as (id, comment).
+    pub async fn groups(&self) -> Result<Vec<(String, String)>, Error> {
+        let entries: Vec<Value> = list(self.get("access/groups").await?, "groups")?;
+        Ok(entries
+            .iter()
+            .filter_map(|e| {
+                let id = e.get("groupid")?.as_str()?.to_string();
+                let comment = e.get("comment").and_then(Value::as_str).unwrap_or("");
+                Some((id, comment.to_string()))
+            })
+            .collect())
+    }
+
     /// `GET /access/groups/{groupid}`: the group's members (`Sys.Audit` or `Group.Allocate`
     /// on `/access/groups`; pve-access-control `API2/Group.pm` read_group).
     pub async fn group_members(&self, groupid: &str) -> Result<Vec<String>, Error> {

@@ -1,15 +1,16 @@
 //! The full sync's look at the nodes themselves, for the admin's node view (`crate::capacity`):
 //! each node's state and figures from the `GET /nodes` the full sync makes anyway, the
 //! storages' use from one `GET /cluster/resources?type=storage`, and each online node's
-//! Proxmox version from `GET /nodes/{node}/status`, read again only after an hour. So a
-//! full sync costs one call more, plus at most one per node an hour.
+//! Proxmox version from `GET /nodes/{node}/status`, read again only after an hour, and with
+//! them the cluster's groups (`GET /access/groups`, for the cluster form's pickers). So a
+//! full sync costs one call more, plus at most one per node and one more an hour.
 //!
 //! A failed storage or version call leaves the rows it would have written as they were (the
 //! page shows when they were read); only the node rows, whose figures came with the full
 //! sync's own call, are always rewritten.
 
 use crate::Result;
-use crate::db::entity::{cluster_node, cluster_storage};
+use crate::db::entity::{cluster_group, cluster_node, cluster_storage};
 use crate::pve::{Client, NodeInfo};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait,
@@ -36,12 +37,14 @@ pub(super) async fn record(
         .map(|n| (n.node.clone(), n))
         .collect();
     let mut rows = Vec::with_capacity(nodes.len());
+    let mut hourly = false;
     for n in nodes {
         let before = old.get(&n.node);
         let mut version = before.and_then(|b| b.pve_version.clone());
         let mut read_at = before.and_then(|b| b.version_read_at);
         let stale = read_at.is_none_or(|t| now - t >= VERSION_EVERY_SECS);
         if n.online && stale {
+            hourly = true;
             calls.fetch_add(1, Ordering::Relaxed);
             match client.node_status(&n.node).await {
                 Ok(status) => {
@@ -78,7 +81,40 @@ pub(super) async fn record(
             None
         }
     };
+    let groups = if hourly {
+        calls.fetch_add(1, Ordering::Relaxed);
+        match client.groups().await {
+            Ok(list) => Some(list),
+            Err(e) => {
+                // A token without Sys.Audit on /access/groups: the fields stay free text.
+                tracing::info!(cluster_id, error = %e, "groups");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let txn = db.begin().await?;
+    if let Some(list) = groups {
+        cluster_group::Entity::delete_many()
+            .filter(cluster_group::Column::ClusterId.eq(cluster_id))
+            .exec(&txn)
+            .await?;
+        let rows: Vec<cluster_group::ActiveModel> = list
+            .into_iter()
+            .map(|(groupid, comment)| cluster_group::ActiveModel {
+                cluster_id: Set(cluster_id),
+                groupid: Set(groupid),
+                comment: Set(comment),
+                ..Default::default()
+            })
+            .collect();
+        for chunk in rows.chunks(500) {
+            cluster_group::Entity::insert_many(chunk.to_vec())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+    }
     // Nodes that left the cluster go; the others are rewritten.
     cluster_node::Entity::delete_many()
         .filter(cluster_node::Column::ClusterId.eq(cluster_id))

@@ -4,6 +4,8 @@
 //!   version from `GET /nodes/{node}/status` (read again at most hourly).
 //! * `cluster_storages`: each storage as each node sees it, with its use, from one
 //!   `GET /cluster/resources?type=storage`.
+//! * `cluster_groups`: the cluster's Proxmox groups (`GET /access/groups`, hourly with the
+//!   versions), offered in the cluster form's group fields.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -68,6 +70,25 @@ impl MigrationTrait for Migration {
             ],
             true,
         )
+        .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(ClusterGroups::Table)
+                    .col(pk_auto(ClusterGroups::Id))
+                    .col(integer(ClusterGroups::ClusterId))
+                    .col(string(ClusterGroups::Groupid))
+                    .col(string(ClusterGroups::Comment))
+                    .to_owned(),
+            )
+            .await?;
+        super::index(
+            manager,
+            "cluster_groups_group",
+            ClusterGroups::Table,
+            &[ClusterGroups::ClusterId, ClusterGroups::Groupid],
+            true,
+        )
         .await
     }
 
@@ -75,6 +96,7 @@ impl MigrationTrait for Migration {
         for table in [
             ClusterNodes::Table.into_iden(),
             ClusterStorages::Table.into_iden(),
+            ClusterGroups::Table.into_iden(),
         ] {
             manager
                 .drop_table(Table::drop().table(table).to_owned())
@@ -114,4 +136,13 @@ enum ClusterStorages {
     Active,
     Used,
     Total,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum ClusterGroups {
+    Table,
+    Id,
+    ClusterId,
+    Groupid,
+    Comment,
 }
