@@ -2,9 +2,9 @@
 // changes the invite's expiry (the link stays the same; a bad value is refused); a student who
 // joins follows the card's class link to the class page, which names the teacher and states
 // the rules for their VM; another student gets "not found". Hydrated only (the wizard).
-import { expect, Page } from "@playwright/test";
+import { expect } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { demoSignIn, jsEnabled, launchClass, ready, registerThroughInvite, test, trackErrors } from "./helpers";
+import { demoSignIn, jsEnabled, launchClass, ready, registerThroughInvite, test, trackErrors, shotBoth } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
@@ -12,14 +12,6 @@ test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
 let invite = "";
 let aboutUrl = "";
 const shots = process.env.E2E_SHOTS;
-
-async function shot(page: Page, name: string) {
-  if (!shots) return;
-  await page.screenshot({ path: `${shots}/${name}-desktop.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 test("a teacher edits a launched class", async ({ page }) => {
   test.setTimeout(150_000);
@@ -64,7 +56,7 @@ test("a student reads the class page from their card", async ({ page, browser })
   await expect(page.getByText("Bring your notes from week 1.")).toBeVisible();
   await expect(page.locator("#class-my-vms li")).toHaveCount(1);
   await expect(page.locator("#class-rules")).toContainText("Snapshots: not allowed in this class.");
-  await shot(page, "class-about");
+  await shotBoth(page, "class-about");
 
   const other = await browser.newContext();
   const p2 = await other.newPage();

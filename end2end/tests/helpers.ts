@@ -151,3 +151,14 @@ export async function registerThroughInvite(page: Page, invite: string, username
   await page.waitForURL(/\/join\//);
   await ready(page);
 }
+
+/** With `E2E_SHOTS` set (a folder): a full-page screenshot at desktop width and one at a
+ *  phone's (390 px), named `<name>-desktop.png` and `<name>-phone.png`. */
+export async function shotBoth(page: Page, name: string) {
+  const dir = process.env.E2E_SHOTS;
+  if (!dir) return;
+  await page.screenshot({ path: `${dir}/${name}-desktop.png`, fullPage: true });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.screenshot({ path: `${dir}/${name}-phone.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+}

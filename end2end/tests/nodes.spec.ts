@@ -1,19 +1,9 @@
 // The admin's Nodes page on `proxlab demo`: every node with its Proxmox version, CPU and
 // memory bars, its VMs (a link to the dashboard filtered to the node) and its storages; the
 // shared storage once. Students and teachers do not get the page.
-import { expect, Page } from "@playwright/test";
+import { expect } from "@playwright/test";
 import { ROUTE_ADMIN_NODES, VM_GRID } from "./ids";
-import { demoSignIn, demoUrl, ready, test, trackErrors } from "./helpers";
-
-const shots = process.env.E2E_SHOTS;
-
-async function shot(page: Page, name: string) {
-  if (!shots) return;
-  await page.screenshot({ path: `${shots}/${name}-desktop.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
+import { demoSignIn, demoUrl, ready, test, trackErrors, shotBoth } from "./helpers";
 
 test("an admin sees each node's capacity and drills down to its VMs", async ({ page }) => {
   const errors = trackErrors(page);
@@ -34,7 +24,7 @@ test("an admin sees each node's capacity and drills down to its VMs", async ({ p
   const [running, total] = ((await link.textContent()) ?? "").match(/\d+/g)!.map(Number);
   expect(total).toBeGreaterThan(0);
   expect(running).toBeLessThanOrEqual(total);
-  await shot(page, "nodes");
+  await shotBoth(page, "nodes");
 
   const name = await node.getAttribute("data-node");
   await link.click();

@@ -3,9 +3,9 @@
 // with memory and sees it listed as where the VM is ("You are here"), is told the limit is
 // reached, rolls back to it (the VM stays running: the memory was saved), deletes it; the
 // teacher reaches the same page from the class roster. Hydrated only (the wizard's review).
-import { expect, Page } from "@playwright/test";
+import { expect } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { jsEnabled, launchClass, ready, registerThroughInvite, trackErrors, demoSignIn, test } from "./helpers";
+import { jsEnabled, launchClass, ready, registerThroughInvite, trackErrors, demoSignIn, test, shotBoth } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
@@ -14,14 +14,6 @@ let classUrl = "";
 let invite = "";
 let snapshotsUrl = "";
 const shots = process.env.E2E_SHOTS;
-
-async function shot(page: Page, name: string) {
-  if (!shots) return;
-  await page.screenshot({ path: `${shots}/${name}-desktop.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 test("a teacher allows students one snapshot each", async ({ page }) => {
   test.setTimeout(150_000);
@@ -79,7 +71,7 @@ test("a student takes a snapshot with memory, rolls back to it and deletes it", 
   await expect(page.locator("#snapshot-blocked")).toContainText("You have 1 of 1 snapshots");
   await expect(take.getByRole("button", { name: "Take snapshot" })).toBeDisabled();
   await expect(take.getByLabel("Name")).toHaveValue("");
-  await shot(page, "snapshots");
+  await shotBoth(page, "snapshots");
 
   await item.getByText("Roll back…").click();
   await item.getByRole("button", { name: "Roll back to before-lab" }).click();

@@ -2,9 +2,9 @@
 // second finds the class full and joins the waiting list, and their dashboard says where
 // they stand; the teacher sees them on the class page and adds a VM for them in one click;
 // the VM appears on the waiting student's open dashboard. Hydrated only (the wizard).
-import { expect, Page } from "@playwright/test";
+import { expect } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { demoSignIn, jsEnabled, launchClass, ready, registerThroughInvite, test, trackErrors } from "./helpers";
+import { demoSignIn, jsEnabled, launchClass, ready, registerThroughInvite, test, trackErrors, shotBoth } from "./helpers";
 
 test.describe.configure({ mode: "serial" });
 test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
@@ -12,14 +12,6 @@ test.skip(!jsEnabled, "the wizard's review step needs JavaScript");
 let invite = "";
 let classUrl = "";
 const shots = process.env.E2E_SHOTS;
-
-async function shot(page: Page, name: string) {
-  if (!shots) return;
-  await page.screenshot({ path: `${shots}/${name}-desktop.png`, fullPage: true });
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.screenshot({ path: `${shots}/${name}-phone.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 test("a class of one VM fills up", async ({ page }) => {
   test.setTimeout(150_000);
@@ -45,7 +37,7 @@ test("the next student waits and gets the VM the teacher adds", async ({ page, b
   await ready(page);
   const notice = page.locator("section.waiting");
   await expect(notice).toContainText("You are number 1 on the waiting list of Wait Lab");
-  await shot(page, "waiting");
+  await shotBoth(page, "waiting");
 
   // The teacher, in another browser, adds a VM for the waiting student.
   const t = await browser.newContext();

@@ -60,6 +60,24 @@ pub async fn bump(db: &impl ConnectionTrait, keys: impl IntoIterator<Item = Stri
     Ok(())
 }
 
+/// Bumps `all` and the counters of everyone with a VM of class `class_id` (a class setting
+/// their cards show changed).
+pub async fn bump_for_class(
+    db: &impl ConnectionTrait,
+    cluster_id: i32,
+    class_id: i32,
+) -> Result<()> {
+    use crate::db::entity::class_vm;
+    let vms: HashSet<i32> = class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.vmid)
+        .collect();
+    bump_for_vms(db, cluster_id, &vms).await
+}
+
 pub async fn bump_all(db: &impl ConnectionTrait) -> Result<()> {
     bump(db, [ALL.to_owned()]).await
 }

@@ -12,16 +12,16 @@ mod postgres;
 mod world;
 
 use lab::clock::Clock;
-use lab::db::entity::{class, policy_log, usage_interval, vm, vm_policy};
+use lab::db::entity::{policy_log, usage_interval, vm, vm_policy};
 use lab::jobs::{JobSettings, run_until_idle};
-use lab::model::{ClassForm, PolicyForm, Role, ScheduleForm, VmAction};
+use lab::model::{PolicyForm, Role, ScheduleForm, VmAction};
 use lab::policies::{gate, panel, tick};
-use lab::{Error, Services, actions, classes, clusters};
+use lab::{Error, Services, actions, clusters};
 use pvesim::Profile;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use std::collections::HashMap;
 use std::time::Duration;
-use world::{SimWorld, make_user, sim_world_with};
+use world::{SimWorld, class_with_students, make_user, sim_world_with};
 
 fn settings() -> JobSettings {
     world::job_settings()
@@ -48,30 +48,7 @@ async fn lab_with(students: u32, db_url: Option<String>) -> Lab {
     .await;
     w.services.clock = Clock::adjustable();
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
-    let form = ClassForm {
-        name: "Policies".into(),
-        cluster_id: w.cluster_id,
-        template_vmid: "9000".into(),
-        students: students.to_string(),
-        invite_days: "7".into(),
-        ..ClassForm::default()
-    };
-    let class_id = classes::launch(&w.services, &teacher, &form).await.unwrap();
-    run_until_idle(&w.services, &settings()).await.unwrap();
-    let token = class::Entity::find_by_id(class_id)
-        .one(&w.services.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .invite_token
-        .unwrap();
-    let mut joined = Vec::new();
-    for i in 0..students {
-        let s = make_user(&w.services, &format!("student{i}"), Role::Student).await;
-        let (_, vmid) = classes::join(&w.services, &s, &token).await.unwrap();
-        joined.push((s, vmid));
-    }
-    joined.sort_by_key(|(_, v)| *v);
+    let (class_id, joined) = class_with_students(&w, &teacher, "Policies", students).await;
     let lab = Lab {
         w,
         class_id,

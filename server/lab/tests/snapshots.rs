@@ -8,18 +8,18 @@
 #[path = "support/world.rs"]
 mod world;
 
-use lab::db::entity::{class, job, user, vm};
+use lab::db::entity::{job, user, vm};
 use lab::jobs::{
     FaultAction, FaultPoint, Faults, JobSettings, run_until_idle, run_until_idle_with,
 };
-use lab::model::{ClassForm, JobState, Role, SnapshotPage, VmAction};
+use lab::model::{JobState, Role, SnapshotPage, VmAction};
 use lab::pve::{Client, GuestKind};
 use lab::{Error, Services, actions, classes, clusters, snapshots};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use world::{SimWorld, crash_runner_at, make_user, sim_world, sim_world_with};
+use world::{SimWorld, class_with_students, crash_runner_at, make_user, sim_world, sim_world_with};
 
 fn settings() -> JobSettings {
     world::job_settings()
@@ -47,30 +47,7 @@ async fn lab(students: u32, stock: bool) -> Lab {
         sim_world(|_| {}).await
     };
     let teacher = make_user(&w.services, "teacher", Role::Teacher).await;
-    let form = ClassForm {
-        name: "Snapshots".into(),
-        cluster_id: w.cluster_id,
-        template_vmid: "9000".into(),
-        students: students.to_string(),
-        invite_days: "7".into(),
-        ..ClassForm::default()
-    };
-    let class_id = classes::launch(&w.services, &teacher, &form).await.unwrap();
-    run_until_idle(&w.services, &settings()).await.unwrap();
-    let token = class::Entity::find_by_id(class_id)
-        .one(&w.services.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .invite_token
-        .unwrap();
-    let mut joined = Vec::new();
-    for i in 0..students {
-        let s = make_user(&w.services, &format!("student{i}"), Role::Student).await;
-        let (_, vmid) = classes::join(&w.services, &s, &token).await.unwrap();
-        joined.push((s, vmid));
-    }
-    joined.sort_by_key(|(_, v)| *v);
+    let (class_id, joined) = class_with_students(&w, &teacher, "Snapshots", students).await;
     let l = Lab {
         w,
         class_id,

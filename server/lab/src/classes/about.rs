@@ -31,14 +31,7 @@ pub async fn edit(
     row.invite_expires_at = Set(days.map(|d| now() + i64::from(d) * 86_400));
     row.update(&services.db).await?;
     // Students' cards name the class.
-    let vms: HashSet<i32> = class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(class_id))
-        .all(&services.db)
-        .await?
-        .into_iter()
-        .map(|r| r.vmid)
-        .collect();
-    inventory::bump_for_vms(&services.db, cluster_id, &vms).await
+    inventory::bump_for_class(&services.db, cluster_id, class_id).await
 }
 
 /// The class as its students see it: for a student with a VM in it, and for its managers.

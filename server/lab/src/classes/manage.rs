@@ -527,13 +527,6 @@ pub async fn set_ssh(
     }
     .update(&services.db)
     .await?;
-    let vms: std::collections::HashSet<i32> = class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(class.id))
-        .all(&services.db)
-        .await?
-        .into_iter()
-        .map(|r| r.vmid)
-        .collect();
-    inventory::bump_for_vms(&services.db, class.cluster_id, &vms).await?;
+    inventory::bump_for_class(&services.db, class.cluster_id, class.id).await?;
     inventory::bump_all(&services.db).await
 }

@@ -139,6 +139,20 @@ impl JobRun {
         Ok(txn)
     }
 
+    /// The order a `power` or `snapshot` job carries in its detail (JSON).
+    pub fn order<T: serde::de::DeserializeOwned>(&self) -> Result<T, JobError> {
+        self.job
+            .detail
+            .as_deref()
+            .and_then(|d| serde_json::from_str(d).ok())
+            .ok_or_else(|| {
+                JobError::Permanent(crate::Error::Internal(format!(
+                    "{} job {} has no order",
+                    self.job.kind, self.job.id
+                )))
+            })
+    }
+
     /// The VM a single-VM job (reset, remove) is about.
     pub fn job_vmid(&self) -> Result<i32, JobError> {
         self.job.vmid.ok_or_else(|| {

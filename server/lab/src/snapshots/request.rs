@@ -4,7 +4,7 @@
 use super::store::rows;
 use super::who::{Viewer, viewer};
 use crate::access::managed_class;
-use crate::db::entity::{class, class_vm, job, user, vm_snapshot};
+use crate::db::entity::{class, job, user, vm_snapshot};
 use crate::jobs::queue_snapshot;
 use crate::model::{
     JobKind, JobState, SnapshotOp, SnapshotOrder, check_snapshot_description, check_snapshot_name,
@@ -14,7 +14,6 @@ use crate::{Error, Result, Services, inventory};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter,
 };
-use std::collections::HashSet;
 
 /// Takes snapshot `name` of the VM; `vmstate` saves its RAM too (a running QEMU VM only).
 pub async fn take(
@@ -163,12 +162,5 @@ pub async fn set_student_limit(
     .update(&services.db)
     .await?;
     // The students' cards show or hide their "Snapshots" link.
-    let vms: HashSet<i32> = class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(class.id))
-        .all(&services.db)
-        .await?
-        .into_iter()
-        .map(|r| r.vmid)
-        .collect();
-    inventory::bump_for_vms(&services.db, class.cluster_id, &vms).await
+    inventory::bump_for_class(&services.db, class.cluster_id, class.id).await
 }

@@ -207,3 +207,43 @@ pub async fn crash_runner_at(
     let at = crashed.lock().unwrap().clone();
     at.expect("the crash point was reached")
 }
+
+/// A class `name` of `students` VMs from template 9000, launched by `teacher` and made, with
+/// users `student0..` joined: (class id, (student, VMID) in VMID order).
+pub async fn class_with_students(
+    w: &SimWorld,
+    teacher: &user::Model,
+    name: &str,
+    students: u32,
+) -> (i32, Vec<(user::Model, i32)>) {
+    use lab::classes;
+    use lab::db::entity::class;
+    use sea_orm::EntityTrait;
+    let form = lab::model::ClassForm {
+        name: name.into(),
+        cluster_id: w.cluster_id,
+        template_vmid: "9000".into(),
+        students: students.to_string(),
+        invite_days: "7".into(),
+        ..Default::default()
+    };
+    let class_id = classes::launch(&w.services, teacher, &form).await.unwrap();
+    lab::jobs::run_until_idle(&w.services, &job_settings())
+        .await
+        .unwrap();
+    let token = class::Entity::find_by_id(class_id)
+        .one(&w.services.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .invite_token
+        .unwrap();
+    let mut joined = Vec::new();
+    for i in 0..students {
+        let s = make_user(&w.services, &format!("student{i}"), Role::Student).await;
+        let (_, vmid) = classes::join(&w.services, &s, &token).await.unwrap();
+        joined.push((s, vmid));
+    }
+    joined.sort_by_key(|(_, v)| *v);
+    (class_id, joined)
+}

@@ -9,6 +9,7 @@
 //! included, goes to the policy log; nothing is retried (the policy worker acts once per
 //! boot), so a refusal is never hammered.
 
+use crate::clusters;
 use crate::db::entity::{class, vm};
 use crate::inventory;
 use crate::jobs::error::JobError;
@@ -17,7 +18,6 @@ use crate::jobs::steps::fan_out::fan_out;
 use crate::model::{PolicyAction, PowerOrder};
 use crate::policy_log::{Entry, record};
 use crate::pve::{Client, GuestKind, PowerAction};
-use crate::{Error, clusters};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use std::time::Duration;
 
@@ -25,17 +25,7 @@ use std::time::Duration;
 pub const GRACE_SECS: u32 = 120;
 
 pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
-    let order: PowerOrder = run
-        .job
-        .detail
-        .as_deref()
-        .and_then(|d| serde_json::from_str(d).ok())
-        .ok_or_else(|| {
-            JobError::Permanent(Error::Internal(format!(
-                "power job {} has no order",
-                run.job.id
-            )))
-        })?;
+    let order: PowerOrder = run.order()?;
     let cluster = clusters::find(&run.services, class.cluster_id).await?;
     let client = clusters::client(&run.services, &cluster)?;
     let work: Vec<_> = order

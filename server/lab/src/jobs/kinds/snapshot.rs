@@ -24,17 +24,7 @@ use std::time::Duration;
 const TASK_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError> {
-    let order: SnapshotOrder = run
-        .job
-        .detail
-        .as_deref()
-        .and_then(|d| serde_json::from_str(d).ok())
-        .ok_or_else(|| {
-            JobError::Permanent(Error::Internal(format!(
-                "snapshot job {} has no order",
-                run.job.id
-            )))
-        })?;
+    let order: SnapshotOrder = run.order()?;
     let vmid = run.job_vmid()?;
     let services = &run.services;
     let row = vm::Entity::find()
