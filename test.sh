@@ -54,6 +54,23 @@ start_postgres() {
   export PROXLAB_TEST_REQUIRE_POSTGRES=1
 }
 
+# SIGTERM, then SIGKILL if the server is still there after its grace period (20 s) and some:
+# a server that does not stop must fail its run, not hold CI until its time runs out.
+stop_server() {
+  local pid="$1" waited=0
+  kill "$pid" 2>/dev/null || return 0
+  while kill -0 "$pid" 2>/dev/null && [ "$waited" -lt 150 ]; do
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "server $pid still ran 30 s after SIGTERM; killed" >&2
+    kill -9 "$pid" 2>/dev/null || true
+    failed=$((failed + 1))
+  fi
+  wait "$pid" 2>/dev/null || true
+}
+
 # Starts a proxlab binary on a fresh database and runs the Playwright suite against it.
 e2e() {
   local label="$1" bin="$2" mode="$3" dir="$work/e2e-$1" port demo_port pid demo_pid status=0
@@ -72,8 +89,8 @@ e2e() {
   (cd end2end && BASE_URL="http://127.0.0.1:$port" PROXLAB_E2E_LOG="$dir/server.log" \
     DEMO_URL="http://127.0.0.1:$demo_port" DEMO_LOG="$dir/demo.log" \
     E2E_MODE="$mode" E2E_JSON="$dir/results.json" npx playwright test) || status=$?
-  kill "$pid" "$demo_pid" 2>/dev/null || true
-  wait "$pid" "$demo_pid" 2>/dev/null || true
+  stop_server "$pid"
+  stop_server "$demo_pid"
   if [ -f "$dir/results.json" ]; then
     local counts
     counts="$(node -e 'const s=require(process.argv[1]).stats; console.log(s.expected, s.unexpected + s.flaky)' "$dir/results.json")"

@@ -158,28 +158,48 @@ async fn health(State(services): State<Services>) -> (http::StatusCode, Json<ser
     }
 }
 
-/// Serves until Ctrl-C or SIGTERM, then lets open requests finish.
 /// Serves until SIGTERM or Ctrl-C, then shuts down in order: the listener stops taking
 /// connections, every long-lived task is told to stop (job workers take no new job and hand
 /// back the one they run after its node step; relays send a close frame), and the process
-/// waits up to the grace period for them before it returns.
+/// waits up to the grace period for open requests and tasks before it returns.
+///
+/// The grace period bounds the whole shutdown. axum's graceful shutdown on its own waits for
+/// every open connection without limit, so one client that never finishes its request (or
+/// a response stream that never ends) would keep the process alive until systemd's SIGKILL.
 pub async fn serve(portal: Portal) -> anyhow::Result<()> {
     let services = portal.services.clone();
     let signalled = services.shutdown.clone();
-    let stop = async move {
-        shutdown_signal().await;
-        signalled.cancel();
+    // When the signal came: the grace period counts from there.
+    let signal_at = Arc::new(std::sync::OnceLock::new());
+    let stop = {
+        let (signalled, signal_at) = (signalled.clone(), signal_at.clone());
+        async move {
+            shutdown_signal().await;
+            signal_at.get_or_init(tokio::time::Instant::now);
+            signalled.cancel();
+        }
     };
-    axum::serve(
+    let server = axum::serve(
         portal.listener,
         portal
             .router
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(stop)
-    .await?;
-    let started = std::time::Instant::now();
-    if services.shut_down(portal.grace).await {
+    .with_graceful_shutdown(stop);
+    let deadline = async {
+        signalled.cancelled().await;
+        tokio::time::sleep(portal.grace).await;
+    };
+    tokio::select! {
+        served = server.into_future() => served?,
+        () = deadline => tracing::warn!(
+            grace_secs = portal.grace.as_secs(),
+            "open connections did not close within the grace period; dropping them"
+        ),
+    }
+    let started = *signal_at.get_or_init(tokio::time::Instant::now);
+    let left = portal.grace.saturating_sub(started.elapsed());
+    if services.shut_down(left).await {
         tracing::info!(
             ms = started.elapsed().as_millis() as u64,
             "every task stopped; exiting"

@@ -268,6 +268,62 @@ async fn sigterm_mid_deployment_exits_cleanly_and_a_restart_finishes_the_job() {
     drop(sim);
 }
 
+/// A client that opens a connection and never finishes its request (or a response that never
+/// ends) must not hold the process up: the grace period bounds the whole shutdown. axum's own
+/// graceful shutdown waits for such a connection forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_never_ends_does_not_hold_up_shutdown() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let db_url = format!("sqlite://{}", dir.path().join("portal.db").display());
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+    let mut portal = support::portal::serve(dir.path(), &db_url, &addr.to_string())
+        .env("PROXLAB_SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())
+        .spawn()
+        .unwrap();
+    let health = format!("http://{addr}/health");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(&health).await.is_err() {
+        assert!(Instant::now() < deadline, "the portal starts");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Half a request: the headers never end.
+    let mut slow = std::net::TcpStream::connect(addr).unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: portal\r\n")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let sent = Instant::now();
+    let term = Command::new("kill")
+        .args(["-TERM", &portal.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = loop {
+        if let Some(status) = portal.try_wait().unwrap() {
+            break status;
+        }
+        if sent.elapsed() > Duration::from_secs(GRACE_SECS + 3) {
+            portal.kill().unwrap();
+            panic!("the portal still runs {GRACE_SECS} s + 3 s after SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    println!(
+        "SIGTERM to exit with a stuck client: {} ms",
+        sent.elapsed().as_millis()
+    );
+    assert!(status.success(), "exit 0: {status:?}");
+    let log = std::fs::read_to_string(dir.path().join("portal.log")).unwrap();
+    assert!(
+        log.contains("did not close within the grace period"),
+        "{log}"
+    );
+    drop(slow);
+}
+
 /// Starts the portal again, lets it finish the deployment, and checks the class.
 async fn finish_and_check(
     dir: &Path,

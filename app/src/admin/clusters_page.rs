@@ -67,9 +67,8 @@ fn Clusters() -> impl IntoView {
         )),
         _ => None,
     };
-    view! {
-        <h1>"Clusters"</h1>
-        <section class="card">
+    let notices = move || {
+        view! {
             <FormError message=row_error />
             {move || tested().map(|(t, warnings)| view! {
                 <p class="notice" role="status" id=ids::FORM_NOTICE>{t}</p>
@@ -79,21 +78,28 @@ fn Clusters() -> impl IntoView {
                     </ul>
                 })}
             })}
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match clusters.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No cluster yet. Add one below: the portal then keeps an inventory of its VMs."</p> }.into_any(),
-                        Ok(list) => view! { <ClusterTable list actions /> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
-        <Transition fallback=|| ()>
+        }
+    };
+    // One Suspend reads the list for both the table and the form: a resource read in two
+    // Suspense boundaries can leave one of them waiting for ever in Leptos 0.8's server
+    // rendering (leptos-rs/leptos#4851), and the page never finishes loading.
+    view! {
+        <h1>"Clusters"</h1>
+        <Transition fallback=move || view! { <section class="card">{notices()}<p class="loading">"Loading…"</p></section> }>
             {move || Suspend::new(async move {
-                let list = clusters.await.unwrap_or_default();
-                let current = editing().and_then(|id| list.into_iter().find(|c| c.id == id));
-                view! { <ClusterFormView current action=actions.save /> }
+                let list = clusters.await;
+                let current = editing().and_then(|id| {
+                    list.as_ref().ok().and_then(|l| l.iter().find(|c| c.id == id).cloned())
+                });
+                let table = match list {
+                    Ok(list) if list.is_empty() => view! { <p class="empty">"No cluster yet. Add one below: the portal then keeps an inventory of its VMs."</p> }.into_any(),
+                    Ok(list) => view! { <ClusterTable list actions /> }.into_any(),
+                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                };
+                view! {
+                    <section class="card">{notices()}{table}</section>
+                    <ClusterFormView current action=actions.save />
+                }
             })}
         </Transition>
     }

@@ -130,7 +130,7 @@ fn ClassView() -> impl IntoView {
                 match detail.await {
                     Ok(d) => {
                         active.try_set(d.progress.active);
-                        view! { <ClassBody d a /> }.into_any()
+                        view! { <ClassBody d=d.clone() a /> <ClassSettings d a /> }.into_any()
                     }
                     Err(e) => {
                         // Another teacher's class or no class: the page says so with its
@@ -143,13 +143,10 @@ fn ClassView() -> impl IntoView {
             })}
         </Transition>
         // Its own resource, beside (not inside) the class's: a resource made inside another
-        // one's Suspend does not hydrate.
+        // one's Suspend does not hydrate. The class's resource is read in one Suspend only: a
+        // resource read in two can leave one waiting for ever in Leptos 0.8's server
+        // rendering (leptos-rs/leptos#4851).
         <crate::policies::PoliciesPanel class_id=id() />
-        <Transition fallback=|| ()>
-            {move || Suspend::new(async move {
-                detail.await.ok().map(|d| view! { <ClassSettings d a /> })
-            })}
-        </Transition>
     }
 }
 
