@@ -228,23 +228,7 @@ async fn sigterm_mid_deployment_exits_cleanly_and_a_restart_finishes_the_job() {
     while ready_count(&services, class_id).await < 2 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let sent = Instant::now();
-    let term = Command::new("kill")
-        .args(["-TERM", &portal.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = loop {
-        if let Some(status) = portal.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            sent.elapsed() < Duration::from_secs(GRACE_SECS + 2),
-            "the portal exits within its grace period"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    };
-    let took = sent.elapsed();
+    let (status, took) = terminate(&mut portal).await;
     println!("SIGTERM to exit: {} ms", took.as_millis());
     assert!(status.success(), "exit 0: {status:?}");
     assert!(took < Duration::from_secs(GRACE_SECS), "{took:?}");
@@ -295,25 +279,10 @@ async fn a_request_that_never_ends_does_not_hold_up_shutdown() {
     slow.write_all(b"GET / HTTP/1.1\r\nHost: portal\r\n")
         .unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let sent = Instant::now();
-    let term = Command::new("kill")
-        .args(["-TERM", &portal.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(term.success());
-    let status = loop {
-        if let Some(status) = portal.try_wait().unwrap() {
-            break status;
-        }
-        if sent.elapsed() > Duration::from_secs(GRACE_SECS + 3) {
-            portal.kill().unwrap();
-            panic!("the portal still runs {GRACE_SECS} s + 3 s after SIGTERM");
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let (status, took) = terminate(&mut portal).await;
     println!(
         "SIGTERM to exit with a stuck client: {} ms",
-        sent.elapsed().as_millis()
+        took.as_millis()
     );
     assert!(status.success(), "exit 0: {status:?}");
     let log = std::fs::read_to_string(dir.path().join("portal.log")).unwrap();
@@ -322,6 +291,27 @@ async fn a_request_that_never_ends_does_not_hold_up_shutdown() {
         "{log}"
     );
     drop(slow);
+}
+
+/// Sends SIGTERM and waits for the exit; kills the portal and fails if it is still there a
+/// little after its grace period. Returns the exit status and how long it took.
+async fn terminate(portal: &mut Child) -> (std::process::ExitStatus, Duration) {
+    let sent = Instant::now();
+    let term = Command::new("kill")
+        .args(["-TERM", &portal.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    loop {
+        if let Some(status) = portal.try_wait().unwrap() {
+            return (status, sent.elapsed());
+        }
+        if sent.elapsed() > Duration::from_secs(GRACE_SECS + 3) {
+            portal.kill().unwrap();
+            panic!("the portal still runs {GRACE_SECS} s + 3 s after SIGTERM");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Starts the portal again, lets it finish the deployment, and checks the class.
