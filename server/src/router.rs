@@ -169,35 +169,27 @@ async fn health(State(services): State<Services>) -> (http::StatusCode, Json<ser
 pub async fn serve(portal: Portal) -> anyhow::Result<()> {
     let services = portal.services.clone();
     let signalled = services.shutdown.clone();
-    // When the signal came: the grace period counts from there.
-    let signal_at = Arc::new(std::sync::OnceLock::new());
-    let stop = {
-        let (signalled, signal_at) = (signalled.clone(), signal_at.clone());
-        async move {
-            shutdown_signal().await;
-            signal_at.get_or_init(tokio::time::Instant::now);
-            signalled.cancel();
-        }
-    };
     let server = axum::serve(
         portal.listener,
         portal
             .router
             .into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(stop);
-    let deadline = async {
-        signalled.cancelled().await;
-        tokio::time::sleep(portal.grace).await;
-    };
+    .with_graceful_shutdown(signalled.clone().cancelled_owned())
+    .into_future();
+    let mut server = std::pin::pin!(server);
     tokio::select! {
-        served = server.into_future() => served?,
-        () = deadline => tracing::warn!(
+        // Without a signal the server ends only on an error.
+        served = &mut server => return Ok(served?),
+        () = shutdown_signal() => signalled.cancel(),
+    }
+    let started = tokio::time::Instant::now();
+    if tokio::time::timeout(portal.grace, server).await.is_err() {
+        tracing::warn!(
             grace_secs = portal.grace.as_secs(),
             "open connections did not close within the grace period; dropping them"
-        ),
+        );
     }
-    let started = *signal_at.get_or_init(tokio::time::Instant::now);
     let left = portal.grace.saturating_sub(started.elapsed());
     if services.shut_down(left).await {
         tracing::info!(
