@@ -130,7 +130,12 @@ fn ClassView() -> impl IntoView {
                 match detail.await {
                     Ok(d) => {
                         active.try_set(d.progress.active);
-                        view! { <ClassBody d=d.clone() a /> <ClassSettings d a /> }.into_any()
+                        // Each part erased on its own: the two as one view type overflow
+                        // rustc's query depth in the release wasm build (which has no
+                        // erase_components).
+                        let body = view! { <ClassBody d=d.clone() a /> }.into_any();
+                        let settings = view! { <ClassSettings d a /> }.into_any();
+                        view! { {body} {settings} }.into_any()
                     }
                     Err(e) => {
                         // Another teacher's class or no class: the page says so with its
