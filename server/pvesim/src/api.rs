@@ -18,6 +18,7 @@ pub(crate) mod qemu_create;
 pub(crate) mod reply;
 pub(crate) mod snapshot;
 pub(crate) mod storage;
+pub(crate) mod storage_files;
 pub(crate) mod tasks;
 
 use std::sync::Arc;
@@ -135,6 +136,12 @@ async fn dispatch(
         (M::GET, ["nodes", node, "storage"]) => storage::list(cx, node),
         (M::GET, ["nodes", node, "storage", sid, "status"]) => storage::status(cx, node, sid),
         (M::GET, ["nodes", node, "storage", sid, "content"]) => storage::content(cx, node, sid),
+        (M::DELETE, ["nodes", node, "storage", sid, "content", volume]) => {
+            storage_files::delete_content(cx, node, sid, volume)
+        }
+        (M::POST, ["nodes", node, "storage", sid, "download-url"]) => {
+            storage_files::download_url(cx, node, sid)
+        }
         (M::POST, ["nodes", node, "termproxy"]) => console::node_termproxy(cx, node),
         (M::GET, ["nodes", node, "vncwebsocket"]) => {
             console::websocket(cx, node, None, parts).await
@@ -267,6 +274,7 @@ pub(crate) fn route_key(method: &Method, segs: &[String]) -> String {
             (3, "qemu" | "lxc") => "{vmid}",
             (3, "tasks") => "{upid}",
             (3, "storage") => "{storage}",
+            (5, "content") => "{volume}",
             (5, "snapshot") => "{snapname}",
             (1, "pools") => "{poolid}",
             (2, "users") => "{userid}",

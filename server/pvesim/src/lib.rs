@@ -124,6 +124,9 @@
 //!   to the target node); live migration answers 501. Backup/restore, HA, SDN/firewall
 //!   endpoints, `agent/file-*` payloads,
 //!   `/api2/extjs` and gzip are not implemented (501 like any unknown path).
+//! * `download-url` fetches with reqwest in the simulator's process (no proxy settings, no
+//!   `compression`); MD5 checksums are refused (no MD5 here). `upload` is not implemented
+//!   (pveproxy's multipart spooling to `/var/tmp/pveupload-*`).
 //! * HTTP/1.1 keep-alive follows hyper (no 5 s idle timeout, no 3-worker limit).
 
 mod api;

@@ -31,11 +31,7 @@ pub(crate) fn spawn(
     secs: f64,
     job: Job,
 ) -> String {
-    let now = cx.st.now();
-    let boot = inner.node(node).map_or(now, |n| n.boot);
-    let upid = inner
-        .tasks
-        .start(node, kind, id, &cx.ident.authid, now, boot);
+    let upid = start(cx, inner, node, kind, id);
     if let Some(vmid) = vmid {
         inner.rt(vmid).flock = true;
     }
@@ -59,6 +55,16 @@ pub(crate) fn spawn(
         inner.tasks.finish(&upid2, end, result);
     });
     upid
+}
+
+/// Registers a running task on `node` and returns its UPID; whoever does the work calls
+/// `tasks.finish` (`spawn` for work done under the model lock after a delay).
+pub(crate) fn start(cx: &Cx, inner: &mut Inner, node: &str, kind: &str, id: &str) -> String {
+    let now = cx.st.now();
+    let boot = inner.node(node).map_or(now, |n| n.boot);
+    inner
+        .tasks
+        .start(node, kind, id, &cx.ident.authid, now, boot)
 }
 
 /// Parses `{upid}` and checks it belongs to `{node}` and exists.

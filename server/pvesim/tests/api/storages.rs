@@ -495,3 +495,132 @@ async fn offline_migration_copies_local_disks_to_the_target_node() {
         .await;
     assert_eq!(r.reason, "can't migrate running VM without --online");
 }
+
+/// `download-url` and deleting content, with pve-storage's checks: privileges, file storages
+/// only, the file-name rules, no overwriting without a checksum, and the task's errors.
+#[tokio::test]
+async fn iso_files_are_downloaded_and_deleted_with_pve_storage_checks() {
+    let (_dir, sim) = sim_with(Some(every_storage));
+    let c = root(&sim).await;
+    let path = "/nodes/pve1/storage/local/download-url";
+    let url = ("url", "http://127.0.0.1:9/x.iso");
+
+    // A user with VM privileges only: 403 before anything happens.
+    let student = Client::new(&sim).login("student1@pve", "secret").await;
+    let r = student
+        .call(
+            "POST",
+            path,
+            &[url, ("content", "iso"), ("filename", "x.iso")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.reason);
+
+    // Parameters and storages, refused synchronously.
+    let r = c
+        .call(
+            "POST",
+            path,
+            &[url, ("content", "iso"), ("filename", "x.exe")],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("wrong file extension"), "{}", r.text());
+    let r = c
+        .call(
+            "POST",
+            path,
+            &[
+                ("url", "ftp://h/x.iso"),
+                ("content", "iso"),
+                ("filename", "x.iso"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let r = c
+        .call(
+            "POST",
+            "/nodes/pve1/storage/local-lvm/download-url",
+            &[url, ("content", "iso"), ("filename", "x.iso")],
+        )
+        .await;
+    assert_eq!(r.status, 500);
+    assert!(
+        r.reason.contains("not a file based storage"),
+        "{}",
+        r.reason
+    );
+    let r = c
+        .call(
+            "POST",
+            path,
+            &[
+                url,
+                ("content", "iso"),
+                ("filename", "x.iso"),
+                ("checksum", "ab"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    // The task's own errors: an existing file without a checksum, and a fetch that fails
+    // (nothing listens on port 9), leaving no file.
+    let exit = task(
+        &c,
+        "POST",
+        path,
+        &[
+            url,
+            ("content", "iso"),
+            ("filename", "debian-12.7.0-amd64-netinst.iso"),
+        ],
+    )
+    .await;
+    assert!(
+        exit.starts_with("refusing to override existing file"),
+        "{exit}"
+    );
+    let exit = task(
+        &c,
+        "POST",
+        path,
+        &[url, ("content", "iso"), ("filename", "new.iso")],
+    )
+    .await;
+    assert!(exit.starts_with("download failed"), "{exit}");
+    assert!(
+        !content(&c, "pve1", "local")
+            .await
+            .iter()
+            .any(|e| e["volid"] == "local:iso/new.iso")
+    );
+
+    // Delete: the volume id names the storage; the file goes; a second time fails.
+    let volid = "local:iso/virtio-win-0.1.266.iso";
+    // Clients encode the volume id as one path segment.
+    let delete = format!(
+        "/nodes/pve1/storage/local/content/{}",
+        volid.replace(':', "%3A").replace('/', "%2F")
+    );
+    assert_eq!(task(&c, "DELETE", &delete, &[]).await, "OK");
+    assert!(
+        !content(&c, "pve1", "local")
+            .await
+            .iter()
+            .any(|e| e["volid"] == volid)
+    );
+    let exit = task(&c, "DELETE", &delete, &[]).await;
+    assert!(exit.contains("No such file"), "{exit}");
+    let r = c
+        .call(
+            "DELETE",
+            "/nodes/pve1/storage/local/content/isos%3Aiso%2Fx.iso",
+            &[],
+        )
+        .await;
+    assert!(r.reason.contains("storage ID mismatch"), "{}", r.reason);
+    let r = student.call("DELETE", &delete, &[]).await;
+    assert_eq!(r.status, 403);
+}
