@@ -45,7 +45,17 @@ pub async fn bulk_assign(
 ) -> Result<String, AppError> {
     let admin = require(Role::Admin).await?;
     let take = unassign == "on";
-    let done = lab::inventory::bulk_assign(&services()?, cluster_id, &lines, take).await?;
+    let services = services()?;
+    let done = lab::inventory::bulk_assign(&services, cluster_id, &lines, take).await?;
+    if take {
+        // Class VMs taken back go to their class's waiting list.
+        let vmids: Vec<i32> = lab::model::parse_bulk_lines(&lines)
+            .map_err(AppError::Invalid)?
+            .into_iter()
+            .map(|(vmid, _)| vmid)
+            .collect();
+        lab::waitlist::vms_freed(&services, cluster_id, &vmids).await?;
+    }
     tracing::info!(by = %admin.user.username, cluster_id, changed = done.changed, unassign = take, "bulk assignment");
     let verb = if take { "Taken back" } else { "Assigned" };
     Ok(match done.unchanged {
@@ -67,7 +77,9 @@ pub async fn assign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(
 pub async fn unassign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    lab::inventory::unassign(&services()?, cluster_id, vmid, username.trim()).await?;
+    let services = services()?;
+    lab::inventory::unassign(&services, cluster_id, vmid, username.trim()).await?;
+    lab::waitlist::vms_freed(&services, cluster_id, &[vmid]).await?;
     tracing::info!(by = %admin.user.username, vmid, user = %username.trim(), "VM unassigned");
     Ok(())
 }

@@ -4,8 +4,8 @@
 //! add VMs for it in one click.
 //!
 //! [`fill`] hands out free VMs to the queue. It runs wherever a VM can become free: a join
-//! (so a newcomer never gets a VM ahead of those waiting), a teacher's unassign, the end of a
-//! deploy job. Handing out is the same claim as joining ([`claim`]): the earliest assignment
+//! (so a newcomer never gets a VM ahead of those waiting), a teacher's unassign, an admin's
+//! (on the dashboard, [`vms_freed`]), the end of a deploy job. Handing out is the same claim as joining ([`claim`]): the earliest assignment
 //! row of a VM wins, so two instances filling at once never give one VM twice.
 //!
 //! Below `classes` and `jobs` (both call it); it reads and writes rows only.
@@ -101,6 +101,30 @@ pub async fn fill(services: &Services, class_id: i32) -> Result<Vec<(i32, i32)>>
             }
             None => break,
         }
+    }
+    Ok(given)
+}
+
+/// VMs an admin took back on the dashboard (`inventory::unassign`, bulk or one): the queues
+/// of the classes whose student VMs they are get them, as after a teacher's unassign.
+/// Returns (user, VMID) for each VM handed out.
+pub async fn vms_freed(
+    services: &Services,
+    cluster_id: i32,
+    vmids: &[i32],
+) -> Result<Vec<(i32, i32)>> {
+    let classes: std::collections::BTreeSet<i32> = class_vm::Entity::find()
+        .filter(class_vm::Column::ClusterId.eq(cluster_id))
+        .filter(class_vm::Column::Vmid.is_in(vmids.iter().copied()))
+        .filter(class_vm::Column::Role.eq(VmRole::Student))
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|v| v.class_id)
+        .collect();
+    let mut given = Vec::new();
+    for class_id in classes {
+        given.extend(fill(services, class_id).await?);
     }
     Ok(given)
 }

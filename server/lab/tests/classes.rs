@@ -947,6 +947,24 @@ async fn a_full_class_has_a_waiting_list_served_in_order() {
             .is_empty()
     );
     assert!(joined(&w, &dave).await.is_empty() && joined(&w, &eve).await.is_empty());
+
+    // An admin takes a class VM back on the dashboard: it goes to the queue too.
+    assert_eq!(
+        classes::wait(&w.services, &dave, &token).await.unwrap(),
+        Some(1)
+    );
+    lab::inventory::unassign(&w.services, w.cluster_id, carols[0], "carol")
+        .await
+        .unwrap();
+    assert!(
+        joined(&w, &dave).await.is_empty(),
+        "not before the queue is served"
+    );
+    let given = waitlist::vms_freed(&w.services, w.cluster_id, &[carols[0]])
+        .await
+        .unwrap();
+    assert_eq!(given, [(dave.id, carols[0])]);
+    assert_eq!(joined(&w, &dave).await, vec![carols[0]]);
 }
 
 /// The VMIDs `who` is assigned.
