@@ -7,6 +7,7 @@ pub const ROUTE_REGISTER: &str = "/register";
 pub const ROUTE_SETUP: &str = "/setup";
 pub const ROUTE_PROFILE: &str = "/profile";
 pub const ROUTE_CLASSES: &str = "/classes";
+pub const ROUTE_ISOS: &str = "/isos";
 pub const ROUTE_ADMIN_USERS: &str = "/admin/users";
 
 /// Set on `<body>`'s first child once the wasm has hydrated (tests wait for it).

@@ -10,6 +10,7 @@ mod console;
 mod dashboard;
 mod error;
 pub mod ids;
+mod isos;
 mod layout;
 mod policies;
 #[cfg(feature = "ssr")]
@@ -89,6 +90,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/console/:cluster/:vmid") view=console::ConsolePage ssr=SsrMode::Async />
                     <Route path=path!("/terminal/:cluster/:vmid") view=console::TerminalPage ssr=SsrMode::Async />
                     <Route path=path!("/ssh/:cluster/:vmid") view=console::SshPage ssr=SsrMode::Async />
+                    <Route path=path!("/isos") view=isos::IsosPage ssr=SsrMode::Async />
                     <Route path=path!("/vms/:cluster/:vmid/snapshots") view=snapshots::SnapshotsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />

@@ -14,3 +14,4 @@ export const CLUSTER_TEST_WARNINGS = "#cluster-test-warnings";
 export const ROUTE_ADMIN_JOBS = "/admin/jobs";
 export const ROUTE_ADMIN_NODES = "/admin/nodes";
 export const JOBS_TABLE = "#jobs-table";
+export const ROUTE_ISOS = "/isos";

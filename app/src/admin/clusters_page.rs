@@ -195,6 +195,7 @@ fn ClusterFormView(
         pve_root: "/etc/pve".into(),
         storage_paths: "local=/var/lib/vz".into(),
         enabled: true,
+        teachers_build: false,
         sync: Default::default(),
         groups: Vec::new(),
     });
@@ -263,6 +264,8 @@ fn ClusterFormView(
                         <input name="form[student_group]" list="cluster-groups" value=c.student_group.clone().unwrap_or_default() />
                     </label>
                 </fieldset>
+                <label><input type="checkbox" name="form[teachers_build]" id="teachers-build" checked=c.teachers_build />
+                    " Teachers may add and delete ISO images on this cluster (admins always may)"</label>
                 <label>"VM subnets for SSH through the portal (CIDR, one per line; empty: SSH through the portal is off)"
                     <textarea name="form[vm_subnets]" rows="2" placeholder="10.20.0.0/24">{c.vm_subnets.join("\n")}</textarea>
                 </label>

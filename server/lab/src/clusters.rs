@@ -128,6 +128,7 @@ fn view(c: cluster::Model, sync: Option<sync_status::Model>) -> ClusterView {
         pve_root: c.pve_root,
         storage_paths: c.storage_paths,
         enabled: c.enabled,
+        teachers_build: c.teachers_build,
         name: c.name,
         sync: sync.map(sync_view).unwrap_or_default(),
         groups: Vec::new(),
@@ -177,6 +178,7 @@ pub async fn create(services: &Services, form: &ClusterForm) -> Result<ClusterVi
         ssh_host_keys: Set(valid.ssh_host_keys.clone()),
         pve_root: Set(valid.pve_root.clone()),
         storage_paths: Set(valid.storage_paths.clone()),
+        teachers_build: Set(valid.teachers_build),
         enabled: Set(true),
         created_at: Set(now()),
         ..Default::default()
@@ -215,6 +217,7 @@ pub async fn update(services: &Services, id: i32, form: &ClusterForm) -> Result<
     row.ssh_host_keys = Set(valid.ssh_host_keys);
     row.pve_root = Set(valid.pve_root);
     row.storage_paths = Set(valid.storage_paths);
+    row.teachers_build = Set(valid.teachers_build);
     let row = row.update(&services.db).await?;
     services.pve.forget(id);
     services.shells.forget(id).await;
@@ -389,6 +392,7 @@ struct Valid {
     ssh_host_keys: Option<String>,
     pve_root: String,
     storage_paths: String,
+    teachers_build: bool,
 }
 
 impl Valid {
@@ -481,6 +485,7 @@ impl Valid {
             ssh_host_keys,
             pve_root,
             storage_paths,
+            teachers_build: !form.teachers_build.trim().is_empty(),
         })
     }
 }

@@ -29,6 +29,8 @@ pub mod db;
 #[cfg(not(target_arch = "wasm32"))]
 mod error;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod isos;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod jobs;
 // Wrappers around the crate-private Proxmox reply decoders for `server/lab/fuzz` only.
 #[cfg(all(feature = "fuzzing", not(target_arch = "wasm32")))]

@@ -4,6 +4,7 @@
 mod account;
 mod class;
 mod cluster;
+mod iso;
 mod job;
 mod limits;
 mod node;
@@ -21,6 +22,10 @@ pub use class::{
     TemplateChoice, check_class_description, check_class_name, check_invite_days,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
+pub use iso::{
+    IsoDownloadForm, IsoPage, IsoTarget, IsoTransferView, IsoView, MAX_ISO_NAME, MAX_ISO_URL,
+    TransferState, check_checksum, check_iso_url, iso_filename, wget_percent,
+};
 pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};
 pub use limits::{MAX_PAGE, MAX_VMID, MIN_VMID, Vmid, check_page};
 pub use node::{ClusterNodes, NodeView, NodesPage, StorageUse, percent};

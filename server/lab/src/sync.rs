@@ -9,6 +9,8 @@
 //!   every quick cycle while a guest is booting without an IP.
 //! * With each full sync ([`nodes`]), the nodes' state, figures, versions and storage use,
 //!   for the admin's node view: one call more, and one per node an hour.
+//! * With each full sync ([`isos`]), the ISO lists of the ISO storages when ten minutes old
+//!   or asked for, and a look at running ISO downloads.
 //! * Optionally ([`sweep`]), an nmap sweep of admin-listed subnets for running VMs no other
 //!   tier found an IP for (matched by MAC).
 //! * Optionally ([`rdp_check`]), whether port 3389 answers on the IPs found, so the RDP
@@ -18,6 +20,7 @@
 //!   An unreachable API marks its VMs `unknown`; rows are never erased for that.
 
 pub mod full;
+pub mod isos;
 pub mod neighbours;
 pub mod nodes;
 pub mod quick;

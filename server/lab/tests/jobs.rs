@@ -392,7 +392,8 @@ async fn old_rows_read_back_typed(db: DatabaseConnection) {
     .insert(&db)
     .await
     .unwrap();
-    let cluster_id = cluster::ActiveModel {
+    // Written with `exec` too: the row read back would ask for later columns.
+    let cluster_id = cluster::Entity::insert(cluster::ActiveModel {
         name: Set("c".into()),
         api_urls: Set("https://127.0.0.1:8006".into()),
         auth_kind: Set("token".into()),
@@ -405,11 +406,11 @@ async fn old_rows_read_back_typed(db: DatabaseConnection) {
         enabled: Set(true),
         created_at: Set(0),
         ..Default::default()
-    }
-    .insert(&db)
+    })
+    .exec(&db)
     .await
     .unwrap()
-    .id;
+    .last_insert_id;
     // Written with `exec`: reading the row back would ask for columns m0005 did not have.
     let class_id = class::Entity::insert(class::ActiveModel {
         name: Set("Old".into()),

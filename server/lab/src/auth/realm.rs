@@ -274,6 +274,7 @@ mod tests {
             ssh_port: 22,
             enabled: true,
             created_at: 0,
+            teachers_build: false,
         }
     }
 

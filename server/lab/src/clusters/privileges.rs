@@ -28,6 +28,9 @@
 //! * pve-manager `PVE/API2/Pool.pm` `create_pool`, `delete_pool`: `Pool.Allocate` on
 //!   `/pool/{poolid}` (guests join a pool through `clone_vm`'s `pool`, covered by
 //!   `VM.Allocate`: `RPCEnvironment::check_perm_modify`).
+//! * pve-storage `src/PVE/API2/Storage/Status.pm` `download_url`: `Datastore.AllocateTemplate`
+//!   on `/storage/{storage}` and `Sys.Audit` or `Sys.Modify` on `/` (or `Sys.AccessNetwork`
+//!   on the node); `API2/Storage/Content.pm` `delete`: `Datastore.Allocate` on the storage.
 //! * pve-access-control `src/PVE/API2/Group.pm` `read_group`: `Sys.Audit` or
 //!   `Group.Allocate` on `/access/groups` (and `API2/User.pm` `read_user` for a user's groups).
 //!
@@ -135,6 +138,24 @@ pub(crate) const FEATURES: &[Feature] = &[
         breaks: "classes on node-local storage cannot get a copy of their base on each \
                  node (Proxmox migrations)",
         needs: &[vms(&["VM.Migrate"])],
+        realm_only: false,
+    },
+    Feature {
+        breaks: "nobody can download or delete ISO images in the portal",
+        needs: &[
+            Need {
+                privs: &["Datastore.AllocateTemplate"],
+                path: "/storage",
+                below: true,
+                since: 0,
+            },
+            Need {
+                privs: &["Datastore.Allocate"],
+                path: "/storage",
+                below: true,
+                since: 0,
+            },
+        ],
         realm_only: false,
     },
     Feature {
@@ -301,7 +322,7 @@ mod tests {
         );
         let perms = granted(&["VM.Audit", "Datastore.Audit"]);
         let all = warnings(&perms, "The user", 8, false);
-        assert_eq!(all.len(), 6, "{all:?}");
+        assert_eq!(all.len(), 7, "{all:?}");
         assert_eq!(
             all[0],
             "The user lacks Sys.Audit on /: the inventory and sync see only part of the \
@@ -317,6 +338,11 @@ mod tests {
             all[5],
             "The user lacks VM.Migrate on /vms: classes on node-local storage cannot get a \
              copy of their base on each node (Proxmox migrations)."
+        );
+        assert_eq!(
+            all[6],
+            "The user lacks Datastore.AllocateTemplate, Datastore.Allocate on /storage: nobody \
+             can download or delete ISO images in the portal."
         );
     }
 

@@ -12,6 +12,7 @@ mod m0008_policies;
 mod m0009_snapshots;
 mod m0010_nodes;
 mod m0011_waitlist;
+mod m0012_isos;
 
 use sea_orm_migration::prelude::*;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0009_snapshots::Migration),
             Box::new(m0010_nodes::Migration),
             Box::new(m0011_waitlist::Migration),
+            Box::new(m0012_isos::Migration),
         ]
     }
 }

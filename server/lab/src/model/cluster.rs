@@ -24,6 +24,9 @@ pub struct ClusterView {
     pub pve_root: String,
     pub storage_paths: String,
     pub enabled: bool,
+    /// Teachers may manage ISOs and build VMs on this cluster.
+    #[serde(default)]
+    pub teachers_build: bool,
     pub sync: SyncView,
     /// The cluster's Proxmox groups as the sync last read them (hourly), for the group
     /// fields' pickers.
@@ -75,6 +78,9 @@ pub struct ClusterForm {
     pub ssh_host_keys: String,
     pub pve_root: String,
     pub storage_paths: String,
+    /// A checkbox: non-empty ("on") lets teachers manage ISOs and build VMs here.
+    #[serde(default)]
+    pub teachers_build: String,
 }
 
 /// The answer of "test connection".

@@ -59,6 +59,7 @@ macro_rules! stored_enum {
         }
     };
 }
+pub(crate) use stored_enum;
 
 stored_enum! {
     /// What a job does. Each kind is one module under `lab::jobs::kinds`.

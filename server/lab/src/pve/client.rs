@@ -110,6 +110,14 @@ pub(super) fn seg(text: &str) -> String {
     out
 }
 
+/// The UPID an asynchronous call answers with.
+pub(super) fn upid(data: Value, what: &str) -> Result<String, Error> {
+    match data {
+        Value::String(upid) => Ok(upid),
+        _ => Err(Error::Decode(format!("{what} did not return a UPID"))),
+    }
+}
+
 fn sensitive(text: &str, what: &str) -> Result<HeaderValue, Error> {
     let mut v = HeaderValue::from_str(text)
         .map_err(|_| Error::Invalid(format!("{what} contains characters not allowed in HTTP")))?;

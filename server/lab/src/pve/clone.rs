@@ -13,7 +13,7 @@
 //! volumes are copied with `storage_migrate`, to `targetstorage` if given; a base that linked
 //! clones use, or a linked clone itself, cannot be migrated).
 
-use super::client::{Client, seg};
+use super::client::{Client, seg, upid};
 use super::error::Error;
 use reqwest::Method;
 use serde_json::Value;
@@ -131,12 +131,5 @@ impl Client {
         };
         let skip = all.len().saturating_sub(lines);
         Ok(all.into_iter().skip(skip).collect())
-    }
-}
-
-fn upid(data: Value, what: &str) -> Result<String, Error> {
-    match data {
-        Value::String(upid) => Ok(upid),
-        _ => Err(Error::Decode(format!("{what} did not return a UPID"))),
     }
 }

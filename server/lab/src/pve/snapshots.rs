@@ -10,11 +10,10 @@
 //! The list always ends with the pseudo entry `current`, whose `parent` is the snapshot the
 //! present state descends from.
 
-use super::client::{Client, seg};
+use super::client::{Client, seg, upid};
 use super::error::Error;
 use super::types::{GuestKind, SnapshotEntry};
 use reqwest::Method;
-use serde_json::Value;
 
 impl Client {
     pub async fn snapshots(
@@ -43,7 +42,10 @@ impl Client {
         if vmstate && kind == GuestKind::Qemu {
             form.push(("vmstate", "1"));
         }
-        upid(self.request(Method::POST, &path, Some(&form)).await?)
+        upid(
+            self.request(Method::POST, &path, Some(&form)).await?,
+            "the snapshot call",
+        )
     }
 
     pub async fn rollback_snapshot(
@@ -59,7 +61,10 @@ impl Client {
             kind.as_str(),
             seg(name)
         );
-        upid(self.request(Method::POST, &path, None).await?)
+        upid(
+            self.request(Method::POST, &path, None).await?,
+            "the snapshot call",
+        )
     }
 
     /// Deletes snapshot `name` (`force`: drop it from the config even if a disk refuses).
@@ -78,15 +83,9 @@ impl Client {
             seg(name),
             if force { "?force=1" } else { "" }
         );
-        upid(self.request(Method::DELETE, &path, None).await?)
-    }
-}
-
-fn upid(data: Value) -> Result<String, Error> {
-    match data {
-        Value::String(upid) => Ok(upid),
-        _ => Err(Error::Decode(
-            "the snapshot call did not return a UPID".into(),
-        )),
+        upid(
+            self.request(Method::DELETE, &path, None).await?,
+            "the snapshot call",
+        )
     }
 }

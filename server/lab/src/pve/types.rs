@@ -372,6 +372,18 @@ pub struct SnapshotEntry {
     pub parent: Option<String>,
 }
 
+/// One ISO of `GET …/storage/{s}/content?content=iso`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct IsoEntry {
+    /// `local:iso/debian-12.7.0-amd64-netinst.iso`.
+    #[serde(deserialize_with = "lenient::string")]
+    pub volid: String,
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub size: u64,
+    #[serde(default, deserialize_with = "lenient::u64")]
+    pub ctime: u64,
+}
+
 mod lenient {
     use serde::{Deserialize, Deserializer, de::Error as _};
     use serde_json::Value;

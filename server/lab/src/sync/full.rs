@@ -79,6 +79,7 @@ pub async fn run(
         .filter(|n| n.online)
         .map(|n| n.node)
         .collect();
+    super::isos::record(services, cluster.id, &client, &online, now, &calls).await?;
     let semaphores: HashMap<String, Arc<Semaphore>> = online
         .iter()
         .map(|n| (n.clone(), Arc::new(Semaphore::new(PER_NODE))))

@@ -41,6 +41,8 @@ pub struct Model {
     pub ssh_port: i32,
     pub enabled: bool,
     pub created_at: i64,
+    /// Teachers may manage ISOs and build VMs on this cluster (admins always may).
+    pub teachers_build: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

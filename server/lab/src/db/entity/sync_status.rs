@@ -18,6 +18,8 @@ pub struct Model {
     pub guests: i32,
     pub last_error: Option<String>,
     pub error_at: Option<i64>,
+    /// When the ISO lists were last read (`sync::isos`); `None`: read at the next full sync.
+    pub isos_read_at: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

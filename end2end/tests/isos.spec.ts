@@ -1,0 +1,95 @@
+// The ISO library on `proxlab demo`: an admin sees the ISOs of the demo cluster, has Proxmox
+// download one from a URL (a file this test serves on loopback, with its SHA-256), follows
+// it to "Done", finds it in the list after a refresh and deletes it; a bad URL is refused
+// with a reason. A teacher on a cluster that does not allow teachers sees why; a student
+// does not get the page.
+import { expect } from "@playwright/test";
+import { createHash } from "node:crypto";
+import { createServer, Server } from "node:http";
+import { AddressInfo } from "node:net";
+import { ROUTE_ISOS } from "./ids";
+import { demoSignIn, demoUrl, eventually, ready, test, trackErrors, shotBoth } from "./helpers";
+
+/** Serves `body` at /tools.iso on 127.0.0.1; returns the server and its base URL. */
+async function serveIso(body: Buffer): Promise<[Server, string]> {
+  const server = createServer((req, res) => {
+    if (req.url === "/tools.iso") {
+      res.writeHead(200, { "Content-Type": "application/x-iso9660-image", "Content-Length": body.length });
+      res.end(body);
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((done) => server.listen(0, "127.0.0.1", done));
+  return [server, `http://127.0.0.1:${(server.address() as AddressInfo).port}`];
+}
+
+test("an admin downloads an ISO from a URL, sees it arrive and deletes it", async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors = trackErrors(page);
+  const body = Buffer.alloc(4 * 1024 * 1024, 7);
+  const sum = createHash("sha256").update(body).digest("hex");
+  const [server, base] = await serveIso(body);
+  try {
+    await demoSignIn(page, "admin");
+    await page.getByRole("link", { name: "ISOs", exact: true }).click();
+    await page.waitForURL(new RegExp(`${ROUTE_ISOS}$`));
+    await ready(page);
+    // The demo's first full sync reads the lists; it may still be under way.
+    await eventually(page, async () => {
+      await expect(page.locator('tr[data-iso="debian-12.7.0-amd64-netinst.iso"]').first()).toBeVisible({ timeout: 2_000 });
+    }, 60_000);
+
+    // Bad input: the reason, and nothing started.
+    await page.locator("#iso-url").fill("ftp://mirror.example/x.iso");
+    await page.locator("#iso-download-button").click();
+    await expect(page.locator(".form-error").first()).toContainText("http:// or https://");
+    await expect(page.locator("#iso-transfers")).toHaveCount(0);
+
+    const name = `tools-${Date.now()}.iso`;
+    await page.locator("#iso-target").selectOption({ index: 0 });
+    await page.locator("#iso-url").fill(`${base}/tools.iso`);
+    await page.locator("#iso-filename").fill(name);
+    await page.locator("#iso-checksum").fill(sum);
+    await page.locator("#iso-download-button").click();
+    const line = page.locator(`.iso-transfer[data-file="${name}"]`);
+    await eventually(page, async () => {
+      await expect(line).toHaveAttribute("data-state", "done", { timeout: 2_000 });
+    }, 60_000);
+    await shotBoth(page, "isos");
+
+    // The ended download asked the sync for the lists again; Refresh does too. The first
+    // target is `local` on pve1 (pvesim's nodes share one `local` folder, so the file shows
+    // on each node's `local`; a real node's is its own).
+    const row = page.locator(`tr[data-iso="${name}"]`, { hasText: "on pve1" });
+    await expect(async () => {
+      await page.locator("#isos-refresh").click();
+      await page.waitForTimeout(1_000);
+      await page.goto(`${demoUrl()}${ROUTE_ISOS}`);
+      await expect(row).toBeVisible({ timeout: 2_000 });
+    }).toPass({ timeout: 60_000 });
+    await expect(row).toContainText("4 MiB");
+
+    await row.locator("summary").click();
+    await row.locator(`button[data-delete="${name}"]`).click();
+    await eventually(page, async () => {
+      await expect(row).toHaveCount(0, { timeout: 2_000 });
+    });
+    expect(errors).toEqual([]);
+  } finally {
+    server.close();
+  }
+});
+
+test("a teacher learns why there are no ISOs; a student gets no page", async ({ page }) => {
+  await demoSignIn(page, "teacher");
+  await page.getByRole("link", { name: "ISOs", exact: true }).click();
+  await ready(page);
+  await expect(page.locator("#isos-none")).toContainText("teachers on the clusters whose settings allow it");
+  await shotBoth(page, "isos-teacher");
+  await page.context().clearCookies();
+  await demoSignIn(page, "student1");
+  await expect(page.getByRole("link", { name: "ISOs", exact: true })).toHaveCount(0);
+  const res = await page.goto(`${demoUrl()}${ROUTE_ISOS}`);
+  expect(res?.status()).toBe(403);
+});

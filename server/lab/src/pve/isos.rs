@@ -1,0 +1,79 @@
+//! ISO images on file storages (pve-storage `API2/Storage/Content.pm`, `Status.pm`).
+//!
+//! * The list is `GET …/storage/{s}/content?content=iso`: `volid` (`local:iso/x.iso`),
+//!   `size`, `ctime`. A node-local storage (`local`) lists that node's files only; a shared
+//!   one (NFS, CephFS) the same files from every node.
+//! * `download-url` makes Proxmox fetch the file itself (task `download`, wget with
+//!   `--progress=dot:giga` lines in its log); it wants `Datastore.AllocateTemplate` on the
+//!   storage and `Sys.Audit`/`Sys.Modify` on `/` or `Sys.AccessNetwork` on the node, and
+//!   refuses to overwrite a file unless the checksum given matches it.
+//! * Deleting is `DELETE …/content/{volid}` (task `imgdel`, `Datastore.Allocate`).
+
+use super::client::{Client, seg, upid};
+use super::error::Error;
+use super::types::IsoEntry;
+use reqwest::Method;
+
+/// What Proxmox is asked to download.
+#[derive(Debug, Clone)]
+pub struct IsoDownload<'a> {
+    pub url: &'a str,
+    /// The file name (Proxmox normalises it; ours is checked before).
+    pub filename: &'a str,
+    /// `(algorithm, hex digest)`: `sha256`, `sha512`, …
+    pub checksum: Option<(&'a str, &'a str)>,
+}
+
+impl Client {
+    pub async fn isos(&self, node: &str, storage: &str) -> Result<Vec<IsoEntry>, Error> {
+        let path = format!(
+            "nodes/{}/storage/{}/content?content=iso",
+            seg(node),
+            seg(storage)
+        );
+        let data = self.request(Method::GET, &path, None).await?;
+        if data.is_null() {
+            return Ok(Vec::new());
+        }
+        serde_json::from_value(data).map_err(|e| Error::Decode(format!("ISO list: {e}")))
+    }
+
+    /// Starts Proxmox's download of an ISO into `storage` on `node`; returns the UPID.
+    pub async fn download_iso(
+        &self,
+        node: &str,
+        storage: &str,
+        d: &IsoDownload<'_>,
+    ) -> Result<String, Error> {
+        let path = format!("nodes/{}/storage/{}/download-url", seg(node), seg(storage));
+        let mut form = vec![("url", d.url), ("content", "iso"), ("filename", d.filename)];
+        if let Some((algorithm, sum)) = d.checksum {
+            form.push(("checksum-algorithm", algorithm));
+            form.push(("checksum", sum));
+        }
+        upid(
+            self.request(Method::POST, &path, Some(&form)).await?,
+            "download-url",
+        )
+    }
+
+    /// Deletes a volume (`local:iso/x.iso`) of `storage` as seen from `node`; returns the
+    /// UPID.
+    pub async fn delete_volume(
+        &self,
+        node: &str,
+        storage: &str,
+        volid: &str,
+    ) -> Result<String, Error> {
+        let path = format!(
+            "nodes/{}/storage/{}/content/{}",
+            seg(node),
+            seg(storage),
+            seg(volid)
+        );
+        upid(
+            self.request(Method::DELETE, &path, None).await?,
+            "volume delete",
+        )
+    }
+}
