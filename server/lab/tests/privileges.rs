@@ -118,7 +118,13 @@ async fn a_bare_token_is_told_every_feature_and_an_unreadable_answer_is_a_warnin
     let (id, secret) = token_with(&w, "Nothing", &["VM.Audit".to_string()], "bare").await;
     let tested = test_token(&w, &id, &secret).await;
     let lacks = privilege_warnings(&tested);
-    assert_eq!(lacks.len(), 7, "{:?}", tested.warnings);
+    assert_eq!(lacks.len(), 8, "{:?}", tested.warnings);
+    assert!(
+        lacks
+            .iter()
+            .any(|m| m.contains("Datastore.AllocateTemplate, Datastore.Allocate on /storage")),
+        "{lacks:?}"
+    );
     assert!(
         lacks
             .iter()
