@@ -46,7 +46,7 @@ pub async fn page(services: &Services, user: &user::Model) -> Result<IsoPage> {
     // A shared storage is one target; a local one is one per node.
     let targets: BTreeSet<(String, String, i32, String)> = storages
         .into_iter()
-        .filter(|s| s.content.split(',').any(|c| c.trim() == "iso"))
+        .filter(|s| s.holds("iso"))
         .map(|s| {
             let cluster = names.get(&s.cluster_id).cloned().unwrap_or_default();
             let node = if s.shared { String::new() } else { s.node };

@@ -43,7 +43,7 @@ async fn target(services: &Services, user: &user::Model, value: &str) -> Result<
     let seen = query.all(&services.db).await?;
     let isos = seen
         .iter()
-        .filter(|s| s.content.split(',').any(|c| c.trim() == "iso"))
+        .filter(|s| s.holds("iso"))
         .filter(|s| s.shared == node.is_empty())
         .map(|s| s.node.clone())
         .collect::<Vec<_>>();

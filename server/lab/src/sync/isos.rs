@@ -45,9 +45,10 @@ pub(super) async fn record(
     let known: HashSet<String> = storages.iter().map(|s| s.storage.clone()).collect();
     // (storage, node) → shared; a shared storage once, through its first online node.
     let mut lists: BTreeMap<(String, String), bool> = BTreeMap::new();
-    for s in storages.iter().filter(|s| {
-        s.active && online.contains(&s.node) && s.content.split(',').any(|c| c.trim() == "iso")
-    }) {
+    for s in storages
+        .iter()
+        .filter(|s| s.active && online.contains(&s.node) && s.holds("iso"))
+    {
         let shared_seen = s.shared && lists.keys().any(|(storage, _)| *storage == s.storage);
         if !shared_seen {
             lists.insert((s.storage.clone(), s.node.clone()), s.shared);

@@ -25,3 +25,10 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// Whether the storage holds `content` (`iso`, `images`, …).
+    pub fn holds(&self, content: &str) -> bool {
+        self.content.split(',').any(|c| c.trim() == content)
+    }
+}
