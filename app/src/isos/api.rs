@@ -41,3 +41,23 @@ pub async fn refresh_isos() -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     Ok(lab::isos::refresh_for(&services()?, &s.user).await?)
 }
+
+/// The VM builder's lists: nodes with their storages and bridges, and the ISOs.
+#[server(endpoint = "vms/build-options")]
+pub async fn load_build_options() -> Result<lab::model::BuildPage, AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::builder::page(&services()?, &s.user).await?)
+}
+
+/// Builds a VM from an ISO; the person lands on its console (or, not started, on their VMs).
+#[server(endpoint = "vms/build")]
+pub async fn build_vm(form: lab::model::VmBuildForm) -> Result<lab::model::BuiltVm, AppError> {
+    let s = require(Role::Teacher).await?;
+    let built = lab::builder::build(&services()?, &s.user, &form).await?;
+    if built.started {
+        leptos_axum::redirect(&format!("/console/{}/{}", built.cluster_id, built.vmid));
+    } else {
+        leptos_axum::redirect(&format!("/?q={}", built.vmid));
+    }
+    Ok(built)
+}

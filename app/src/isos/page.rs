@@ -68,6 +68,7 @@ fn Isos() -> impl IntoView {
     view! {
         <div class="page-head">
             <h1>"ISO images"</h1>
+            <a class="button small" href=super::ROUTE_BUILD id="build-link">"New VM from an ISO"</a>
             <ActionForm action=a.refresh attr:class="inline">
                 <button type="submit" class="small" id="isos-refresh"
                     title="Read the lists from Proxmox again (ISOs added outside the portal)">

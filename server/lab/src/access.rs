@@ -11,7 +11,7 @@
 //! Below both `classes` and `inventory`: the class modules ask it who manages a class,
 //! `inventory::usable_vm` which class VMs a teacher may use.
 
-use crate::db::entity::{class, class_owner, class_vm, user};
+use crate::db::entity::{class, class_owner, class_vm, cluster, user};
 use crate::model::Role;
 use crate::{Error, Result, Services};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -137,4 +137,32 @@ pub async fn student_of(services: &Services, cluster_id: i32, vmid: i32) -> Resu
         .one(&services.db)
         .await?
         .map(|a| a.user_id))
+}
+
+/// The clusters on which `user` may manage ISOs and build VMs: every enabled one for admins,
+/// those whose settings allow it (`teachers_build`) for teachers, none for students.
+pub async fn buildable_clusters(
+    services: &Services,
+    user: &user::Model,
+) -> Result<Vec<cluster::Model>> {
+    let mut query = cluster::Entity::find().filter(cluster::Column::Enabled.eq(true));
+    match role(user) {
+        Role::Admin => {}
+        Role::Teacher => query = query.filter(cluster::Column::TeachersBuild.eq(true)),
+        Role::Student => return Err(Error::Forbidden),
+    }
+    Ok(query.all(&services.db).await?)
+}
+
+/// The cluster, if `user` may manage ISOs and build VMs on it; else "not found".
+pub async fn buildable_cluster(
+    services: &Services,
+    user: &user::Model,
+    cluster_id: i32,
+) -> Result<cluster::Model> {
+    buildable_clusters(services, user)
+        .await?
+        .into_iter()
+        .find(|c| c.id == cluster_id)
+        .ok_or_else(|| Error::NotFound(format!("Cluster {cluster_id}")))
 }

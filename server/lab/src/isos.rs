@@ -2,7 +2,8 @@
 //! `sync::isos`), downloads that Proxmox does for the portal (`download-url`), and deleting.
 //!
 //! Who: admins on every cluster; teachers on the clusters whose settings let them
-//! (`teachers_build`); students never. Anyone else asking about a cluster gets "not found".
+//! (`teachers_build`); students never (`access::buildable_clusters`). Anyone else asking
+//! about a cluster gets "not found".
 //!
 //! A download is Proxmox's own task (it fetches the file, checks the checksum and renames it
 //! into place); the portal records the UPID in `iso_transfers` as soon as Proxmox answers and
@@ -17,42 +18,14 @@ mod transfer;
 pub use page::page;
 pub use transfer::{check_running, delete, download, follow};
 
-use crate::db::entity::{cluster, sync_status};
-use crate::model::Role;
-use crate::{Error, Result, Services};
+use crate::db::entity::sync_status;
+use crate::{Result, Services};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-/// The clusters whose ISOs `user` may see and manage.
-pub(crate) async fn clusters_for(
-    services: &Services,
-    user: &crate::db::entity::user::Model,
-) -> Result<Vec<cluster::Model>> {
-    let mut query = cluster::Entity::find().filter(cluster::Column::Enabled.eq(true));
-    match crate::access::role(user) {
-        Role::Admin => {}
-        Role::Teacher => query = query.filter(cluster::Column::TeachersBuild.eq(true)),
-        Role::Student => return Err(Error::Forbidden),
-    }
-    Ok(query.all(&services.db).await?)
-}
-
-/// The cluster, if `user` may manage its ISOs.
-pub(crate) async fn cluster_for(
-    services: &Services,
-    user: &crate::db::entity::user::Model,
-    cluster_id: i32,
-) -> Result<cluster::Model> {
-    clusters_for(services, user)
-        .await?
-        .into_iter()
-        .find(|c| c.id == cluster_id)
-        .ok_or_else(|| Error::NotFound(format!("Cluster {cluster_id}")))
-}
-
 /// Asks for the ISO lists of every cluster `user` may manage to be read again now.
 pub async fn refresh_for(services: &Services, user: &crate::db::entity::user::Model) -> Result<()> {
-    for cluster in clusters_for(services, user).await? {
+    for cluster in crate::access::buildable_clusters(services, user).await? {
         refresh(services, cluster.id).await?;
     }
     Ok(())

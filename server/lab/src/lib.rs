@@ -15,6 +15,8 @@ pub mod activity;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod auth;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod builder;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod capacity;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod classes;

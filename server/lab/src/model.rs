@@ -2,6 +2,7 @@
 //! both sides check (the browser for quick feedback, the server because it must).
 
 mod account;
+mod builder;
 mod class;
 mod cluster;
 mod iso;
@@ -15,6 +16,10 @@ mod vm;
 
 pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
+};
+pub use builder::{
+    BUILD_CORES, BUILD_DISK_GIB, BUILD_MEMORY_MIB, BuildIso, BuildNode, BuildPage, BuiltVm, OsKind,
+    VmBuildForm, check_in_range, check_vm_name,
 };
 pub use class::{
     AdoptionCandidate, BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit, ClassForm, ClassPlan,

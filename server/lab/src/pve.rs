@@ -18,6 +18,7 @@
 //! Secrets (passwords, token secrets, tickets, CSRF tokens) never reach logs or `Debug`.
 
 mod backoff;
+mod builder;
 mod client;
 mod clone;
 mod console;

@@ -10,7 +10,7 @@ use std::collections::{BTreeSet, HashMap};
 const RECENT_TRANSFERS: u64 = 20;
 
 pub async fn page(services: &Services, user: &user::Model) -> Result<IsoPage> {
-    let clusters = super::clusters_for(services, user).await?;
+    let clusters = crate::access::buildable_clusters(services, user).await?;
     let ids: Vec<i32> = clusters.iter().map(|c| c.id).collect();
     let names: HashMap<i32, String> = clusters.iter().map(|c| (c.id, c.name.clone())).collect();
     let rows = cluster_iso::Entity::find()

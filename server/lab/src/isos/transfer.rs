@@ -32,7 +32,7 @@ async fn target(services: &Services, user: &user::Model, value: &str) -> Result<
         return Err(unknown());
     };
     let cluster_id: i32 = id.parse().map_err(|_| unknown())?;
-    let cluster = super::cluster_for(services, user, cluster_id).await?;
+    let cluster = crate::access::buildable_cluster(services, user, cluster_id).await?;
     let mut query = cluster_storage::Entity::find()
         .filter(cluster_storage::Column::ClusterId.eq(cluster.id))
         .filter(cluster_storage::Column::Storage.eq(storage))
@@ -251,7 +251,7 @@ pub async fn delete(
     volid: &str,
     node: Option<&str>,
 ) -> Result<()> {
-    let cluster = super::cluster_for(services, user, cluster_id).await?;
+    let cluster = crate::access::buildable_cluster(services, user, cluster_id).await?;
     let mut query = cluster_iso::Entity::find()
         .filter(cluster_iso::Column::ClusterId.eq(cluster.id))
         .filter(cluster_iso::Column::Volid.eq(volid));

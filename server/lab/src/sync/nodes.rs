@@ -1,9 +1,10 @@
 //! The full sync's look at the nodes themselves, for the admin's node view (`crate::capacity`):
 //! each node's state and figures from the `GET /nodes` the full sync makes anyway, the
 //! storages' use from one `GET /cluster/resources?type=storage`, and each online node's
-//! Proxmox version from `GET /nodes/{node}/status`, read again only after an hour, and with
-//! them the cluster's groups (`GET /access/groups`, for the cluster form's pickers). So a
-//! full sync costs one call more, plus at most one per node and one more an hour.
+//! Proxmox version from `GET /nodes/{node}/status` and its bridges (`GET …/network`, for the
+//! VM builder), read again only after an hour, and with them the cluster's groups
+//! (`GET /access/groups`, for the cluster form's pickers). So a full sync costs one call
+//! more, plus at most two per node and one more an hour.
 //!
 //! A failed storage or version call leaves the rows it would have written as they were (the
 //! page shows when they were read); only the node rows, whose figures came with the full
@@ -42,6 +43,7 @@ pub(super) async fn record(
         let before = old.get(&n.node);
         let mut version = before.and_then(|b| b.pve_version.clone());
         let mut read_at = before.and_then(|b| b.version_read_at);
+        let mut bridges = before.map(|b| b.bridges.clone()).unwrap_or_default();
         let stale = read_at.is_none_or(|t| now - t >= VERSION_EVERY_SECS);
         if n.online && stale {
             hourly = true;
@@ -52,6 +54,11 @@ pub(super) async fn record(
                     read_at = Some(now);
                 }
                 Err(e) => tracing::warn!(cluster_id, node = %n.node, error = %e, "node status"),
+            }
+            calls.fetch_add(1, Ordering::Relaxed);
+            match client.bridges(&n.node).await {
+                Ok(list) => bridges = list.join(","),
+                Err(e) => tracing::warn!(cluster_id, node = %n.node, error = %e, "node bridges"),
             }
         }
         rows.push(cluster_node::ActiveModel {
@@ -69,6 +76,7 @@ pub(super) async fn record(
             uptime: Set(n.uptime.min(i64::MAX as u64) as i64),
             pve_version: Set(version),
             version_read_at: Set(read_at),
+            bridges: Set(bridges),
             updated_at: Set(now),
             ..Default::default()
         });

@@ -38,13 +38,28 @@ pub(crate) fn index(_cx: &Cx, _node: &str) -> ApiResult {
 }
 
 /// `GET /nodes/{n}/network`: the node's interfaces; guests attach to `vmbr0`.
+/// `GET /nodes/{n}/network`: one NIC and the bridge `vmbr0` of a stock install; `type`
+/// filters as pve-manager's `API2/Network.pm` does (`any_bridge`: Linux and OVS bridges).
 pub(crate) fn network(cx: &Cx, _node: &str) -> ApiResult {
     let ip = &cx.st.cfg.node_ip;
-    ok(json!([
-        {"iface": "eno1", "type": "eth", "active": 1, "autostart": 1, "method": "manual", "method6": "manual", "families": ["inet"], "priority": 3},
-        {"iface": "vmbr0", "type": "bridge", "active": 1, "autostart": 1, "method": "static", "method6": "manual", "families": ["inet"],
-         "address": ip, "netmask": "24", "cidr": format!("{ip}/24"), "bridge_ports": "eno1", "bridge_stp": "off", "bridge_fd": "0", "priority": 4},
-    ]))
+    let all = [
+        json!({"iface": "eno1", "type": "eth", "active": 1, "autostart": 1, "method": "manual", "method6": "manual", "families": ["inet"], "priority": 3}),
+        json!({"iface": "vmbr0", "type": "bridge", "active": 1, "autostart": 1, "method": "static", "method6": "manual", "families": ["inet"],
+         "address": ip, "netmask": "24", "cidr": format!("{ip}/24"), "bridge_ports": "eno1", "bridge_stp": "off", "bridge_fd": "0", "priority": 4}),
+    ];
+    let want = cx.p.get("type");
+    let list: Vec<Value> = all
+        .into_iter()
+        .filter(|i| {
+            let t = i["type"].as_str().unwrap_or_default();
+            match want {
+                None => true,
+                Some("any_bridge") => t == "bridge" || t == "OVSBridge",
+                Some(w) => t == w,
+            }
+        })
+        .collect();
+    ok(Value::Array(list))
 }
 
 pub(crate) fn rrddata(cx: &Cx, node: &str) -> ApiResult {

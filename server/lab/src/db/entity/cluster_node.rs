@@ -21,6 +21,8 @@ pub struct Model {
     /// When the version was last read (again after an hour).
     pub version_read_at: Option<i64>,
     pub updated_at: i64,
+    /// The node's bridges, comma separated (read with the version), for the VM builder.
+    pub bridges: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,0 +1,222 @@
+//! The VM builder against pvesim: the lists come from the sync (storages with disk content
+//! per node, the nodes' bridges, the ISOs); a Linux VM gets a serial port, a Windows VM UEFI,
+//! TPM and the drivers CD, both made through the API, on the dashboard of whoever built
+//! them at once and started when asked; bad or mismatched choices change nothing; students
+//! never build, teachers only where the cluster allows.
+
+#[path = "support/world.rs"]
+mod world;
+
+use lab::db::entity::{assignment, cluster};
+use lab::model::{Role, VmBuildForm};
+use lab::{Error, builder, clusters, inventory};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use world::{SimWorld, make_user, sim_world};
+
+async fn full_sync(w: &SimWorld) {
+    let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    lab::sync::full::run(&w.services, &cluster, None)
+        .await
+        .unwrap();
+}
+
+fn form(w: &SimWorld, name: &str, os: &str) -> VmBuildForm {
+    VmBuildForm {
+        target: format!("{}/pve1", w.cluster_id),
+        name: name.into(),
+        os: os.into(),
+        cores: "2".into(),
+        memory_mib: "2048".into(),
+        disk_gib: "16".into(),
+        storage: "local-lvm".into(),
+        bridge: "vmbr0".into(),
+        iso: "local:iso/debian-12.7.0-amd64-netinst.iso".into(),
+        drivers_iso: String::new(),
+        start: String::new(),
+    }
+}
+
+async fn config(w: &SimWorld, vmid: i32) -> serde_json::Value {
+    w.pve_as_root(
+        reqwest::Method::GET,
+        &format!("nodes/pve1/qemu/{vmid}/config"),
+        &[],
+    )
+    .await["data"]
+        .clone()
+}
+
+async fn guests(w: &SimWorld) -> usize {
+    let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    clusters::client(&w.services, &cluster)
+        .unwrap()
+        .vm_resources()
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vm_is_built_from_an_iso_and_is_its_builders() {
+    let w = sim_world(|_| {}).await;
+    full_sync(&w).await;
+    let admin = make_user(&w.services, "admin1", Role::Admin).await;
+    let page = builder::page(&w.services, &admin).await.unwrap();
+    let pve1 = page.nodes.iter().find(|n| n.node == "pve1").unwrap();
+    assert_eq!(pve1.bridges, ["vmbr0"]);
+    let storages: Vec<&str> = pve1.storages.iter().map(|(s, _)| s.as_str()).collect();
+    assert!(
+        storages.contains(&"local-lvm") && storages.contains(&"local"),
+        "{storages:?}"
+    );
+    assert!(
+        !storages.contains(&"isos"),
+        "ISO-only storage offered for disks: {storages:?}"
+    );
+    assert!(
+        page.isos
+            .iter()
+            .any(|i| i.volid == "isos:iso/virtio-win-0.1.266.iso" && i.node.is_none())
+    );
+
+    // Linux, started: serial port, the ISO in the CD drive, the disk on local-lvm.
+    let mut linux = form(&w, "lab-linux", "linux");
+    linux.start = "on".into();
+    let built = builder::build(&w.services, &admin, &linux).await.unwrap();
+    assert!(built.started);
+    let c = config(&w, built.vmid).await;
+    assert_eq!(c["ostype"], "l26");
+    assert_eq!(c["serial0"], "socket");
+    assert_eq!(c["cores"], 2);
+    assert_eq!(c["memory"], "2048");
+    assert!(
+        c["scsi0"].as_str().unwrap().starts_with("local-lvm:vm-"),
+        "{c}"
+    );
+    assert!(c["scsi0"].as_str().unwrap().contains("size=16G"), "{c}");
+    // Proxmox adds the ISO's size to the drive line.
+    assert!(
+        c["ide2"]
+            .as_str()
+            .unwrap()
+            .starts_with("local:iso/debian-12.7.0-amd64-netinst.iso,media=cdrom"),
+        "{c}"
+    );
+    assert!(c["net0"].as_str().unwrap().contains("bridge=vmbr0"), "{c}");
+    assert_eq!(c["description"], "Built in Proxlab for admin1");
+    // On the builder's dashboard at once, running.
+    let vm = inventory::usable_vm(&w.services, &admin, w.cluster_id, built.vmid)
+        .await
+        .unwrap();
+    assert_eq!(vm.name, "lab-linux");
+    assert_eq!(vm.status, "running");
+
+    // Windows with the drivers CD (from the shared ISO storage): UEFI and TPM on the disk's
+    // storage. A teacher on a cluster that allows it.
+    let mut row: cluster::ActiveModel = clusters::find(&w.services, w.cluster_id)
+        .await
+        .unwrap()
+        .into();
+    row.teachers_build = Set(true);
+    row.update(&w.services.db).await.unwrap();
+    let teacher = make_user(&w.services, "teacher1", Role::Teacher).await;
+    let mut win = form(&w, "lab-win", "windows");
+    win.drivers_iso = "isos:iso/virtio-win-0.1.266.iso".into();
+    let built = builder::build(&w.services, &teacher, &win).await.unwrap();
+    assert!(!built.started);
+    let c = config(&w, built.vmid).await;
+    assert_eq!(c["ostype"], "win11");
+    assert_eq!(c["bios"], "ovmf");
+    assert_eq!(c["machine"], "q35");
+    assert!(
+        c["efidisk0"].as_str().unwrap().starts_with("local-lvm:vm-"),
+        "{c}"
+    );
+    assert!(
+        c["tpmstate0"]
+            .as_str()
+            .unwrap()
+            .starts_with("local-lvm:vm-"),
+        "{c}"
+    );
+    assert!(
+        c["ide0"]
+            .as_str()
+            .unwrap()
+            .starts_with("isos:iso/virtio-win-0.1.266.iso,media=cdrom"),
+        "{c}"
+    );
+    assert!(c.get("serial0").is_none());
+    let mine = assignment::Entity::find()
+        .filter(assignment::Column::UserId.eq(teacher.id))
+        .all(&w.services.db)
+        .await
+        .unwrap();
+    assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].vmid, built.vmid);
+    let vm = inventory::usable_vm(&w.services, &teacher, w.cluster_id, built.vmid)
+        .await
+        .unwrap();
+    assert_eq!(vm.status, "stopped");
+}
+
+/// One change to a good form.
+type Change = fn(&mut VmBuildForm);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_choices_change_nothing_and_only_allowed_people_build() {
+    let w = sim_world(|_| {}).await;
+    full_sync(&w).await;
+    let admin = make_user(&w.services, "admin1", Role::Admin).await;
+    let teacher = make_user(&w.services, "teacher1", Role::Teacher).await;
+    let student = make_user(&w.services, "student1", Role::Student).await;
+    let before = guests(&w).await;
+    let cases: [(&str, Change); 11] = [
+        ("name", |f| f.name = "bad name;rm".into()),
+        ("os", |f| f.os = "beos".into()),
+        ("cores", |f| f.cores = "0".into()),
+        ("memory", |f| f.memory_mib = "100".into()),
+        ("disk", |f| f.disk_gib = "99999".into()),
+        ("node", |f| f.target = "1/pve9".into()),
+        ("storage", |f| f.storage = "isos".into()),
+        ("bridge", |f| f.bridge = "vmbr9".into()),
+        ("iso", |f| f.iso = "local:iso/nothere.iso".into()),
+        ("iso not an ISO", |f| {
+            f.iso = "local-lvm:vm-100-disk-0".into()
+        }),
+        ("drivers on Linux", |f| {
+            f.drivers_iso = "isos:iso/virtio-win-0.1.266.iso".into()
+        }),
+    ];
+    for (why, change) in cases {
+        let mut f = form(&w, "x", "linux");
+        change(&mut f);
+        let result = builder::build(&w.services, &admin, &f).await;
+        assert!(
+            matches!(result, Err(Error::Invalid(_))),
+            "{why}: {result:?}"
+        );
+    }
+    // The cluster does not let teachers build: nothing to pick, nothing made.
+    let refused = builder::build(&w.services, &teacher, &form(&w, "t", "linux")).await;
+    assert!(matches!(refused, Err(Error::Invalid(_))), "{refused:?}");
+    assert!(
+        builder::page(&w.services, &teacher)
+            .await
+            .unwrap()
+            .nodes
+            .is_empty()
+    );
+    assert!(matches!(
+        builder::build(&w.services, &student, &form(&w, "s", "linux")).await,
+        Err(Error::Forbidden)
+    ));
+    assert_eq!(guests(&w).await, before);
+    assert!(
+        assignment::Entity::find()
+            .all(&w.services.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
