@@ -5,10 +5,12 @@
 
 mod api;
 mod build_page;
+mod hardware_page;
 mod page;
 
 pub use api::*;
 pub use build_page::BuildPage;
+pub use hardware_page::{HardwarePage, hardware_url};
 pub use page::IsosPage;
 
 /// The VM builder's page.

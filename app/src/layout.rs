@@ -7,12 +7,14 @@ mod guard;
 mod icons;
 mod nav;
 mod poll;
+mod route;
 
 pub use error_pages::{ForbiddenPage, NotFoundPage, ServerErrorPage};
 pub use form::{FormError, action_error};
 pub use guard::RequireRole;
 pub use icons::RefreshIcon;
 pub use poll::poll_while_active;
+pub use route::vm_route;
 
 use crate::ids;
 use leptos::prelude::*;

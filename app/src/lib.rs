@@ -92,6 +92,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/ssh/:cluster/:vmid") view=console::SshPage ssr=SsrMode::Async />
                     <Route path=path!("/isos") view=isos::IsosPage ssr=SsrMode::Async />
                     <Route path=path!("/vms/new") view=isos::BuildPage ssr=SsrMode::Async />
+                    <Route path=path!("/vms/:cluster/:vmid/hardware") view=isos::HardwarePage ssr=SsrMode::Async />
                     <Route path=path!("/vms/:cluster/:vmid/snapshots") view=snapshots::SnapshotsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/users") view=admin::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/clusters") view=admin::ClustersPage ssr=SsrMode::Async />

@@ -109,7 +109,25 @@ test("an admin builds a VM from an ISO and lands on its console", async ({ page 
   const vmid = page.url().split("/").pop();
   await page.goto(`${demoUrl()}/?q=${vmid}`);
   await ready(page);
-  await expect(page.locator(".vm-card", { hasText: name })).toBeVisible();
+  const card = page.locator(".vm-card", { hasText: name });
+  await expect(card).toBeVisible();
+
+  // Its hardware: more cores, the install CD ejected.
+  await card.locator("a[data-hardware]").click();
+  await page.waitForURL(/\/hardware$/);
+  await ready(page);
+  await page.locator("#hw-cores").fill("3");
+  await page.locator("#hw-size-save").click();
+  await eventually(page, async () => {
+    await expect(page.locator("#hw-cores")).toHaveValue("3", { timeout: 2_000 });
+  });
+  await expect(page.locator("#hw-cd-now")).toContainText("debian-12");
+  await page.locator("#hw-cd").selectOption("");
+  await page.locator("#hw-cd-button").click();
+  await eventually(page, async () => {
+    await expect(page.locator("#hw-cd-now")).toHaveText("The drive is empty.", { timeout: 2_000 });
+  });
+  await shotBoth(page, "hardware");
   expect(errors).toEqual([]);
 });
 

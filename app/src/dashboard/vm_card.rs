@@ -129,6 +129,7 @@ pub fn VmCardView(card: VmCard, now: i64, admin: bool, actions: CardActions) -> 
                 {rdp.map(|href| view! { <a class="button" href=href download data-rdp="1">"RDP file"</a> })}
                 {rdp_closed.then(|| view! { <span class="muted" title="The portal could not reach port 3389 at this address">"RDP port closed"</span> })}
                 {card.snapshots.then(|| view! { <a class="button" href=snapshots_url(card.cluster_id, card.vmid) data-snapshots="1">"Snapshots"</a> })}
+                {card.hardware.then(|| view! { <a class="button" href=crate::isos::hardware_url(card.cluster_id, card.vmid) data-hardware="1">"Hardware"</a> })}
             </div>
             {card.resettable.then(|| view! {
                 <details class="reset">

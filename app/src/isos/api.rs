@@ -61,3 +61,54 @@ pub async fn build_vm(form: lab::model::VmBuildForm) -> Result<lab::model::Built
     }
     Ok(built)
 }
+
+#[server(endpoint = "vms/hardware")]
+pub async fn load_hardware(
+    cluster_id: i32,
+    vmid: i32,
+) -> Result<lab::model::HardwareView, AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::builder::hardware::view(&services()?, &s.user, cluster_id, vmid).await?)
+}
+
+#[server(endpoint = "vms/hardware/size")]
+pub async fn set_vm_size(
+    cluster_id: i32,
+    vmid: i32,
+    cores: String,
+    memory_mib: String,
+) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    lab::builder::hardware::set_size(&services()?, &s.user, cluster_id, vmid, &cores, &memory_mib)
+        .await?;
+    Ok(())
+}
+
+#[server(endpoint = "vms/hardware/grow")]
+pub async fn grow_vm_disk(cluster_id: i32, vmid: i32, add_gib: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    lab::builder::hardware::grow_disk(&services()?, &s.user, cluster_id, vmid, &add_gib).await?;
+    Ok(())
+}
+
+/// `iso` empty: eject.
+#[server(endpoint = "vms/hardware/cd")]
+pub async fn set_vm_cd(
+    cluster_id: i32,
+    vmid: i32,
+    #[server(default)] iso: String,
+) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    let iso = (!iso.is_empty()).then_some(iso.as_str());
+    lab::builder::hardware::set_cd(&services()?, &s.user, cluster_id, vmid, iso).await?;
+    Ok(())
+}
+
+/// Makes the VM a template; the person goes on to the class wizard, where it is offered.
+#[server(endpoint = "vms/hardware/template")]
+pub async fn make_vm_template(cluster_id: i32, vmid: i32) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    lab::builder::hardware::make_template(&services()?, &s.user, cluster_id, vmid).await?;
+    leptos_axum::redirect("/classes/new");
+    Ok(())
+}

@@ -7,12 +7,13 @@ use super::{
     DeleteSnapshot, RefreshSnapshots, RollbackSnapshot, TakeSnapshot, load_snapshots, snapshots_url,
 };
 use crate::ids;
-use crate::layout::{FormError, RefreshIcon, RequireRole, action_error, poll_while_active};
+use crate::layout::{
+    FormError, RefreshIcon, RequireRole, action_error, poll_while_active, vm_route,
+};
 use crate::when::{ago, format_time};
 use lab::model::{JobState, Role, SnapshotJobView, SnapshotPage, SnapshotView};
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::hooks::use_params_map;
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -34,15 +35,7 @@ pub fn SnapshotsPage() -> impl IntoView {
 
 #[component]
 fn Snapshots() -> impl IntoView {
-    let params = use_params_map();
-    let ids = move || {
-        params.with(|p| {
-            (
-                p.get("cluster").and_then(|c| c.parse::<i32>().ok()),
-                p.get("vmid").and_then(|v| v.parse::<i32>().ok()),
-            )
-        })
-    };
+    let ids = vm_route();
     let a = Actions {
         take: ServerAction::new(),
         rollback: ServerAction::new(),

@@ -18,6 +18,8 @@
 //! the person sees that and tries again; nothing is retried behind their back, so a double
 //! submit never makes two VMs from one click's VMID.
 
+pub mod hardware;
+
 use crate::clock::now;
 use crate::db::entity::{assignment, cluster_iso, cluster_node, cluster_storage, user};
 use crate::model::{
@@ -79,7 +81,7 @@ pub async fn page(services: &Services, user: &user::Model) -> Result<BuildPage> 
         .into_iter()
         .map(|i| BuildIso {
             cluster_id: i.cluster_id,
-            name: crate::isos::file_name(&i.volid).to_string(),
+            name: crate::model::iso_file_name(&i.volid).to_string(),
             node: (!i.shared).then_some(i.node),
             volid: i.volid,
         })

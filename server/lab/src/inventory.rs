@@ -264,6 +264,7 @@ pub async fn dashboard(
         }
     };
     mark_class_vms(services, user, &mut dashboard.cards).await?;
+    mark_hardware(services, user, &mut dashboard.cards).await?;
     Ok(Some(dashboard))
 }
 
@@ -441,6 +442,7 @@ fn card(row: vm::Model, names: &HashMap<i32, String>, owners: Vec<String>, now: 
         usage: None,
         snapshots: false,
         class: None,
+        hardware: false,
     }
 }
 
@@ -467,6 +469,7 @@ fn missing_card(cluster_id: i32, vmid: i32, names: &HashMap<i32, String>) -> VmC
         usage: None,
         snapshots: false,
         class: None,
+        hardware: false,
     }
 }
 
@@ -619,6 +622,42 @@ pub async fn first_vms(services: &Services, cluster_id: i32, n: u64) -> Result<V
         .into_iter()
         .map(|r| r.vmid)
         .collect())
+}
+
+/// Marks the VMs whose hardware page the viewer may open: teachers and admins, QEMU VMs
+/// outside classes on clusters they may build on (a teacher's own VMs are the only ones
+/// outside classes on their page). Two queries, none for students.
+async fn mark_hardware(
+    services: &Services,
+    user: &user::Model,
+    cards: &mut [VmCard],
+) -> Result<()> {
+    if crate::auth::role_of(user) == crate::model::Role::Student || cards.is_empty() {
+        return Ok(());
+    }
+    let clusters: HashSet<i32> = crate::access::buildable_clusters(services, user)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    // Any class row, the base's too: class VMs change through their class.
+    let in_classes: HashSet<(i32, i32)> = crate::db::entity::class_vm::Entity::find()
+        .select_only()
+        .column(crate::db::entity::class_vm::Column::ClusterId)
+        .column(crate::db::entity::class_vm::Column::Vmid)
+        .filter(crate::db::entity::class_vm::Column::Vmid.is_in(cards.iter().map(|c| c.vmid)))
+        .into_tuple::<(i32, i32)>()
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .collect();
+    for c in cards.iter_mut() {
+        c.hardware = c.kind == "qemu"
+            && !matches!(c.state, VmState::Missing | VmState::Template)
+            && clusters.contains(&c.cluster_id)
+            && !in_classes.contains(&(c.cluster_id, c.vmid));
+    }
+    Ok(())
 }
 
 /// Marks the cards of class VMs (teacher and students, once made): those can be reset to

@@ -42,8 +42,3 @@ pub(crate) async fn refresh(services: &Services, cluster_id: i32) -> Result<()> 
     services.sync.wake();
     Ok(())
 }
-
-/// The file name of a volume id (`local:iso/x.iso` → `x.iso`).
-pub fn file_name(volid: &str) -> &str {
-    volid.rsplit('/').next().unwrap_or(volid)
-}

@@ -18,8 +18,8 @@ pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
 };
 pub use builder::{
-    BUILD_CORES, BUILD_DISK_GIB, BUILD_MEMORY_MIB, BuildIso, BuildNode, BuildPage, BuiltVm, OsKind,
-    VmBuildForm, check_in_range, check_vm_name,
+    BUILD_CORES, BUILD_DISK_GIB, BUILD_MEMORY_MIB, BuildIso, BuildNode, BuildPage, BuiltVm,
+    HardwareView, OsKind, VmBuildForm, check_in_range, check_vm_name,
 };
 pub use class::{
     AdoptionCandidate, BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit, ClassForm, ClassPlan,
@@ -29,7 +29,7 @@ pub use class::{
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use iso::{
     IsoDownloadForm, IsoPage, IsoTarget, IsoTransferView, IsoView, MAX_ISO_NAME, MAX_ISO_URL,
-    TransferState, check_checksum, check_iso_url, iso_filename, wget_percent,
+    TransferState, check_checksum, check_iso_url, iso_file_name, iso_filename, wget_percent,
 };
 pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};
 pub use limits::{MAX_PAGE, MAX_VMID, MIN_VMID, Vmid, check_page};

@@ -220,3 +220,125 @@ async fn bad_choices_change_nothing_and_only_allowed_people_build() {
             .is_empty()
     );
 }
+
+/// A built VM's hardware: its builder changes cores and memory, grows the disk, swaps the CD
+/// and makes it a template (stopped only); nobody else may, and the card says who may.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_builder_changes_the_hardware_and_makes_a_template() {
+    use lab::builder::hardware;
+    use lab::model::VmFilter;
+    let w = sim_world(|_| {}).await;
+    full_sync(&w).await;
+    let mut row: cluster::ActiveModel = clusters::find(&w.services, w.cluster_id)
+        .await
+        .unwrap()
+        .into();
+    row.teachers_build = Set(true);
+    row.update(&w.services.db).await.unwrap();
+    let teacher = make_user(&w.services, "teacher1", Role::Teacher).await;
+    let other = make_user(&w.services, "teacher2", Role::Teacher).await;
+    let student = make_user(&w.services, "student1", Role::Student).await;
+    let built = builder::build(&w.services, &teacher, &form(&w, "base-vm", "linux"))
+        .await
+        .unwrap();
+    let (c, v) = (w.cluster_id, built.vmid);
+    full_sync(&w).await;
+    let h = hardware::view(&w.services, &teacher, c, v).await.unwrap();
+    assert_eq!((h.cores, h.memory_mib, h.disk_gib), (2, 2048, 16));
+    assert_eq!(
+        h.cdrom.as_deref(),
+        Some("local:iso/debian-12.7.0-amd64-netinst.iso")
+    );
+    assert!(
+        h.isos
+            .iter()
+            .any(|(v, _)| v == "isos:iso/virtio-win-0.1.266.iso")
+    );
+    let dash = inventory::dashboard(&w.services, &teacher, &VmFilter::default(), None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        dash.cards
+            .iter()
+            .any(|card| card.vmid == v && card.hardware)
+    );
+
+    hardware::set_size(&w.services, &teacher, c, v, "4", "4096")
+        .await
+        .unwrap();
+    hardware::grow_disk(&w.services, &teacher, c, v, "8")
+        .await
+        .unwrap();
+    hardware::set_cd(&w.services, &teacher, c, v, None)
+        .await
+        .unwrap();
+    let conf = config(&w, v).await;
+    assert_eq!(conf["cores"], 4);
+    assert_eq!(conf["memory"], "4096");
+    assert!(
+        conf["scsi0"].as_str().unwrap().contains("size=24G"),
+        "{conf}"
+    );
+    assert_eq!(conf["ide2"], "none,media=cdrom");
+    let cluster = clusters::find(&w.services, c).await.unwrap();
+    lab::sync::quick::run(&w.services, &cluster).await.unwrap();
+    full_sync(&w).await;
+    let h = hardware::view(&w.services, &teacher, c, v).await.unwrap();
+    assert_eq!(
+        (h.cores, h.memory_mib, h.disk_gib, h.cdrom),
+        (4, 4096, 24, None)
+    );
+    hardware::set_cd(
+        &w.services,
+        &teacher,
+        c,
+        v,
+        Some("isos:iso/virtio-win-0.1.266.iso"),
+    )
+    .await
+    .unwrap();
+    assert!(
+        config(&w, v).await["ide2"]
+            .as_str()
+            .unwrap()
+            .starts_with("isos:iso/virtio-win-0.1.266.iso,media=cdrom")
+    );
+
+    // Bad input and the wrong people change nothing.
+    for bad in [
+        hardware::set_size(&w.services, &teacher, c, v, "0", "4096").await,
+        hardware::grow_disk(&w.services, &teacher, c, v, "-5").await,
+        hardware::set_cd(&w.services, &teacher, c, v, Some("local:iso/nothere.iso")).await,
+    ] {
+        assert!(matches!(bad, Err(Error::Invalid(_))), "{bad:?}");
+    }
+    assert!(matches!(
+        hardware::set_size(&w.services, &other, c, v, "8", "8192").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        hardware::view(&w.services, &student, c, v).await,
+        Err(Error::Forbidden | Error::NotFound(_))
+    ));
+    assert_eq!(config(&w, v).await["cores"], 4);
+
+    // A running VM does not become a template; a stopped one does, and leaves the page.
+    let mut running = form(&w, "running-vm", "linux");
+    running.start = "on".into();
+    let up = builder::build(&w.services, &teacher, &running)
+        .await
+        .unwrap();
+    assert!(matches!(
+        hardware::make_template(&w.services, &teacher, c, up.vmid).await,
+        Err(Error::Conflict(_))
+    ));
+    hardware::make_template(&w.services, &teacher, c, v)
+        .await
+        .unwrap();
+    assert_eq!(config(&w, v).await["template"], 1);
+    assert!(matches!(
+        hardware::view(&w.services, &teacher, c, v).await,
+        Err(Error::NotFound(_))
+    ));
+}

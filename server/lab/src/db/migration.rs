@@ -13,7 +13,7 @@ mod m0009_snapshots;
 mod m0010_nodes;
 mod m0011_waitlist;
 mod m0012_isos;
-mod m0013_bridges;
+mod m0013_builder;
 
 use sea_orm_migration::prelude::*;
 
@@ -35,7 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0010_nodes::Migration),
             Box::new(m0011_waitlist::Migration),
             Box::new(m0012_isos::Migration),
-            Box::new(m0013_bridges::Migration),
+            Box::new(m0013_builder::Migration),
         ]
     }
 }

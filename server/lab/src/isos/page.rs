@@ -22,7 +22,7 @@ pub async fn page(services: &Services, user: &user::Model) -> Result<IsoPage> {
         .map(|r| IsoView {
             cluster: names.get(&r.cluster_id).cloned().unwrap_or_default(),
             cluster_id: r.cluster_id,
-            name: super::file_name(&r.volid).to_string(),
+            name: crate::model::iso_file_name(&r.volid).to_string(),
             node: (!r.shared).then_some(r.node),
             storage: r.storage,
             volid: r.volid,

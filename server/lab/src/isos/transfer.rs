@@ -261,7 +261,7 @@ pub async fn delete(
     let row = query
         .one(&services.db)
         .await?
-        .ok_or_else(|| Error::NotFound(format!("ISO {}", super::file_name(volid))))?;
+        .ok_or_else(|| Error::NotFound(format!("ISO {}", crate::model::iso_file_name(volid))))?;
     let client = clusters::client(services, &cluster)?;
     let upid = client
         .delete_volume(&row.node, &row.storage, &row.volid)

@@ -130,6 +130,24 @@ pub struct BuiltVm {
     pub started: bool,
 }
 
+/// A built VM's hardware page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HardwareView {
+    pub cluster_id: i32,
+    pub cluster: String,
+    pub vmid: i32,
+    pub name: String,
+    pub node: String,
+    pub running: bool,
+    pub cores: i32,
+    pub memory_mib: i64,
+    pub disk_gib: i64,
+    /// The ISO in the CD drive.
+    pub cdrom: Option<String>,
+    /// ISOs the node can read: (volid, file name).
+    pub isos: Vec<(String, String)>,
+}
+
 /// A VM name as Proxmox takes it (a DNS name: letters, digits, `-`, `.`; up to 63 between
 /// dots), at most 60 characters.
 pub fn check_vm_name(raw: &str) -> Result<String, String> {

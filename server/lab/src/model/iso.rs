@@ -167,6 +167,11 @@ pub fn check_checksum(raw: &str) -> Result<Option<(&'static str, String)>, Strin
     Ok(Some((algorithm, hex.to_ascii_lowercase())))
 }
 
+/// The file name of a volume id (`local:iso/x.iso` → `x.iso`).
+pub fn iso_file_name(volid: &str) -> &str {
+    volid.rsplit('/').next().unwrap_or(volid)
+}
+
 /// The percentage of wget's last `dot:giga` progress line in a task log (`… 45% 98M 3s`).
 pub fn wget_percent(line: &str) -> Option<i32> {
     line.split_whitespace()

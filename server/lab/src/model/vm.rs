@@ -136,6 +136,10 @@ pub struct VmCard {
     /// The class it belongs to (id, name), for the link to the class's page.
     #[serde(default)]
     pub class: Option<(i32, String)>,
+    /// The viewer may change its hardware (a VM outside classes on a cluster they may
+    /// build on; see `lab::builder::hardware`).
+    #[serde(default)]
+    pub hardware: bool,
 }
 
 /// The admin's filters; students and teachers ignore them.

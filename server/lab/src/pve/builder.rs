@@ -56,3 +56,22 @@ impl Client {
         )
     }
 }
+
+impl Client {
+    /// Grows a disk (`size` absolute like `40G` or relative `+10G`); a `resize` task since
+    /// PVE 8 (qemu-server `resize_vm`); shrinking is refused by Proxmox.
+    pub async fn resize_disk(
+        &self,
+        node: &str,
+        vmid: u32,
+        disk: &str,
+        size: &str,
+    ) -> Result<String, Error> {
+        let path = format!("nodes/{}/qemu/{vmid}/resize", seg(node));
+        upid(
+            self.request(Method::PUT, &path, Some(&[("disk", disk), ("size", size)]))
+                .await?,
+            "resize",
+        )
+    }
+}

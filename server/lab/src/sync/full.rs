@@ -236,6 +236,7 @@ impl Page<'_> {
                 new.config_digest = config.digest.clone();
                 new.firmware = Some(firmware_of(config).to_owned());
                 new.disk_storage = first_disk_storage(config);
+                new.cdrom = cdrom_iso(config);
                 new.needs_detail = false;
             }
             if let Some(found) = d.ip {
@@ -300,9 +301,9 @@ fn firmware_of(config: &GuestConfig) -> &'static str {
     }
 }
 
-/// The storage of the first data disk (`scsi0: local-lvm:vm-100-disk-0,…` → `local-lvm`).
-fn first_disk_storage(config: &GuestConfig) -> Option<String> {
-    let mut disks: Vec<&(String, String)> = config
+/// The first data disk's key and value (`scsi0`, `local-lvm:vm-100-disk-0,size=32G`).
+fn first_disk(config: &GuestConfig) -> Option<&(String, String)> {
+    config
         .entries
         .iter()
         .filter(|(k, v)| {
@@ -311,12 +312,32 @@ fn first_disk_storage(config: &GuestConfig) -> Option<String> {
                 .any(|p| k.strip_prefix(p).is_some_and(|n| n.parse::<u32>().is_ok()))
                 && !v.contains("media=cdrom")
         })
-        .collect();
-    disks.sort();
-    disks
-        .first()
+        .min()
+}
+
+/// The first data disk's key (`scsi0`), for growing it.
+pub(crate) fn first_disk_key(config: &GuestConfig) -> Option<String> {
+    first_disk(config).map(|(k, _)| k.clone())
+}
+
+/// The storage of the first data disk (`scsi0: local-lvm:vm-100-disk-0,…` → `local-lvm`).
+fn first_disk_storage(config: &GuestConfig) -> Option<String> {
+    first_disk(config)
         .and_then(|(_, v)| v.split(',').next()?.split_once(':'))
         .map(|(storage, _)| storage.to_owned())
+}
+
+/// The ISO in the first CD drive (`ide2: local:iso/x.iso,media=cdrom,size=…`); `None` for
+/// an empty drive (`none,media=cdrom`), a physical one (`cdrom`) or no drive.
+pub(crate) fn cdrom_iso(config: &GuestConfig) -> Option<String> {
+    config
+        .entries
+        .iter()
+        .filter(|(_, v)| v.contains("media=cdrom"))
+        .min()
+        .and_then(|(_, v)| v.split(',').next())
+        .filter(|volid| volid.contains(":iso/"))
+        .map(str::to_owned)
 }
 
 fn in_boot_window(row: &vm::Model, now: i64) -> bool {
@@ -525,6 +546,7 @@ async fn write(
             rdp_open: Set(if same_ip { row.rdp_open } else { None }),
             firmware: Set(row.firmware),
             disk_storage: Set(row.disk_storage),
+            cdrom: Set(row.cdrom),
             ..Default::default()
         }
         .update(&txn)

@@ -204,6 +204,7 @@ fn blank(cluster_id: i32, vmid: i32, now: i64) -> vm::Model {
         rdp_open: None,
         firmware: None,
         disk_storage: None,
+        cdrom: None,
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Model {
     pub firmware: Option<String>,
     /// Storage of the first data disk, from the config.
     pub disk_storage: Option<String>,
+    /// The ISO in its CD drive (`local:iso/x.iso`); `None`: no CD drive or empty.
+    pub cdrom: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,5 +1,9 @@
-//! The VM builder's bridge picker: `cluster_nodes.bridges`, each node's bridges (comma
-//! separated), read hourly with the node's version (`sync::nodes`).
+//! The VM builder (`lab::builder`):
+//!
+//! * `cluster_nodes.bridges`: each node's bridges (comma separated), read hourly with the
+//!   node's version (`sync::nodes`), for the bridge picker;
+//! * `vms.cdrom`: the ISO in a VM's CD drive (from its config, by the full sync), for the
+//!   hardware page's CD line.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -16,10 +20,26 @@ impl MigrationTrait for Migration {
                     .add_column(string(ClusterNodes::Bridges).default(""))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Vms::Table)
+                    .add_column(string_null(Vms::Cdrom))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Vms::Table)
+                    .drop_column(Vms::Cdrom)
+                    .to_owned(),
+            )
+            .await?;
         manager
             .alter_table(
                 Table::alter()
@@ -35,4 +55,10 @@ impl MigrationTrait for Migration {
 enum ClusterNodes {
     Table,
     Bridges,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Vms {
+    Table,
+    Cdrom,
 }

@@ -1,0 +1,163 @@
+//! `/vms/:cluster/:vmid/hardware`: a built VM's cores and memory, its disk (grow), its CD
+//! drive (an ISO its node can read, or empty) and "make it a template" for classes. Reached
+//! from the VM's card; `lab::builder::hardware` checks who may. Plain forms.
+
+use super::{GrowVmDisk, MakeVmTemplate, SetVmCd, SetVmSize, load_hardware};
+use crate::ids;
+use crate::layout::{FormError, RequireRole, action_error, vm_route};
+use lab::model::{BUILD_CORES, BUILD_MEMORY_MIB, HardwareView, Role};
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+#[derive(Clone, Copy)]
+struct Actions {
+    size: ServerAction<SetVmSize>,
+    grow: ServerAction<GrowVmDisk>,
+    cd: ServerAction<SetVmCd>,
+    template: ServerAction<MakeVmTemplate>,
+}
+
+/// The hardware page of a VM.
+pub fn hardware_url(cluster_id: i32, vmid: i32) -> String {
+    format!("/vms/{cluster_id}/{vmid}/hardware")
+}
+
+#[component]
+pub fn HardwarePage() -> impl IntoView {
+    view! {
+        <Title text="VM hardware" />
+        <RequireRole role=Role::Teacher>
+            <Hardware />
+        </RequireRole>
+    }
+}
+
+#[component]
+fn Hardware() -> impl IntoView {
+    let ids = vm_route();
+    let a = Actions {
+        size: ServerAction::new(),
+        grow: ServerAction::new(),
+        cd: ServerAction::new(),
+        template: ServerAction::new(),
+    };
+    let page = Resource::new(
+        move || {
+            (
+                ids(),
+                a.size.version().get(),
+                a.grow.version().get(),
+                a.cd.version().get(),
+            )
+        },
+        |((cluster, vmid), ..)| async move {
+            match (cluster, vmid) {
+                (Some(c), Some(v)) => load_hardware(c, v).await,
+                _ => Err(crate::AppError::NotFound("That VM".into())),
+            }
+        },
+    );
+    let error = Signal::derive({
+        let errors = [
+            action_error(a.size),
+            action_error(a.grow),
+            action_error(a.cd),
+            action_error(a.template),
+        ];
+        move || errors.iter().find_map(|e| e.get())
+    });
+    view! {
+        <FormError message=error />
+        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Ok(h) => view! { <Body h a /> }.into_any(),
+                    Err(e) => {
+                        #[cfg(feature = "ssr")]
+                        crate::session::set_page_status(e.status());
+                        let text = match e {
+                            crate::AppError::NotFound(_) | crate::AppError::Forbidden => "You cannot change this VM's hardware here, or it does not exist. Class VMs change through their class.".to_string(),
+                            other => other.to_string(),
+                        };
+                        view! {
+                            <section class="card" id="hardware-refused">
+                                <h1>"No hardware page"</h1>
+                                <p>{text}</p>
+                                <p><a href=ids::ROUTE_HOME>"Back to your VMs"</a></p>
+                            </section>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Body(h: HardwareView, a: Actions) -> impl IntoView {
+    let (cluster_id, vmid) = (h.cluster_id, h.vmid);
+    let when = if h.running {
+        "Changes to cores and memory apply at the next start (the VM runs now)."
+    } else {
+        ""
+    };
+    let cd_now = match &h.cdrom {
+        Some(v) => format!("In the drive: {}", lab::model::iso_file_name(v)),
+        None => "The drive is empty.".to_string(),
+    };
+    let current = h.cdrom.clone().unwrap_or_default();
+    view! {
+        <div class="page-head"><h1>{format!("Hardware of {}", h.name)}</h1></div>
+        <p class="muted">{format!("VM {} on {} · {}. ", h.vmid, h.node, h.cluster)}<a href=ids::ROUTE_HOME>"Back to your VMs"</a></p>
+        <section class="card" id="hardware-size">
+            <h2>"CPU and memory"</h2>
+            {(!when.is_empty()).then(|| view! { <p class="muted">{when}</p> })}
+            <ActionForm action=a.size attr:class="stacked">
+                <input type="hidden" name="cluster_id" value=cluster_id />
+                <input type="hidden" name="vmid" value=vmid />
+                <div class="build-sizes">
+                    <label>"CPU cores" <input name="cores" id="hw-cores" type="number" required min=*BUILD_CORES.start() max=*BUILD_CORES.end() value=h.cores /></label>
+                    <label>"Memory (MiB)" <input name="memory_mib" id="hw-memory" type="number" required step="256" min=*BUILD_MEMORY_MIB.start() max=*BUILD_MEMORY_MIB.end() value=h.memory_mib /></label>
+                </div>
+                <button type="submit" id="hw-size-save">"Save"</button>
+            </ActionForm>
+        </section>
+        <section class="card" id="hardware-disk">
+            <h2>"Disk"</h2>
+            <p>{format!("The system disk has {} GiB. A disk grows; it never shrinks (the system inside must then use the new space).", h.disk_gib)}</p>
+            <ActionForm action=a.grow attr:class="inline">
+                <input type="hidden" name="cluster_id" value=cluster_id />
+                <input type="hidden" name="vmid" value=vmid />
+                <label>"Add (GiB)" <input name="add_gib" id="hw-grow" type="number" required min="1" max="1024" value="8" /></label>
+                <button type="submit" id="hw-grow-button">"Grow"</button>
+            </ActionForm>
+        </section>
+        <section class="card" id="hardware-cd">
+            <h2>"CD drive"</h2>
+            <p id="hw-cd-now">{cd_now}</p>
+            <ActionForm action=a.cd attr:class="inline">
+                <input type="hidden" name="cluster_id" value=cluster_id />
+                <input type="hidden" name="vmid" value=vmid />
+                <label>"ISO"
+                    <select name="iso" id="hw-cd">
+                        <option value="">"Empty (eject)"</option>
+                        {h.isos.iter().cloned().map(|(v, n)| { let selected = v == current; view! { <option value=v selected=selected>{n}</option> } }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit" id="hw-cd-button">"Change"</button>
+            </ActionForm>
+        </section>
+        <section class="card" id="hardware-template">
+            <h2>"Make it a template"</h2>
+            <p>"When the system is installed and set up, shut the VM down and make it a template: classes are made from templates. A template cannot start or change any more."</p>
+            <details class="confirm">
+                <summary>"Make a template…"</summary>
+                <ActionForm action=a.template attr:class="inline">
+                    <input type="hidden" name="cluster_id" value=cluster_id />
+                    <input type="hidden" name="vmid" value=vmid />
+                    <button type="submit" class="danger" id="hw-template" disabled=h.running>{format!("Make {} a template", h.name)}</button>
+                </ActionForm>
+            </details>
+        </section>
+    }
+}
