@@ -112,21 +112,30 @@ test("an admin builds a VM from an ISO and lands on its console", async ({ page 
   const card = page.locator(".vm-card", { hasText: name });
   await expect(card).toBeVisible();
 
-  // Its hardware: more cores, the install CD ejected.
+  // Stopped (cores change at once then; a running VM takes them at its next start), its
+  // hardware: more cores, the install CD ejected. Each check reloads: the page shows what the
+  // inventory holds, not what was typed.
+  await card.locator('button[data-action="stop"]').click();
+  await expect(async () => {
+    await page.reload();
+    await expect(card.locator('[data-state="Stopped"]')).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 40_000 });
   await card.locator("a[data-hardware]").click();
   await page.waitForURL(/\/hardware$/);
   await ready(page);
+  await expect(page.locator("#hw-cd-now")).toContainText("debian-12");
   await page.locator("#hw-cores").fill("3");
   await page.locator("#hw-size-save").click();
-  await eventually(page, async () => {
+  await expect(async () => {
+    await page.reload();
     await expect(page.locator("#hw-cores")).toHaveValue("3", { timeout: 2_000 });
-  });
-  await expect(page.locator("#hw-cd-now")).toContainText("debian-12");
+  }).toPass({ timeout: 40_000 });
   await page.locator("#hw-cd").selectOption("");
   await page.locator("#hw-cd-button").click();
-  await eventually(page, async () => {
+  await expect(async () => {
+    await page.reload();
     await expect(page.locator("#hw-cd-now")).toHaveText("The drive is empty.", { timeout: 2_000 });
-  });
+  }).toPass({ timeout: 40_000 });
   await shotBoth(page, "hardware");
   expect(errors).toEqual([]);
 });

@@ -254,8 +254,18 @@ pub async fn build(services: &Services, user: &user::Model, form: &VmBuildForm) 
     // workers' own syncs wait for it).
     if let Err(e) = crate::sync::quick::run(services, &cluster).await {
         tracing::warn!(cluster = %cluster.name, error = %e, "quick sync after a build");
-        services.sync.wake();
     }
+    // The CD is known: the hardware page shows it before the full sync reads the config.
+    crate::db::entity::vm::Entity::update_many()
+        .col_expr(
+            crate::db::entity::vm::Column::Cdrom,
+            sea_orm::sea_query::Expr::value(Some(p.iso.clone())),
+        )
+        .filter(crate::db::entity::vm::Column::ClusterId.eq(p.cluster_id))
+        .filter(crate::db::entity::vm::Column::Vmid.eq(vmid))
+        .exec(&services.db)
+        .await?;
+    services.sync.wake();
     tracing::info!(
         cluster = %cluster.name, node = %p.node, vmid, name = %p.name, os = p.os.as_str(),
         user = %user.username, "VM built"

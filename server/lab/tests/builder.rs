@@ -242,6 +242,12 @@ async fn the_builder_changes_the_hardware_and_makes_a_template() {
         .await
         .unwrap();
     let (c, v) = (w.cluster_id, built.vmid);
+    // Known at once, before any full sync.
+    let h = hardware::view(&w.services, &teacher, c, v).await.unwrap();
+    assert_eq!(
+        h.cdrom.as_deref(),
+        Some("local:iso/debian-12.7.0-amd64-netinst.iso")
+    );
     full_sync(&w).await;
     let h = hardware::view(&w.services, &teacher, c, v).await.unwrap();
     assert_eq!((h.cores, h.memory_mib, h.disk_gib), (2, 2048, 16));
