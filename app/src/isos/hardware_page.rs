@@ -4,7 +4,7 @@
 
 use super::{GrowVmDisk, MakeVmTemplate, SetVmCd, SetVmSize, load_hardware};
 use crate::ids;
-use crate::layout::{FormError, RequireRole, action_error, vm_route};
+use crate::layout::{FormError, RequireRole, action_error, vm_page_refused, vm_route};
 use lab::model::{BUILD_CORES, BUILD_MEMORY_MIB, HardwareView, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -72,21 +72,8 @@ fn Hardware() -> impl IntoView {
             {move || Suspend::new(async move {
                 match page.await {
                     Ok(h) => view! { <Body h a /> }.into_any(),
-                    Err(e) => {
-                        #[cfg(feature = "ssr")]
-                        crate::session::set_page_status(e.status());
-                        let text = match e {
-                            crate::AppError::NotFound(_) | crate::AppError::Forbidden => "You cannot change this VM's hardware here, or it does not exist. Class VMs change through their class.".to_string(),
-                            other => other.to_string(),
-                        };
-                        view! {
-                            <section class="card" id="hardware-refused">
-                                <h1>"No hardware page"</h1>
-                                <p>{text}</p>
-                                <p><a href=ids::ROUTE_HOME>"Back to your VMs"</a></p>
-                            </section>
-                        }.into_any()
-                    }
+                    Err(e) => vm_page_refused(e, "hardware-refused", "No hardware page",
+                        "You cannot change this VM's hardware here, or it does not exist. Class VMs change through their class."),
                 }
             })}
         </Transition>

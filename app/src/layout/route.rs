@@ -1,4 +1,4 @@
-//! Reading a page's route parameters.
+//! Reading a VM page's route parameters, and what such a page shows when it cannot be shown.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -14,4 +14,28 @@ pub fn vm_route() -> impl Fn() -> (Option<i32>, Option<i32>) + Copy + Send + Syn
             )
         })
     }
+}
+
+/// What a VM page shows when it cannot be shown: the status on the response (404/403), and
+/// `refused` in words for "no access or no such VM", else the error itself.
+pub fn vm_page_refused(
+    e: crate::AppError,
+    id: &'static str,
+    title: &'static str,
+    refused: &'static str,
+) -> AnyView {
+    #[cfg(feature = "ssr")]
+    crate::session::set_page_status(e.status());
+    let text = match e {
+        crate::AppError::NotFound(_) | crate::AppError::Forbidden => refused.to_string(),
+        other => other.to_string(),
+    };
+    view! {
+        <section class="card" id=id>
+            <h1>{title}</h1>
+            <p>{text}</p>
+            <p><a href=crate::ids::ROUTE_HOME>"Back to your VMs"</a></p>
+        </section>
+    }
+    .into_any()
 }

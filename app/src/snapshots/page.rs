@@ -8,7 +8,7 @@ use super::{
 };
 use crate::ids;
 use crate::layout::{
-    FormError, RefreshIcon, RequireRole, action_error, poll_while_active, vm_route,
+    FormError, RefreshIcon, RequireRole, action_error, poll_while_active, vm_page_refused, vm_route,
 };
 use crate::when::{ago, format_time};
 use lab::model::{JobState, Role, SnapshotJobView, SnapshotPage, SnapshotView};
@@ -89,21 +89,8 @@ fn Snapshots() -> impl IntoView {
                         active.try_set(p.busy());
                         view! { <Body p a error take_form /> }.into_any()
                     }
-                    Err(e) => {
-                        #[cfg(feature = "ssr")]
-                        crate::session::set_page_status(e.status());
-                        let text = match e {
-                            crate::AppError::NotFound(_) | crate::AppError::Forbidden => "You do not have access to this VM's snapshots, or it does not exist.".to_string(),
-                            other => other.to_string(),
-                        };
-                        view! {
-                            <section class="card" id="snapshots-refused">
-                                <h1>"No snapshots"</h1>
-                                <p>{text}</p>
-                                <p><a href=ids::ROUTE_HOME>"Back to your VMs"</a></p>
-                            </section>
-                        }.into_any()
-                    }
+                    Err(e) => vm_page_refused(e, "snapshots-refused", "No snapshots",
+                        "You do not have access to this VM's snapshots, or it does not exist."),
                 }
             })}
         </Transition>
