@@ -140,6 +140,26 @@ test("an admin builds a VM from an ISO and lands on its console", async ({ page 
   expect(errors).toEqual([]);
 });
 
+test("an admin copies a template into a new VM of theirs", async ({ page }) => {
+  const errors = trackErrors(page);
+  await demoSignIn(page, "admin");
+  await page.goto(`${demoUrl()}/vms/new`);
+  await ready(page);
+  await eventually(page, async () => {
+    await expect(page.locator("#copy-template")).toBeVisible({ timeout: 2_000 });
+  }, 60_000);
+  const name = `copy-${Date.now() % 100000}`;
+  await page.locator("#copy-source").selectOption({ index: 0 });
+  await page.locator("#copy-name").fill(name);
+  await page.locator("#copy-button").click();
+  await page.waitForURL(/\/\?q=\d+$/, { timeout: 60_000 });
+  await ready(page);
+  const card = page.locator(".vm-card", { hasText: name });
+  await expect(card).toBeVisible();
+  await expect(card.locator("a[data-hardware]")).toBeVisible();
+  expect(errors).toEqual([]);
+});
+
 test("a teacher learns why there are no ISOs; a student gets no page", async ({ page }) => {
   await demoSignIn(page, "teacher");
   await page.getByRole("link", { name: "ISOs", exact: true }).click();

@@ -112,3 +112,16 @@ pub async fn make_vm_template(cluster_id: i32, vmid: i32) -> Result<(), AppError
     leptos_axum::redirect("/classes/new");
     Ok(())
 }
+
+/// Copies a template (`cluster_id/vmid`) into a new VM of the person's; they land on their
+/// VMs page, filtered to it.
+#[server(endpoint = "vms/copy-template")]
+pub async fn copy_template(
+    template: String,
+    name: String,
+) -> Result<lab::model::BuiltVm, AppError> {
+    let s = require(Role::Teacher).await?;
+    let built = lab::builder::copy_template(&services()?, &s.user, &template, &name).await?;
+    leptos_axum::redirect(&format!("/?q={}", built.vmid));
+    Ok(built)
+}

@@ -4,7 +4,7 @@
 //! it works before the wasm loads; once made, the VM is the person's and they land on its
 //! console to install.
 
-use super::{BuildVm, load_build_options};
+use super::{BuildVm, CopyTemplate, load_build_options};
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
 use lab::model::{
@@ -28,8 +28,12 @@ pub fn BuildPage() -> impl IntoView {
 #[component]
 fn Builder() -> impl IntoView {
     let build = ServerAction::<BuildVm>::new();
+    let copy = ServerAction::<CopyTemplate>::new();
     let options = Resource::new(|| (), |_| load_build_options());
-    let error = action_error(build);
+    let error = Signal::derive({
+        let errors = [action_error(build), action_error(copy)];
+        move || errors.iter().find_map(|e| e.get())
+    });
     view! {
         <div class="page-head"><h1>"New VM from an ISO"</h1></div>
         <p class="muted">"The VM is yours once made: it is on your VMs page, and if you start it you land on its console to install the system. "
@@ -41,10 +45,17 @@ fn Builder() -> impl IntoView {
                     Ok(o) if o.nodes.is_empty() => view! {
                         <p class="empty" id="build-none">"No node is open to you for building VMs. Admins build on every cluster; teachers on the clusters whose settings allow it: ask an admin to allow it on yours."</p>
                     }.into_any(),
-                    Ok(o) if o.isos.is_empty() => view! {
-                        <p class="empty" id="build-no-isos">"There is no ISO image yet. "<a href=ids::ROUTE_ISOS>"Add one"</a>" first."</p>
-                    }.into_any(),
-                    Ok(o) => view! { <BuildForm o action=build /> }.into_any(),
+                    Ok(o) => {
+                        let templates = o.templates.clone();
+                        let form = if o.isos.is_empty() {
+                            view! {
+                                <p class="empty" id="build-no-isos">"There is no ISO image yet. "<a href=ids::ROUTE_ISOS>"Add one"</a>" first."</p>
+                            }.into_any()
+                        } else {
+                            view! { <BuildForm o action=build /> }.into_any()
+                        };
+                        view! { {form} <CopyForm templates action=copy /> }.into_any()
+                    }
                     Err(e) => {
                         #[cfg(feature = "ssr")]
                         crate::session::set_page_status(e.status());
@@ -192,4 +203,25 @@ fn BuildForm(o: Options, action: ServerAction<BuildVm>) -> impl IntoView {
             {move || action.pending().get().then(|| view! { <p class="notice" role="status">"Proxmox is making the VM…"</p> })}
         </section>
     }
+}
+
+/// "Copy a template": a full copy to change, then make a template again (next term's base).
+#[component]
+fn CopyForm(templates: Vec<(String, String)>, action: ServerAction<CopyTemplate>) -> impl IntoView {
+    (!templates.is_empty()).then(|| view! {
+        <section class="card" id="copy-template">
+            <h2>"Or copy a template"</h2>
+            <p class="muted">"A full copy of a template as a new VM of yours, on the template's node and storage: change it, then make it a template again. The template and its classes stay as they are."</p>
+            <ActionForm action=action attr:class="stacked">
+                <label>"Template"
+                    <select name="template" id="copy-source" required>
+                        {templates.into_iter().map(|(v, l)| view! { <option value=v>{l}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>"Name of the copy" <input name="name" id="copy-name" required maxlength="60" pattern="[A-Za-z0-9]([A-Za-z0-9.\\-]*[A-Za-z0-9])?" /></label>
+                <button type="submit" id="copy-button">"Copy"</button>
+            </ActionForm>
+            {move || action.pending().get().then(|| view! { <p class="notice" role="status">"Proxmox is copying the template…"</p> })}
+        </section>
+    })
 }

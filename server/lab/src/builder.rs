@@ -18,7 +18,10 @@
 //! the person sees that and tries again; nothing is retried behind their back, so a double
 //! submit never makes two VMs from one click's VMID.
 
+mod copy;
 pub mod hardware;
+
+pub use copy::copy_template;
 
 use crate::clock::now;
 use crate::db::entity::{assignment, cluster_iso, cluster_node, cluster_storage, user};
@@ -31,9 +34,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// Creating a VM allocates its disks; on thin storage that is quick, on a plain file a
-/// full-size preallocation can take minutes.
-const CREATE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// Creating a VM allocates its disks, a copy writes them whole; on thin storage that is
+/// quick, on a plain file it can take minutes.
+const TASK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
 /// The nodes (with their storages and bridges) and ISOs `user` may build with.
 pub async fn page(services: &Services, user: &user::Model) -> Result<BuildPage> {
@@ -86,7 +89,21 @@ pub async fn page(services: &Services, user: &user::Model) -> Result<BuildPage> 
             volid: i.volid,
         })
         .collect();
-    Ok(BuildPage { nodes, isos })
+    let templates = copyable(services, user)
+        .await?
+        .into_iter()
+        .map(|t| {
+            (
+                format!("{}/{}", t.cluster_id, t.vmid),
+                format!("{} ({}, {} on {})", t.name, t.vmid, t.cluster, t.node),
+            )
+        })
+        .collect();
+    Ok(BuildPage {
+        nodes,
+        isos,
+        templates,
+    })
 }
 
 /// A checked form.
@@ -230,31 +247,13 @@ pub async fn build(services: &Services, user: &user::Model, form: &VmBuildForm) 
     let params = create_params(&p, vmid, &user.username);
     let borrowed: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let upid = client.create_vm(&p.node, &borrowed).await?;
-    let status = client.wait_task(&p.node, &upid, CREATE_TIMEOUT).await?;
+    let status = client.wait_task(&p.node, &upid, TASK_TIMEOUT).await?;
     if status.succeeded() != Some(true) {
         return Err(Error::Proxmox(status.exitstatus.unwrap_or_default()));
     }
     // Crash point: the VM exists; without the next row it is nobody's (see the module doc).
     let vmid = vmid as i32;
-    assignment::ActiveModel {
-        user_id: Set(user.id),
-        cluster_id: Set(p.cluster_id),
-        vmid: Set(vmid),
-        created_at: Set(now()),
-        ..Default::default()
-    }
-    .insert(&services.db)
-    .await?;
-    inventory::bump(
-        &services.db,
-        [inventory::user_key(user.id), "all".to_owned()],
-    )
-    .await?;
-    // The inventory has the VM before the person is sent to its console (one call, and the
-    // workers' own syncs wait for it).
-    if let Err(e) = crate::sync::quick::run(services, &cluster).await {
-        tracing::warn!(cluster = %cluster.name, error = %e, "quick sync after a build");
-    }
+    assign_and_show(services, user, &cluster, vmid).await?;
     // The CD is known: the hardware page shows it before the full sync reads the config.
     crate::db::entity::vm::Entity::update_many()
         .col_expr(
@@ -265,7 +264,6 @@ pub async fn build(services: &Services, user: &user::Model, form: &VmBuildForm) 
         .filter(crate::db::entity::vm::Column::Vmid.eq(vmid))
         .exec(&services.db)
         .await?;
-    services.sync.wake();
     tracing::info!(
         cluster = %cluster.name, node = %p.node, vmid, name = %p.name, os = p.os.as_str(),
         user = %user.username, "VM built"
@@ -277,6 +275,53 @@ pub async fn build(services: &Services, user: &user::Model, form: &VmBuildForm) 
         node: p.node,
         started: p.start,
     })
+}
+
+/// Gives the new VM to its maker and has the inventory show it at once (one quick sync; the
+/// workers' own syncs wait for it), then wakes the sync for its details.
+async fn assign_and_show(
+    services: &Services,
+    user: &user::Model,
+    cluster: &crate::db::entity::cluster::Model,
+    vmid: i32,
+) -> Result<()> {
+    assignment::ActiveModel {
+        user_id: Set(user.id),
+        cluster_id: Set(cluster.id),
+        vmid: Set(vmid),
+        created_at: Set(now()),
+        ..Default::default()
+    }
+    .insert(&services.db)
+    .await?;
+    inventory::bump(
+        &services.db,
+        [inventory::user_key(user.id), "all".to_owned()],
+    )
+    .await?;
+    if let Err(e) = crate::sync::quick::run(services, cluster).await {
+        tracing::warn!(cluster = %cluster.name, error = %e, "quick sync after a new VM");
+    }
+    services.sync.wake();
+    Ok(())
+}
+
+/// The templates `user` may copy: those the class wizard offers them, on clusters they may
+/// build on.
+async fn copyable(
+    services: &Services,
+    user: &user::Model,
+) -> Result<Vec<crate::model::TemplateChoice>> {
+    let clusters: Vec<i32> = crate::access::buildable_clusters(services, user)
+        .await?
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    Ok(crate::classes::templates(services, user)
+        .await?
+        .into_iter()
+        .filter(|t| clusters.contains(&t.cluster_id))
+        .collect())
 }
 
 #[cfg(test)]

@@ -36,6 +36,16 @@ fn form(w: &SimWorld, name: &str, os: &str) -> VmBuildForm {
     }
 }
 
+/// Turns on "teachers may build" for the world's cluster.
+async fn allow_teachers(w: &SimWorld) {
+    let mut row: cluster::ActiveModel = clusters::find(&w.services, w.cluster_id)
+        .await
+        .unwrap()
+        .into();
+    row.teachers_build = Set(true);
+    row.update(&w.services.db).await.unwrap();
+}
+
 async fn config(w: &SimWorld, vmid: i32) -> serde_json::Value {
     w.pve_as_root(
         reqwest::Method::GET,
@@ -113,12 +123,7 @@ async fn a_vm_is_built_from_an_iso_and_is_its_builders() {
 
     // Windows with the drivers CD (from the shared ISO storage): UEFI and TPM on the disk's
     // storage. A teacher on a cluster that allows it.
-    let mut row: cluster::ActiveModel = clusters::find(&w.services, w.cluster_id)
-        .await
-        .unwrap()
-        .into();
-    row.teachers_build = Set(true);
-    row.update(&w.services.db).await.unwrap();
+    allow_teachers(&w).await;
     let teacher = make_user(&w.services, "teacher1", Role::Teacher).await;
     let mut win = form(&w, "lab-win", "windows");
     win.drivers_iso = "isos:iso/virtio-win-0.1.266.iso".into();
@@ -229,12 +234,7 @@ async fn the_builder_changes_the_hardware_and_makes_a_template() {
     use lab::model::VmFilter;
     let w = sim_world(|_| {}).await;
     full_sync(&w).await;
-    let mut row: cluster::ActiveModel = clusters::find(&w.services, w.cluster_id)
-        .await
-        .unwrap()
-        .into();
-    row.teachers_build = Set(true);
-    row.update(&w.services.db).await.unwrap();
+    allow_teachers(&w).await;
     let teacher = make_user(&w.services, "teacher1", Role::Teacher).await;
     let other = make_user(&w.services, "teacher2", Role::Teacher).await;
     let student = make_user(&w.services, "student1", Role::Student).await;
@@ -346,5 +346,32 @@ async fn the_builder_changes_the_hardware_and_makes_a_template() {
     assert!(matches!(
         hardware::view(&w.services, &teacher, c, v).await,
         Err(Error::NotFound(_))
+    ));
+
+    // Next term: a full copy of the template, the teacher's to change.
+    let source = format!("{c}/{v}");
+    let copy = builder::copy_template(&w.services, &teacher, &source, "base-v2")
+        .await
+        .unwrap();
+    let conf = config(&w, copy.vmid).await;
+    assert_eq!(conf["name"], "base-v2");
+    assert!(conf.get("template").is_none(), "{conf}");
+    assert_eq!(conf["cores"], 4);
+    let disk = conf["scsi0"].as_str().unwrap();
+    assert!(!disk.contains("base-"), "a full copy, not linked: {disk}");
+    let h = hardware::view(&w.services, &teacher, c, copy.vmid)
+        .await
+        .unwrap();
+    assert_eq!(h.name, "base-v2");
+    for (who, template, name) in [
+        (&teacher, format!("{c}/99999"), "x"),
+        (&teacher, source.clone(), "bad name"),
+    ] {
+        let refused = builder::copy_template(&w.services, who, &template, name).await;
+        assert!(matches!(refused, Err(Error::Invalid(_))), "{refused:?}");
+    }
+    assert!(matches!(
+        builder::copy_template(&w.services, &student, &source, "s").await,
+        Err(Error::Forbidden)
     ));
 }

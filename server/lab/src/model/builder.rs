@@ -96,6 +96,9 @@ pub struct BuildIso {
 pub struct BuildPage {
     pub nodes: Vec<BuildNode>,
     pub isos: Vec<BuildIso>,
+    /// Templates that can be copied into a new VM: (`cluster_id/vmid`, label).
+    #[serde(default)]
+    pub templates: Vec<(String, String)>,
 }
 
 /// The builder's form (all text, as a browser sends it).
