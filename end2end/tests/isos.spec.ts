@@ -4,12 +4,21 @@
 // with a reason. From there the admin builds a Linux VM from an ISO and lands on its
 // console. A teacher on a cluster that does not allow teachers sees why; a student does not
 // get the page.
-import { expect } from "@playwright/test";
+import { expect, Locator, Page } from "@playwright/test";
 import { createHash } from "node:crypto";
 import { createServer, Server } from "node:http";
 import { AddressInfo } from "node:net";
 import { ROUTE_ISOS } from "./ids";
 import { demoSignIn, demoUrl, eventually, jsEnabled, ready, test, trackErrors, shotBoth } from "./helpers";
+
+/** Clicks a form's button and waits for the server function's answer (with JavaScript the
+ *  fetch, without it the form's POST). */
+async function submit(page: Page, button: Locator, endpoint: string) {
+  await Promise.all([
+    page.waitForResponse((r) => r.url().includes(endpoint) && r.request().method() === "POST"),
+    button.click(),
+  ]);
+}
 
 /** Serves `body` at /tools.iso on 127.0.0.1; returns the server and its base URL. */
 async function serveIso(body: Buffer): Promise<[Server, string]> {
@@ -42,17 +51,19 @@ test("an admin downloads an ISO from a URL, sees it arrive and deletes it", asyn
     }, 60_000);
 
     // Bad input: the reason, and nothing started.
+    const transfers = await page.locator(".iso-transfer").count();
     await page.locator("#iso-url").fill("ftp://mirror.example/x.iso");
-    await page.locator("#iso-download-button").click();
+    await submit(page, page.locator("#iso-download-button"), "/api/isos/download");
     await expect(page.locator(".form-error").first()).toContainText("http:// or https://");
-    await expect(page.locator("#iso-transfers")).toHaveCount(0);
+    await page.reload();
+    await expect(page.locator(".iso-transfer")).toHaveCount(transfers);
 
     const name = `tools-${Date.now()}.iso`;
     await page.locator("#iso-target").selectOption({ index: 0 });
     await page.locator("#iso-url").fill(`${base}/tools.iso`);
     await page.locator("#iso-filename").fill(name);
     await page.locator("#iso-checksum").fill(sum);
-    await page.locator("#iso-download-button").click();
+    await submit(page, page.locator("#iso-download-button"), "/api/isos/download");
     const line = page.locator(`.iso-transfer[data-file="${name}"]`);
     await eventually(page, async () => {
       await expect(line).toHaveAttribute("data-state", "done", { timeout: 2_000 });
@@ -64,15 +75,14 @@ test("an admin downloads an ISO from a URL, sees it arrive and deletes it", asyn
     // on each node's `local`; a real node's is its own).
     const row = page.locator(`tr[data-iso="${name}"]`, { hasText: "on pve1" });
     await expect(async () => {
-      await page.locator("#isos-refresh").click();
-      await page.waitForTimeout(1_000);
+      await submit(page, page.locator("#isos-refresh"), "/api/isos/refresh");
       await page.goto(`${demoUrl()}${ROUTE_ISOS}`);
       await expect(row).toBeVisible({ timeout: 2_000 });
     }).toPass({ timeout: 60_000 });
     await expect(row).toContainText("4 MiB");
 
     await row.locator("summary").click();
-    await row.locator(`button[data-delete="${name}"]`).click();
+    await submit(page, row.locator(`button[data-delete="${name}"]`), "/api/isos/delete");
     await eventually(page, async () => {
       await expect(row).toHaveCount(0, { timeout: 2_000 });
     });
@@ -101,7 +111,7 @@ test("an admin builds a VM from an ISO and lands on its console", async ({ page 
   await page.locator("#build-storage").selectOption("local-lvm");
   const debian = await page.locator("#build-iso option", { hasText: "debian-12" }).first().getAttribute("value");
   await page.locator("#build-iso").selectOption(debian!);
-  await page.locator("#build-button").click();
+  await submit(page, page.locator("#build-button"), "/api/vms/build");
   await page.waitForURL(/\/console\/\d+\/\d+$/, { timeout: 60_000 });
   // noVNC needs JavaScript; without it the landing is what can be checked.
   if (jsEnabled) await expect(page.locator("#console-state")).toHaveText("Connected", { timeout: 15_000 });
@@ -113,9 +123,10 @@ test("an admin builds a VM from an ISO and lands on its console", async ({ page 
   await expect(card).toBeVisible();
 
   // Stopped (cores change at once then; a running VM takes them at its next start), its
-  // hardware: more cores, the install CD ejected. Each check reloads: the page shows what the
-  // inventory holds, not what was typed.
-  await card.locator('button[data-action="stop"]').click();
+  // hardware: more cores, the install CD ejected. Each action's answer is awaited before the
+  // page is reloaded (a reload would cut the request off), and each check reloads: the page
+  // shows what the inventory holds, not what was typed.
+  await submit(page, card.locator('button[data-action="stop"]'), "/api/vms/action");
   await expect(async () => {
     await page.reload();
     await expect(card.locator('[data-state="Stopped"]')).toBeVisible({ timeout: 2_000 });
@@ -125,13 +136,13 @@ test("an admin builds a VM from an ISO and lands on its console", async ({ page 
   await ready(page);
   await expect(page.locator("#hw-cd-now")).toContainText("debian-12");
   await page.locator("#hw-cores").fill("3");
-  await page.locator("#hw-size-save").click();
+  await submit(page, page.locator("#hw-size-save"), "/api/vms/hardware/size");
   await expect(async () => {
     await page.reload();
     await expect(page.locator("#hw-cores")).toHaveValue("3", { timeout: 2_000 });
   }).toPass({ timeout: 40_000 });
   await page.locator("#hw-cd").selectOption("");
-  await page.locator("#hw-cd-button").click();
+  await submit(page, page.locator("#hw-cd-button"), "/api/vms/hardware/cd");
   await expect(async () => {
     await page.reload();
     await expect(page.locator("#hw-cd-now")).toHaveText("The drive is empty.", { timeout: 2_000 });
@@ -151,7 +162,7 @@ test("an admin copies a template into a new VM of theirs", async ({ page }) => {
   const name = `copy-${Date.now() % 100000}`;
   await page.locator("#copy-source").selectOption({ index: 0 });
   await page.locator("#copy-name").fill(name);
-  await page.locator("#copy-button").click();
+  await submit(page, page.locator("#copy-button"), "/api/vms/copy-template");
   await page.waitForURL(/\/\?q=\d+$/, { timeout: 60_000 });
   await ready(page);
   const card = page.locator(".vm-card", { hasText: name });
