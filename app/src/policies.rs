@@ -10,5 +10,5 @@ mod site_page;
 
 pub use api::*;
 pub use notice::{NoticeBanner, TabNotice, UsageLines};
-pub use panel::PoliciesPanel;
+pub use panel::{PanelState, PoliciesPanel};
 pub use site_page::SitePoliciesPage;

@@ -28,22 +28,22 @@ pub async fn leave_waitlist(id: i32) -> Result<(), AppError> {
     Ok(lab::waitlist::leave(&services()?, &s.user, id).await?)
 }
 
-/// The waiting lists the signed-in user is on: (class id, class name, place).
+/// A waiting list the signed-in user is on: (class id, class name, place).
+pub type WaitingPlace = (i32, String, u32);
+
 #[server(endpoint = "join/waiting")]
-pub async fn my_waiting() -> Result<Vec<(i32, String, u32)>, AppError> {
+pub async fn my_waiting() -> Result<Vec<WaitingPlace>, AppError> {
     let s = require(Role::Student).await?;
     Ok(lab::waitlist::places(&services()?, s.user.id).await?)
 }
 
-/// One notice per waiting list the user is on; re-read when `changes` moves (the dashboard's
-/// poller: a VM given to them bumps their counter).
+/// One notice per waiting list the user is on. The dashboard makes `lists` (re-read when its
+/// poller sees a change: a VM given to them bumps their counter, and when they leave one).
 #[component]
-pub fn WaitingLists(#[prop(into)] changes: Signal<u32>) -> impl IntoView {
-    let leave = ServerAction::<LeaveWaitlist>::new();
-    let lists = Resource::new(
-        move || (changes.get(), leave.version().get()),
-        |_| my_waiting(),
-    );
+pub fn WaitingLists(
+    lists: Resource<Result<Vec<WaitingPlace>, AppError>>,
+    leave: ServerAction<LeaveWaitlist>,
+) -> impl IntoView {
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -161,6 +161,50 @@ async fn read(res: reqwest::Response) -> Reply {
     }
 }
 
+/// Every guarded page's hydration data is what the page rendered. The browser reads a
+/// resource's answer by its hydration id; a resource made inside `RequireRole`'s children was
+/// made two or three times while the server rendered, and the first id then held a dropped
+/// copy's `Err(Internal)` (its request context gone) beside HTML from an `Ok`: hydration
+/// panicked. Each page is loaded several times, as the race does not lose every time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarded_pages_hydrate_from_what_they_rendered() {
+    let s = start().await;
+    s.add_user("root", Role::Admin).await;
+    let cookie = s.login("root").await;
+    let pages = [
+        "/",
+        "/classes",
+        "/classes/new",
+        "/isos",
+        "/vms/new",
+        "/admin/users",
+        "/admin/clusters",
+        "/admin/sync",
+        "/admin/jobs",
+        "/admin/nodes",
+        "/admin/policies",
+    ];
+    for round in 0..4 {
+        for page in pages {
+            let r = s.get(page, Some(&cookie)).await;
+            assert_eq!(r.status, StatusCode::OK, "{page}: {}", r.body);
+            let data: Vec<&str> = r
+                .body
+                .lines()
+                .filter(|l| l.contains("__RESOLVED_RESOURCES["))
+                .collect();
+            assert!(!data.is_empty(), "{page}: no resource data in the page");
+            for line in data {
+                assert!(
+                    !line.contains(r#"\"Err\""#),
+                    "{page} (load {round}): the hydration data holds an error the page did not \
+                     render: {line}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_reports_the_database() {
     let s = start().await;

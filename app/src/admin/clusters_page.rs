@@ -23,16 +23,6 @@ struct Actions {
 
 #[component]
 pub fn ClustersPage() -> impl IntoView {
-    view! {
-        <Title text="Clusters" />
-        <RequireRole role=Role::Admin>
-            <Clusters />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Clusters() -> impl IntoView {
     let actions = Actions {
         save: ServerAction::new(),
         enabled: ServerAction::new(),
@@ -84,24 +74,27 @@ fn Clusters() -> impl IntoView {
     // Suspense boundaries can leave one of them waiting for ever in Leptos 0.8's server
     // rendering (leptos-rs/leptos#4851), and the page never finishes loading.
     view! {
-        <h1>"Clusters"</h1>
-        <Transition fallback=move || view! { <section class="card">{notices()}<p class="loading">"Loading…"</p></section> }>
-            {move || Suspend::new(async move {
-                let list = clusters.await;
-                let current = editing().and_then(|id| {
-                    list.as_ref().ok().and_then(|l| l.iter().find(|c| c.id == id).cloned())
-                });
-                let table = match list {
-                    Ok(list) if list.is_empty() => view! { <p class="empty">"No cluster yet. Add one below: the portal then keeps an inventory of its VMs."</p> }.into_any(),
-                    Ok(list) => view! { <ClusterTable list actions /> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                };
-                view! {
-                    <section class="card">{notices()}{table}</section>
-                    <ClusterFormView current action=actions.save />
-                }
-            })}
-        </Transition>
+        <Title text="Clusters" />
+        <RequireRole role=Role::Admin>
+            <h1>"Clusters"</h1>
+            <Transition fallback=move || view! { <section class="card">{notices()}<p class="loading">"Loading…"</p></section> }>
+                {move || Suspend::new(async move {
+                    let list = clusters.await;
+                    let current = editing().and_then(|id| {
+                        list.as_ref().ok().and_then(|l| l.iter().find(|c| c.id == id).cloned())
+                    });
+                    let table = match list {
+                        Ok(list) if list.is_empty() => view! { <p class="empty">"No cluster yet. Add one below: the portal then keeps an inventory of its VMs."</p> }.into_any(),
+                        Ok(list) => view! { <ClusterTable list actions /> }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    };
+                    view! {
+                        <section class="card">{notices()}{table}</section>
+                        <ClusterFormView current action=actions.save />
+                    }
+                })}
+            </Transition>
+        </RequireRole>
     }
 }
 

@@ -14,20 +14,6 @@ use leptos_router::hooks::use_query_map;
 
 #[component]
 pub fn JobsPage() -> impl IntoView {
-    view! {
-        <Title text="Jobs" />
-        <RequireRole role=Role::Admin>
-            <Jobs />
-        </RequireRole>
-    }
-}
-
-fn filter_url(f: JobFilter) -> String {
-    format!("{}?state={}", ids::ROUTE_ADMIN_JOBS, f.as_str())
-}
-
-#[component]
-fn Jobs() -> impl IntoView {
     let cancel = ServerAction::<CancelJob>::new();
     let query = use_query_map();
     let filter = Memo::new(move |_| {
@@ -46,40 +32,47 @@ fn Jobs() -> impl IntoView {
     poll_while_active(active, tick, std::time::Duration::from_secs(5));
     let error = action_error(cancel);
     view! {
-        <div class="page-head">
-            <h1>"Jobs"</h1>
-            <a class="button small" id="jobs-refresh" href=move || filter_url(filter.get())
-                on:click=move |ev| {
-                    ev.prevent_default();
-                    tick.update(|t| *t += 1);
-                }>
-                <RefreshIcon />" Refresh"
-            </a>
-        </div>
-        <p class="muted">"Everything slow runs as a job: deploying a class, resets, publishing, CPU/RAM changes, removing VMs, deleting classes. A runner holds a job's lease while it works; a job whose runner died is taken over when the lease runs out."</p>
-        <nav class="job-filters" aria-label="Which jobs">
-            {JobFilter::ALL.into_iter().map(|f| view! {
-                <a class="button small" href=filter_url(f) data-filter=f.as_str()
-                    aria-current=move || (filter.get() == f).then_some("page")>
-                    {f.label()}
+        <Title text="Jobs" />
+        <RequireRole role=Role::Admin>
+            <div class="page-head">
+                <h1>"Jobs"</h1>
+                <a class="button small" id="jobs-refresh" href=move || filter_url(filter.get())
+                    on:click=move |ev| {
+                        ev.prevent_default();
+                        tick.update(|t| *t += 1);
+                    }>
+                    <RefreshIcon />" Refresh"
                 </a>
-            }).collect_view()}
-        </nav>
-        <FormError message=error />
-        <section class="card">
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match jobs.await {
-                        Ok(list) => {
-                            active.try_set(list.jobs.iter().any(|j| j.state.is_active()));
-                            view! { <JobTable list filter=filter.get_untracked() cancel /> }.into_any()
+            </div>
+            <p class="muted">"Everything slow runs as a job: deploying a class, resets, publishing, CPU/RAM changes, removing VMs, deleting classes. A runner holds a job's lease while it works; a job whose runner died is taken over when the lease runs out."</p>
+            <nav class="job-filters" aria-label="Which jobs">
+                {JobFilter::ALL.into_iter().map(|f| view! {
+                    <a class="button small" href=filter_url(f) data-filter=f.as_str()
+                        aria-current=move || (filter.get() == f).then_some("page")>
+                        {f.label()}
+                    </a>
+                }).collect_view()}
+            </nav>
+            <FormError message=error />
+            <section class="card">
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match jobs.await {
+                            Ok(list) => {
+                                active.try_set(list.jobs.iter().any(|j| j.state.is_active()));
+                                view! { <JobTable list filter=filter.get_untracked() cancel /> }.into_any()
+                            }
+                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         }
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
+                    })}
+                </Transition>
+            </section>
+        </RequireRole>
     }
+}
+
+fn filter_url(f: JobFilter) -> String {
+    format!("{}?state={}", ids::ROUTE_ADMIN_JOBS, f.as_str())
 }
 
 #[component]

@@ -13,37 +13,30 @@ use leptos_meta::Title;
 
 #[component]
 pub fn NodesPage() -> impl IntoView {
-    view! {
-        <Title text="Nodes" />
-        <RequireRole role=Role::Admin>
-            <Nodes />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Nodes() -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let page = Resource::new(move || tick.get(), |_| load_nodes());
     let active = RwSignal::new(true);
     poll_while_active(active, tick, std::time::Duration::from_secs(30));
     view! {
-        <div class="page-head"><h1>"Nodes"</h1></div>
-        <p class="muted">"What each node has and uses, as the last full sync read it (every minute). Shared storages are shown once per cluster."</p>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(p) if p.clusters.is_empty() => view! {
-                        <p class="empty">"No clusters yet. "<a href=ids::ROUTE_ADMIN_CLUSTERS>"Add one"</a>"."</p>
-                    }.into_any(),
-                    Ok(p) => {
-                        let now = p.now;
-                        p.clusters.into_iter().map(|c| view! { <ClusterSection c now /> }).collect_view().into_any()
+        <Title text="Nodes" />
+        <RequireRole role=Role::Admin>
+            <div class="page-head"><h1>"Nodes"</h1></div>
+            <p class="muted">"What each node has and uses, as the last full sync read it (every minute). Shared storages are shown once per cluster."</p>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(p) if p.clusters.is_empty() => view! {
+                            <p class="empty">"No clusters yet. "<a href=ids::ROUTE_ADMIN_CLUSTERS>"Add one"</a>"."</p>
+                        }.into_any(),
+                        Ok(p) => {
+                            let now = p.now;
+                            p.clusters.into_iter().map(|c| view! { <ClusterSection c now /> }).collect_view().into_any()
+                        }
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
+                })}
+            </Transition>
+        </RequireRole>
     }
 }
 

@@ -26,16 +26,6 @@ struct Actions {
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    view! {
-        <Title text="Users" />
-        <RequireRole role=Role::Admin>
-            <Users />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Users() -> impl IntoView {
     let actions = Actions {
         create: ServerAction::new(),
         role: ServerAction::new(),
@@ -70,42 +60,45 @@ fn Users() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     view! {
-        <h1>"Users"</h1>
-        <div class="columns">
-            <CreateUserForm action=actions.create />
+        <Title text="Users" />
+        <RequireRole role=Role::Admin>
+            <h1>"Users"</h1>
+            <div class="columns">
+                <CreateUserForm action=actions.create />
+                <section class="card">
+                    <h2>"Self-registration"</h2>
+                    <Suspense fallback=|| ()>
+                        {move || Suspend::new(async move {
+                            let open = registration.await.unwrap_or(false);
+                            view! {
+                                <p>{if open { "Anyone can create a student account." } else { "Closed: only admins create accounts." }}</p>
+                                <ActionForm action=actions.registration>
+                                    <input type="hidden" name="open" value=(!open).to_string() />
+                                    <button type="submit">{if open { "Close registration" } else { "Open registration" }}</button>
+                                </ActionForm>
+                            }
+                        })}
+                    </Suspense>
+                </section>
+            </div>
             <section class="card">
-                <h2>"Self-registration"</h2>
-                <Suspense fallback=|| ()>
+                <form method="get" class="search" role="search">
+                    <label for="q" class="visually-hidden">"Search users"</label>
+                    <input id="q" name="q" type="search" placeholder="Search by name or email" value=search />
+                    <button type="submit">"Search"</button>
+                </form>
+                <FormError message=row_error />
+                <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
                     {move || Suspend::new(async move {
-                        let open = registration.await.unwrap_or(false);
-                        view! {
-                            <p>{if open { "Anyone can create a student account." } else { "Closed: only admins create accounts." }}</p>
-                            <ActionForm action=actions.registration>
-                                <input type="hidden" name="open" value=(!open).to_string() />
-                                <button type="submit">{if open { "Close registration" } else { "Open registration" }}</button>
-                            </ActionForm>
+                        match users.await {
+                            Ok(list) if list.is_empty() => view! { <p class="empty">"No account matches."</p> }.into_any(),
+                            Ok(list) => view! { <UserTable users=list actions /> }.into_any(),
+                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                         }
                     })}
-                </Suspense>
+                </Transition>
             </section>
-        </div>
-        <section class="card">
-            <form method="get" class="search" role="search">
-                <label for="q" class="visually-hidden">"Search users"</label>
-                <input id="q" name="q" type="search" placeholder="Search by name or email" value=search />
-                <button type="submit">"Search"</button>
-            </form>
-            <FormError message=row_error />
-            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match users.await {
-                        Ok(list) if list.is_empty() => view! { <p class="empty">"No account matches."</p> }.into_any(),
-                        Ok(list) => view! { <UserTable users=list actions /> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Transition>
-        </section>
+        </RequireRole>
     }
 }
 

@@ -13,16 +13,6 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn ClassAboutPage() -> impl IntoView {
-    view! {
-        <Title text="Class" />
-        <RequireRole role=Role::Student>
-            <About />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn About() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i32>().ok()));
     let about = Resource::new(id, |id| async move {
@@ -32,28 +22,31 @@ fn About() -> impl IntoView {
         }
     });
     view! {
-        <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match about.await {
-                    Ok(a) => view! { <Body a /> }.into_any(),
-                    Err(e) => {
-                        #[cfg(feature = "ssr")]
-                        crate::session::set_page_status(e.status());
-                        let text = match e {
-                            crate::AppError::NotFound(_) | crate::AppError::Forbidden => "You are not in this class, or it does not exist.".to_string(),
-                            other => other.to_string(),
-                        };
-                        view! {
-                            <section class="card" id="class-about-refused">
-                                <h1>"No class"</h1>
-                                <p>{text}</p>
-                                <p><a href=ids::ROUTE_HOME>"Back to your VMs"</a></p>
-                            </section>
-                        }.into_any()
+        <Title text="Class" />
+        <RequireRole role=Role::Student>
+            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match about.await {
+                        Ok(a) => view! { <Body a /> }.into_any(),
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::session::set_page_status(e.status());
+                            let text = match e {
+                                crate::AppError::NotFound(_) | crate::AppError::Forbidden => "You are not in this class, or it does not exist.".to_string(),
+                                other => other.to_string(),
+                            };
+                            view! {
+                                <section class="card" id="class-about-refused">
+                                    <h1>"No class"</h1>
+                                    <p>{text}</p>
+                                    <p><a href=ids::ROUTE_HOME>"Back to your VMs"</a></p>
+                                </section>
+                            }.into_any()
+                        }
                     }
-                }
-            })}
-        </Suspense>
+                })}
+            </Suspense>
+        </RequireRole>
     }
 }
 

@@ -19,10 +19,12 @@ pub async fn list_classes() -> Result<Vec<ClassSummary>, AppError> {
     Ok(lab::classes::list(&services()?, &s.user).await?)
 }
 
+/// The wizard's lists: the templates, and the clusters (id, name, nodes).
+pub type WizardLists = (Vec<TemplateChoice>, Vec<(i32, String, Vec<String>)>);
+
 /// What the wizard offers: templates, and clusters with their nodes.
 #[server(endpoint = "classes/choices")]
-pub async fn wizard_choices()
--> Result<(Vec<TemplateChoice>, Vec<(i32, String, Vec<String>)>), AppError> {
+pub async fn wizard_choices() -> Result<WizardLists, AppError> {
     let s = require(Role::Teacher).await?;
     let services = services()?;
     Ok((

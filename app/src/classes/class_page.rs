@@ -39,16 +39,6 @@ struct Actions {
 
 #[component]
 pub fn ClassPage() -> impl IntoView {
-    view! {
-        <Title text="Class" />
-        <RequireRole role=Role::Teacher>
-            <ClassView />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn ClassView() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i32>().ok()).unwrap_or(0));
     let a = Actions {
@@ -98,6 +88,7 @@ fn ClassView() -> impl IntoView {
         )
     };
     let detail = Resource::new(move || (id(), changes()), |(id, _)| load_class(id));
+    let policies = crate::policies::PanelState::new(id);
     let active = RwSignal::new(false);
     poll_while_active(active, tick, std::time::Duration::from_secs(2));
     let error = Signal::derive({
@@ -124,34 +115,37 @@ fn ClassView() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     view! {
-        <FormError message=error />
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match detail.await {
-                    Ok(d) => {
-                        active.try_set(d.progress.active);
-                        // Each part erased on its own: the two as one view type overflow
-                        // rustc's query depth in the release wasm build (which has no
-                        // erase_components).
-                        let body = view! { <ClassBody d=d.clone() a /> }.into_any();
-                        let settings = view! { <ClassSettings d a /> }.into_any();
-                        view! { {body} {settings} }.into_any()
+        <Title text="Class" />
+        <RequireRole role=Role::Teacher>
+            <FormError message=error />
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match detail.await {
+                        Ok(d) => {
+                            active.try_set(d.progress.active);
+                            // Each part erased on its own: the two as one view type overflow
+                            // rustc's query depth in the release wasm build (which has no
+                            // erase_components).
+                            let body = view! { <ClassBody d=d.clone() a /> }.into_any();
+                            let settings = view! { <ClassSettings d a /> }.into_any();
+                            view! { {body} {settings} }.into_any()
+                        }
+                        Err(e) => {
+                            // Another teacher's class or no class: the page says so with its
+                            // status too (404), not only in words.
+                            #[cfg(feature = "ssr")]
+                            crate::session::set_page_status(e.status());
+                            view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
+                        }
                     }
-                    Err(e) => {
-                        // Another teacher's class or no class: the page says so with its
-                        // status too (404), not only in words.
-                        #[cfg(feature = "ssr")]
-                        crate::session::set_page_status(e.status());
-                        view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
-                    }
-                }
-            })}
-        </Transition>
-        // Its own resource, beside (not inside) the class's: a resource made inside another
-        // one's Suspend does not hydrate. The class's resource is read in one Suspend only: a
-        // resource read in two can leave one waiting for ever in Leptos 0.8's server
-        // rendering (leptos-rs/leptos#4851).
-        <crate::policies::PoliciesPanel class_id=id() />
+                })}
+            </Transition>
+            // Its own resource, beside (not inside) the class's: a resource made inside another
+            // one's Suspend does not hydrate. The class's resource is read in one Suspend only: a
+            // resource read in two can leave one waiting for ever in Leptos 0.8's server
+            // rendering (leptos-rs/leptos#4851).
+            <crate::policies::PoliciesPanel state=policies class_id=id() />
+        </RequireRole>
     }
 }
 

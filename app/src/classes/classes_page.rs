@@ -1,16 +1,21 @@
 //! The class list: teachers see the classes they own or co-own (admins all), with a link
 //! to the wizard.
 
-use super::{ImportClass, adoption_candidates, list_classes, wizard_choices};
+use super::{ImportClass, WizardLists, adoption_candidates, list_classes, wizard_choices};
+use crate::AppError;
 use crate::auth::use_auth;
 use crate::layout::{FormError, RequireRole, action_error};
-use lab::model::{ClassSummary, Role};
+use lab::model::{AdoptionCandidate, ClassSummary, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
 #[component]
 pub fn ClassesPage() -> impl IntoView {
     let classes = Resource::new(|| (), |_| list_classes());
+    // The import form's: teachers get "forbidden" from both and see nothing.
+    let import = ServerAction::<ImportClass>::new();
+    let choices = Resource::new(|| (), |_| wizard_choices());
+    let candidates = Resource::new(|| (), |_| adoption_candidates());
     view! {
         <Title text="Classes" />
         <RequireRole role=Role::Teacher>
@@ -31,21 +36,20 @@ pub fn ClassesPage() -> impl IntoView {
                     })}
                 </Transition>
             </section>
-            <ImportForm />
+            <ImportForm import choices candidates />
         </RequireRole>
     }
 }
 
 /// Admins: adopt a class made elsewhere from its VMID block.
 #[component]
-fn ImportForm() -> impl IntoView {
+fn ImportForm(
+    import: ServerAction<ImportClass>,
+    choices: Resource<Result<WizardLists, AppError>>,
+    candidates: Resource<Result<Vec<AdoptionCandidate>, AppError>>,
+) -> impl IntoView {
     let auth = use_auth();
-    let import = ServerAction::<ImportClass>::new();
     let error = action_error(import);
-    // Resources made here, not inside the Suspend below: a resource made during another's
-    // Suspend does not hydrate. Teachers get "forbidden" from both and see nothing.
-    let choices = Resource::new(|| (), |_| wizard_choices());
-    let candidates = Resource::new(|| (), |_| adoption_candidates());
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {

@@ -12,16 +12,6 @@ use leptos_router::hooks::use_params_map;
 
 #[component]
 pub fn JoinPage() -> impl IntoView {
-    view! {
-        <Title text="Join a class" />
-        <RequireRole role=Role::Student>
-            <Join />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Join() -> impl IntoView {
     let params = use_params_map();
     let token = move || params.with(|p| p.get("token").unwrap_or_default());
     let view_data = Resource::new(token, load_invite);
@@ -32,45 +22,48 @@ fn Join() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     view! {
-        <section class="card narrow">
-            <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match view_data.await {
-                        Ok(v) => view! {
-                            <h1>{format!("Join {}", v.class_name)}</h1>
-                            <p>{format!("Teacher: {}", v.teacher)}</p>
-                            {if v.already_joined {
-                                view! { <p>"You are in this class already. " <a href="/">"Go to your VMs"</a></p> }.into_any()
-                            } else if v.free_vms == 0 && v.deploying {
-                                view! { <p class="notice" role="status">"The class's VMs are still being made. Reload this page in a minute."</p> }.into_any()
-                            } else if let Some(place) = v.place {
-                                view! { <p role="status" id="waiting-place">{format!("You are number {place} on the waiting list. You get the next VM that becomes free; it appears on your dashboard.")}" " <a href="/">"Go to your VMs"</a></p> }.into_any()
-                            } else if v.free_vms == 0 {
-                                view! {
-                                    <p role="status">{match v.waiting {
-                                        0 => "This class is full: every VM has a student.".to_string(),
-                                        n => format!("This class is full: every VM has a student, and {n} waiting."),
-                                    }}</p>
-                                    <p class="muted">"Join the waiting list and you get the next VM that becomes free or that your teacher adds."</p>
-                                    <ActionForm action=wait>
-                                        <input type="hidden" name="token" value=token() />
-                                        <button type="submit" class="primary" id="join-waitlist">"Join the waiting list"</button>
-                                    </ActionForm>
-                                }.into_any()
-                            } else {
-                                view! {
-                                    <ActionForm action=join>
-                                        <input type="hidden" name="token" value=token() />
-                                        <button type="submit" class="primary" id="join-class">"Join and get my VM"</button>
-                                    </ActionForm>
-                                }.into_any()
-                            }}
-                        }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
-            <FormError message=error />
-        </section>
+        <Title text="Join a class" />
+        <RequireRole role=Role::Student>
+            <section class="card narrow">
+                <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        match view_data.await {
+                            Ok(v) => view! {
+                                <h1>{format!("Join {}", v.class_name)}</h1>
+                                <p>{format!("Teacher: {}", v.teacher)}</p>
+                                {if v.already_joined {
+                                    view! { <p>"You are in this class already. " <a href="/">"Go to your VMs"</a></p> }.into_any()
+                                } else if v.free_vms == 0 && v.deploying {
+                                    view! { <p class="notice" role="status">"The class's VMs are still being made. Reload this page in a minute."</p> }.into_any()
+                                } else if let Some(place) = v.place {
+                                    view! { <p role="status" id="waiting-place">{format!("You are number {place} on the waiting list. You get the next VM that becomes free; it appears on your dashboard.")}" " <a href="/">"Go to your VMs"</a></p> }.into_any()
+                                } else if v.free_vms == 0 {
+                                    view! {
+                                        <p role="status">{match v.waiting {
+                                            0 => "This class is full: every VM has a student.".to_string(),
+                                            n => format!("This class is full: every VM has a student, and {n} waiting."),
+                                        }}</p>
+                                        <p class="muted">"Join the waiting list and you get the next VM that becomes free or that your teacher adds."</p>
+                                        <ActionForm action=wait>
+                                            <input type="hidden" name="token" value=token() />
+                                            <button type="submit" class="primary" id="join-waitlist">"Join the waiting list"</button>
+                                        </ActionForm>
+                                    }.into_any()
+                                } else {
+                                    view! {
+                                        <ActionForm action=join>
+                                            <input type="hidden" name="token" value=token() />
+                                            <button type="submit" class="primary" id="join-class">"Join and get my VM"</button>
+                                        </ActionForm>
+                                    }.into_any()
+                                }}
+                            }.into_any(),
+                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+                <FormError message=error />
+            </section>
+        </RequireRole>
     }
 }

@@ -11,16 +11,6 @@ use leptos_meta::Title;
 
 #[component]
 pub fn WizardPage() -> impl IntoView {
-    view! {
-        <Title text="New class" />
-        <RequireRole role=Role::Teacher>
-            <Wizard />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Wizard() -> impl IntoView {
     let choices = Resource::new(|| (), |_| wizard_choices());
     let plan = ServerAction::<PlanClass>::new();
     let launch = ServerAction::<LaunchClass>::new();
@@ -34,70 +24,73 @@ fn Wizard() -> impl IntoView {
     };
     let launch_error = action_error(launch);
     view! {
-        <h1>"New class"</h1>
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let (templates, clusters) = match choices.await {
-                    Ok(c) => c,
-                    Err(e) => return view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                };
-                if clusters.is_empty() {
-                    return view! { <p class="empty">"No cluster is connected yet; an admin adds one under Clusters."</p> }.into_any();
-                }
-                let cluster_options = clusters.iter().map(|(id, name, _)| view! { <option value=*id>{name.clone()}</option> }).collect_view();
-                let template_options = templates.iter().map(|t| {
-                    let extra = [t.firmware.clone(), t.storage.clone().map(|s| format!("on {s}"))].into_iter().flatten().collect::<Vec<_>>().join(" · ");
-                    let label = format!("{} (VM {}, {} · {} vCPU · {} RAM · {} disk{}{})", t.name, t.vmid, t.cluster, t.cores, format_bytes(t.memory), format_bytes(t.disk), if extra.is_empty() { "" } else { " · " }, extra);
-                    view! { <option value=t.vmid.to_string() data-cluster=t.cluster_id>{label}</option> }
-                }).collect_view();
-                let node_options = clusters.iter().flat_map(|(_, name, nodes)| nodes.iter().map(move |n| view! { <option value=n.clone()>{format!("{n} ({name})")}</option> })).collect_view();
-                view! {
-                    <ActionForm action=plan attr:class="card wizard" attr:id="class-wizard">
-                        <fieldset>
-                            <legend>"1. Name"</legend>
-                            <label>"Class name" <input name="form[name]" required maxlength="80" placeholder="e.g. Networking 101" /></label>
-                            <label>"Description" <textarea name="form[description]" rows="2" maxlength="2000"></textarea></label>
-                        </fieldset>
-                        <fieldset>
-                            <legend>"2. Template"</legend>
-                            <label>"Cluster" <select name="form[cluster_id]">{cluster_options}</select></label>
-                            <label>"Template VM"
-                                <select name="form[template_vmid]" id="template-select">
-                                    {template_options}
-                                    <option value="">"No template: empty VMs"</option>
-                                </select>
-                            </label>
-                        </fieldset>
-                        <fieldset>
-                            <legend>"3. Size and specs"</legend>
-                            <label>{format!("Student VMs (1–{MAX_STUDENTS})")} <input name="form[students]" type="number" min="1" max=MAX_STUDENTS required value="10" /></label>
-                            <label>"CPU cores (empty: the template's)" <input name="form[cores]" type="number" min="1" max="64" /></label>
-                            <label>"Memory in MiB (empty: the template's)" <input name="form[memory_mb]" type="number" min="256" step="256" /></label>
-                            <label>"Disk in GiB (only for empty VMs)" <input name="form[disk_gb]" type="number" min="1" /></label>
-                        </fieldset>
-                        <fieldset>
-                            <legend>"4. Placement"</legend>
-                            <label>"Node"
-                                <select name="form[pinned_node]">
-                                    <option value="">"Automatic (by free memory and CPU)"</option>
-                                    {node_options}
-                                </select>
-                            </label>
-                            <label class="check"><input type="checkbox" name="form[base_per_node]" id="base-per-node" prop:checked=base_per_node />
-                                " A copy of the class base on each node (for templates on node-local storage such as local-lvm or local-zfs: lets the class spread over the nodes)"</label>
-                        </fieldset>
-                        <fieldset>
-                            <legend>"5. Invite"</legend>
-                            <label>"Invite link expires after (days; empty: never)" <input name="form[invite_days]" type="number" min="1" max="365" value="14" /></label>
-                        </fieldset>
-                        <FormError message=plan_error />
-                        <button type="submit" id="review-class">"Review"</button>
-                    </ActionForm>
-                }.into_any()
-            })}
-        </Transition>
-        {move || plan.value().get().and_then(Result::ok).map(|(form, p)| view! { <Review form p plan launch /> })}
-        <FormError message=launch_error />
+        <Title text="New class" />
+        <RequireRole role=Role::Teacher>
+            <h1>"New class"</h1>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let (templates, clusters) = match choices.await {
+                        Ok(c) => c,
+                        Err(e) => return view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    };
+                    if clusters.is_empty() {
+                        return view! { <p class="empty">"No cluster is connected yet; an admin adds one under Clusters."</p> }.into_any();
+                    }
+                    let cluster_options = clusters.iter().map(|(id, name, _)| view! { <option value=*id>{name.clone()}</option> }).collect_view();
+                    let template_options = templates.iter().map(|t| {
+                        let extra = [t.firmware.clone(), t.storage.clone().map(|s| format!("on {s}"))].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+                        let label = format!("{} (VM {}, {} · {} vCPU · {} RAM · {} disk{}{})", t.name, t.vmid, t.cluster, t.cores, format_bytes(t.memory), format_bytes(t.disk), if extra.is_empty() { "" } else { " · " }, extra);
+                        view! { <option value=t.vmid.to_string() data-cluster=t.cluster_id>{label}</option> }
+                    }).collect_view();
+                    let node_options = clusters.iter().flat_map(|(_, name, nodes)| nodes.iter().map(move |n| view! { <option value=n.clone()>{format!("{n} ({name})")}</option> })).collect_view();
+                    view! {
+                        <ActionForm action=plan attr:class="card wizard" attr:id="class-wizard">
+                            <fieldset>
+                                <legend>"1. Name"</legend>
+                                <label>"Class name" <input name="form[name]" required maxlength="80" placeholder="e.g. Networking 101" /></label>
+                                <label>"Description" <textarea name="form[description]" rows="2" maxlength="2000"></textarea></label>
+                            </fieldset>
+                            <fieldset>
+                                <legend>"2. Template"</legend>
+                                <label>"Cluster" <select name="form[cluster_id]">{cluster_options}</select></label>
+                                <label>"Template VM"
+                                    <select name="form[template_vmid]" id="template-select">
+                                        {template_options}
+                                        <option value="">"No template: empty VMs"</option>
+                                    </select>
+                                </label>
+                            </fieldset>
+                            <fieldset>
+                                <legend>"3. Size and specs"</legend>
+                                <label>{format!("Student VMs (1–{MAX_STUDENTS})")} <input name="form[students]" type="number" min="1" max=MAX_STUDENTS required value="10" /></label>
+                                <label>"CPU cores (empty: the template's)" <input name="form[cores]" type="number" min="1" max="64" /></label>
+                                <label>"Memory in MiB (empty: the template's)" <input name="form[memory_mb]" type="number" min="256" step="256" /></label>
+                                <label>"Disk in GiB (only for empty VMs)" <input name="form[disk_gb]" type="number" min="1" /></label>
+                            </fieldset>
+                            <fieldset>
+                                <legend>"4. Placement"</legend>
+                                <label>"Node"
+                                    <select name="form[pinned_node]">
+                                        <option value="">"Automatic (by free memory and CPU)"</option>
+                                        {node_options}
+                                    </select>
+                                </label>
+                                <label class="check"><input type="checkbox" name="form[base_per_node]" id="base-per-node" prop:checked=base_per_node />
+                                    " A copy of the class base on each node (for templates on node-local storage such as local-lvm or local-zfs: lets the class spread over the nodes)"</label>
+                            </fieldset>
+                            <fieldset>
+                                <legend>"5. Invite"</legend>
+                                <label>"Invite link expires after (days; empty: never)" <input name="form[invite_days]" type="number" min="1" max="365" value="14" /></label>
+                            </fieldset>
+                            <FormError message=plan_error />
+                            <button type="submit" id="review-class">"Review"</button>
+                        </ActionForm>
+                    }.into_any()
+                })}
+            </Transition>
+            {move || plan.value().get().and_then(Result::ok).map(|(form, p)| view! { <Review form p plan launch /> })}
+            <FormError message=launch_error />
+        </RequireRole>
     }
 }
 

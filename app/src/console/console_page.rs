@@ -16,15 +16,14 @@ use leptos_router::hooks::use_params_map;
 pub fn ConsolePage() -> impl IntoView {
     view! {
         <Title text="Console" />
-        <RequireRole role=Role::Student>
-            <CheckedVm kind="console" screen=|info, start| view! { <ConsoleScreen info start /> }.into_any() />
-        </RequireRole>
+        <CheckedVm kind="console" screen=|info, start| view! { <ConsoleScreen info start /> }.into_any() />
     }
 }
 
-/// Loads the VM for the user (the server checks access), then shows `screen`; or a refusal
-/// (`#{kind}-refused`, with the page's status) when the user may not use it. Shared by the
-/// console and the terminal page.
+/// For signed-in users ([`RequireRole`], made inside: the resource is made above the guard,
+/// see its docs): loads the VM for the user (the server checks access), then shows `screen`;
+/// or a refusal (`#{kind}-refused`, with the page's status) when the user may not use it.
+/// Shared by the console and the terminal pages.
 #[component]
 pub(super) fn CheckedVm(
     kind: &'static str,
@@ -50,6 +49,7 @@ pub(super) fn CheckedVm(
         },
     );
     view! {
+        <RequireRole role=Role::Student>
         <Suspense fallback=|| view! { <p class="loading">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match info.await {
@@ -71,6 +71,7 @@ pub(super) fn CheckedVm(
                 }
             })}
         </Suspense>
+        </RequireRole>
     }
 }
 

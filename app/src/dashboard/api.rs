@@ -84,9 +84,11 @@ pub async fn unassign_vm(cluster_id: i32, vmid: i32, username: String) -> Result
     Ok(())
 }
 
-/// Assignments whose VM is gone from Proxmox: (username, cluster id, cluster, vmid).
+/// An assignment whose VM is gone from Proxmox: (username, cluster id, cluster, vmid).
+pub type MissingAssignment = (String, i32, String, i32);
+
 #[server(endpoint = "admin/vms/missing")]
-pub async fn missing_assignments() -> Result<Vec<(String, i32, String, i32)>, AppError> {
+pub async fn missing_assignments() -> Result<Vec<MissingAssignment>, AppError> {
     require(Role::Admin).await?;
     Ok(lab::inventory::missing_assignments(&services()?).await?)
 }

@@ -6,12 +6,13 @@
 
 use super::BulkAssign;
 use super::vm_card::{CardActions, VmCardView};
-use super::{AssignVm, UnassignVm, load_dashboard, missing_assignments};
+use super::{AssignVm, MissingAssignment, UnassignVm, load_dashboard, missing_assignments};
+use crate::AppError;
 use crate::auth::use_auth;
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
 use crate::vm_actions::{PowerVm, ResetVm};
-use crate::waitlist::WaitingLists;
+use crate::waitlist::{LeaveWaitlist, WaitingLists, my_waiting};
 use lab::model::{Dashboard, Role, VmFilter};
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -25,33 +26,6 @@ const FULL_RELOAD_TICKS: u32 = 150;
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
-    view! {
-        <Title text="My VMs" />
-        <RequireRole role=Role::Student>
-            <DashboardView />
-        </RequireRole>
-    }
-}
-
-fn filter_from_query() -> Memo<VmFilter> {
-    let query = use_query_map();
-    Memo::new(move |_| {
-        query.with(|q| {
-            let text = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
-            VmFilter {
-                cluster: text("cluster").and_then(|c| c.parse().ok()),
-                node: text("node"),
-                status: text("status"),
-                owner: text("owner"),
-                q: text("q"),
-                page: text("page").and_then(|p| p.parse().ok()).unwrap_or(0),
-            }
-        })
-    })
-}
-
-#[component]
-fn DashboardView() -> impl IntoView {
     let actions = CardActions {
         power: ServerAction::<PowerVm>::new(),
         assign: ServerAction::<AssignVm>::new(),
@@ -85,6 +59,18 @@ fn DashboardView() -> impl IntoView {
     let latest: RwSignal<Option<(i64, bool)>> = RwSignal::new(None);
     start_polling(filter, latest, refresh, data);
     let auth = use_auth();
+    // Admins' list of assignments whose VM is gone (nobody else asks the server).
+    let missing = Resource::new(changes, move |_| async move {
+        match auth.me.await {
+            Ok(Some(me)) if me.role == Role::Admin => missing_assignments().await,
+            _ => Ok(Vec::new()),
+        }
+    });
+    let leave_waitlist = ServerAction::<LeaveWaitlist>::new();
+    let waiting = Resource::new(
+        move || (refresh.get(), leave_waitlist.version().get()),
+        |_| my_waiting(),
+    );
     let error = Signal::derive({
         let errors = [
             action_error(actions.power),
@@ -97,32 +83,52 @@ fn DashboardView() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                let me = auth.me.await.ok().flatten();
-                let name = me.as_ref().map(|m| m.display_name.clone()).unwrap_or_default();
-                let admin = me.is_some_and(|m| m.role == Role::Admin);
-                view! {
-                    <h1>{format!("Welcome, {name}")}</h1>
-                    {admin.then(|| view! { <MissingAssignments changes=Signal::derive(changes) actions /> })}
-                }
-            })}
-        </Suspense>
-        <FormError message=error />
-        <WaitingLists changes=refresh />
-        <Transition fallback=|| view! { <p class="loading">"Loading your VMs…"</p> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(Some(d)) => {
-                        latest.try_set(Some((d.counter, d.in_transition())));
-                        view! { <DashboardBody d filter=filter.get_untracked() actions /> }.into_any()
+        <Title text="My VMs" />
+        <RequireRole role=Role::Student>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let me = auth.me.await.ok().flatten();
+                    let name = me.as_ref().map(|m| m.display_name.clone()).unwrap_or_default();
+                    let admin = me.is_some_and(|m| m.role == Role::Admin);
+                    view! {
+                        <h1>{format!("Welcome, {name}")}</h1>
+                        {admin.then(|| view! { <MissingAssignments missing actions /> })}
                     }
-                    Ok(None) => view! { <p class="loading">"Loading…"</p> }.into_any(),
-                    Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                }
-            })}
-        </Transition>
+                })}
+            </Suspense>
+            <FormError message=error />
+            <WaitingLists lists=waiting leave=leave_waitlist />
+            <Transition fallback=|| view! { <p class="loading">"Loading your VMs…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(Some(d)) => {
+                            latest.try_set(Some((d.counter, d.in_transition())));
+                            view! { <DashboardBody d filter=filter.get_untracked() actions /> }.into_any()
+                        }
+                        Ok(None) => view! { <p class="loading">"Loading…"</p> }.into_any(),
+                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </RequireRole>
     }
+}
+
+fn filter_from_query() -> Memo<VmFilter> {
+    let query = use_query_map();
+    Memo::new(move |_| {
+        query.with(|q| {
+            let text = |k: &str| q.get(k).filter(|v| !v.trim().is_empty());
+            VmFilter {
+                cluster: text("cluster").and_then(|c| c.parse().ok()),
+                node: text("node"),
+                status: text("status"),
+                owner: text("owner"),
+                q: text("q"),
+                page: text("page").and_then(|p| p.parse().ok()).unwrap_or(0),
+            }
+        })
+    })
 }
 
 /// Hydrated only: a 2 s ticker that asks for changes, less often when all is quiet.
@@ -299,10 +305,9 @@ fn urlencode(text: &str) -> String {
 
 #[component]
 fn MissingAssignments(
-    changes: Signal<(u32, usize, usize, usize, usize, usize)>,
+    missing: Resource<Result<Vec<MissingAssignment>, AppError>>,
     actions: CardActions,
 ) -> impl IntoView {
-    let missing = Resource::new(move || changes.get(), |_| missing_assignments());
     view! {
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {

@@ -17,16 +17,6 @@ use std::collections::BTreeMap;
 
 #[component]
 pub fn BuildPage() -> impl IntoView {
-    view! {
-        <Title text="New VM from an ISO" />
-        <RequireRole role=Role::Teacher>
-            <Builder />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Builder() -> impl IntoView {
     let build = ServerAction::<BuildVm>::new();
     let copy = ServerAction::<CopyTemplate>::new();
     let options = Resource::new(|| (), |_| load_build_options());
@@ -35,35 +25,38 @@ fn Builder() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     view! {
-        <div class="page-head"><h1>"New VM from an ISO"</h1></div>
-        <p class="muted">"The VM is yours once made: it is on your VMs page, and if you start it you land on its console to install the system. "
-            <a href=ids::ROUTE_ISOS>"ISO images"</a></p>
-        <FormError message=error />
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match options.await {
-                    Ok(o) if o.nodes.is_empty() => view! {
-                        <p class="empty" id="build-none">"No node is open to you for building VMs. Admins build on every cluster; teachers on the clusters whose settings allow it: ask an admin to allow it on yours."</p>
-                    }.into_any(),
-                    Ok(o) => {
-                        let templates = o.templates.clone();
-                        let form = if o.isos.is_empty() {
-                            view! {
-                                <p class="empty" id="build-no-isos">"There is no ISO image yet. "<a href=ids::ROUTE_ISOS>"Add one"</a>" first."</p>
-                            }.into_any()
-                        } else {
-                            view! { <BuildForm o action=build /> }.into_any()
-                        };
-                        view! { {form} <CopyForm templates action=copy /> }.into_any()
+        <Title text="New VM from an ISO" />
+        <RequireRole role=Role::Teacher>
+            <div class="page-head"><h1>"New VM from an ISO"</h1></div>
+            <p class="muted">"The VM is yours once made: it is on your VMs page, and if you start it you land on its console to install the system. "
+                <a href=ids::ROUTE_ISOS>"ISO images"</a></p>
+            <FormError message=error />
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match options.await {
+                        Ok(o) if o.nodes.is_empty() => view! {
+                            <p class="empty" id="build-none">"No node is open to you for building VMs. Admins build on every cluster; teachers on the clusters whose settings allow it: ask an admin to allow it on yours."</p>
+                        }.into_any(),
+                        Ok(o) => {
+                            let templates = o.templates.clone();
+                            let form = if o.isos.is_empty() {
+                                view! {
+                                    <p class="empty" id="build-no-isos">"There is no ISO image yet. "<a href=ids::ROUTE_ISOS>"Add one"</a>" first."</p>
+                                }.into_any()
+                            } else {
+                                view! { <BuildForm o action=build /> }.into_any()
+                            };
+                            view! { {form} <CopyForm templates action=copy /> }.into_any()
+                        }
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::session::set_page_status(e.status());
+                            view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
+                        }
                     }
-                    Err(e) => {
-                        #[cfg(feature = "ssr")]
-                        crate::session::set_page_status(e.status());
-                        view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+                })}
+            </Transition>
+        </RequireRole>
     }
 }
 

@@ -24,16 +24,6 @@ pub fn hardware_url(cluster_id: i32, vmid: i32) -> String {
 
 #[component]
 pub fn HardwarePage() -> impl IntoView {
-    view! {
-        <Title text="VM hardware" />
-        <RequireRole role=Role::Teacher>
-            <Hardware />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Hardware() -> impl IntoView {
     let ids = vm_route();
     let a = Actions {
         size: ServerAction::new(),
@@ -67,16 +57,19 @@ fn Hardware() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     view! {
-        <FormError message=error />
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(h) => view! { <Body h a /> }.into_any(),
-                    Err(e) => vm_page_refused(e, "hardware-refused", "No hardware page",
-                        "You cannot change this VM's hardware here, or it does not exist. Class VMs change through their class."),
-                }
-            })}
-        </Transition>
+        <Title text="VM hardware" />
+        <RequireRole role=Role::Teacher>
+            <FormError message=error />
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(h) => view! { <Body h a /> }.into_any(),
+                        Err(e) => vm_page_refused(e, "hardware-refused", "No hardware page",
+                            "You cannot change this VM's hardware here, or it does not exist. Class VMs change through their class."),
+                    }
+                })}
+            </Transition>
+        </RequireRole>
     }
 }
 

@@ -20,16 +20,6 @@ struct Actions {
 
 #[component]
 pub fn IsosPage() -> impl IntoView {
-    view! {
-        <Title text="ISO images" />
-        <RequireRole role=Role::Teacher>
-            <Isos />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Isos() -> impl IntoView {
     let a = Actions {
         download: ServerAction::new(),
         delete: ServerAction::new(),
@@ -66,32 +56,35 @@ fn Isos() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     view! {
-        <div class="page-head">
-            <h1>"ISO images"</h1>
-            <a class="button small" href=super::ROUTE_BUILD id="build-link">"New VM from an ISO"</a>
-            <ActionForm action=a.refresh attr:class="inline">
-                <button type="submit" class="small" id="isos-refresh"
-                    title="Read the lists from Proxmox again (ISOs added outside the portal)">
-                    <RefreshIcon />" Refresh"
-                </button>
-            </ActionForm>
-        </div>
-        <FormError message=error />
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(p) => {
-                        active.try_set(p.transfers.iter().any(|t| t.state == TransferState::Running));
-                        view! { <Body p a download_form /> }.into_any()
+        <Title text="ISO images" />
+        <RequireRole role=Role::Teacher>
+            <div class="page-head">
+                <h1>"ISO images"</h1>
+                <a class="button small" href=super::ROUTE_BUILD id="build-link">"New VM from an ISO"</a>
+                <ActionForm action=a.refresh attr:class="inline">
+                    <button type="submit" class="small" id="isos-refresh"
+                        title="Read the lists from Proxmox again (ISOs added outside the portal)">
+                        <RefreshIcon />" Refresh"
+                    </button>
+                </ActionForm>
+            </div>
+            <FormError message=error />
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(p) => {
+                            active.try_set(p.transfers.iter().any(|t| t.state == TransferState::Running));
+                            view! { <Body p a download_form /> }.into_any()
+                        }
+                        Err(e) => {
+                            #[cfg(feature = "ssr")]
+                            crate::session::set_page_status(e.status());
+                            view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
+                        }
                     }
-                    Err(e) => {
-                        #[cfg(feature = "ssr")]
-                        crate::session::set_page_status(e.status());
-                        view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
-                    }
-                }
-            })}
-        </Transition>
+                })}
+            </Transition>
+        </RequireRole>
     }
 }
 

@@ -4,6 +4,7 @@
 
 use super::form::PolicyFields;
 use super::{AddHours, AddSchedule, DeleteSchedule, ResetUsage, SavePolicies, load_policies};
+use crate::AppError;
 use crate::layout::{FormError, action_error};
 use crate::when::format_time;
 use lab::model::{PolicyPanel, format_hours};
@@ -18,25 +19,41 @@ struct Actions {
     reset: ServerAction<ResetUsage>,
 }
 
+/// The panel's actions and resource, made by the class page above its role guard (see
+/// [`crate::layout::RequireRole`]: what is made inside the guard may be made more than once
+/// while the server renders).
+#[derive(Clone, Copy)]
+pub struct PanelState {
+    a: Actions,
+    panel: Resource<Result<PolicyPanel, AppError>>,
+}
+
+impl PanelState {
+    pub fn new(class_id: impl Fn() -> i32 + Send + Sync + 'static) -> Self {
+        let a = Actions {
+            save: ServerAction::new(),
+            add_schedule: ServerAction::new(),
+            delete_schedule: ServerAction::new(),
+            add_hours: ServerAction::new(),
+            reset: ServerAction::new(),
+        };
+        let changes = move || {
+            (
+                a.save.version().get(),
+                a.add_schedule.version().get(),
+                a.delete_schedule.version().get(),
+                a.add_hours.version().get(),
+                a.reset.version().get(),
+            )
+        };
+        let panel = Resource::new(move || (class_id(), changes()), |(id, _)| load_policies(id));
+        Self { a, panel }
+    }
+}
+
 #[component]
-pub fn PoliciesPanel(class_id: i32) -> impl IntoView {
-    let a = Actions {
-        save: ServerAction::new(),
-        add_schedule: ServerAction::new(),
-        delete_schedule: ServerAction::new(),
-        add_hours: ServerAction::new(),
-        reset: ServerAction::new(),
-    };
-    let changes = move || {
-        (
-            a.save.version().get(),
-            a.add_schedule.version().get(),
-            a.delete_schedule.version().get(),
-            a.add_hours.version().get(),
-            a.reset.version().get(),
-        )
-    };
-    let panel = Resource::new(move || (class_id, changes()), |(id, _)| load_policies(id));
+pub fn PoliciesPanel(state: PanelState, class_id: i32) -> impl IntoView {
+    let PanelState { a, panel } = state;
     let error = Signal::derive({
         let errors = [
             action_error(a.save),

@@ -25,16 +25,6 @@ struct Actions {
 
 #[component]
 pub fn SnapshotsPage() -> impl IntoView {
-    view! {
-        <Title text="Snapshots" />
-        <RequireRole role=Role::Student>
-            <Snapshots />
-        </RequireRole>
-    }
-}
-
-#[component]
-fn Snapshots() -> impl IntoView {
     let ids = vm_route();
     let a = Actions {
         take: ServerAction::new(),
@@ -82,18 +72,21 @@ fn Snapshots() -> impl IntoView {
         move || errors.iter().find_map(|e| e.get())
     });
     view! {
-        <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                match page.await {
-                    Ok(p) => {
-                        active.try_set(p.busy());
-                        view! { <Body p a error take_form /> }.into_any()
+        <Title text="Snapshots" />
+        <RequireRole role=Role::Student>
+            <Transition fallback=|| view! { <p class="loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(p) => {
+                            active.try_set(p.busy());
+                            view! { <Body p a error take_form /> }.into_any()
+                        }
+                        Err(e) => vm_page_refused(e, "snapshots-refused", "No snapshots",
+                            "You do not have access to this VM's snapshots, or it does not exist."),
                     }
-                    Err(e) => vm_page_refused(e, "snapshots-refused", "No snapshots",
-                        "You do not have access to this VM's snapshots, or it does not exist."),
-                }
-            })}
-        </Transition>
+                })}
+            </Transition>
+        </RequireRole>
     }
 }
 
