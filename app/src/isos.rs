@@ -7,6 +7,7 @@ mod api;
 mod build_page;
 mod hardware_page;
 mod page;
+mod upload;
 
 pub use api::*;
 pub use build_page::BuildPage;

@@ -7,6 +7,7 @@ mod console;
 mod cookie_session;
 mod guard;
 mod headers;
+mod iso_upload;
 pub mod malloc;
 pub mod rate_limit;
 mod rdp;

@@ -52,6 +52,7 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
         .await?
         .map(|token| format!("{url}{}?token={token}", app::ids::ROUTE_SETUP));
     let router = build_router(services.clone(), leptos_options, settings);
+    crate::iso_upload::remove_leftovers(&settings.upload_dir);
     lab::sync::spawn_workers(services.clone(), settings.sync.clone());
     // Also resumes jobs a previous run left unfinished (crash, restart).
     let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
@@ -113,6 +114,23 @@ pub fn build_router(
             services: services.clone(),
             origin: origin.clone(),
         });
+    let uploads = Router::new()
+        .route(
+            "/api/isos/upload",
+            axum::routing::post(crate::iso_upload::upload_iso),
+        )
+        .with_state(crate::iso_upload::UploadState {
+            services: services.clone(),
+            dir: Arc::new(settings.upload_dir.clone()),
+        })
+        .layer(middleware::from_fn_with_state(
+            limits.clone(),
+            crate::rate_limit::limit,
+        ))
+        .layer(middleware::from_fn_with_state(origin.clone(), check_origin))
+        .layer(RequestBodyLimitLayer::new(
+            usize::try_from(settings.max_upload_gib << 30).unwrap_or(usize::MAX),
+        ));
     let health = Router::new()
         .route("/health", get(health))
         .route("/vm/{cluster}/{vmid}/rdp", get(crate::rdp::rdp_file))
@@ -137,7 +155,9 @@ pub fn build_router(
             crate::rate_limit::limit,
         ))
         .layer(middleware::from_fn_with_state(origin, check_origin))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // After the layers above: an upload is streamed, not read whole (its own layers).
+        .merge(uploads);
     crate::headers::harden(router, settings.https())
 }
 

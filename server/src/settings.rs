@@ -49,6 +49,11 @@ pub struct Settings {
     pub console: lab::console::ConsoleLimits,
     /// Per-session rate limits on server functions and WebSocket opens.
     pub limits: crate::rate_limit::RateLimitSettings,
+    /// Where an uploaded ISO waits until Proxmox has it: a disk with room for the largest
+    /// ISO, not a tmpfs (Debian 13 mounts `/tmp` in memory).
+    pub upload_dir: PathBuf,
+    /// The largest ISO upload taken, in GiB.
+    pub max_upload_gib: u64,
 }
 
 impl Default for Settings {
@@ -68,6 +73,8 @@ impl Default for Settings {
             shutdown_grace_secs: 20,
             console: lab::console::ConsoleLimits::default(),
             limits: crate::rate_limit::RateLimitSettings::default(),
+            upload_dir: PathBuf::from("/var/tmp"),
+            max_upload_gib: 16,
         }
     }
 }
@@ -100,6 +107,9 @@ impl Settings {
             if !matches!(parsed.scheme(), "http" | "https") {
                 bail!("public_url must start with http:// or https://");
             }
+        }
+        if self.max_upload_gib < 1 {
+            bail!("max_upload_gib must be at least 1");
         }
         let a = &self.auth;
         if a.session_idle_minutes < 1 || a.session_max_hours < 1 || a.throttle_window_minutes < 1 {

@@ -1140,3 +1140,123 @@ async fn websockets_are_checked_before_any_proxmox_call(
     assert_eq!(upgrade(100, Some(&ann), site).await, 101);
     assert_eq!(sim.control().count(&route), 1);
 }
+
+/// `POST /api/isos/upload` over real HTTP to a pvesim cluster: a file larger than the
+/// server functions' 64 KiB limit is streamed through to Proxmox and the browser is sent
+/// back to the ISO page; refusals come back in the address and leave nothing behind; no
+/// session, another site, or a student get nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_iso_upload_streams_through_to_proxmox_for_those_allowed() {
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().to_path_buf();
+    let (s, sim, sim_dir, cluster) =
+        start_with_cluster_and(move |settings| settings.upload_dir = spool_dir).await;
+    let row = lab::clusters::find(&s.services, cluster).await.unwrap();
+    lab::sync::full::run(&s.services, &row, None).await.unwrap();
+    s.add_user("root", Role::Admin).await;
+    let admin = s.login("root").await;
+    let ann = s.login("ann").await;
+    let body: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+    let send = |cookie: Option<String>,
+                target: String,
+                file_name: &'static str,
+                origin: Option<&'static str>| {
+        let form = reqwest::multipart::Form::new()
+            .text("target", target)
+            .text("checksum", "")
+            .text("name", "")
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(body.clone()).file_name(file_name),
+            );
+        let mut req = s
+            .http
+            .post(format!("{}/api/isos/upload", s.url))
+            .multipart(form);
+        if let Some(c) = cookie {
+            req = req.header("cookie", c);
+        }
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        async move { read(req.send().await.unwrap()).await }
+    };
+    let target = format!("{cluster}/pve1/local");
+
+    let r = send(Some(admin.clone()), target.clone(), "net tools.iso", None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.headers[LOCATION], "/isos");
+    let t = lab::db::entity::iso_transfer::Entity::find()
+        .one(&s.services.db)
+        .await
+        .unwrap()
+        .expect("the upload is recorded");
+    assert_eq!((t.filename.as_str(), t.url.as_str()), ("net_tools.iso", ""));
+    let file = sim_dir.path().join("var/lib/vz/template/iso/net_tools.iso");
+    for _ in 0..200 {
+        if file.exists() && std::fs::metadata(&file).unwrap().len() == body.len() as u64 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), body);
+    // The portal's own copy is gone once Proxmox has the file.
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+
+    // Refused with the reason in the address, and nothing recorded: the same name again
+    // (Proxmox would overwrite it), a block storage.
+    lab::sync::full::run(&s.services, &row, None).await.unwrap();
+    for (target, name) in [
+        (target.clone(), "net_tools.iso"),
+        (format!("{cluster}/pve1/local-lvm"), "x.iso"),
+    ] {
+        let r = send(Some(admin.clone()), target, name, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert!(
+            r.headers[LOCATION]
+                .to_str()
+                .unwrap()
+                .starts_with("/isos?upload_error="),
+            "{:?}",
+            r.headers[LOCATION]
+        );
+    }
+    assert_eq!(
+        lab::db::entity::iso_transfer::Entity::find()
+            .all(&s.services.db)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // No session; another site's page; a student.
+    let r = send(None, target.clone(), "a.iso", None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let r = send(
+        Some(admin.clone()),
+        target.clone(),
+        "b.iso",
+        Some("https://evil.example"),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = send(Some(ann), target.clone(), "c.iso", None).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        r.headers[LOCATION]
+            .to_str()
+            .unwrap()
+            .contains("upload_error")
+    );
+    for name in ["a.iso", "b.iso", "c.iso"] {
+        assert!(
+            !sim_dir
+                .path()
+                .join("var/lib/vz/template/iso")
+                .join(name)
+                .exists()
+        );
+    }
+    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0);
+    drop(sim);
+}

@@ -4,12 +4,14 @@
 //! `ActionForm`s, so it works before the wasm loads; hydrated, it re-reads the page every
 //! 2 s while a download runs.
 
+use super::upload::UploadForm;
 use super::{DeleteIso, DownloadIso, RefreshIsos, load_isos};
 use crate::layout::{FormError, RefreshIcon, RequireRole, action_error, poll_while_active};
 use crate::when::{ago, format_time};
 use lab::model::{IsoPage, IsoTransferView, IsoView, Role, TransferState, format_bytes};
 use leptos::prelude::*;
 use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
 
 #[derive(Clone, Copy)]
 struct Actions {
@@ -47,13 +49,20 @@ pub fn IsosPage() -> impl IntoView {
             form.reset();
         }
     });
+    // An upload is a plain form post: its refusal comes back in the address.
+    let query = use_query_map();
     let error = Signal::derive({
         let errors = [
             action_error(a.download),
             action_error(a.delete),
             action_error(a.refresh),
         ];
-        move || errors.iter().find_map(|e| e.get())
+        move || {
+            errors
+                .iter()
+                .find_map(|e| e.get())
+                .or_else(|| query.with(|q| q.get("upload_error")))
+        }
     });
     view! {
         <Title text="ISO images" />
@@ -132,10 +141,14 @@ fn Body(p: IsoPage, a: Actions, download_form: NodeRef<leptos::html::Form>) -> i
             </section>
         }
     });
+    let upload = (!p.targets.is_empty()).then(|| {
+        let targets = p.targets.clone();
+        view! { <UploadForm targets /> }
+    });
     let transfers = (!p.transfers.is_empty()).then(|| {
         view! {
             <section class="card" id="iso-transfers">
-                <h2>"Downloads"</h2>
+                <h2>"Downloads and uploads"</h2>
                 <ul class="iso-transfers">
                     {p.transfers.iter().cloned().map(|t| view! { <TransferLine t now /> }).collect_view()}
                 </ul>
@@ -158,6 +171,7 @@ fn Body(p: IsoPage, a: Actions, download_form: NodeRef<leptos::html::Form>) -> i
     view! {
         <p class="muted">{read}" Shared storages are listed once."</p>
         {download}
+        {upload}
         {transfers}
         <section class="card" id="isos">
             <h2>"Images"</h2>
@@ -205,7 +219,10 @@ fn IsoRow(i: IsoView, now: i64, a: Actions) -> impl IntoView {
 
 #[component]
 fn TransferLine(t: IsoTransferView, now: i64) -> impl IntoView {
+    // An upload has no URL.
+    let uploaded = t.url.is_empty();
     let (badge, class) = match t.state {
+        TransferState::Running if uploaded => ("Copying in", "badge running"),
         TransferState::Running => ("Downloading", "badge running"),
         TransferState::Done => ("Done", "badge ok"),
         TransferState::Failed => ("Failed", "badge error"),
@@ -232,7 +249,7 @@ fn TransferLine(t: IsoTransferView, now: i64) -> impl IntoView {
                 <span class=class>{badge}</span>
                 <span class="muted">{format!(" {} · {} on {} · {when}", t.cluster, t.storage, t.node)}</span>
             </div>
-            <p class="muted iso-url">{t.url.clone()}</p>
+            <p class="muted iso-url">{if uploaded { "Uploaded from a computer".to_string() } else { t.url.clone() }}</p>
             {detail}
         </li>
     }

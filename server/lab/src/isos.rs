@@ -16,7 +16,7 @@ mod page;
 mod transfer;
 
 pub use page::page;
-pub use transfer::{check_running, delete, download, follow};
+pub use transfer::{UploadPlan, check_running, delete, download, follow, plan_upload, upload};
 
 use crate::db::entity::sync_status;
 use crate::{Result, Services};

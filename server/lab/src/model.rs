@@ -29,7 +29,8 @@ pub use class::{
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use iso::{
     IsoDownloadForm, IsoPage, IsoTarget, IsoTransferView, IsoView, MAX_ISO_NAME, MAX_ISO_URL,
-    TransferState, check_checksum, check_iso_url, iso_file_name, iso_filename, wget_percent,
+    TransferState, check_checksum, check_iso_url, iso_file_name, iso_filename, upload_filename,
+    wget_percent,
 };
 pub use job::{DeployMethod, JobFilter, JobKind, JobState, JobView, VmRole, VmStep};
 pub use limits::{MAX_PAGE, MAX_VMID, MIN_VMID, Vmid, check_page};

@@ -38,7 +38,7 @@ pub use client::Client;
 pub use clone::CloneSpec;
 pub use console::{ConsoleSocket, VncTicket};
 pub use error::Error;
-pub use isos::IsoDownload;
+pub use isos::{IsoDownload, IsoUpload};
 pub use permissions::{DEFAULT_PATHS, Grant, Permissions};
 pub use terminal::TermTicket;
 pub use tls::fetch_fingerprint;

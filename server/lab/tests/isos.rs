@@ -351,3 +351,113 @@ async fn only_admins_and_allowed_teachers_touch_isos() {
         Err(Error::Forbidden)
     ));
 }
+
+/// A file on disk the way the portal's upload route spools one: `(file, length)`.
+async fn spooled(dir: &std::path::Path, body: &[u8]) -> (tokio::fs::File, u64) {
+    let path = dir.join(format!("spool-{}", body.len()));
+    tokio::fs::write(&path, body).await.unwrap();
+    (
+        tokio::fs::File::open(&path).await.unwrap(),
+        body.len() as u64,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_is_streamed_to_proxmox_and_its_checksum_checked() {
+    let w = sim_world(|_| {}).await;
+    let admin = make_user(&w.services, "admin1", Role::Admin).await;
+    full_sync(&w).await;
+    let spool = tempfile::tempdir().unwrap();
+    let target = format!("{}/pve1/local", w.cluster_id);
+    let body: Vec<u8> = (0..5_000_000u32).map(|i| (i % 241) as u8).collect();
+    let sum = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<String>();
+
+    // The browser's own file name is made safe, as Proxmox would; the checksum is checked by
+    // Proxmox's imgcopy task; the list has the file after the next full sync.
+    let plan = isos::plan_upload(&w.services, &admin, &target, "", "Lab Tools v2.iso", &sum)
+        .await
+        .unwrap();
+    assert_eq!(plan.filename, "Lab_Tools_v2.iso");
+    let (file, len) = spooled(spool.path(), &body).await;
+    let t = isos::upload(&w.services, &admin, plan, file, len)
+        .await
+        .unwrap();
+    assert_eq!((t.node.as_str(), t.url.as_str()), ("pve1", ""));
+    let done = ended(&w, t.id).await;
+    assert_eq!(done.state, TransferState::Done, "{:?}", done.message);
+    let dest = w.root.join("var/lib/vz/template/iso/Lab_Tools_v2.iso");
+    assert_eq!(std::fs::read(&dest).unwrap(), body);
+    full_sync(&w).await;
+    let page = isos::page(&w.services, &admin).await.unwrap();
+    assert!(
+        page.isos
+            .iter()
+            .any(|i| i.name == "Lab_Tools_v2.iso" && i.size == 5_000_000),
+        "{:?}",
+        names(&page)
+    );
+    // Proxmox's spool file is gone.
+    let spooled_left = std::fs::read_dir(w.root.join("var-tmp"))
+        .map(|d| d.flatten().count())
+        .unwrap_or(0);
+    assert_eq!(spooled_left, 0);
+
+    // A wrong checksum: the task fails with Proxmox's words and no file is made.
+    let plan = isos::plan_upload(
+        &w.services,
+        &admin,
+        &target,
+        "bad.iso",
+        "x.iso",
+        &"1".repeat(64),
+    )
+    .await
+    .unwrap();
+    let (file, len) = spooled(spool.path(), &body[..1000]).await;
+    let t = isos::upload(&w.services, &admin, plan, file, len)
+        .await
+        .unwrap();
+    let failed = ended(&w, t.id).await;
+    assert_eq!(failed.state, TransferState::Failed);
+    assert!(
+        failed
+            .message
+            .as_deref()
+            .is_some_and(|m| m.contains("checksum mismatch")),
+        "{:?}",
+        failed.message
+    );
+    assert!(!w.root.join("var/lib/vz/template/iso/bad.iso").exists());
+
+    // Refused before a byte is read, and nothing recorded: a name Proxmox would overwrite
+    // (under the VMs that use it), a name that is not an ISO's, a bad checksum, a block
+    // storage, a storage that is not in the list.
+    let before = transfers(&w).await;
+    let refusals = [
+        (target.clone(), "", "Lab_Tools_v2.iso", ""),
+        (target.clone(), "", "notes.txt", ""),
+        (target.clone(), "", "x.iso", "abc"),
+        (format!("{}/pve1/local-lvm", w.cluster_id), "", "x.iso", ""),
+        ("nonsense".to_string(), "", "x.iso", ""),
+    ];
+    for (target, name, file_name, checksum) in refusals {
+        let refused =
+            isos::plan_upload(&w.services, &admin, &target, name, file_name, checksum).await;
+        assert!(
+            matches!(refused, Err(Error::Invalid(_) | Error::Conflict(_))),
+            "{target} {file_name}: {refused:?}"
+        );
+    }
+    assert_eq!(transfers(&w).await, before);
+
+    // Teachers only where the cluster allows it; students never.
+    let teacher = make_user(&w.services, "teacher1", Role::Teacher).await;
+    let student = make_user(&w.services, "student1", Role::Student).await;
+    let refused = isos::plan_upload(&w.services, &teacher, &target, "", "t.iso", "").await;
+    assert!(matches!(refused, Err(Error::NotFound(_))), "{refused:?}");
+    let refused = isos::plan_upload(&w.services, &student, &target, "", "t.iso", "").await;
+    assert!(matches!(refused, Err(Error::Forbidden)), "{refused:?}");
+}

@@ -19,6 +19,7 @@ pub(crate) mod reply;
 pub(crate) mod snapshot;
 pub(crate) mod storage;
 pub(crate) mod storage_files;
+pub(crate) mod storage_upload;
 pub(crate) mod tasks;
 
 use std::sync::Arc;
@@ -69,6 +70,36 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Body>) -> Response<Body>
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    // An upload is spooled by the HTTP server, not read into memory (see `storage_upload`).
+    if let (&Method::POST, ["nodes", node, "storage", sid, "upload"]) = (
+        &parts.method,
+        segs.iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+    ) {
+        let result = async {
+            if let Some(message) = fault {
+                return Err(ApiError::msg(message));
+            }
+            let seg_refs: Vec<&str> = segs.iter().map(String::as_str).collect();
+            let ident = authn::authenticate(&st, &parts.method, &parts.headers, &seg_refs)?;
+            reachable(&st, node).await?;
+            let tmp = storage_upload::upload_filename(&st.cfg.root);
+            if let Some(dir) = tmp.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| ApiError::msg(e.to_string()))?;
+            }
+            let file = storage_upload::spool(&parts.headers, body, tmp).await?;
+            let cx = Cx {
+                st: st.clone(),
+                ident,
+                p: Params::parse(parts.uri.query(), &[], None)?,
+            };
+            storage_upload::upload(&cx, node, sid, file)
+        }
+        .await;
+        return reply::render(result, st.cfg.message_field);
     }
     let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await

@@ -1,10 +1,11 @@
-//! Downloads (Proxmox's `download-url` task, followed to its end) and deletes.
+//! Downloads (Proxmox's `download-url` task) and uploads (a file the portal received, sent on
+//! to Proxmox's `upload`; its `imgcopy` task), each followed to its end, and deletes.
 
 use crate::clock::now;
 use crate::db::entity::{cluster_iso, cluster_node, cluster_storage, iso_transfer, user};
 use crate::model::{
     IsoDownloadForm, IsoTransferView, TransferState, check_checksum, check_iso_url, iso_filename,
-    wget_percent,
+    upload_filename, wget_percent,
 };
 use crate::pve::IsoDownload;
 use crate::{Error, Result, Services, clusters};
@@ -18,6 +19,7 @@ const DELETE_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Where an ISO goes: the target's storage, and the node that does the work (for a shared
 /// storage, the first online node that has it).
+#[derive(Debug)]
 struct Target {
     cluster_id: i32,
     node: String,
@@ -103,7 +105,97 @@ pub async fn download(
     let upid = client
         .download_iso(&target.node, &target.storage, &request)
         .await?;
-    // Crash point: Proxmox downloads; without this row the portal only loses the record.
+    record(services, user, &cluster.name, target, filename, url, upid).await
+}
+
+/// What an upload was checked for before its file is read: where it goes, its name and its
+/// checksum.
+#[derive(Debug)]
+pub struct UploadPlan {
+    target: Target,
+    pub filename: String,
+    checksum: Option<(&'static str, String)>,
+}
+
+/// Checks an upload before its file is read (the browser sends the fields first): the
+/// target, the name (`name` if given, else the file's own name made safe, as Proxmox
+/// would), the checksum, and that no ISO of that name is there (Proxmox would overwrite it
+/// under the VMs that use it).
+pub async fn plan_upload(
+    services: &Services,
+    user: &user::Model,
+    target_value: &str,
+    name: &str,
+    file_name: &str,
+    checksum: &str,
+) -> Result<UploadPlan> {
+    let filename = upload_filename(name, file_name).map_err(Error::Invalid)?;
+    let checksum = check_checksum(checksum).map_err(Error::Invalid)?;
+    let target = target(services, user, target_value).await?;
+    let exists = cluster_iso::Entity::find()
+        .filter(cluster_iso::Column::ClusterId.eq(target.cluster_id))
+        .filter(cluster_iso::Column::Storage.eq(&target.storage))
+        .filter(cluster_iso::Column::Volid.eq(format!("{}:iso/{filename}", target.storage)))
+        .one(&services.db)
+        .await?;
+    if exists.is_some() {
+        return Err(Error::Conflict(format!(
+            "{filename} is already on {}. Delete it first, or give another name.",
+            target.storage
+        )));
+    }
+    Ok(UploadPlan {
+        target,
+        filename,
+        checksum,
+    })
+}
+
+/// Sends a received file (`len` bytes) to Proxmox, records the transfer and starts
+/// following its `imgcopy` task. Who may was checked by [`plan_upload`]; it is checked
+/// again here, as the file took a while to arrive.
+pub async fn upload(
+    services: &Services,
+    user: &user::Model,
+    plan: UploadPlan,
+    file: tokio::fs::File,
+    len: u64,
+) -> Result<IsoTransferView> {
+    let cluster = crate::access::buildable_cluster(services, user, plan.target.cluster_id).await?;
+    let client = clusters::client(services, &cluster)?;
+    let request = crate::pve::IsoUpload {
+        filename: &plan.filename,
+        checksum: plan.checksum.as_ref().map(|(a, h)| (*a, h.as_str())),
+        file,
+        len,
+    };
+    let upid = client
+        .upload_iso(&plan.target.node, &plan.target.storage, request)
+        .await?;
+    // An upload has no URL: the view says where it came from.
+    record(
+        services,
+        user,
+        &cluster.name,
+        plan.target,
+        plan.filename,
+        String::new(),
+        upid,
+    )
+    .await
+}
+
+/// Records a transfer whose task Proxmox started and starts following it.
+async fn record(
+    services: &Services,
+    user: &user::Model,
+    cluster: &str,
+    target: Target,
+    filename: String,
+    url: String,
+    upid: String,
+) -> Result<IsoTransferView> {
+    // Crash point: Proxmox works on; without this row the portal only loses the record.
     let row = iso_transfer::ActiveModel {
         cluster_id: Set(target.cluster_id),
         node: Set(target.node),
@@ -122,13 +214,13 @@ pub async fn download(
     .insert(&services.db)
     .await?;
     tracing::info!(
-        cluster = %cluster.name, storage = %row.storage, file = %row.filename,
-        user = %user.username, "ISO download started"
+        %cluster, storage = %row.storage, file = %row.filename, upload = row.url.is_empty(),
+        user = %user.username, "ISO transfer started"
     );
     follow(services, row.id);
     Ok(IsoTransferView {
         id: row.id,
-        cluster: cluster.name,
+        cluster: cluster.to_string(),
         node: row.node,
         storage: row.storage,
         filename: row.filename,
@@ -234,7 +326,7 @@ async fn check(services: &Services, id: i32) -> Result<bool> {
     if ended.rows_affected > 0 {
         tracing::info!(
             cluster = %cluster.name, file = %row.filename, ok, error = ?message,
-            "ISO download ended"
+            "ISO transfer ended"
         );
         super::refresh(services, row.cluster_id).await?;
     }

@@ -134,6 +134,31 @@ pub fn iso_filename(raw: &str, url: &str) -> Result<String, String> {
     }
 }
 
+/// An uploaded ISO's name: `given` if not empty (checked as [`iso_filename`]), else the
+/// browser's file name made safe as Proxmox does (`normalize_content_filename`: the last path
+/// part, anything but letters, digits, `.`, `_` and `-` becomes `_`).
+pub fn upload_filename(given: &str, file_name: &str) -> Result<String, String> {
+    if !given.trim().is_empty() {
+        return iso_filename(given, "");
+    }
+    let base = file_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let safe: String = base
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    iso_filename(&safe, "")
+}
+
 /// `(algorithm, lower-case hex)` of a checksum, its algorithm told by its length (SHA-1,
 /// SHA-224, SHA-256, SHA-384, SHA-512); an `algorithm:` prefix must agree. Empty: none.
 pub fn check_checksum(raw: &str) -> Result<Option<(&'static str, String)>, String> {
@@ -183,6 +208,25 @@ pub fn wget_percent(line: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_uploaded_file_is_named_as_proxmox_would() {
+        assert_eq!(
+            upload_filename("", "Win11_23H2 English x64.iso"),
+            Ok("Win11_23H2_English_x64.iso".into())
+        );
+        assert_eq!(
+            upload_filename("", "C:\\fakepath\\debian.iso"),
+            Ok("debian.iso".into())
+        );
+        assert_eq!(
+            upload_filename("tools.img", "whatever.iso"),
+            Ok("tools.img".into())
+        );
+        assert!(upload_filename("", "notes.txt").is_err());
+        assert!(upload_filename("bad name.iso", "x.iso").is_err());
+        assert!(upload_filename("", "").is_err());
+    }
 
     #[test]
     fn urls_must_be_web_addresses() {

@@ -571,6 +571,21 @@ impl Client {
             error,
             connect: false,
         };
+        let mut req = self.authed(idx, method, path, auth).map_err(failed)?;
+        if let Some(form) = form {
+            req = req.form(form);
+        }
+        Self::answer(req, decode).await
+    }
+
+    /// A request to URL `idx` with the call's authentication.
+    fn authed(
+        &self,
+        idx: usize,
+        method: &Method,
+        path: &str,
+        auth: &Auth,
+    ) -> Result<reqwest::RequestBuilder, Error> {
         let url = format!("{}/{path}", self.inner.bases[idx]);
         let mut req = self.inner.http.request(method.clone(), url);
         match auth {
@@ -578,17 +593,18 @@ impl Client {
             Auth::Token(header) => req = req.header(AUTHORIZATION, header.clone()),
             Auth::Ticket { ticket, csrf } => {
                 let cookie = format!("PVEAuthCookie={}", ticket.expose_secret());
-                req = req.header(COOKIE, sensitive(&cookie, "the ticket").map_err(failed)?);
+                req = req.header(COOKIE, sensitive(&cookie, "the ticket")?);
                 if *method != Method::GET {
                     let token = sensitive(csrf.expose_secret(), "the CSRF token");
-                    req = req.header("CSRFPreventionToken", token.map_err(failed)?);
+                    req = req.header("CSRFPreventionToken", token?);
                 }
             }
         }
-        if let Some(form) = form {
-            req = req.form(form);
-        }
-        self.inner.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(req)
+    }
+
+    /// Sends `req` (counted) and decodes the answer.
+    async fn answer<T>(req: reqwest::RequestBuilder, decode: Decode<T>) -> Result<T, Failed> {
         // Only a connection that never came up moves on to the next URL; a certificate
         // mismatch or a dropped answer is reported as it is.
         let transport = |e: reqwest::Error| {
@@ -604,7 +620,31 @@ impl Client {
             .and_then(|r| std::str::from_utf8(r.as_bytes()).ok())
             .map(str::to_string);
         let body = resp.bytes().await.map_err(transport)?;
-        decode(status, reason.as_deref(), &body).map_err(failed)
+        decode(status, reason.as_deref(), &body).map_err(|error| Failed {
+            error,
+            connect: false,
+        })
+    }
+
+    /// One `multipart/form-data` POST (an upload) to the preferred URL, with its own
+    /// timeout. Sent once: the body is a stream that cannot be sent again (no other URL, no
+    /// new login after a refused ticket; tickets are renewed ahead of their end anyway).
+    pub(super) async fn post_multipart(
+        &self,
+        path: &str,
+        form: reqwest::multipart::Form,
+        timeout: Duration,
+    ) -> Result<Value, Error> {
+        let auth = self.auth().await?;
+        let idx = self.inner.preferred.load(Ordering::Relaxed);
+        let req = self
+            .authed(idx, &Method::POST, path, &auth)?
+            .multipart(form)
+            .timeout(timeout);
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
+        Self::answer(req, error::decode_envelope)
+            .await
+            .map_err(|f| f.error)
     }
 
     /// The authentication for the next call: the token, or a ticket (logging in or

@@ -7,12 +7,19 @@
 //!   `--progress=dot:giga` lines in its log); it wants `Datastore.AllocateTemplate` on the
 //!   storage and `Sys.Audit`/`Sys.Modify` on `/` or `Sys.AccessNetwork` on the node, and
 //!   refuses to overwrite a file unless the checksum given matches it.
+//! * An upload is `POST …/storage/{s}/upload` as `multipart/form-data` with a
+//!   `Content-Length`: `content`, `checksum-algorithm` and `checksum` first, the file last as
+//!   the part named `filename` (pveproxy spools it to `/var/tmp/pveupload-…` before the
+//!   handler runs; pve-http-server `AnyEvent.pm`, `file_upload_multipart`). The handler's
+//!   task `imgcopy` checks the checksum and copies the file in, overwriting one of the same
+//!   name; it wants `Datastore.AllocateTemplate` on the storage.
 //! * Deleting is `DELETE …/content/{volid}` (task `imgdel`, `Datastore.Allocate`).
 
 use super::client::{Client, seg, upid};
 use super::error::Error;
 use super::types::IsoEntry;
 use reqwest::Method;
+use std::time::Duration;
 
 /// What Proxmox is asked to download.
 #[derive(Debug, Clone)]
@@ -23,6 +30,18 @@ pub struct IsoDownload<'a> {
     /// `(algorithm, hex digest)`: `sha256`, `sha512`, …
     pub checksum: Option<(&'a str, &'a str)>,
 }
+
+/// A file sent to Proxmox.
+#[derive(Debug)]
+pub struct IsoUpload<'a> {
+    pub filename: &'a str,
+    pub checksum: Option<(&'a str, &'a str)>,
+    pub file: tokio::fs::File,
+    pub len: u64,
+}
+
+/// Slowest rate an upload is given time for (5 MiB/s: a 6 GiB ISO gets 20 minutes).
+const UPLOAD_FLOOR_BYTES_PER_SEC: u64 = 5 << 20;
 
 impl Client {
     pub async fn isos(&self, node: &str, storage: &str) -> Result<Vec<IsoEntry>, Error> {
@@ -54,6 +73,35 @@ impl Client {
         upid(
             self.request(Method::POST, &path, Some(&form)).await?,
             "download-url",
+        )
+    }
+
+    /// Sends an ISO to `storage` on `node`, streamed from the file (never whole in memory,
+    /// with its length, as pveproxy requires); returns the `imgcopy` task's UPID.
+    pub async fn upload_iso(
+        &self,
+        node: &str,
+        storage: &str,
+        u: IsoUpload<'_>,
+    ) -> Result<String, Error> {
+        use reqwest::multipart::{Form, Part};
+        let path = format!("nodes/{}/storage/{}/upload", seg(node), seg(storage));
+        let mut form = Form::new().text("content", "iso");
+        if let Some((algorithm, sum)) = u.checksum {
+            form = form
+                .text("checksum-algorithm", algorithm.to_string())
+                .text("checksum", sum.to_string());
+        }
+        let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(u.file));
+        let part = Part::stream_with_length(body, u.len)
+            .file_name(u.filename.to_string())
+            .mime_str("application/octet-stream")
+            .map_err(|e| Error::Invalid(e.to_string()))?;
+        let timeout = Duration::from_secs(60 + u.len / UPLOAD_FLOOR_BYTES_PER_SEC);
+        upid(
+            self.post_multipart(&path, form.part("filename", part), timeout)
+                .await?,
+            "upload",
         )
     }
 

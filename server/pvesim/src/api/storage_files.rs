@@ -1,4 +1,5 @@
-//! Files on file storages: `POST /nodes/{n}/storage/{s}/download-url` and
+//! Files on file storages (uploads are in `storage_upload`): `POST
+//! /nodes/{n}/storage/{s}/download-url` and
 //! `DELETE /nodes/{n}/storage/{s}/content/{volume}` (pve-storage `API2/Storage/Status.pm`
 //! `download_url`, `API2/Storage/Content.pm` `delete`).
 //!
@@ -29,10 +30,10 @@ use super::reply::{ApiError, ApiResult, ok};
 use super::tasks::{spawn, start};
 use crate::model::State;
 
-const ALGORITHMS: [&str; 5] = ["sha1", "sha224", "sha256", "sha384", "sha512"];
+pub(crate) const ALGORITHMS: [&str; 5] = ["sha1", "sha224", "sha256", "sha384", "sha512"];
 
 /// `PVE::Storage::normalize_content_filename`.
-fn normalize(name: &str) -> String {
+pub(crate) fn normalize(name: &str) -> String {
     let name = name.trim_end_matches('\n');
     let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
     base.chars()
@@ -47,7 +48,7 @@ fn normalize(name: &str) -> String {
 }
 
 /// The folder of `content` on a file storage, or why there is none.
-fn content_dir(cx: &Cx, sid: &str, content: &str) -> Result<PathBuf, ApiError> {
+pub(crate) fn content_dir(cx: &Cx, sid: &str, content: &str) -> Result<PathBuf, ApiError> {
     let inner = cx.st.lock();
     let s = inner
         .storage(sid)
@@ -178,7 +179,7 @@ fn log(st: &State, upid: &str, line: String) {
 }
 
 /// `PVE::Tools::get_file_hash`, read in 1 MiB pieces.
-fn hash_file(algorithm: &str, path: &Path) -> std::io::Result<String> {
+pub(crate) fn hash_file(algorithm: &str, path: &Path) -> std::io::Result<String> {
     fn digest<D: Digest>(path: &Path) -> std::io::Result<String> {
         use std::io::Read;
         let mut file = std::fs::File::open(path)?;

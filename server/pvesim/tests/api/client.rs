@@ -217,6 +217,34 @@ impl Client {
         .await
     }
 
+    /// A `multipart/form-data` POST: `(name, file name if a file, content)` in order.
+    pub async fn multipart(&self, path: &str, parts: &[(&str, Option<&str>, &str)]) -> Resp {
+        let boundary = "pvesimtestboundary7f3a";
+        let mut body = String::new();
+        for (name, file, content) in parts {
+            body.push_str(&format!("--{boundary}\r\n"));
+            match file {
+                Some(f) => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+                )),
+                None => body.push_str(&format!(
+                    "Content-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                )),
+            }
+            body.push_str(content);
+            body.push_str("\r\n");
+        }
+        body.push_str(&format!("--{boundary}--\r\n"));
+        self.send(
+            "POST",
+            &format!("/api2/json{path}"),
+            body,
+            &format!("multipart/form-data; boundary={boundary}"),
+            &[],
+        )
+        .await
+    }
+
     /// The control API (`/_sim/...`, JSON bodies).
     pub async fn control(&self, method: &str, path: &str, json: &str) -> Resp {
         self.send(method, path, json.to_string(), "application/json", &[])

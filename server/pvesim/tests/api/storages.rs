@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use pvesim::ExtraStorage;
 use serde_json::Value;
+use sha2::Digest;
 
 use crate::client::Client;
 use crate::sim_with;
@@ -623,4 +624,106 @@ async fn iso_files_are_downloaded_and_deleted_with_pve_storage_checks() {
     assert!(r.reason.contains("storage ID mismatch"), "{}", r.reason);
     let r = student.call("DELETE", &delete, &[]).await;
     assert_eq!(r.status, 403);
+}
+
+/// `upload`, as pveproxy and pve-storage take it: the fields before the file, the file as the
+/// part named `filename`, file storages only, ISO names only, the checksum checked by the
+/// `imgcopy` task, which copies the spooled file in.
+#[tokio::test]
+async fn iso_files_are_uploaded_with_pveproxy_and_pve_storage_checks() {
+    let (_dir, sim) = sim_with(Some(every_storage));
+    let c = root(&sim).await;
+    let path = "/nodes/pve1/storage/local/upload";
+    let body = "not really an ISO, but pvesim does not ask `file`";
+
+    // The file under another part name: pveproxy refuses it.
+    let r = c
+        .multipart(
+            path,
+            &[("content", None, "iso"), ("file", Some("a.iso"), body)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("expected 'filename'"), "{}", r.text());
+    // A block storage, a name that is no ISO's.
+    let r = c
+        .multipart(
+            "/nodes/pve1/storage/local-lvm/upload",
+            &[("content", None, "iso"), ("filename", Some("a.iso"), body)],
+        )
+        .await;
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(
+        r.text().contains("can't upload to storage type"),
+        "{}",
+        r.text()
+    );
+    let r = c
+        .multipart(
+            path,
+            &[("content", None, "iso"), ("filename", Some("a.exe"), body)],
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("wrong file extension"), "{}", r.text());
+    // A user without Datastore.AllocateTemplate.
+    let student = Client::new(&sim).login("student1@pve", "secret").await;
+    let r = student
+        .multipart(
+            path,
+            &[("content", None, "iso"), ("filename", Some("a.iso"), body)],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.reason);
+
+    // A wrong checksum fails the task; the right one copies the file in, under the name
+    // made safe.
+    let r = c
+        .multipart(
+            path,
+            &[
+                ("content", None, "iso"),
+                ("checksum-algorithm", None, "sha256"),
+                ("checksum", None, &"0".repeat(64)),
+                ("filename", Some("bad.iso"), body),
+            ],
+        )
+        .await;
+    let status = c.wait_task(r.data().as_str().unwrap()).await;
+    assert_ne!(status["exitstatus"], "OK", "{status}");
+    let sum: String = sha2::Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let r = c
+        .multipart(
+            path,
+            &[
+                ("content", None, "iso"),
+                ("checksum-algorithm", None, "sha256"),
+                ("checksum", None, &sum),
+                ("filename", Some("my tools.iso"), body),
+            ],
+        )
+        .await;
+    let upid = r.data().as_str().unwrap().to_string();
+    assert!(upid.contains(":imgcopy:"), "{upid}");
+    let status = c.wait_task(&upid).await;
+    assert_eq!(status["exitstatus"], "OK", "{status}");
+    let listed = c
+        .call(
+            "GET",
+            "/nodes/pve1/storage/local/content",
+            &[("content", "iso")],
+        )
+        .await
+        .data();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["volid"] == "local:iso/my_tools.iso"),
+        "{listed}"
+    );
 }
