@@ -92,6 +92,52 @@ test("an admin downloads an ISO from a URL, sees it arrive and deletes it", asyn
   }
 });
 
+test("an admin uploads an ISO from their computer and sees it copied in", async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors = trackErrors(page);
+  await demoSignIn(page, "admin");
+  await page.goto(`${demoUrl()}${ROUTE_ISOS}`);
+  await ready(page);
+  await eventually(page, async () => {
+    await expect(page.locator("#iso-upload-form")).toBeVisible({ timeout: 2_000 });
+  }, 60_000);
+  const name = `upload-${Date.now()}.iso`;
+  const body = Buffer.alloc(3 * 1024 * 1024, 9);
+  await page.locator("#upload-target").selectOption({ index: 0 });
+  await page.locator("#upload-checksum").fill(createHash("sha256").update(body).digest("hex"));
+  await page.locator("#upload-file").setInputFiles({ name, mimeType: "application/octet-stream", buffer: body });
+  // With JavaScript an XMLHttpRequest with progress, without it the form's own POST; both
+  // land on the ISO page with the transfer.
+  await submit(page, page.locator("#upload-button"), "/api/isos/upload");
+  await page.waitForURL(new RegExp(`${ROUTE_ISOS}$`));
+  await ready(page);
+  const line = page.locator(`.iso-transfer[data-file="${name}"]`);
+  await eventually(page, async () => {
+    await expect(line).toHaveAttribute("data-state", "done", { timeout: 2_000 });
+  }, 60_000);
+  await expect(line).toContainText("Uploaded from a computer");
+  const row = page.locator(`tr[data-iso="${name}"]`, { hasText: "on pve1" });
+  await expect(async () => {
+    await submit(page, page.locator("#isos-refresh"), "/api/isos/refresh");
+    await page.goto(`${demoUrl()}${ROUTE_ISOS}`);
+    await expect(row).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 60_000 });
+  await expect(row).toContainText("3 MiB");
+
+  // The same name again is refused with the reason (Proxmox would overwrite the file).
+  await page.locator("#upload-target").selectOption({ index: 0 });
+  await page.locator("#upload-file").setInputFiles({ name, mimeType: "application/octet-stream", buffer: body });
+  await submit(page, page.locator("#upload-button"), "/api/isos/upload");
+  await expect(page.locator(".form-error").first()).toContainText("already on");
+
+  await row.locator("summary").click();
+  await submit(page, row.locator(`button[data-delete="${name}"]`), "/api/isos/delete");
+  await eventually(page, async () => {
+    await expect(row).toHaveCount(0, { timeout: 2_000 });
+  });
+  expect(errors).toEqual([]);
+});
+
 test("an admin builds a VM from an ISO and lands on its console", async ({ page }) => {
   const errors = trackErrors(page);
   await demoSignIn(page, "admin");

@@ -107,7 +107,7 @@ async fn receive(state: &UploadState, headers: &HeaderMap, body: Body) -> Result
         }
     };
     let file_name = field.file_name().unwrap_or_default().to_string();
-    let plan = lab::isos::plan_upload(
+    let plan = match lab::isos::plan_upload(
         &state.services,
         &user,
         &target,
@@ -115,7 +115,16 @@ async fn receive(state: &UploadState, headers: &HeaderMap, body: Body) -> Result
         &file_name,
         &checksum,
     )
-    .await?;
+    .await
+    {
+        Ok(plan) => plan,
+        Err(e) => {
+            // The browser is still sending the file: read it to the end (and drop it), or
+            // the connection is cut under it and it shows an error page instead of ours.
+            drain(field, &mut form).await;
+            return Err(e.into());
+        }
+    };
     let spool = tempfile::Builder::new()
         .prefix(SPOOL_PREFIX)
         .tempfile_in(state.dir.as_path())
@@ -145,6 +154,15 @@ async fn receive(state: &UploadState, headers: &HeaderMap, body: Body) -> Result
     lab::isos::upload(&state.services, &user, plan, file, len).await?;
     // `spool` is removed here, after Proxmox has the whole file.
     Ok(())
+}
+
+/// Reads and drops the rest of a refused upload.
+async fn drain(mut field: multer::Field<'_>, form: &mut multer::Multipart<'_>) {
+    while let Ok(Some(_)) = field.chunk().await {}
+    drop(field);
+    while let Ok(Some(mut next)) = form.next_field().await {
+        while let Ok(Some(_)) = next.chunk().await {}
+    }
 }
 
 /// A form field of at most 1 KiB.
