@@ -125,8 +125,9 @@
 //!   endpoints, `agent/file-*` payloads,
 //!   `/api2/extjs` and gzip are not implemented (501 like any unknown path).
 //! * `download-url` fetches with reqwest in the simulator's process (no proxy settings, no
-//!   `compression`); MD5 checksums are refused (no MD5 here). `upload` is not implemented
-//!   (pveproxy's multipart spooling to `/var/tmp/pveupload-*`).
+//!   `compression`); MD5 checksums are refused (no MD5 here). `upload` spools the multipart
+//!   body as pveproxy does (to `<root>/var-tmp/pveupload-*` instead of `/var/tmp`) and takes
+//!   `content=iso` only (`vztmpl` and `import` answer 501); `assert_iso_content` is not run.
 //! * HTTP/1.1 keep-alive follows hyper (no 5 s idle timeout, no 3-worker limit).
 
 mod api;
