@@ -193,7 +193,19 @@ test("an admin builds a VM from an ISO and lands on its console", async ({ page 
     await page.reload();
     await expect(page.locator("#hw-cd-now")).toHaveText("The drive is empty.", { timeout: 2_000 });
   }).toPass({ timeout: 40_000 });
+  // A second network card on the node's bridge, then removed.
+  await expect(page.locator('li.nic[data-nic="net0"]')).toBeVisible();
+  await submit(page, page.locator("#hw-nic-add-button"), "/api/vms/hardware/nic");
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator('li.nic[data-nic="net1"]')).toBeVisible({ timeout: 2_000 });
+  }).toPass({ timeout: 40_000 });
   await shotBoth(page, "hardware");
+  await submit(page, page.locator('button[data-remove="net1"]'), "/api/vms/hardware/nic-remove");
+  await expect(async () => {
+    await page.reload();
+    await expect(page.locator('li.nic[data-nic="net1"]')).toHaveCount(0, { timeout: 2_000 });
+  }).toPass({ timeout: 40_000 });
   expect(errors).toEqual([]);
 });
 

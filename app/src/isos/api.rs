@@ -104,6 +104,28 @@ pub async fn set_vm_cd(
     Ok(())
 }
 
+/// Adds a network card (`key` empty) or changes one's model and bridge.
+#[server(endpoint = "vms/hardware/nic")]
+pub async fn set_vm_nic(
+    cluster_id: i32,
+    vmid: i32,
+    #[server(default)] key: String,
+    model: String,
+    bridge: String,
+) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    lab::builder::hardware::set_nic(&services()?, &s.user, cluster_id, vmid, &key, &model, &bridge)
+        .await?;
+    Ok(())
+}
+
+#[server(endpoint = "vms/hardware/nic-remove")]
+pub async fn remove_vm_nic(cluster_id: i32, vmid: i32, key: String) -> Result<(), AppError> {
+    let s = require(Role::Teacher).await?;
+    lab::builder::hardware::remove_nic(&services()?, &s.user, cluster_id, vmid, &key).await?;
+    Ok(())
+}
+
 /// Makes the VM a template; the person goes on to the class wizard, where it is offered.
 #[server(endpoint = "vms/hardware/template")]
 pub async fn make_vm_template(cluster_id: i32, vmid: i32) -> Result<(), AppError> {

@@ -1,11 +1,13 @@
 //! `/vms/:cluster/:vmid/hardware`: a built VM's cores and memory, its disk (grow), its CD
 //! drive (an ISO its node can read, or empty) and "make it a template" for classes. Reached
-//! from the VM's card; `lab::builder::hardware` checks who may. Plain forms.
+//! drive (an ISO its node can read, or empty), its network cards (add, change the model or
+//! bridge, remove) and "make it a template" for classes. Reached from the VM's card;
+//! `lab::builder::hardware` checks who may. Plain forms.
 
-use super::{GrowVmDisk, MakeVmTemplate, SetVmCd, SetVmSize, load_hardware};
+use super::{GrowVmDisk, MakeVmTemplate, RemoveVmNic, SetVmCd, SetVmNic, SetVmSize, load_hardware};
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error, vm_page_refused, vm_route};
-use lab::model::{BUILD_CORES, BUILD_MEMORY_MIB, HardwareView, Role};
+use lab::model::{BUILD_CORES, BUILD_MEMORY_MIB, HardwareView, MAX_NICS, NIC_MODELS, Nic, Role};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -15,6 +17,8 @@ struct Actions {
     grow: ServerAction<GrowVmDisk>,
     cd: ServerAction<SetVmCd>,
     template: ServerAction<MakeVmTemplate>,
+    nic: ServerAction<SetVmNic>,
+    nic_remove: ServerAction<RemoveVmNic>,
 }
 
 /// The hardware page of a VM.
@@ -30,6 +34,8 @@ pub fn HardwarePage() -> impl IntoView {
         grow: ServerAction::new(),
         cd: ServerAction::new(),
         template: ServerAction::new(),
+        nic: ServerAction::new(),
+        nic_remove: ServerAction::new(),
     };
     let page = Resource::new(
         move || {
@@ -38,6 +44,7 @@ pub fn HardwarePage() -> impl IntoView {
                 a.size.version().get(),
                 a.grow.version().get(),
                 a.cd.version().get(),
+                a.nic.version().get() + a.nic_remove.version().get(),
             )
         },
         |((cluster, vmid), ..)| async move {
@@ -53,6 +60,8 @@ pub fn HardwarePage() -> impl IntoView {
             action_error(a.grow),
             action_error(a.cd),
             action_error(a.template),
+            action_error(a.nic),
+            action_error(a.nic_remove),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -127,6 +136,7 @@ fn Body(h: HardwareView, a: Actions) -> impl IntoView {
                 <button type="submit" id="hw-cd-button">"Change"</button>
             </ActionForm>
         </section>
+        <NetworkCard nics=h.nics.clone() bridges=h.bridges.clone() cluster_id vmid a />
         <section class="card" id="hardware-template">
             <h2>"Make it a template"</h2>
             <p>"When the system is installed and set up, shut the VM down and make it a template: classes are made from templates. A template cannot start or change any more."</p>
@@ -140,4 +150,73 @@ fn Body(h: HardwareView, a: Actions) -> impl IntoView {
             </details>
         </section>
     }
+}
+
+/// The VM's network cards: each with its model and bridge (change, remove), and one more.
+#[component]
+fn NetworkCard(
+    nics: Vec<Nic>,
+    bridges: Vec<String>,
+    cluster_id: i32,
+    vmid: i32,
+    a: Actions,
+) -> impl IntoView {
+    let full = nics.len() >= MAX_NICS;
+    let options = move |chosen_model: String, chosen_bridge: String| {
+        let models = NIC_MODELS
+            .iter()
+            .map(|(m, label)| view! { <option value=*m selected=*m == chosen_model>{*label}</option> })
+            .collect_view();
+        let bridges = bridges
+            .clone()
+            .into_iter()
+            .map(|b| { let selected = b == chosen_bridge; let label = b.clone(); view! { <option value=b selected=selected>{label}</option> } })
+            .collect_view();
+        view! {
+            <label>"Model" <select name="model">{models}</select></label>
+            <label>"Bridge" <select name="bridge" required>{bridges}</select></label>
+        }
+    };
+    let rows = nics
+        .into_iter()
+        .map(|n| {
+            let (key, key2, key3) = (n.key.clone(), n.key.clone(), n.key.clone());
+            let fields = options(n.model.clone(), n.bridge.clone());
+            view! {
+                <li class="nic" data-nic=n.key.clone()>
+                    <strong>{n.key.clone()}</strong>
+                    <ActionForm action=a.nic attr:class="inline">
+                        <input type="hidden" name="cluster_id" value=cluster_id />
+                        <input type="hidden" name="vmid" value=vmid />
+                        <input type="hidden" name="key" value=key />
+                        {fields}
+                        <button type="submit" class="small">"Save"</button>
+                    </ActionForm>
+                    <ActionForm action=a.nic_remove attr:class="inline">
+                        <input type="hidden" name="cluster_id" value=cluster_id />
+                        <input type="hidden" name="vmid" value=vmid />
+                        <input type="hidden" name="key" value=key2 />
+                        <button type="submit" class="small danger" data-remove=key3>"Remove"</button>
+                    </ActionForm>
+                </li>
+            }
+        })
+        .collect_view();
+    let add = options("virtio".into(), String::new());
+    view! {
+        <section class="card" id="hardware-network">
+            <h2>"Network"</h2>
+            <p class="muted">"Each card is on one of the node's bridges. VirtIO is the fastest (Windows needs the VirtIO drivers); Intel E1000 works in any system. A running VM gets a change at once; the system inside may need to bring the card up."</p>
+            <ul class="plain nics">{rows}</ul>
+            {(!full).then(|| view! {
+                <ActionForm action=a.nic attr:class="inline" attr:id="hw-nic-add">
+                    <input type="hidden" name="cluster_id" value=cluster_id />
+                    <input type="hidden" name="vmid" value=vmid />
+                    {add}
+                    <button type="submit" id="hw-nic-add-button">"Add a network card"</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+    .into_any()
 }

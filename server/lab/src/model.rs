@@ -19,7 +19,7 @@ pub use account::{
 };
 pub use builder::{
     BUILD_CORES, BUILD_DISK_GIB, BUILD_MEMORY_MIB, BuildIso, BuildNode, BuildPage, BuiltVm,
-    HardwareView, OsKind, VmBuildForm, check_in_range, check_vm_name,
+    HardwareView, MAX_NICS, NIC_MODELS, Nic, OsKind, VmBuildForm, check_in_range, check_vm_name,
 };
 pub use class::{
     AdoptionCandidate, BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit, ClassForm, ClassPlan,

@@ -311,6 +311,61 @@ async fn the_builder_changes_the_hardware_and_makes_a_template() {
             .starts_with("isos:iso/virtio-win-0.1.266.iso,media=cdrom")
     );
 
+    // Network cards: the build's own, one more (Proxmox gives it a MAC), its model changed
+    // (the MAC stays), then removed; the page knows each change at once.
+    let h = hardware::view(&w.services, &teacher, c, v).await.unwrap();
+    assert_eq!(h.bridges, ["vmbr0"]);
+    assert_eq!(
+        h.nics,
+        [lab::model::Nic {
+            key: "net0".into(),
+            model: "virtio".into(),
+            bridge: "vmbr0".into()
+        }]
+    );
+    hardware::set_nic(&w.services, &teacher, c, v, "", "virtio", "vmbr0")
+        .await
+        .unwrap();
+    let mac_of = |value: &str| value.split(',').next().unwrap().split('=').nth(1).map(str::to_owned);
+    let net1 = config(&w, v).await["net1"].as_str().unwrap().to_owned();
+    let mac = mac_of(&net1).expect("Proxmox gave the new card a MAC");
+    hardware::set_nic(&w.services, &teacher, c, v, "net1", "e1000", "vmbr0")
+        .await
+        .unwrap();
+    let net1 = config(&w, v).await["net1"].as_str().unwrap().to_owned();
+    assert_eq!(net1, format!("e1000={mac},bridge=vmbr0"));
+    let keys: Vec<String> = hardware::view(&w.services, &teacher, c, v)
+        .await
+        .unwrap()
+        .nics
+        .iter()
+        .map(|n| format!("{}:{}", n.key, n.model))
+        .collect();
+    assert_eq!(keys, ["net0:virtio", "net1:e1000"]);
+    hardware::remove_nic(&w.services, &teacher, c, v, "net1")
+        .await
+        .unwrap();
+    assert!(config(&w, v).await.get("net1").is_none());
+    assert_eq!(
+        hardware::view(&w.services, &teacher, c, v).await.unwrap().nics.len(),
+        1
+    );
+    for bad in [
+        hardware::set_nic(&w.services, &teacher, c, v, "", "virtio", "vmbr9").await,
+        hardware::set_nic(&w.services, &teacher, c, v, "", "rtl9999", "vmbr0").await,
+    ] {
+        assert!(matches!(bad, Err(Error::Invalid(_))), "{bad:?}");
+    }
+    assert!(matches!(
+        hardware::remove_nic(&w.services, &teacher, c, v, "net5").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(matches!(
+        hardware::remove_nic(&w.services, &other, c, v, "net0").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(config(&w, v).await.get("net0").is_some());
+
     // Bad input and the wrong people change nothing.
     for bad in [
         hardware::set_size(&w.services, &teacher, c, v, "0", "4096").await,

@@ -7,8 +7,10 @@
 //! sync); each change is one Proxmox call on a fresh config (the disk and CD keys are read
 //! from it, not guessed), then the row is marked for the full sync to read again.
 
-use crate::db::entity::{assignment, class_vm, cluster, user, vm};
-use crate::model::{BUILD_CORES, BUILD_MEMORY_MIB, HardwareView, Role, check_in_range};
+use crate::db::entity::{assignment, class_vm, cluster, cluster_node, user, vm};
+use crate::model::{
+    BUILD_CORES, BUILD_MEMORY_MIB, HardwareView, MAX_NICS, NIC_MODELS, Nic, Role, check_in_range,
+};
 use crate::pve::GuestKind;
 use crate::{Error, Result, Services, clusters};
 use sea_orm::sea_query::Expr;
@@ -76,6 +78,7 @@ pub async fn view(
         .filter(|i| i.cluster_id == cluster_id && i.node.as_deref().is_none_or(|n| n == row.node))
         .map(|i| (i.volid, i.name))
         .collect();
+    let bridges = node_bridges(services, cluster_id, &row.node).await?;
     Ok(HardwareView {
         cluster_id,
         cluster: cluster.name,
@@ -88,6 +91,8 @@ pub async fn view(
         disk_gib: row.max_disk / (1024 * 1024 * 1024),
         cdrom: row.cdrom,
         isos,
+        nics: row.nics.as_deref().map(Nic::parse_list).unwrap_or_default(),
+        bridges,
     })
 }
 
@@ -208,6 +213,143 @@ pub async fn set_cd(
     refresh(services, &cluster, vmid, Some(iso)).await
 }
 
+/// The bridges of `node`, as the sync last read them.
+async fn node_bridges(services: &Services, cluster_id: i32, node: &str) -> Result<Vec<String>> {
+    Ok(cluster_node::Entity::find()
+        .filter(cluster_node::Column::ClusterId.eq(cluster_id))
+        .filter(cluster_node::Column::Node.eq(node))
+        .one(&services.db)
+        .await?
+        .map(|n| {
+            n.bridges
+                .split(',')
+                .filter(|b| !b.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// Adds a network card (`key` empty: the lowest free `netN`; Proxmox gives it a MAC) or
+/// changes one's model and bridge, keeping its MAC and other options. The bridge must be one
+/// of the node's; a running VM takes the change at once (Proxmox hot-plugs NICs).
+pub async fn set_nic(
+    services: &Services,
+    user: &user::Model,
+    cluster_id: i32,
+    vmid: i32,
+    key: &str,
+    model: &str,
+    bridge: &str,
+) -> Result<()> {
+    if !NIC_MODELS.iter().any(|(m, _)| *m == model) {
+        return Err(Error::Invalid("Choose a network card model from the list.".into()));
+    }
+    let (cluster, row) = editable(services, user, cluster_id, vmid).await?;
+    if !node_bridges(services, cluster_id, &row.node)
+        .await?
+        .iter()
+        .any(|b| b == bridge)
+    {
+        return Err(Error::Invalid(format!(
+            "Choose a bridge of {} from the list.",
+            row.node
+        )));
+    }
+    let client = clusters::client(services, &cluster)?;
+    let config = client
+        .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
+        .await?;
+    let nics = crate::sync::full::nics_of(&config);
+    let (key, value) = if key.is_empty() {
+        if nics.len() >= MAX_NICS {
+            return Err(Error::Invalid(format!(
+                "A VM here has at most {MAX_NICS} network cards."
+            )));
+        }
+        let free = (0..)
+            .map(|n| format!("net{n}"))
+            .find(|k| !nics.iter().any(|n| &n.key == k))
+            .unwrap_or_default();
+        (free, format!("{model},bridge={bridge}"))
+    } else {
+        let old = config
+            .entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .filter(|_| nics.iter().any(|n| n.key == key))
+            .ok_or_else(|| Error::NotFound(format!("Network card {key}")))?;
+        (key.to_string(), nic_value(&old, model, bridge))
+    };
+    client
+        .set_config(&row.node, vmid as u32, &[(&key, &value)])
+        .await?;
+    tracing::info!(cluster = %cluster.name, vmid, nic = %key, %bridge, user = %user.username, "NIC set");
+    refresh_nics(services, &cluster, &row, vmid).await
+}
+
+/// Removes a network card.
+pub async fn remove_nic(
+    services: &Services,
+    user: &user::Model,
+    cluster_id: i32,
+    vmid: i32,
+    key: &str,
+) -> Result<()> {
+    let (cluster, row) = editable(services, user, cluster_id, vmid).await?;
+    let client = clusters::client(services, &cluster)?;
+    let config = client
+        .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
+        .await?;
+    if !crate::sync::full::nics_of(&config).iter().any(|n| n.key == key) {
+        return Err(Error::NotFound(format!("Network card {key}")));
+    }
+    client
+        .set_config(&row.node, vmid as u32, &[("delete", key)])
+        .await?;
+    tracing::info!(cluster = %cluster.name, vmid, nic = %key, user = %user.username, "NIC removed");
+    refresh_nics(services, &cluster, &row, vmid).await
+}
+
+/// `virtio=BC:24:11:…,bridge=vmbr0,firewall=1` with another model and bridge: the MAC and
+/// the other options stay.
+fn nic_value(old: &str, model: &str, bridge: &str) -> String {
+    let mut parts: Vec<String> = old.split(',').map(str::to_owned).collect();
+    if let Some(first) = parts.first_mut() {
+        *first = match first.split_once('=') {
+            Some((_, mac)) => format!("{model}={mac}"),
+            None => model.to_string(),
+        };
+    }
+    match parts.iter_mut().find(|p| p.starts_with("bridge=")) {
+        Some(b) => *b = format!("bridge={bridge}"),
+        None => parts.push(format!("bridge={bridge}")),
+    }
+    parts.join(",")
+}
+
+/// The NICs in the inventory at once (from a fresh config), then the usual refresh.
+async fn refresh_nics(
+    services: &Services,
+    cluster: &cluster::Model,
+    row: &vm::Model,
+    vmid: i32,
+) -> Result<()> {
+    let client = clusters::client(services, cluster)?;
+    let config = client
+        .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
+        .await?;
+    let nics = Nic::list_text(&crate::sync::full::nics_of(&config));
+    vm::Entity::update_many()
+        .col_expr(vm::Column::Nics, Expr::value(Some(nics)))
+        .filter(vm::Column::ClusterId.eq(cluster.id))
+        .filter(vm::Column::Vmid.eq(vmid))
+        .exec(&services.db)
+        .await?;
+    refresh(services, cluster, vmid, None).await
+}
+
 /// Makes the (stopped) VM a template, for classes. It leaves the hardware page (templates
 /// cannot change) and appears in the class wizard.
 pub async fn make_template(
@@ -231,4 +373,18 @@ pub async fn make_template(
     refresh(services, &cluster, vmid, None).await?;
     tracing::info!(cluster = %cluster.name, vmid, user = %user.username, "VM made a template");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nic_value;
+
+    #[test]
+    fn a_changed_nic_keeps_its_mac_and_options() {
+        assert_eq!(
+            nic_value("virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1", "e1000", "vmbr1"),
+            "e1000=BC:24:11:00:00:01,bridge=vmbr1,firewall=1"
+        );
+        assert_eq!(nic_value("virtio", "virtio", "vmbr2"), "virtio,bridge=vmbr2");
+    }
 }

@@ -149,6 +149,53 @@ pub struct HardwareView {
     pub cdrom: Option<String>,
     /// ISOs the node can read: (volid, file name).
     pub isos: Vec<(String, String)>,
+    /// Its network cards, as the last full sync read them.
+    pub nics: Vec<Nic>,
+    /// The bridges of its node (the sync reads them hourly).
+    pub bridges: Vec<String>,
+}
+
+/// A network card of a VM: `net0`, its model (`virtio`, `e1000`, …) and bridge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nic {
+    pub key: String,
+    pub model: String,
+    pub bridge: String,
+}
+
+/// The NIC models the hardware page offers (Proxmox has more; these cover every guest a
+/// lab runs: VirtIO where there are drivers, Intel E1000 and VMware's vmxnet3 where not).
+pub const NIC_MODELS: [(&str, &str); 3] = [
+    ("virtio", "VirtIO"),
+    ("e1000", "Intel E1000"),
+    ("vmxnet3", "VMware vmxnet3"),
+];
+
+/// The most network cards the hardware page gives a VM.
+pub const MAX_NICS: usize = 8;
+
+impl Nic {
+    /// `net0:virtio:vmbr0,net1:e1000:vmbr1`, as `vms.nics` keeps them.
+    pub fn list_text(nics: &[Nic]) -> String {
+        nics.iter()
+            .map(|n| format!("{}:{}:{}", n.key, n.model, n.bridge))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// The other way; a part that does not read is skipped.
+    pub fn parse_list(text: &str) -> Vec<Nic> {
+        text.split(',')
+            .filter_map(|part| {
+                let mut it = part.splitn(3, ':');
+                Some(Nic {
+                    key: it.next().filter(|k| !k.is_empty())?.to_string(),
+                    model: it.next()?.to_string(),
+                    bridge: it.next()?.to_string(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// A VM name as Proxmox takes it (a DNS name: letters, digits, `-`, `.`; up to 63 between

@@ -237,6 +237,7 @@ impl Page<'_> {
                 new.firmware = Some(firmware_of(config).to_owned());
                 new.disk_storage = first_disk_storage(config);
                 new.cdrom = cdrom_iso(config);
+                new.nics = Some(crate::model::Nic::list_text(&nics_of(config)));
                 new.needs_detail = false;
             }
             if let Some(found) = d.ip {
@@ -325,6 +326,34 @@ fn first_disk_storage(config: &GuestConfig) -> Option<String> {
     first_disk(config)
         .and_then(|(_, v)| v.split(',').next()?.split_once(':'))
         .map(|(storage, _)| storage.to_owned())
+}
+
+/// A QEMU guest's network cards (`net0: virtio=BC:…,bridge=vmbr0,firewall=1`), by index.
+pub(crate) fn nics_of(config: &GuestConfig) -> Vec<crate::model::Nic> {
+    let mut nics: Vec<(u32, crate::model::Nic)> = config
+        .entries
+        .iter()
+        .filter_map(|(key, value)| {
+            let n = key.strip_prefix("net")?.parse::<u32>().ok()?;
+            let mut parts = value.split(',');
+            let model = parts.next()?.split('=').next()?.to_string();
+            let bridge = value
+                .split(',')
+                .find_map(|p| p.strip_prefix("bridge="))
+                .unwrap_or_default()
+                .to_string();
+            Some((
+                n,
+                crate::model::Nic {
+                    key: key.clone(),
+                    model,
+                    bridge,
+                },
+            ))
+        })
+        .collect();
+    nics.sort_by_key(|(n, _)| *n);
+    nics.into_iter().map(|(_, nic)| nic).collect()
 }
 
 /// The ISO in the first CD drive (`ide2: local:iso/x.iso,media=cdrom,size=…`); `None` for
@@ -547,6 +576,7 @@ async fn write(
             firmware: Set(row.firmware),
             disk_storage: Set(row.disk_storage),
             cdrom: Set(row.cdrom),
+            nics: Set(row.nics),
             ..Default::default()
         }
         .update(&txn)

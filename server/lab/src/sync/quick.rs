@@ -205,6 +205,7 @@ fn blank(cluster_id: i32, vmid: i32, now: i64) -> vm::Model {
         firmware: None,
         disk_storage: None,
         cdrom: None,
+        nics: None,
     }
 }
 

@@ -154,6 +154,24 @@ fn check_current(cx: &Cx, inner: &Inner, vmid: u32) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// `virtio,bridge=vmbr0` → `virtio=BC:24:11:…,bridge=vmbr0` for a QEMU `netN` (an LXC NIC's
+/// `hwaddr` is left to its own path).
+fn with_mac(kind: Kind, key: &str, value: &str) -> String {
+    let is_net = key
+        .strip_prefix("net")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    if kind != Kind::Qemu || !is_net {
+        return value.to_string();
+    }
+    let mut parts: Vec<String> = value.split(',').map(String::from).collect();
+    if let Some(first) = parts.first_mut()
+        && !first.contains('=')
+    {
+        *first = format!("{first}={}", crate::model::mac());
+    }
+    parts.join(",")
+}
+
 /// Applies deletions and new values to a config (allocation already done).
 fn apply(
     inner: &mut Inner,
@@ -168,10 +186,15 @@ fn apply(
             .runtime
             .get(&vmid)
             .is_some_and(|r| r.power != crate::model::Power::Stopped);
+    // A new NIC without a MAC gets one (qemu-server `parse_net` fills `macaddr` in).
+    let set: Vec<(String, String)> = set
+        .iter()
+        .map(|(k, v)| (k.clone(), with_mac(g.kind, k, v)))
+        .collect();
     let (set, delete) = if running {
-        pending::stage(&mut conf, set, delete)
+        pending::stage(&mut conf, &set, delete)
     } else {
-        (set.to_vec(), delete.to_vec())
+        (set, delete.to_vec())
     };
     for d in &delete {
         if let Some(old) = conf.main.remove(d)

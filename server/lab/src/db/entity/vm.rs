@@ -50,6 +50,9 @@ pub struct Model {
     pub disk_storage: Option<String>,
     /// The ISO in its CD drive (`local:iso/x.iso`); `None`: no CD drive or empty.
     pub cdrom: Option<String>,
+    /// Its network cards as `net0:virtio:vmbr0,net1:e1000:vmbr1` (`model::Nic`), from the
+    /// full sync's config read.
+    pub nics: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

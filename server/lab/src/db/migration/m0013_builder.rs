@@ -3,7 +3,9 @@
 //! * `cluster_nodes.bridges`: each node's bridges (comma separated), read hourly with the
 //!   node's version (`sync::nodes`), for the bridge picker;
 //! * `vms.cdrom`: the ISO in a VM's CD drive (from its config, by the full sync), for the
-//!   hardware page's CD line.
+//!   hardware page's CD line;
+//! * `vms.nics`: its network cards (`net0:virtio:vmbr0,…`, by the full sync), for the
+//!   hardware page's network section.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -28,6 +30,14 @@ impl MigrationTrait for Migration {
                     .add_column(string_null(Vms::Cdrom))
                     .to_owned(),
             )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Vms::Table)
+                    .add_column(string_null(Vms::Nics))
+                    .to_owned(),
+            )
             .await
     }
 
@@ -37,6 +47,14 @@ impl MigrationTrait for Migration {
                 Table::alter()
                     .table(Vms::Table)
                     .drop_column(Vms::Cdrom)
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Vms::Table)
+                    .drop_column(Vms::Nics)
                     .to_owned(),
             )
             .await?;
@@ -61,4 +79,5 @@ enum ClusterNodes {
 enum Vms {
     Table,
     Cdrom,
+    Nics,
 }
