@@ -180,6 +180,14 @@ pub async fn remove_class_vm(id: i32, vmid: i32) -> Result<(), AppError> {
     Ok(lab::classes::remove_vm(&services()?, &s.user, id, vmid).await?)
 }
 
+/// Makes a VM of the class's block that the class does not have (`vmid` 0: all of them) a
+/// student VM of the class.
+#[server(endpoint = "classes/adopt-vms")]
+pub async fn adopt_vms(id: i32, vmid: i32) -> Result<usize, AppError> {
+    let s = require(Role::Teacher).await?;
+    Ok(lab::classes::adopt(&services()?, &s.user, id, vmid).await?)
+}
+
 #[server(endpoint = "classes/add-vms")]
 pub async fn add_vms(id: i32, count: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;

@@ -3,9 +3,9 @@
 //! with per-VM actions, publish, cancel and delete. Polls every 2 s while a job is active.
 
 use super::{
-    AddCoOwner, AddVms, CancelDeploy, ChangeSpecs, DeleteClass, EditClass, GiveVm, PowerClass,
-    PublishClass, RegenerateInvite, RemoveClassVm, RemoveCoOwner, RevokeInvite, SetClassSsh,
-    TakeVm, load_class,
+    AddCoOwner, AddVms, AdoptVms, CancelDeploy, ChangeSpecs, DeleteClass, EditClass, GiveVm,
+    PowerClass, PublishClass, RegenerateInvite, RemoveClassVm, RemoveCoOwner, RevokeInvite,
+    SetClassSsh, TakeVm, load_class,
 };
 use crate::layout::{FormError, RequireRole, action_error, poll_while_active};
 use crate::snapshots::{SetStudentSnapshots, StudentSnapshotsSetting, snapshots_url};
@@ -35,6 +35,7 @@ struct Actions {
     ssh: ServerAction<SetClassSsh>,
     snapshots: ServerAction<SetStudentSnapshots>,
     edit: ServerAction<EditClass>,
+    adopt: ServerAction<AdoptVms>,
 }
 
 #[component]
@@ -60,6 +61,7 @@ pub fn ClassPage() -> impl IntoView {
         ssh: ServerAction::new(),
         snapshots: ServerAction::new(),
         edit: ServerAction::new(),
+        adopt: ServerAction::new(),
     };
     let tick = RwSignal::new(0u32);
     let changes = move || {
@@ -84,6 +86,7 @@ pub fn ClassPage() -> impl IntoView {
                 a.ssh.version().get(),
                 a.snapshots.version().get(),
                 a.edit.version().get(),
+                a.adopt.version().get(),
             ),
         )
     };
@@ -111,6 +114,7 @@ pub fn ClassPage() -> impl IntoView {
             action_error(a.ssh),
             action_error(a.snapshots),
             action_error(a.edit),
+            action_error(a.adopt),
         ];
         move || errors.iter().find_map(|e| e.get())
     });
@@ -316,6 +320,7 @@ fn ClassSettings(d: ClassDetail, a: Actions) -> impl IntoView {
                 <button type="submit" id="class-edit-save">"Save"</button>
             </ActionForm>
         </section>
+        <StraysCard class_id=id vmid_base=d.summary.vmid_base strays=d.strays.clone() action=a.adopt />
         <StudentSnapshotsSetting class_id=id limit=d.student_snapshots action=a.snapshots />
         <section class="card" id="class-ssh" data-enabled=d.ssh_enabled.to_string()>
             <h2>"SSH through the portal"</h2>
@@ -441,4 +446,52 @@ fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, class_id: i32, a: Actions) -> 
             <tbody>{rows}</tbody>
         </table>
     }
+}
+
+/// VMs in the class's block that it does not have, each to adopt (or all at once).
+#[component]
+fn StraysCard(
+    class_id: i32,
+    vmid_base: i32,
+    strays: Vec<(i32, String)>,
+    action: ServerAction<AdoptVms>,
+) -> impl IntoView {
+    if strays.is_empty() {
+        return ().into_any();
+    }
+    let several = strays.len() > 1;
+    let rows = strays
+        .into_iter()
+        .map(|(vmid, name)| {
+            view! {
+                <li data-stray=vmid>
+                    {format!("{vmid} · {name}")}
+                    <ActionForm action=action attr:class="inline">
+                        <input type="hidden" name="id" value=class_id />
+                        <input type="hidden" name="vmid" value=vmid />
+                        <button type="submit" class="small" data-adopt=vmid>"Adopt"</button>
+                    </ActionForm>
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" id="class-strays">
+            <h2>"VMs in this class's block that it does not have"</h2>
+            <p class="muted">{format!(
+                "VMIDs {}–{} belong to this class, but these VMs were made outside it (by hand, or by another tool). \
+                 Adopted, each is a student VM of the class as it is: whoever has it keeps it, a free one goes to the next student, and a reset makes it anew from the class base.",
+                vmid_base + 1, vmid_base + 98
+            )}</p>
+            <ul class="plain strays">{rows}</ul>
+            {several.then(|| view! {
+                <ActionForm action=action attr:class="inline">
+                    <input type="hidden" name="id" value=class_id />
+                    <input type="hidden" name="vmid" value="0" />
+                    <button type="submit" id="adopt-all">"Adopt them all"</button>
+                </ActionForm>
+            })}
+        </section>
+    }
+    .into_any()
 }

@@ -114,8 +114,16 @@ pub async fn set_vm_nic(
     bridge: String,
 ) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
-    lab::builder::hardware::set_nic(&services()?, &s.user, cluster_id, vmid, &key, &model, &bridge)
-        .await?;
+    lab::builder::hardware::set_nic(
+        &services()?,
+        &s.user,
+        cluster_id,
+        vmid,
+        &key,
+        &model,
+        &bridge,
+    )
+    .await?;
     Ok(())
 }
 

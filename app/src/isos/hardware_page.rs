@@ -170,7 +170,11 @@ fn NetworkCard(
         let bridges = bridges
             .clone()
             .into_iter()
-            .map(|b| { let selected = b == chosen_bridge; let label = b.clone(); view! { <option value=b selected=selected>{label}</option> } })
+            .map(|b| {
+                let selected = b == chosen_bridge;
+                let label = b.clone();
+                view! { <option value=b selected=selected>{label}</option> }
+            })
             .collect_view();
         view! {
             <label>"Model" <select name="model">{models}</select></label>

@@ -23,8 +23,8 @@ pub use adoption::adoption_candidates;
 pub use create::{cancel, delete, launch, publish, request_reset};
 pub use invites::{join, join_view, regenerate_invite, revoke_invite, wait};
 pub use manage::{
-    add_co_owner, add_students, assign_student, import, power_all, remove_co_owner, remove_vm,
-    respec, set_ssh, unassign_student,
+    add_co_owner, add_students, adopt, assign_student, import, power_all, remove_co_owner,
+    remove_vm, respec, set_ssh, strays, unassign_student,
 };
 pub use plan::{plan, targets};
 pub use templates::templates;

@@ -326,7 +326,15 @@ async fn the_builder_changes_the_hardware_and_makes_a_template() {
     hardware::set_nic(&w.services, &teacher, c, v, "", "virtio", "vmbr0")
         .await
         .unwrap();
-    let mac_of = |value: &str| value.split(',').next().unwrap().split('=').nth(1).map(str::to_owned);
+    let mac_of = |value: &str| {
+        value
+            .split(',')
+            .next()
+            .unwrap()
+            .split('=')
+            .nth(1)
+            .map(str::to_owned)
+    };
     let net1 = config(&w, v).await["net1"].as_str().unwrap().to_owned();
     let mac = mac_of(&net1).expect("Proxmox gave the new card a MAC");
     hardware::set_nic(&w.services, &teacher, c, v, "net1", "e1000", "vmbr0")
@@ -347,7 +355,11 @@ async fn the_builder_changes_the_hardware_and_makes_a_template() {
         .unwrap();
     assert!(config(&w, v).await.get("net1").is_none());
     assert_eq!(
-        hardware::view(&w.services, &teacher, c, v).await.unwrap().nics.len(),
+        hardware::view(&w.services, &teacher, c, v)
+            .await
+            .unwrap()
+            .nics
+            .len(),
         1
     );
     for bad in [

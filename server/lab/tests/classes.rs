@@ -1111,3 +1111,82 @@ async fn orphaned_blocks_are_suggested_for_import_and_vms_are_mapped_in_bulk() {
             .is_empty()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vms_in_a_class_block_that_it_does_not_have_are_adopted() {
+    use lab::db::entity::class;
+    use sea_orm::{ActiveModelTrait, Set};
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    let other = w.user("other", Role::Teacher).await;
+    let alice = w.user("alice", Role::Student).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Strays", 2))
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    lab::sync::quick::run(&w.services, &cluster).await.unwrap();
+    let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert!(detail.strays.is_empty(), "{:?}", detail.strays);
+    let base = detail.summary.vmid_base;
+
+    // The class loses track of its second student VM (as if made by hand in its block).
+    let stray = base + 2;
+    class_vm::Entity::delete_many()
+        .filter(class_vm::Column::ClassId.eq(id))
+        .filter(class_vm::Column::Vmid.eq(stray))
+        .exec(&w.services.db)
+        .await
+        .unwrap();
+    let mut c: class::ActiveModel = class::Entity::find_by_id(id)
+        .one(&w.services.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    c.students = Set(1);
+    c.update(&w.services.db).await.unwrap();
+    let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(
+        detail.strays.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        [stray]
+    );
+
+    // Only the class's teachers (and admins) adopt, and only VMs of its block.
+    assert!(matches!(
+        classes::adopt(&w.services, &other, id, stray).await,
+        Err(Error::NotFound(_) | Error::Forbidden)
+    ));
+    assert!(matches!(
+        classes::adopt(&w.services, &teacher, id, base + 1).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(w.rows(id).await.len(), 3);
+
+    // Adopted: a ready student VM of the class with its MACs and disks, which the next
+    // student to join gets.
+    assert_eq!(
+        classes::adopt(&w.services, &teacher, id, stray)
+            .await
+            .unwrap(),
+        1
+    );
+    let row = w
+        .rows(id)
+        .await
+        .into_iter()
+        .find(|r| r.vmid == stray)
+        .expect("the VM is the class's again");
+    assert_eq!((row.role, row.step), (VmRole::Student, VmStep::Ready));
+    assert!(!row.macs.is_empty() && !row.disks.is_empty(), "{row:?}");
+    let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert!(detail.strays.is_empty());
+    assert_eq!(detail.summary.students, 2);
+    assert!(matches!(
+        classes::adopt(&w.services, &teacher, id, 0).await,
+        Err(Error::NotFound(_))
+    ));
+    let token = detail.invite_token.unwrap();
+    let (_, first) = classes::join(&w.services, &alice, &token).await.unwrap();
+    assert!([base + 1, stray].contains(&first), "{first}");
+}

@@ -243,7 +243,9 @@ pub async fn set_nic(
     bridge: &str,
 ) -> Result<()> {
     if !NIC_MODELS.iter().any(|(m, _)| *m == model) {
-        return Err(Error::Invalid("Choose a network card model from the list.".into()));
+        return Err(Error::Invalid(
+            "Choose a network card model from the list.".into(),
+        ));
     }
     let (cluster, row) = editable(services, user, cluster_id, vmid).await?;
     if !node_bridges(services, cluster_id, &row.node)
@@ -302,7 +304,10 @@ pub async fn remove_nic(
     let config = client
         .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
         .await?;
-    if !crate::sync::full::nics_of(&config).iter().any(|n| n.key == key) {
+    if !crate::sync::full::nics_of(&config)
+        .iter()
+        .any(|n| n.key == key)
+    {
         return Err(Error::NotFound(format!("Network card {key}")));
     }
     client
@@ -382,9 +387,16 @@ mod tests {
     #[test]
     fn a_changed_nic_keeps_its_mac_and_options() {
         assert_eq!(
-            nic_value("virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1", "e1000", "vmbr1"),
+            nic_value(
+                "virtio=BC:24:11:00:00:01,bridge=vmbr0,firewall=1",
+                "e1000",
+                "vmbr1"
+            ),
             "e1000=BC:24:11:00:00:01,bridge=vmbr1,firewall=1"
         );
-        assert_eq!(nic_value("virtio", "virtio", "vmbr2"), "virtio,bridge=vmbr2");
+        assert_eq!(
+            nic_value("virtio", "virtio", "vmbr2"),
+            "virtio,bridge=vmbr2"
+        );
     }
 }

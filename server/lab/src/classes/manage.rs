@@ -11,7 +11,9 @@ use crate::node::guest_config::{random_mac, sanitize_vm_name};
 use crate::revocation::Revoked;
 use crate::{Error, Result, Services, actions, inventory};
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set, TransactionTrait,
+};
 
 async fn find_user(services: &Services, username: &str) -> Result<user::Model> {
     crate::auth::find_user(services, username.trim())
@@ -416,22 +418,7 @@ pub async fn import(
     let mut rows = Vec::new();
     let mut storage = String::new();
     for v in &vms {
-        let config = client
-            .guest_config(&v.node, crate::pve::GuestKind::Qemu, v.vmid as u32)
-            .await?;
-        let text: String = config
-            .entries
-            .iter()
-            .map(|(k, val)| format!("{k}: {val}\n"))
-            .collect();
-        let parsed = crate::node::guest_config::GuestConfig::parse(&text)
-            .map_err(|e| Error::Proxmox(e.to_string()))?;
-        let disks: Vec<String> = parsed
-            .disks()
-            .into_iter()
-            .filter(|d| d.kind != crate::node::guest_config::DiskKind::CdRom)
-            .filter_map(|d| Some(format!("{}={}", d.slot, d.volid?)))
-            .collect();
+        let (macs, disks) = macs_and_disks(&client, v).await?;
         if v.vmid == base.vmid {
             storage = disks
                 .first()
@@ -449,7 +436,7 @@ pub async fn import(
             _ if v.template => VmRole::Base,
             _ => VmRole::Student,
         };
-        rows.push((v.clone(), role, parsed.macs().join(","), disks.join(",")));
+        rows.push((v.clone(), role, macs, disks.join(",")));
     }
     // Reset and publish work the way the block's storage allows (as for a new class).
     let plugin = client
@@ -509,6 +496,117 @@ pub async fn import(
     }
     txn.commit().await?;
     Ok(class.id)
+}
+
+/// A VM's MACs (`a,b`) and data disks (`slot=volid`) from its config, as a class row keeps
+/// them (reset and publish need them).
+async fn macs_and_disks(
+    client: &crate::pve::Client,
+    v: &vm::Model,
+) -> Result<(String, Vec<String>)> {
+    let config = client
+        .guest_config(&v.node, crate::pve::GuestKind::Qemu, v.vmid as u32)
+        .await?;
+    let text: String = config
+        .entries
+        .iter()
+        .map(|(k, val)| format!("{k}: {val}\n"))
+        .collect();
+    let parsed = crate::node::guest_config::GuestConfig::parse(&text)
+        .map_err(|e| Error::Proxmox(e.to_string()))?;
+    let disks = parsed
+        .disks()
+        .into_iter()
+        .filter(|d| d.kind != crate::node::guest_config::DiskKind::CdRom)
+        .filter_map(|d| Some(format!("{}={}", d.slot, d.volid?)))
+        .collect();
+    Ok((parsed.macs().join(","), disks))
+}
+
+/// VMs in the class's block of student VMIDs (`P01..P98`) that it does not have: made by
+/// hand for it, or left by another tool. `(vmid, name)`, from the inventory.
+pub async fn strays(services: &Services, class: &class::Model) -> Result<Vec<(i32, String)>> {
+    let have: std::collections::HashSet<i32> = class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(class.id))
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|r| r.vmid)
+        .collect();
+    Ok(vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(class.cluster_id))
+        .filter(vm::Column::Vmid.between(class.vmid_base + 1, class.vmid_base + 98))
+        .filter(vm::Column::Kind.eq("qemu"))
+        .filter(vm::Column::Template.eq(false))
+        .order_by_asc(vm::Column::Vmid)
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .filter(|v| !have.contains(&v.vmid))
+        .map(|v| (v.vmid, v.name))
+        .collect())
+}
+
+/// Makes VMs of the class's block that it does not have ([`strays`]; `vmid` 0: all of them)
+/// student VMs of the class, as they are: whoever has one keeps it, a free one goes to the
+/// waiting list or the next student to join, and reset re-clones it from the class base like
+/// any other. Returns how many were adopted.
+pub async fn adopt(
+    services: &Services,
+    user: &user::Model,
+    class_id: i32,
+    vmid: i32,
+) -> Result<usize> {
+    let class = managed_class(services, user, class_id).await?;
+    ensure_idle(services, class.id).await?;
+    let strays = strays(services, &class).await?;
+    let chosen: Vec<i32> = strays
+        .iter()
+        .map(|(v, _)| *v)
+        .filter(|v| vmid == 0 || *v == vmid)
+        .collect();
+    if chosen.is_empty() {
+        return Err(Error::NotFound(format!("VM {vmid} in this class's block")));
+    }
+    let cluster = crate::clusters::find(services, class.cluster_id).await?;
+    let client = crate::clusters::client(services, &cluster)?;
+    let vms = vm::Entity::find()
+        .filter(vm::Column::ClusterId.eq(class.cluster_id))
+        .filter(vm::Column::Vmid.is_in(chosen.clone()))
+        .all(&services.db)
+        .await?;
+    let mut rows = Vec::new();
+    for v in &vms {
+        let (macs, disks) = macs_and_disks(&client, v).await?;
+        rows.push((v, macs, disks.join(",")));
+    }
+    let at = now();
+    let txn = services.db.begin().await?;
+    for (v, macs, disks) in &rows {
+        class_vm::ActiveModel {
+            class_id: Set(class.id),
+            cluster_id: Set(class.cluster_id),
+            vmid: Set(v.vmid),
+            role: Set(VmRole::Student),
+            name: Set(v.name.clone()),
+            node: Set(v.node.clone()),
+            step: Set(VmStep::Ready),
+            attempts: Set(0),
+            macs: Set(macs.clone()),
+            disks: Set(disks.clone()),
+            updated_at: Set(at),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+    }
+    let mut c: class::ActiveModel = class.clone().into();
+    c.students = Set(class.students + rows.len() as i32);
+    c.update(&txn).await?;
+    txn.commit().await?;
+    crate::waitlist::fill(services, class.id).await?;
+    tracing::info!(class = class.id, vms = ?chosen, user = %user.username, "VMs adopted into a class");
+    Ok(rows.len())
 }
 
 /// Turns SSH through the portal (`console::ssh`) on or off for the class's VMs. The

@@ -193,6 +193,7 @@ pub async fn detail(services: &Services, user: &user::Model, id: i32) -> Result<
             .invite_expires_at
             .map(|t| ((t - at).max(0) + 86_399) / 86_400),
         waiting: waiting(services, c.id).await?,
+        strays: super::strays(services, &c).await?,
     })
 }
 

@@ -256,6 +256,9 @@ pub struct ClassDetail {
     /// The waiting list, first first: (username, display name, since).
     #[serde(default)]
     pub waiting: Vec<(String, String, i64)>,
+    /// VMs in the class's block of student VMIDs that it does not have: (vmid, name).
+    #[serde(default)]
+    pub strays: Vec<(i32, String)>,
 }
 
 /// What the join page shows before the student accepts.
