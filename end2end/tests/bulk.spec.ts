@@ -3,7 +3,7 @@
 // the reason and changes nothing, and "take back" undoes it.
 import { expect } from "@playwright/test";
 import { VM_GRID } from "./ids";
-import { demoSignIn, demoUrl, jsEnabled, ready, test, trackErrors } from "./helpers";
+import { demoSignIn, demoUrl, eventually, jsEnabled, ready, test, trackErrors } from "./helpers";
 
 const shots = process.env.E2E_SHOTS;
 
@@ -56,5 +56,48 @@ test("the admin's Classes page offers import, and suggestions when there are any
     await expect(s.getByLabel("Name")).not.toHaveValue("");
     await expect(s.getByRole("button", { name: "Import" })).toBeVisible();
   }
+  expect(errors).toEqual([]);
+});
+
+test("the admin assigns a VM named after a user from the suggestions", async ({ page }) => {
+  test.setTimeout(120_000);
+  const errors = trackErrors(page);
+  const answer = (endpoint: string) =>
+    page.waitForResponse((r) => r.url().includes(endpoint) && r.request().method() === "POST");
+  await demoSignIn(page, "admin");
+  // A VM of the admin's whose name names student3, made with the builder and not started.
+  await page.goto(`${demoUrl()}/vms/new`);
+  await ready(page);
+  await eventually(page, async () => {
+    await expect(page.locator("#build-form")).toBeVisible({ timeout: 2_000 });
+  }, 60_000);
+  const name = `ws-student3-${Date.now() % 100000}`;
+  await page.locator("#build-name").fill(name);
+  await page.locator("#build-storage").selectOption("local-lvm");
+  await page.locator("#build-start").uncheck();
+  await Promise.all([answer("/api/vms/build"), page.locator("#build-button").click()]);
+  await page.waitForURL(/\/\?q=\d+$/, { timeout: 60_000 });
+  await ready(page);
+  const vmid = page.url().split("=").pop()!;
+
+  // Taken back from the admin, nobody has it: it is suggested for student3.
+  const bulk = page.locator("#bulk-assign");
+  if ((await bulk.getAttribute("open")) === null) await bulk.getByText("Assign or take back in bulk…").click();
+  await bulk.getByLabel(/One "VMID username" per line/).fill(`${vmid} admin`);
+  await bulk.getByLabel("Take these back instead").check();
+  await Promise.all([answer("/api/admin/vms/bulk"), bulk.getByRole("button", { name: "Apply" }).click()]);
+  const suggested = page.locator("#suggested-assignments");
+  await expect(async () => {
+    await page.goto(`${demoUrl()}/?q=${vmid}`);
+    await expect(suggested).toContainText(`${vmid} ${name} → student3`, { timeout: 2_000 });
+  }).toPass({ timeout: 30_000 });
+  await suggested.locator("summary").click();
+  if (shots) await page.screenshot({ path: `${shots}/suggested-desktop.png` });
+  await Promise.all([answer("/api/admin/vms/bulk"), suggested.getByRole("button", { name: /^Assign (it|these)/ }).first().click()]);
+  const card = page.locator(`.vm-card[data-vmid="${vmid}"]`);
+  await expect(async () => {
+    await page.goto(`${demoUrl()}/?q=${vmid}`);
+    await expect(card.locator(".owners .tags")).toContainText("student3", { timeout: 2_000 });
+  }).toPass({ timeout: 30_000 });
   expect(errors).toEqual([]);
 });

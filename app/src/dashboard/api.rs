@@ -84,6 +84,13 @@ pub async fn unassign_vm(cluster_id: i32, vmid: i32, username: String) -> Result
     Ok(())
 }
 
+/// VMs nobody has whose names name a user, for an admin to assign in one go.
+#[server(endpoint = "admin/vms/suggested")]
+pub async fn assignment_suggestions() -> Result<Vec<lab::model::AssignmentSuggestion>, AppError> {
+    require(Role::Admin).await?;
+    Ok(lab::inventory::suggested_assignments(&services()?).await?)
+}
+
 /// An assignment whose VM is gone from Proxmox: (username, cluster id, cluster, vmid).
 pub type MissingAssignment = (String, i32, String, i32);
 

@@ -6,14 +6,17 @@
 
 use super::BulkAssign;
 use super::vm_card::{CardActions, VmCardView};
-use super::{AssignVm, MissingAssignment, UnassignVm, load_dashboard, missing_assignments};
+use super::{
+    AssignVm, MissingAssignment, UnassignVm, assignment_suggestions, load_dashboard,
+    missing_assignments,
+};
 use crate::AppError;
 use crate::auth::use_auth;
 use crate::ids;
 use crate::layout::{FormError, RequireRole, action_error};
 use crate::vm_actions::{PowerVm, ResetVm};
 use crate::waitlist::{LeaveWaitlist, WaitingLists, my_waiting};
-use lab::model::{Dashboard, Role, VmFilter};
+use lab::model::{AssignmentSuggestion, Dashboard, Role, VmFilter};
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
@@ -66,6 +69,20 @@ pub fn DashboardPage() -> impl IntoView {
             _ => Ok(Vec::new()),
         }
     });
+    // Re-read after assignments, not on every change the poller sees (it reads every VM).
+    let suggested = Resource::new(
+        move || {
+            actions.assign.version().get()
+                + actions.bulk.version().get()
+                + actions.unassign.version().get()
+        },
+        move |_| async move {
+            match auth.me.await {
+                Ok(Some(me)) if me.role == Role::Admin => assignment_suggestions().await,
+                _ => Ok(Vec::new()),
+            }
+        },
+    );
     let leave_waitlist = ServerAction::<LeaveWaitlist>::new();
     let waiting = Resource::new(
         move || (refresh.get(), leave_waitlist.version().get()),
@@ -92,7 +109,7 @@ pub fn DashboardPage() -> impl IntoView {
                     let admin = me.is_some_and(|m| m.role == Role::Admin);
                     view! {
                         <h1>{format!("Welcome, {name}")}</h1>
-                        {admin.then(|| view! { <MissingAssignments missing actions /> })}
+                        {admin.then(|| view! { <MissingAssignments missing actions /> <Suggestions suggested action=actions.bulk /> })}
                     }
                 })}
             </Suspense>
@@ -329,6 +346,68 @@ fn MissingAssignments(
                         .collect_view();
                     view! { <section class="card warning"><h2>"Missing VMs"</h2><ul>{rows}</ul></section> }
                 })
+            })}
+        </Transition>
+    }
+}
+
+/// Admins: VMs nobody has whose names name a user, per cluster, assigned in one go through
+/// the bulk form's action (which checks every line again).
+#[component]
+fn Suggestions(
+    suggested: Resource<Result<Vec<AssignmentSuggestion>, AppError>>,
+    action: ServerAction<BulkAssign>,
+) -> impl IntoView {
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = suggested.await.unwrap_or_default();
+                if list.is_empty() {
+                    return ().into_any();
+                }
+                let mut by_cluster: Vec<(i32, String, Vec<AssignmentSuggestion>)> = Vec::new();
+                for s in list {
+                    match by_cluster.last_mut() {
+                        Some((id, _, items)) if *id == s.cluster_id => items.push(s),
+                        _ => by_cluster.push((s.cluster_id, s.cluster.clone(), vec![s])),
+                    }
+                }
+                let groups = by_cluster
+                    .into_iter()
+                    .map(|(cluster_id, cluster, items)| {
+                        let lines = items
+                            .iter()
+                            .map(|s| format!("{} {}", s.vmid, s.username))
+                            .collect::<Vec<_>>()
+                            .join("\n");
+                        let count = items.len();
+                        let rows = items
+                            .into_iter()
+                            .map(|s| view! { <li>{format!("{} {} → {}", s.vmid, s.vm_name, s.username)}</li> })
+                            .collect_view();
+                        view! {
+                            <div class="suggested" data-cluster=cluster_id>
+                                <p class="muted">{cluster}</p>
+                                <ul>{rows}</ul>
+                                <ActionForm action attr:class="inline">
+                                    <input type="hidden" name="cluster_id" value=cluster_id />
+                                    <textarea name="lines" hidden>{lines}</textarea>
+                                    <button type="submit" class="small" id=format!("assign-suggested-{cluster_id}")>
+                                        {if count == 1 { "Assign it".to_string() } else { format!("Assign these {count}") }}
+                                    </button>
+                                </ActionForm>
+                            </div>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <details class="card" id="suggested-assignments">
+                        <summary>"VMs nobody has whose names name a user"</summary>
+                        <p class="muted">"A VM outside every class, with no one assigned, whose name has a username as one of its parts (lab-alice). Check the list, then assign them in one go."</p>
+                        {groups}
+                    </details>
+                }
+                .into_any()
             })}
         </Transition>
     }

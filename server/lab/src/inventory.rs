@@ -3,8 +3,10 @@
 //! let a polling browser hear "no change" without a body.
 
 mod bulk;
+mod suggest;
 
 pub use bulk::{BulkOutcome, bulk_assign};
+pub use suggest::suggested_assignments;
 
 use crate::clock::now;
 use crate::db::entity::{assignment, change_counter, cluster, user, vm};

@@ -22,9 +22,10 @@ pub use builder::{
     HardwareView, MAX_NICS, NIC_MODELS, Nic, OsKind, VmBuildForm, check_in_range, check_vm_name,
 };
 pub use class::{
-    AdoptionCandidate, BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit, ClassForm, ClassPlan,
-    ClassSummary, ClassVmView, DeployProgress, JoinView, MAX_STUDENTS, SpreadOffer, TEACHER_OFFSET,
-    TemplateChoice, check_class_description, check_class_name, check_invite_days,
+    AdoptionCandidate, AssignmentSuggestion, BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit,
+    ClassForm, ClassPlan, ClassSummary, ClassVmView, DeployProgress, JoinView, MAX_STUDENTS,
+    SpreadOffer, TEACHER_OFFSET, TemplateChoice, check_class_description, check_class_name,
+    check_invite_days,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use iso::{

@@ -1190,3 +1190,60 @@ async fn vms_in_a_class_block_that_it_does_not_have_are_adopted() {
     let (_, first) = classes::join(&w.services, &alice, &token).await.unwrap();
     assert!([base + 1, stray].contains(&first), "{first}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vms_named_after_users_are_suggested_to_admins() {
+    use lab::db::entity::vm;
+    use lab::inventory::{bulk_assign, suggested_assignments};
+    use sea_orm::{ActiveModelTrait, Set};
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    w.user("alice", Role::Student).await;
+    w.user("bob", Role::Student).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Named", 1))
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    lab::sync::quick::run(&w.services, &cluster).await.unwrap();
+    let rename = |vmid: i32, name: &'static str| {
+        let services = w.services.clone();
+        let cluster_id = w.cluster_id;
+        async move {
+            let row = vm::Entity::find()
+                .filter(vm::Column::ClusterId.eq(cluster_id))
+                .filter(vm::Column::Vmid.eq(vmid))
+                .one(&services.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let mut row: vm::ActiveModel = row.into();
+            row.name = Set(name.into());
+            row.update(&services.db).await.unwrap();
+        }
+    };
+    // Nobody's VM named after alice; one naming two users; a class VM named after bob.
+    rename(101, "lab-alice").await;
+    rename(102, "alice-bob").await;
+    let class_vm = w
+        .rows(id)
+        .await
+        .into_iter()
+        .find(|r| r.role == VmRole::Student)
+        .unwrap();
+    rename(class_vm.vmid, "ws-bob").await;
+    let found = suggested_assignments(&w.services).await.unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .map(|s| (s.vmid, s.username.as_str()))
+            .collect::<Vec<_>>(),
+        [(101, "alice")],
+        "{found:?}"
+    );
+    // Assigned (through the bulk form's checks), it is no longer suggested.
+    bulk_assign(&w.services, w.cluster_id, "101 alice", false)
+        .await
+        .unwrap();
+    assert!(suggested_assignments(&w.services).await.unwrap().is_empty());
+}

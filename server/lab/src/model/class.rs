@@ -179,6 +179,16 @@ pub struct ClassAbout {
     pub manager: bool,
 }
 
+/// A VM nobody has whose name names a user (`lab-alice`): admins may assign it to them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssignmentSuggestion {
+    pub cluster_id: i32,
+    pub cluster: String,
+    pub vmid: i32,
+    pub vm_name: String,
+    pub username: String,
+}
+
 /// VMs that look like a class made elsewhere (a VMID block with a class base at `P99`) but
 /// have no class here: an admin can import them as one.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
