@@ -191,15 +191,15 @@ pub fn remove_leftovers(dir: &std::path::Path) {
             .ok()
             .and_then(|t| t.elapsed().ok())
             .is_some_and(|age| age > day);
+        let ours = entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(SPOOL_PREFIX);
         if old
-            && entry
-                .file_name()
-                .to_string_lossy()
-                .starts_with(SPOOL_PREFIX)
+            && ours
+            && let Err(e) = std::fs::remove_file(entry.path())
         {
-            if let Err(e) = std::fs::remove_file(entry.path()) {
-                tracing::warn!(file = %entry.path().display(), error = %e, "could not remove a left-over upload");
-            }
+            tracing::warn!(file = %entry.path().display(), error = %e, "could not remove a left-over upload");
         }
     }
 }
