@@ -14,7 +14,7 @@ pub use form::{FormError, action_error};
 pub use guard::RequireRole;
 pub use icons::RefreshIcon;
 pub use poll::poll_while_active;
-pub use route::{vm_page_refused, vm_route};
+pub use route::{load_failed, vm_page_refused, vm_route};
 
 use crate::ids;
 use leptos::prelude::*;

@@ -134,13 +134,9 @@ pub fn ClassPage() -> impl IntoView {
                             let settings = view! { <ClassSettings d a /> }.into_any();
                             view! { {body} {settings} }.into_any()
                         }
-                        Err(e) => {
-                            // Another teacher's class or no class: the page says so with its
-                            // status too (404), not only in words.
-                            #[cfg(feature = "ssr")]
-                            crate::session::set_page_status(e.status());
-                            view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
-                        }
+                        // Another teacher's class or no class: the page says so with its status
+                        // too (404), not only in words.
+                        Err(e) => crate::layout::load_failed(e),
                     }
                 })}
             </Transition>

@@ -48,11 +48,7 @@ pub fn BuildPage() -> impl IntoView {
                             };
                             view! { {form} <CopyForm templates action=copy /> }.into_any()
                         }
-                        Err(e) => {
-                            #[cfg(feature = "ssr")]
-                            crate::session::set_page_status(e.status());
-                            view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
-                        }
+                        Err(e) => crate::layout::load_failed(e),
                     }
                 })}
             </Transition>

@@ -85,11 +85,7 @@ pub fn IsosPage() -> impl IntoView {
                             active.try_set(p.transfers.iter().any(|t| t.state == TransferState::Running));
                             view! { <Body p a download_form /> }.into_any()
                         }
-                        Err(e) => {
-                            #[cfg(feature = "ssr")]
-                            crate::session::set_page_status(e.status());
-                            view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
-                        }
+                        Err(e) => crate::layout::load_failed(e),
                     }
                 })}
             </Transition>

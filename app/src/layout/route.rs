@@ -16,6 +16,14 @@ pub fn vm_route() -> impl Fn() -> (Option<i32>, Option<i32>) + Copy + Send + Syn
     }
 }
 
+/// What a page shows when its data could not be loaded: the error in words, and its status
+/// (401/403/404/…) on the response.
+pub fn load_failed(e: crate::AppError) -> AnyView {
+    #[cfg(feature = "ssr")]
+    crate::session::set_page_status(e.status());
+    view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
+}
+
 /// What a VM page shows when it cannot be shown: the status on the response (404/403), and
 /// `refused` in words for "no access or no such VM", else the error itself.
 pub fn vm_page_refused(

@@ -32,11 +32,7 @@ pub fn SitePoliciesPage() -> impl IntoView {
                                 </ActionForm>
                             </section>
                         }.into_any(),
-                        Err(e) => {
-                            #[cfg(feature = "ssr")]
-                            crate::session::set_page_status(e.status());
-                            view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any()
-                        }
+                        Err(e) => crate::layout::load_failed(e),
                     }
                 })}
             </Transition>

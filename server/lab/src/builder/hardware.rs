@@ -157,9 +157,7 @@ pub async fn grow_disk(
         check_in_range(add_gib, &(1..=MAX_GROW_GIB), "Added size (GiB)").map_err(Error::Invalid)?;
     let (cluster, row) = editable(services, user, cluster_id, vmid).await?;
     let client = clusters::client(services, &cluster)?;
-    let config = client
-        .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
-        .await?;
+    let config = fresh_config(&client, &row).await?;
     let disk = crate::sync::full::first_disk_key(&config)
         .ok_or_else(|| Error::Invalid("This VM has no disk to grow.".into()))?;
     let upid = client
@@ -196,9 +194,7 @@ pub async fn set_cd(
         }
     }
     let client = clusters::client(services, &cluster)?;
-    let config = client
-        .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
-        .await?;
+    let config = fresh_config(&client, &row).await?;
     let key = config
         .entries
         .iter()
@@ -211,6 +207,16 @@ pub async fn set_cd(
         .set_config(&row.node, vmid as u32, &[(&key, &value)])
         .await?;
     refresh(services, &cluster, vmid, Some(iso)).await
+}
+
+/// The VM's config as Proxmox has it now (keys are read from it, never guessed).
+async fn fresh_config(
+    client: &crate::pve::Client,
+    row: &vm::Model,
+) -> Result<crate::pve::GuestConfig> {
+    Ok(client
+        .guest_config(&row.node, GuestKind::Qemu, row.vmid as u32)
+        .await?)
 }
 
 /// The bridges of `node`, as the sync last read them.
@@ -259,9 +265,7 @@ pub async fn set_nic(
         )));
     }
     let client = clusters::client(services, &cluster)?;
-    let config = client
-        .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
-        .await?;
+    let config = fresh_config(&client, &row).await?;
     let nics = crate::sync::full::nics_of(&config);
     let (key, value) = if key.is_empty() {
         if nics.len() >= MAX_NICS {
@@ -301,9 +305,7 @@ pub async fn remove_nic(
 ) -> Result<()> {
     let (cluster, row) = editable(services, user, cluster_id, vmid).await?;
     let client = clusters::client(services, &cluster)?;
-    let config = client
-        .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
-        .await?;
+    let config = fresh_config(&client, &row).await?;
     if !crate::sync::full::nics_of(&config)
         .iter()
         .any(|n| n.key == key)
@@ -342,9 +344,7 @@ async fn refresh_nics(
     vmid: i32,
 ) -> Result<()> {
     let client = clusters::client(services, cluster)?;
-    let config = client
-        .guest_config(&row.node, GuestKind::Qemu, vmid as u32)
-        .await?;
+    let config = fresh_config(&client, row).await?;
     let nics = Nic::list_text(&crate::sync::full::nics_of(&config));
     vm::Entity::update_many()
         .col_expr(vm::Column::Nics, Expr::value(Some(nics)))

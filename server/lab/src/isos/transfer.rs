@@ -73,6 +73,17 @@ async fn target(services: &Services, user: &user::Model, value: &str) -> Result<
     })
 }
 
+/// Whether the list has `filename` on the target's storage.
+async fn exists(services: &Services, target: &Target, filename: &str) -> Result<bool> {
+    Ok(cluster_iso::Entity::find()
+        .filter(cluster_iso::Column::ClusterId.eq(target.cluster_id))
+        .filter(cluster_iso::Column::Storage.eq(&target.storage))
+        .filter(cluster_iso::Column::Volid.eq(format!("{}:iso/{filename}", target.storage)))
+        .one(&services.db)
+        .await?
+        .is_some())
+}
+
 /// Asks Proxmox to download an ISO, records the transfer and starts following it.
 pub async fn download(
     services: &Services,
@@ -83,13 +94,7 @@ pub async fn download(
     let filename = iso_filename(&form.filename, &url).map_err(Error::Invalid)?;
     let checksum = check_checksum(&form.checksum).map_err(Error::Invalid)?;
     let target = target(services, user, &form.target).await?;
-    let exists = cluster_iso::Entity::find()
-        .filter(cluster_iso::Column::ClusterId.eq(target.cluster_id))
-        .filter(cluster_iso::Column::Storage.eq(&target.storage))
-        .filter(cluster_iso::Column::Volid.eq(format!("{}:iso/{filename}", target.storage)))
-        .one(&services.db)
-        .await?;
-    if exists.is_some() && checksum.is_none() {
+    if exists(services, &target, &filename).await? && checksum.is_none() {
         return Err(Error::Conflict(format!(
             "{filename} is already on {}. Delete it first, or give another name.",
             target.storage
@@ -132,13 +137,7 @@ pub async fn plan_upload(
     let filename = upload_filename(name, file_name).map_err(Error::Invalid)?;
     let checksum = check_checksum(checksum).map_err(Error::Invalid)?;
     let target = target(services, user, target_value).await?;
-    let exists = cluster_iso::Entity::find()
-        .filter(cluster_iso::Column::ClusterId.eq(target.cluster_id))
-        .filter(cluster_iso::Column::Storage.eq(&target.storage))
-        .filter(cluster_iso::Column::Volid.eq(format!("{}:iso/{filename}", target.storage)))
-        .one(&services.db)
-        .await?;
-    if exists.is_some() {
+    if exists(services, &target, &filename).await? {
         return Err(Error::Conflict(format!(
             "{filename} is already on {}. Delete it first, or give another name.",
             target.storage
