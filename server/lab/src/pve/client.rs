@@ -575,6 +575,7 @@ impl Client {
         if let Some(form) = form {
             req = req.form(form);
         }
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
         Self::answer(req, decode).await
     }
 
@@ -603,7 +604,7 @@ impl Client {
         Ok(req)
     }
 
-    /// Sends `req` (counted) and decodes the answer.
+    /// Sends `req` and decodes the answer (the caller counts the call).
     async fn answer<T>(req: reqwest::RequestBuilder, decode: Decode<T>) -> Result<T, Failed> {
         // Only a connection that never came up moves on to the next URL; a certificate
         // mismatch or a dropped answer is reported as it is.
