@@ -3,9 +3,10 @@
 //! functions behind the page check again: this guard is for people, not for security.
 //!
 //! **Make a page's resources above the guard, never in its children.** While the server
-//! renders, the guard's children may be built two or three times (tachys resolves a
-//! `Suspend` ahead of rendering it, and runs it again): every build makes its resources
-//! anew, each with the next hydration id, and the earlier builds are dropped. The browser
+//! renders, the guard's children may be built two or three times (the `Suspend` around them
+//! runs more than once; seen with log lines, one page build and three of its children): every
+//! build makes its resources anew, each with the next hydration id, and the earlier builds
+//! are dropped. The browser
 //! builds the children once and reads the *first* id's answer, which a dropped build fetched
 //! after its owner, and with it the request's context, was gone: an `Err`, while the HTML
 //! showed the later build's `Ok`. Hydration then fails on the mismatch (a wasm panic). So
