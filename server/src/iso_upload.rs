@@ -41,14 +41,11 @@ pub async fn upload_iso(
         Ok(()) => Redirect::to("/isos").into_response(),
         Err(Refused::Status(status, text)) => (status, text).into_response(),
         Err(Refused::Error(e)) => {
-            if matches!(e, lab::Error::Internal(_) | lab::Error::Database(_)) {
+            let text = if matches!(e, lab::Error::Internal(_) | lab::Error::Database(_)) {
                 tracing::error!(error = %e, "ISO upload failed");
-            }
-            let text = match &e {
-                lab::Error::Internal(_) | lab::Error::Database(_) => {
-                    "Something went wrong; it has been logged.".to_string()
-                }
-                other => other.to_string(),
+                "Something went wrong; it has been logged.".to_string()
+            } else {
+                e.to_string()
             };
             let reason: String = url::form_urlencoded::byte_serialize(text.as_bytes()).collect();
             Redirect::to(&format!("/isos?upload_error={reason}")).into_response()

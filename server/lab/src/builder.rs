@@ -38,8 +38,29 @@ use std::time::Duration;
 /// quick, on a plain file it can take minutes.
 const TASK_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
-/// The nodes (with their storages and bridges) and ISOs `user` may build with.
+/// The nodes (with their storages and bridges) and ISOs `user` may build with, and the
+/// templates they may copy.
 pub async fn page(services: &Services, user: &user::Model) -> Result<BuildPage> {
+    let (nodes, isos) = offer(services, user).await?;
+    let templates = copyable(services, user)
+        .await?
+        .into_iter()
+        .map(|t| {
+            (
+                format!("{}/{}", t.cluster_id, t.vmid),
+                format!("{} ({}, {} on {})", t.name, t.vmid, t.cluster, t.node),
+            )
+        })
+        .collect();
+    Ok(BuildPage {
+        nodes,
+        isos,
+        templates,
+    })
+}
+
+/// The nodes (with their storages and bridges) and ISOs `user` may build with.
+async fn offer(services: &Services, user: &user::Model) -> Result<(Vec<BuildNode>, Vec<BuildIso>)> {
     let clusters = crate::access::buildable_clusters(services, user).await?;
     let names: HashMap<i32, String> = clusters.iter().map(|c| (c.id, c.name.clone())).collect();
     let ids: Vec<i32> = clusters.iter().map(|c| c.id).collect();
@@ -64,20 +85,20 @@ pub async fn page(services: &Services, user: &user::Model) -> Result<BuildPage> 
             storages: storages
                 .iter()
                 .filter(|s| s.cluster_id == n.cluster_id && s.node == n.node)
-                .filter(|s| s.content.split(',').any(|c| c.trim() == "images"))
+                .filter(|s| s.holds("images"))
                 .map(|s| (s.storage.clone(), (s.total - s.used).max(0)))
                 .collect(),
-            bridges: n
-                .bridges
-                .split(',')
-                .filter(|b| !b.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            bridges: n.bridge_list(),
             node: n.node,
         })
         .collect();
-    let isos = cluster_iso::Entity::find()
-        .filter(cluster_iso::Column::ClusterId.is_in(ids))
+    Ok((nodes, isos_of(services, ids).await?))
+}
+
+/// The ISOs of `clusters`, a node-local one with its node.
+async fn isos_of(services: &Services, clusters: Vec<i32>) -> Result<Vec<BuildIso>> {
+    Ok(cluster_iso::Entity::find()
+        .filter(cluster_iso::Column::ClusterId.is_in(clusters))
         .order_by_asc(cluster_iso::Column::Volid)
         .all(&services.db)
         .await?
@@ -88,22 +109,22 @@ pub async fn page(services: &Services, user: &user::Model) -> Result<BuildPage> 
             node: (!i.shared).then_some(i.node),
             volid: i.volid,
         })
-        .collect();
-    let templates = copyable(services, user)
+        .collect())
+}
+
+/// The ISOs `node` of `cluster_id` can read (its own storages and shared ones):
+/// `(volid, file name)`. The caller has checked the person may build there.
+pub(crate) async fn readable_isos(
+    services: &Services,
+    cluster_id: i32,
+    node: &str,
+) -> Result<Vec<(String, String)>> {
+    Ok(isos_of(services, vec![cluster_id])
         .await?
         .into_iter()
-        .map(|t| {
-            (
-                format!("{}/{}", t.cluster_id, t.vmid),
-                format!("{} ({}, {} on {})", t.name, t.vmid, t.cluster, t.node),
-            )
-        })
-        .collect();
-    Ok(BuildPage {
-        nodes,
-        isos,
-        templates,
-    })
+        .filter(|i| i.node.as_deref().is_none_or(|n| n == node))
+        .map(|i| (i.volid, i.name))
+        .collect())
 }
 
 /// A checked form.
@@ -134,11 +155,10 @@ async fn plan(services: &Services, user: &user::Model, form: &VmBuildForm) -> Re
     let pick = || Error::Invalid("Choose a node from the list.".into());
     let (id, node) = form.target.split_once('/').ok_or_else(pick)?;
     let cluster_id: i32 = id.parse().map_err(|_| pick())?;
-    // Everything below is read from what `page` offers, so a hand-made request can name
+    // Everything below is read from what the page offers, so a hand-made request can name
     // nothing the person could not have picked.
-    let offer = page(services, user).await?;
-    let Some(n) = offer
-        .nodes
+    let (nodes, isos) = offer(services, user).await?;
+    let Some(n) = nodes
         .iter()
         .find(|n| n.cluster_id == cluster_id && n.node == node)
     else {
@@ -157,7 +177,7 @@ async fn plan(services: &Services, user: &user::Model, form: &VmBuildForm) -> Re
         )));
     }
     let reachable = |volid: &str| {
-        offer.isos.iter().any(|i| {
+        isos.iter().any(|i| {
             i.cluster_id == cluster_id
                 && i.volid == volid
                 && i.node.as_deref().is_none_or(|on| on == node)

@@ -71,19 +71,17 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Body>) -> Response<Body>
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let seg_refs: Vec<&str> = segs.iter().map(String::as_str).collect();
     // An upload is spooled by the HTTP server, not read into memory (see `storage_upload`).
-    if let (&Method::POST, ["nodes", node, "storage", sid, "upload"]) = (
-        &parts.method,
-        segs.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-    ) {
-        let result = async {
+    let upload = match (&parts.method, seg_refs.as_slice()) {
+        (&Method::POST, ["nodes", node, "storage", sid, "upload"]) => Some((*node, *sid)),
+        _ => None,
+    };
+    let result = if let Some((node, sid)) = upload {
+        async {
             if let Some(message) = fault {
                 return Err(ApiError::msg(message));
             }
-            let seg_refs: Vec<&str> = segs.iter().map(String::as_str).collect();
             let ident = authn::authenticate(&st, &parts.method, &parts.headers, &seg_refs)?;
             reachable(&st, node).await?;
             let tmp = storage_upload::upload_filename(&st.cfg.root);
@@ -98,38 +96,10 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Body>) -> Response<Body>
             };
             storage_upload::upload(&cx, node, sid, file)
         }
-        .await;
-        return reply::render(result, st.cfg.message_field);
-    }
-    let bytes = axum::body::to_bytes(body, MAX_BODY)
         .await
-        .unwrap_or_default();
-    let result = async {
-        if parts.method == Method::DELETE && !bytes.is_empty() {
-            return Err(ApiError::DeleteBody);
-        }
-        if let Some(message) = fault {
-            return Err(ApiError::msg(message));
-        }
-        let seg_refs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        let ident = authn::authenticate(&st, &parts.method, &parts.headers, &seg_refs)?;
-        let content_type = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let p = Params::parse(parts.uri.query(), &bytes, content_type)?;
-        if let ["nodes", node, _, ..] = seg_refs.as_slice() {
-            reachable(&st, node).await?;
-        }
-        let cx = Cx {
-            st: st.clone(),
-            ident,
-            p,
-        };
-        let method = parts.method.clone();
-        dispatch(&cx, &method, &seg_refs, &mut parts).await
-    }
-    .await;
+    } else {
+        handle_read(&st, &mut parts, body, &seg_refs, fault).await
+    };
     if let Err(e) = &result
         && e.is_unauthorized()
         && !st.cfg.unauthorized_delay.is_zero()
@@ -138,6 +108,41 @@ pub(crate) async fn handle(st: Arc<State>, req: Request<Body>) -> Response<Body>
         tokio::time::sleep(st.cfg.unauthorized_delay).await;
     }
     reply::render(result, st.cfg.message_field)
+}
+
+/// Every request but an upload: the body read whole, then the checks and the handler.
+async fn handle_read(
+    st: &Arc<State>,
+    parts: &mut axum::http::request::Parts,
+    body: Body,
+    seg_refs: &[&str],
+    fault: Option<String>,
+) -> ApiResult {
+    let bytes = axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .unwrap_or_default();
+    if parts.method == Method::DELETE && !bytes.is_empty() {
+        return Err(ApiError::DeleteBody);
+    }
+    if let Some(message) = fault {
+        return Err(ApiError::msg(message));
+    }
+    let ident = authn::authenticate(st, &parts.method, &parts.headers, seg_refs)?;
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
+    let p = Params::parse(parts.uri.query(), &bytes, content_type)?;
+    if let ["nodes", node, _, ..] = seg_refs {
+        reachable(st, node).await?;
+    }
+    let cx = Cx {
+        st: st.clone(),
+        ident,
+        p,
+    };
+    let method = parts.method.clone();
+    dispatch(&cx, &method, seg_refs, parts).await
 }
 
 async fn dispatch(

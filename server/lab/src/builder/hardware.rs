@@ -71,13 +71,7 @@ pub async fn view(
     vmid: i32,
 ) -> Result<HardwareView> {
     let (cluster, row) = editable(services, user, cluster_id, vmid).await?;
-    let isos = super::page(services, user)
-        .await?
-        .isos
-        .into_iter()
-        .filter(|i| i.cluster_id == cluster_id && i.node.as_deref().is_none_or(|n| n == row.node))
-        .map(|i| (i.volid, i.name))
-        .collect();
+    let isos = super::readable_isos(services, cluster_id, &row.node).await?;
     let bridges = node_bridges(services, cluster_id, &row.node).await?;
     Ok(HardwareView {
         cluster_id,
@@ -181,11 +175,10 @@ pub async fn set_cd(
 ) -> Result<()> {
     let (cluster, row) = editable(services, user, cluster_id, vmid).await?;
     if let Some(volid) = iso {
-        let reachable = super::page(services, user).await?.isos.iter().any(|i| {
-            i.cluster_id == cluster_id
-                && i.volid == volid
-                && i.node.as_deref().is_none_or(|n| n == row.node)
-        });
+        let reachable = super::readable_isos(services, cluster_id, &row.node)
+            .await?
+            .iter()
+            .any(|(v, _)| v == volid);
         if !reachable {
             return Err(Error::Invalid(format!(
                 "Choose an ISO that {} can read.",
@@ -195,12 +188,8 @@ pub async fn set_cd(
     }
     let client = clusters::client(services, &cluster)?;
     let config = fresh_config(&client, &row).await?;
-    let key = config
-        .entries
-        .iter()
-        .filter(|(_, v)| v.contains("media=cdrom"))
+    let key = crate::sync::full::first_cdrom(&config)
         .map(|(k, _)| k.clone())
-        .min()
         .unwrap_or_else(|| "ide2".to_string());
     let value = format!("{},media=cdrom", iso.unwrap_or("none"));
     client
@@ -226,13 +215,7 @@ async fn node_bridges(services: &Services, cluster_id: i32, node: &str) -> Resul
         .filter(cluster_node::Column::Node.eq(node))
         .one(&services.db)
         .await?
-        .map(|n| {
-            n.bridges
-                .split(',')
-                .filter(|b| !b.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
+        .map(|n| n.bridge_list())
         .unwrap_or_default())
 }
 

@@ -328,42 +328,53 @@ fn first_disk_storage(config: &GuestConfig) -> Option<String> {
         .map(|(storage, _)| storage.to_owned())
 }
 
-/// A QEMU guest's network cards (`net0: virtio=BC:…,bridge=vmbr0,firewall=1`), by index.
-pub(crate) fn nics_of(config: &GuestConfig) -> Vec<crate::model::Nic> {
-    let mut nics: Vec<(u32, crate::model::Nic)> = config
-        .entries
-        .iter()
-        .filter_map(|(key, value)| {
-            let n = key.strip_prefix("net")?.parse::<u32>().ok()?;
-            let mut parts = value.split(',');
-            let model = parts.next()?.split('=').next()?.to_string();
-            let bridge = value
-                .split(',')
-                .find_map(|p| p.strip_prefix("bridge="))
-                .unwrap_or_default()
-                .to_string();
-            Some((
-                n,
-                crate::model::Nic {
-                    key: key.clone(),
-                    model,
-                    bridge,
-                },
-            ))
-        })
-        .collect();
-    nics.sort_by_key(|(n, _)| *n);
-    nics.into_iter().map(|(_, nic)| nic).collect()
-}
-
-/// The ISO in the first CD drive (`ide2: local:iso/x.iso,media=cdrom,size=…`); `None` for
-/// an empty drive (`none,media=cdrom`), a physical one (`cdrom`) or no drive.
-pub(crate) fn cdrom_iso(config: &GuestConfig) -> Option<String> {
+/// The first CD drive's key and value (`ide2`, `local:iso/x.iso,media=cdrom`).
+pub(crate) fn first_cdrom(config: &GuestConfig) -> Option<&(String, String)> {
     config
         .entries
         .iter()
         .filter(|(_, v)| v.contains("media=cdrom"))
         .min()
+}
+
+/// A QEMU guest's network cards (`net0: virtio=BC:…,bridge=vmbr0,firewall=1`), by index.
+pub(crate) fn nics_of(config: &GuestConfig) -> Vec<crate::model::Nic> {
+    net_lines(config)
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let model = value.split(',').next()?.split('=').next()?.to_string();
+            let bridge = value
+                .split(',')
+                .find_map(|p| p.strip_prefix("bridge="))
+                .unwrap_or_default()
+                .to_string();
+            Some(crate::model::Nic {
+                key: key.to_owned(),
+                model,
+                bridge,
+            })
+        })
+        .collect()
+}
+
+/// The `netN` lines of a config, by `N` (not by text: `net10` after `net9`).
+fn net_lines(config: &GuestConfig) -> Vec<(&str, &str)> {
+    let mut nets: Vec<(u32, &str, &str)> = config
+        .entries
+        .iter()
+        .filter_map(|(key, value)| {
+            let n = key.strip_prefix("net")?.parse::<u32>().ok()?;
+            Some((n, key.as_str(), value.as_str()))
+        })
+        .collect();
+    nets.sort_by_key(|(n, ..)| *n);
+    nets.into_iter().map(|(_, k, v)| (k, v)).collect()
+}
+
+/// The ISO in the first CD drive (`ide2: local:iso/x.iso,media=cdrom,size=…`); `None` for
+/// an empty drive (`none,media=cdrom`), a physical one (`cdrom`) or no drive.
+pub(crate) fn cdrom_iso(config: &GuestConfig) -> Option<String> {
+    first_cdrom(config)
         .and_then(|(_, v)| v.split(',').next())
         .filter(|volid| volid.contains(":iso/"))
         .map(str::to_owned)
@@ -458,20 +469,15 @@ async fn detail(
 
 /// Lower-case MACs of the `netN` lines, in order (`virtio=AA:…,bridge=…` or `hwaddr=AA:…`).
 pub fn macs_of(config: &GuestConfig) -> Vec<String> {
-    let mut nets: Vec<(u32, String)> = config
-        .entries
-        .iter()
-        .filter_map(|(key, value)| {
-            let n = key.strip_prefix("net")?.parse::<u32>().ok()?;
-            let mac = value.split(',').find_map(|part| {
+    net_lines(config)
+        .into_iter()
+        .filter_map(|(_, value)| {
+            value.split(',').find_map(|part| {
                 let (_, v) = part.split_once('=')?;
                 is_mac(v).then(|| v.to_ascii_lowercase())
-            })?;
-            Some((n, mac))
+            })
         })
-        .collect();
-    nets.sort();
-    nets.into_iter().map(|(_, mac)| mac).collect()
+        .collect()
 }
 
 fn is_mac(text: &str) -> bool {

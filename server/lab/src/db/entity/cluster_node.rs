@@ -29,3 +29,14 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The node's bridges (`bridges` keeps them comma separated).
+    pub fn bridge_list(&self) -> Vec<String> {
+        self.bridges
+            .split(',')
+            .filter(|b| !b.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+}
