@@ -89,7 +89,7 @@ test("the admin assigns a VM named after a user from the suggestions", async ({ 
   const suggested = page.locator("#suggested-assignments");
   await expect(async () => {
     await page.goto(`${demoUrl()}/?q=${vmid}`);
-    await expect(suggested).toContainText(`${vmid} ${name} → student3`, { timeout: 2_000 });
+    await expect(suggested).toContainText(`${vmid} ${name} → student3 (by its name)`, { timeout: 2_000 });
   }).toPass({ timeout: 30_000 });
   await suggested.locator("summary").click();
   if (shots) await page.screenshot({ path: `${shots}/suggested-desktop.png` });

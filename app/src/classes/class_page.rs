@@ -444,7 +444,8 @@ fn Roster(vms: Vec<ClassVmView>, cluster_id: i32, class_id: i32, a: Actions) -> 
     }
 }
 
-/// VMs in the class's block that it does not have, each to adopt (or all at once).
+/// VMs in the class's block or its Proxmox pool that it does not have, each to adopt (or
+/// all at once).
 #[component]
 fn StraysCard(
     class_id: i32,
@@ -473,11 +474,11 @@ fn StraysCard(
         .collect_view();
     view! {
         <section class="card" id="class-strays">
-            <h2>"VMs in this class's block that it does not have"</h2>
+            <h2>"VMs that look like this class's"</h2>
             <p class="muted">{format!(
-                "VMIDs {}–{} belong to this class, but these VMs were made outside it (by hand, or by another tool). \
+                "VMIDs {}–{} and the Proxmox pool {} belong to this class, but these VMs were made outside it (by hand, or by another tool). \
                  Adopted, each is a student VM of the class as it is: whoever has it keeps it, a free one goes to the next student, and a reset makes it anew from the class base.",
-                vmid_base + 1, vmid_base + 98
+                vmid_base + 1, vmid_base + 98, lab::model::class_pool(vmid_base)
             )}</p>
             <ul class="plain strays">{rows}</ul>
             {several.then(|| view! {

@@ -84,7 +84,7 @@ pub async fn unassign_vm(cluster_id: i32, vmid: i32, username: String) -> Result
     Ok(())
 }
 
-/// VMs nobody has whose names name a user, for an admin to assign in one go.
+/// VMs nobody has whose names, tags or pools name a user, for an admin to assign in one go.
 #[server(endpoint = "admin/vms/suggested")]
 pub async fn assignment_suggestions() -> Result<Vec<lab::model::AssignmentSuggestion>, AppError> {
     require(Role::Admin).await?;

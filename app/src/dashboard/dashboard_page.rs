@@ -351,7 +351,7 @@ fn MissingAssignments(
     }
 }
 
-/// Admins: VMs nobody has whose names name a user, per cluster, assigned in one go through
+/// Admins: VMs nobody has whose names, tags or pools name a user, per cluster, assigned in one go through
 /// the bulk form's action (which checks every line again).
 #[component]
 fn Suggestions(
@@ -383,7 +383,7 @@ fn Suggestions(
                         let count = items.len();
                         let rows = items
                             .into_iter()
-                            .map(|s| view! { <li>{format!("{} {} → {}", s.vmid, s.vm_name, s.username)}</li> })
+                            .map(|s| view! { <li>{format!("{} {} → {} ({})", s.vmid, s.vm_name, s.username, s.reason.label())}</li> })
                             .collect_view();
                         view! {
                             <div class="suggested" data-cluster=cluster_id>
@@ -402,8 +402,8 @@ fn Suggestions(
                     .collect_view();
                 view! {
                     <details class="card" id="suggested-assignments">
-                        <summary>"VMs nobody has whose names name a user"</summary>
-                        <p class="muted">"A VM outside every class, with no one assigned, whose name has a username as one of its parts (lab-alice). Check the list, then assign them in one go."</p>
+                        <summary>"VMs nobody has that name a user"</summary>
+                        <p class="muted">"A VM outside every class, with no one assigned, whose name has a username as one of its parts (lab-alice), one of whose Proxmox tags is a username, or whose pool has one as a part (students-alice). Check the list, then assign them in one go."</p>
                         {groups}
                     </details>
                 }

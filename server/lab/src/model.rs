@@ -22,9 +22,9 @@ pub use builder::{
     HardwareView, MAX_NICS, NIC_MODELS, Nic, OsKind, VmBuildForm, check_in_range, check_vm_name,
 };
 pub use class::{
-    AdoptionCandidate, AssignmentSuggestion, BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit,
+    AdoptionCandidate, AssignmentSuggestion, BASE_OFFSET, class_pool, ClassAbout, ClassDetail, ClassEdit,
     ClassForm, ClassPlan, ClassSummary, ClassVmView, DeployProgress, JoinView, MAX_STUDENTS,
-    SpreadOffer, TEACHER_OFFSET, TemplateChoice, check_class_description, check_class_name,
+    SpreadOffer, SuggestionReason, TEACHER_OFFSET, TemplateChoice, check_class_description, check_class_name,
     check_invite_days,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};

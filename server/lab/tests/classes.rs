@@ -1192,6 +1192,96 @@ async fn vms_in_a_class_block_that_it_does_not_have_are_adopted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
+    use lab::inventory::suggested_assignments;
+    use lab::model::SuggestionReason;
+    use reqwest::Method;
+    let w = world(false).await;
+    let teacher = w.user("teacher", Role::Teacher).await;
+    w.user("alice", Role::Student).await;
+    let id = classes::launch(&w.services, &teacher, &w.form("Pooled", 1))
+        .await
+        .unwrap();
+    run_until_idle(&w.services, &settings()).await.unwrap();
+    let base = classes::detail(&w.services, &teacher, id)
+        .await
+        .unwrap()
+        .summary
+        .vmid_base;
+    // In Proxmox, by hand: VM 115 (far from the class's block) moved into the class's pool,
+    // 116 tagged `alice`, 117 in a pool `students-alice`.
+    let pool = lab::model::class_pool(base);
+    w.pve_as_root(Method::PUT, &format!("pools/{pool}"), &[("vms", "115")])
+        .await;
+    let node = |vmid: i32| {
+        let services = w.services.clone();
+        let cluster_id = w.cluster_id;
+        async move {
+            lab::db::entity::vm::Entity::find()
+                .filter(lab::db::entity::vm::Column::ClusterId.eq(cluster_id))
+                .filter(lab::db::entity::vm::Column::Vmid.eq(vmid))
+                .one(&services.db)
+                .await
+                .unwrap()
+                .unwrap()
+                .node
+        }
+    };
+    let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
+    lab::sync::quick::run(&w.services, &cluster).await.unwrap();
+    let node_116 = node(116).await;
+    w.pve_as_root(
+        Method::PUT,
+        &format!("nodes/{node_116}/qemu/116/config"),
+        &[("tags", "lab;alice")],
+    )
+    .await;
+    w.pve_as_root(Method::POST, "pools", &[("poolid", "students-alice")])
+        .await;
+    w.pve_as_root(Method::PUT, "pools/students-alice", &[("vms", "117")])
+        .await;
+    lab::sync::quick::run(&w.services, &cluster).await.unwrap();
+
+    let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert_eq!(
+        detail.strays.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
+        [115],
+        "the VM in the class's pool"
+    );
+    let found = suggested_assignments(&w.services).await.unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .map(|s| (s.vmid, s.username.as_str(), s.reason))
+            .collect::<Vec<_>>(),
+        [
+            (116, "alice", SuggestionReason::Tag),
+            (117, "alice", SuggestionReason::Pool),
+        ],
+        "{found:?}"
+    );
+    // Adopted from its pool, it is the class's, and nobody's suggestion.
+    assert_eq!(classes::adopt(&w.services, &teacher, id, 115).await.unwrap(), 1);
+    let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
+    assert!(detail.strays.is_empty(), "{:?}", detail.strays);
+    assert!(w.rows(id).await.iter().any(|r| r.vmid == 115 && r.role == VmRole::Student));
+    // A tag changed in Proxmox is read again by the next quick sync.
+    w.pve_as_root(
+        Method::PUT,
+        &format!("nodes/{node_116}/qemu/116/config"),
+        &[("delete", "tags")],
+    )
+    .await;
+    lab::sync::quick::run(&w.services, &cluster).await.unwrap();
+    let found = suggested_assignments(&w.services).await.unwrap();
+    assert_eq!(
+        found.iter().map(|s| s.vmid).collect::<Vec<_>>(),
+        [117],
+        "{found:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn vms_named_after_users_are_suggested_to_admins() {
     use lab::db::entity::vm;
     use lab::inventory::{bulk_assign, suggested_assignments};

@@ -523,31 +523,40 @@ async fn macs_and_disks(
     Ok((parsed.macs().join(","), disks))
 }
 
-/// VMs in the class's block of student VMIDs (`P01..P98`) that it does not have: made by
-/// hand for it, or left by another tool. `(vmid, name)`, from the inventory.
+/// VMs the class does not have that look like its own: in its block of student VMIDs
+/// (`P01..P98`), or in its Proxmox pool (`proxlab-class-<base>`) wherever their VMID, made by
+/// hand for it or left by another tool. No other class's VM, no template. `(vmid, name)`,
+/// from the inventory.
 pub async fn strays(services: &Services, class: &class::Model) -> Result<Vec<(i32, String)>> {
-    let have: std::collections::HashSet<i32> = class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(class.id))
+    use sea_orm::Condition;
+    // Every class VM of the cluster: a VM some other class has is not this one's stray.
+    let in_a_class: std::collections::HashSet<i32> = class_vm::Entity::find()
+        .filter(class_vm::Column::ClusterId.eq(class.cluster_id))
         .all(&services.db)
         .await?
         .into_iter()
         .map(|r| r.vmid)
         .collect();
+    let pool = crate::model::class_pool(class.vmid_base);
     Ok(vm::Entity::find()
         .filter(vm::Column::ClusterId.eq(class.cluster_id))
-        .filter(vm::Column::Vmid.between(class.vmid_base + 1, class.vmid_base + 98))
+        .filter(
+            Condition::any()
+                .add(vm::Column::Vmid.between(class.vmid_base + 1, class.vmid_base + 98))
+                .add(vm::Column::Pool.eq(pool)),
+        )
         .filter(vm::Column::Kind.eq("qemu"))
         .filter(vm::Column::Template.eq(false))
         .order_by_asc(vm::Column::Vmid)
         .all(&services.db)
         .await?
         .into_iter()
-        .filter(|v| !have.contains(&v.vmid))
+        .filter(|v| !in_a_class.contains(&v.vmid))
         .map(|v| (v.vmid, v.name))
         .collect())
 }
 
-/// Makes VMs of the class's block that it does not have ([`strays`]; `vmid` 0: all of them)
+/// Makes VMs that look like the class's but that it does not have ([`strays`]; `vmid` 0: all)
 /// student VMs of the class, as they are: whoever has one keeps it, a free one goes to the
 /// waiting list or the next student to join, and reset re-clones it from the class base like
 /// any other. Returns how many were adopted.
@@ -566,7 +575,7 @@ pub async fn adopt(
         .filter(|v| vmid == 0 || *v == vmid)
         .collect();
     if chosen.is_empty() {
-        return Err(Error::NotFound(format!("VM {vmid} in this class's block")));
+        return Err(Error::NotFound(format!("VM {vmid} among this class's strays")));
     }
     let cluster = crate::clusters::find(services, class.cluster_id).await?;
     let client = crate::clusters::client(services, &cluster)?;

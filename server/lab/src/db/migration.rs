@@ -14,6 +14,7 @@ mod m0010_nodes;
 mod m0011_waitlist;
 mod m0012_isos;
 mod m0013_builder;
+mod m0014_vm_pool_tags;
 
 use sea_orm_migration::prelude::*;
 
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0011_waitlist::Migration),
             Box::new(m0012_isos::Migration),
             Box::new(m0013_builder::Migration),
+            Box::new(m0014_vm_pool_tags::Migration),
         ]
     }
 }

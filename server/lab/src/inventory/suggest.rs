@@ -1,11 +1,12 @@
-//! Admins: VMs nobody has that look like someone's, by name: a VM outside every class with
-//! no assignment whose name has a user's name as one of its parts (`lab-alice`,
-//! `alice_win11`, `ws.alice.3`). The old portal left VMs like these behind; the dashboard
+//! Admins: VMs nobody has that look like someone's: a VM outside every class with no
+//! assignment whose name has a user's name as one of its parts (`lab-alice`, `alice_win11`,
+//! `ws.alice.3`), or one of whose Proxmox tags is a user's name, or whose pool has one as a
+//! part (`students-alice`). The old portal left VMs like these behind; the dashboard
 //! offers to assign them in one go (through [`super::bulk_assign`], which checks each line
 //! again). From the database only.
 
 use crate::db::entity::{assignment, class_vm, cluster, user, vm};
-use crate::model::AssignmentSuggestion;
+use crate::model::{AssignmentSuggestion, SuggestionReason};
 use crate::{Result, Services};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::{HashMap, HashSet};
@@ -13,7 +14,8 @@ use std::collections::{HashMap, HashSet};
 /// The most suggestions offered at once.
 const MAX_SUGGESTIONS: usize = 200;
 
-/// Suggestions, by cluster then VMID. A name that names two users suggests nobody.
+/// Suggestions, by cluster then VMID. A VM that names two users (in its name, tags and pool
+/// together) suggests nobody.
 pub async fn suggested_assignments(services: &Services) -> Result<Vec<AssignmentSuggestion>> {
     let users: HashMap<String, String> = user::Entity::find()
         .all(&services.db)
@@ -56,7 +58,7 @@ pub async fn suggested_assignments(services: &Services) -> Result<Vec<Assignment
         if taken.contains(&(v.cluster_id, v.vmid)) {
             continue;
         }
-        let Some(username) = named_user(&v.name, &users) else {
+        let Some((username, reason)) = named_user(&v, &users) else {
             continue;
         };
         out.push(AssignmentSuggestion {
@@ -65,6 +67,7 @@ pub async fn suggested_assignments(services: &Services) -> Result<Vec<Assignment
             vmid: v.vmid,
             vm_name: v.name,
             username,
+            reason,
         });
         if out.len() == MAX_SUGGESTIONS {
             break;
@@ -73,15 +76,40 @@ pub async fn suggested_assignments(services: &Services) -> Result<Vec<Assignment
     Ok(out)
 }
 
-/// The one user whose name is a part of `name` (split at anything but letters and digits).
-fn named_user(name: &str, users: &HashMap<String, String>) -> Option<String> {
-    let found: HashSet<&String> = name
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|part| part.len() >= 3)
-        .filter_map(|part| users.get(&part.to_ascii_lowercase()))
+/// The one user that `v` names, and where it first does: a whole part of its name (split
+/// at anything but letters and digits, parts of 3 or more), a whole tag (Proxmox separates
+/// them with `;`, `,` or spaces), or a whole part of its pool.
+fn named_user(v: &vm::Model, users: &HashMap<String, String>) -> Option<(String, SuggestionReason)> {
+    let parts = |text: &str| -> Vec<String> {
+        text.split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|part| part.len() >= 3)
+            .map(str::to_ascii_lowercase)
+            .collect()
+    };
+    let tags: Vec<String> = v
+        .tags
+        .as_deref()
+        .unwrap_or_default()
+        .split([';', ',', ' '])
+        .map(str::to_ascii_lowercase)
         .collect();
-    match found.len() {
-        1 => found.into_iter().next().cloned(),
+    let sources = [
+        (SuggestionReason::Name, parts(&v.name)),
+        (SuggestionReason::Tag, tags),
+        (SuggestionReason::Pool, parts(v.pool.as_deref().unwrap_or_default())),
+    ];
+    let mut found: Vec<(&String, SuggestionReason)> = Vec::new();
+    for (reason, words) in &sources {
+        for word in words {
+            if let Some(user) = users.get(word)
+                && !found.iter().any(|(u, _)| *u == user)
+            {
+                found.push((user, *reason));
+            }
+        }
+    }
+    match found.as_slice() {
+        [(user, reason)] => Some(((*user).clone(), *reason)),
         _ => None,
     }
 }
@@ -89,18 +117,43 @@ fn named_user(name: &str, users: &HashMap<String, String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::named_user;
+    use crate::db::entity::vm;
+    use crate::model::SuggestionReason::{self, Name, Pool, Tag};
     use std::collections::HashMap;
 
-    #[test]
-    fn a_vm_name_names_one_user_or_none() {
+    fn guest(name: &str, tags: Option<&str>, pool: Option<&str>) -> vm::Model {
+        vm::Model {
+            name: name.into(),
+            tags: tags.map(Into::into),
+            pool: pool.map(Into::into),
+            ..crate::sync::quick::blank(1, 100, 0)
+        }
+    }
+
+    fn named(v: vm::Model) -> Option<(String, SuggestionReason)> {
         let users: HashMap<String, String> = [("alice", "alice"), ("bob", "Bob"), ("win", "win")]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        assert_eq!(named_user("lab-alice", &users).as_deref(), Some("alice"));
-        assert_eq!(named_user("ws.BOB.3", &users).as_deref(), Some("Bob"));
-        assert_eq!(named_user("alicewin", &users), None, "only whole parts");
-        assert_eq!(named_user("alice-bob", &users), None, "two users: nobody");
-        assert_eq!(named_user("debian-12", &users), None);
+        named_user(&v, &users)
+    }
+
+    #[test]
+    fn a_vm_names_one_user_or_none() {
+        let by = |user: &str, reason| Some((user.to_string(), reason));
+        assert_eq!(named(guest("lab-alice", None, None)), by("alice", Name));
+        assert_eq!(named(guest("ws.BOB.3", None, None)), by("Bob", Name));
+        assert_eq!(named(guest("alicewin", None, None)), None, "only whole parts");
+        assert_eq!(named(guest("alice-bob", None, None)), None, "two users: nobody");
+        assert_eq!(named(guest("debian-12", None, None)), None);
+        assert_eq!(named(guest("ws-7", Some("lab;Alice"), None)), by("alice", Tag));
+        assert_eq!(named(guest("ws-7", Some("alice-lab"), None)), None, "whole tags only");
+        assert_eq!(named(guest("ws-7", None, Some("students-bob"))), by("Bob", Pool));
+        assert_eq!(
+            named(guest("lab-alice", Some("alice"), Some("alice"))),
+            by("alice", Name),
+            "the same user everywhere: the first place"
+        );
+        assert_eq!(named(guest("lab-alice", Some("bob"), None)), None, "name and tag disagree");
     }
 }

@@ -13,6 +13,13 @@ pub const MAX_STUDENTS: u32 = 98;
 pub const TEACHER_OFFSET: i32 = 0;
 pub const BASE_OFFSET: i32 = 99;
 
+/// The Proxmox resource pool a clone class's VMs join, so Proxmox's own tree shows each
+/// class together (`proxlab-class-<first VMID of the block>`: unique per cluster). Strays
+/// are looked for in it too (`classes::strays`).
+pub fn class_pool(vmid_base: i32) -> String {
+    format!("proxlab-class-{vmid_base}")
+}
+
 /// The wizard's answers. Text fields as typed; the server checks everything.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ClassForm {
@@ -179,7 +186,8 @@ pub struct ClassAbout {
     pub manager: bool,
 }
 
-/// A VM nobody has whose name names a user (`lab-alice`): admins may assign it to them.
+/// A VM nobody has whose name, tags or pool name a user (`lab-alice`, tag `alice`, pool
+/// `students-alice`): admins may assign it to them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssignmentSuggestion {
     pub cluster_id: i32,
@@ -187,6 +195,25 @@ pub struct AssignmentSuggestion {
     pub vmid: i32,
     pub vm_name: String,
     pub username: String,
+    pub reason: SuggestionReason,
+}
+
+/// Where a suggested VM names its user: the first of name, tag, pool that does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SuggestionReason {
+    Name,
+    Tag,
+    Pool,
+}
+
+impl SuggestionReason {
+    pub fn label(self) -> &'static str {
+        match self {
+            SuggestionReason::Name => "by its name",
+            SuggestionReason::Tag => "by a tag",
+            SuggestionReason::Pool => "by its pool",
+        }
+    }
 }
 
 /// VMs that look like a class made elsewhere (a VMID block with a class base at `P99`) but

@@ -174,7 +174,8 @@ fn changed_columns(old: vm::Model, new: vm::Model) -> vm::ActiveModel {
     active
 }
 
-fn blank(cluster_id: i32, vmid: i32, now: i64) -> vm::Model {
+/// A row with nothing known yet: a guest the sync sees for the first time is merged into it.
+pub(crate) fn blank(cluster_id: i32, vmid: i32, now: i64) -> vm::Model {
     vm::Model {
         id: 0,
         cluster_id,
@@ -206,6 +207,8 @@ fn blank(cluster_id: i32, vmid: i32, now: i64) -> vm::Model {
         disk_storage: None,
         cdrom: None,
         nics: None,
+        pool: None,
+        tags: None,
     }
 }
 
@@ -228,6 +231,8 @@ pub fn merge(old: &vm::Model, guest: &GuestResource, now: i64) -> vm::Model {
         new.cpus = guest.maxcpu.round() as i32;
         new.max_mem = guest.maxmem as i64;
         new.max_disk = guest.maxdisk as i64;
+        new.pool = guest.pool.clone();
+        new.tags = guest.tags.clone();
     } else if new.name.is_empty() {
         new.name = format!("VM {}", guest.vmid);
     }
@@ -370,6 +375,22 @@ mod tests {
         assert_eq!(unknown.name, "web");
         assert_eq!(unknown.cpus, 2);
         assert_eq!(unknown.started_at, known.started_at);
+    }
+
+    #[test]
+    fn a_pool_and_tags_follow_proxmox_but_survive_an_offline_node() {
+        let mut tagged = guest("running", 100);
+        tagged.pool = Some("lab-a".into());
+        tagged.tags = Some("lab;alice".into());
+        let known = merge(&blank(1, 100, 0), &tagged, 100);
+        assert_eq!(known.pool.as_deref(), Some("lab-a"));
+        assert_eq!(known.tags.as_deref(), Some("lab;alice"));
+        let mut partial = guest("unknown", 0);
+        partial.maxmem = 0;
+        let offline = merge(&known, &partial, 200);
+        assert_eq!(offline.pool.as_deref(), Some("lab-a"), "kept while unknown");
+        let moved = merge(&known, &guest("running", 100), 300);
+        assert_eq!((moved.pool, moved.tags), (None, None), "taken out of both");
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub struct Model {
     /// Its network cards as `net0:virtio:vmbr0,net1:e1000:vmbr1` (`model::Nic`), from the
     /// full sync's config read.
     pub nics: Option<String>,
+    /// Its Proxmox pool, from `/cluster/resources` (quick sync).
+    pub pool: Option<String>,
+    /// Its tags as Proxmox keeps them (`lab;web`), from `/cluster/resources` (quick sync).
+    pub tags: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

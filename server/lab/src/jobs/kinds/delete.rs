@@ -10,7 +10,7 @@ use crate::db::entity::{
 use crate::inventory;
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
-use crate::jobs::steps::clone_vm::pool_id;
+use crate::model::class_pool;
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::source_config;
@@ -44,7 +44,7 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
     }
     if ctx.class.method.is_clone() {
         run.guard("remove pool", None).await?;
-        ctx.client.remove_pool(&pool_id(&ctx.class)).await?;
+        ctx.client.remove_pool(&class_pool(ctx.class.vmid_base)).await?;
     } else {
         let dir = ctx
             .paths

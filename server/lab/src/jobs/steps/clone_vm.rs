@@ -22,23 +22,17 @@ use crate::Error;
 use crate::db::entity::class_vm;
 use crate::jobs::error::JobError;
 use crate::jobs::run::JobRun;
-use crate::model::VmRole;
+use crate::model::{VmRole, class_pool};
 use crate::node::guest_config::{DiskKind, GuestConfig};
 use crate::pve::CloneSpec;
 use std::time::Duration;
-
-/// The Proxmox resource pool a clone class's VMs join, so Proxmox's own tree shows each
-/// class together (`proxlab-class-<first VMID of the block>`: unique per cluster).
-pub fn pool_id(class: &crate::db::entity::class::Model) -> String {
-    format!("proxlab-class-{}", class.vmid_base)
-}
 
 /// Makes the class's pool (a job that clones calls this first; repeating it is harmless).
 pub async fn ensure_pool(run: &JobRun, ctx: &Ctx) -> Result<(), JobError> {
     run.guard("make pool", None).await?;
     let comment = format!("Proxlab class '{}'", ctx.class.name);
     ctx.client
-        .ensure_pool(&pool_id(&ctx.class), &comment)
+        .ensure_pool(&class_pool(ctx.class.vmid_base), &comment)
         .await?;
     Ok(())
 }
@@ -93,7 +87,7 @@ async fn make(
     if found.is_none() {
         run.guard("clone vm", Some(row.vmid)).await?;
         let text = description(row);
-        let pool = pool_id(&ctx.class);
+        let pool = class_pool(ctx.class.vmid_base);
         let spec = CloneSpec {
             newid: vmid,
             name: &row.name,
