@@ -37,6 +37,21 @@ pub enum Command {
     /// Try Proxlab without Proxmox: a simulated 3-node cluster, a fresh database and demo
     /// accounts (their passwords are printed).
     Demo(Demo),
+    /// Print a fresh one-time link to create the first admin (while no admin exists). Links
+    /// printed before stop working.
+    SetupLink,
+    /// Write the whole database to FILE while the portal runs (SQLite: a consistent copy;
+    /// PostgreSQL: pg_dump's custom format).
+    Backup {
+        /// A new file.
+        file: PathBuf,
+    },
+    /// Put a backup back, then bring its schema up to date. Refuses while a portal runs on
+    /// the database; a SQLite file it replaces is kept beside it.
+    Restore {
+        /// A file written by `proxlab backup`.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -28,6 +28,34 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     router::serve(portal).await
 }
 
+/// A fresh first-admin link for a running (or not yet started) portal, whose start-up
+/// output the admin did not see (a service's journal). The address is the one `serve` would
+/// print: `public_url`, else the listen address.
+pub async fn setup_link(settings: Settings) -> anyhow::Result<()> {
+    let services = crate::services::open_services(&settings).await?;
+    let Some(token) = lab::auth::issue_setup_token(&services).await? else {
+        anyhow::bail!(
+            "an admin account exists already: sign in, or add one with: proxlab user add NAME --role admin"
+        );
+    };
+    let url = settings.base_url(settings.listen.unwrap_or(leptos_options()?.site_addr));
+    println!("Create the first admin with this one-time link (earlier links no longer work):");
+    println!("  {url}{}?token={token}", app::ids::ROUTE_SETUP);
+    Ok(())
+}
+
+pub async fn backup(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let said = lab::db::backup::backup(settings.database_url.expose_secret(), file).await?;
+    println!("{said}");
+    Ok(())
+}
+
+pub async fn restore(settings: Settings, file: &std::path::Path) -> anyhow::Result<()> {
+    let said = lab::db::backup::restore(settings.database_url.expose_secret(), file).await?;
+    println!("{said}");
+    Ok(())
+}
+
 pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     let db = lab::db::connect(settings.database_url.expose_secret()).await?;
     lab::db::migrate(&db).await?;

@@ -23,5 +23,8 @@ async fn run() -> anyhow::Result<()> {
         Command::Cluster(cluster) => commands::cluster(settings, cluster).await,
         Command::Jobs(jobs) => commands::jobs(settings, jobs).await,
         Command::Demo(demo) => commands::demo(settings, demo).await,
+        Command::SetupLink => commands::setup_link(settings).await,
+        Command::Backup { file } => commands::backup(settings, &file).await,
+        Command::Restore { file } => commands::restore(settings, &file).await,
     }
 }

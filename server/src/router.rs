@@ -14,6 +14,7 @@ use axum::{Json, Router, middleware};
 use lab::Services;
 use leptos::prelude::*;
 use leptos_axum::{LeptosRoutes, generate_route_list};
+use secrecy::ExposeSecret;
 use serde_json::json;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,20 +35,19 @@ pub struct Portal {
     pub url: String,
     /// How long a shutdown waits for jobs and relays to finish.
     pub grace: std::time::Duration,
+    /// Held while the portal runs on a SQLite file, so that `proxlab restore` refuses.
+    pub serving: Option<lab::db::backup::ServingLock>,
 }
 
 /// Connects and migrates the database, issues a setup token if needed, binds the address.
 pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow::Result<Portal> {
+    // Before the database is opened (and migrated): a restore may be putting it back.
+    let serving = lab::db::backup::serving_lock(settings.database_url.expose_secret())?;
     let services = crate::services::open_services(settings).await?;
     let addr = settings.listen.unwrap_or(leptos_options.site_addr);
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
-    let url = settings
-        .public_url
-        .clone()
-        .unwrap_or_else(|| format!("http://{bound}"))
-        .trim_end_matches('/')
-        .to_owned();
+    let url = settings.base_url(bound);
     let setup_link = lab::auth::issue_setup_token(&services)
         .await?
         .map(|token| format!("{url}{}?token={token}", app::ids::ROUTE_SETUP));
@@ -65,6 +65,7 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
         setup_link,
         url,
         grace,
+        serving,
     })
 }
 

@@ -150,6 +150,16 @@ impl Settings {
         key.context("secret key")
     }
 
+    /// The portal's address as people reach it, without a trailing `/`: `public_url`, else
+    /// `http://` and the address it listens on.
+    pub fn base_url(&self, listening: SocketAddr) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{listening}"))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
     pub fn https(&self) -> bool {
         self.public_url
             .as_deref()

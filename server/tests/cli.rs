@@ -66,6 +66,9 @@ fn help_documents_every_command() {
         "cluster",
         "demo",
         "jobs",
+        "setup-link",
+        "backup",
+        "restore",
         "--config",
         "--log-json",
     ] {
@@ -166,6 +169,28 @@ fn bad_input_is_refused_with_a_reason() {
     let out = cli.run(&["--config", "typo.toml", "migrate"], "");
     assert!(!out.status.success());
     assert!(text(&out).contains("databse_url"), "{}", text(&out));
+}
+
+#[test]
+fn a_fresh_setup_link_is_printed_until_an_admin_exists() {
+    let cli = Cli::new();
+    let link = |o: &Output| {
+        stdout(o)
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("http://").map(str::to_owned))
+            .unwrap_or_default()
+    };
+    let first = cli.run(&["setup-link"], "");
+    assert!(first.status.success(), "{}", text(&first));
+    let first = link(&first);
+    assert!(first.contains("/setup?token="), "{first}");
+    let second = link(&cli.run(&["setup-link"], ""));
+    assert!(second.contains("/setup?token=") && second != first, "a new token each time");
+    let made = cli.run(&["user", "add", "root", "--role", "admin", "--password-stdin"], "correct horse battery\n");
+    assert!(made.status.success(), "{}", text(&made));
+    let refused = cli.run(&["setup-link"], "");
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("an admin account exists already"), "{}", text(&refused));
 }
 
 #[test]

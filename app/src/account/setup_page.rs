@@ -34,7 +34,7 @@ pub fn SetupPage() -> impl IntoView {
                     } else {
                         view! {
                             <p role="alert" id=ids::FORM_ERROR class="form-error">
-                                "This setup link has been used or replaced. Sign in, or restart the server to print a new link if no admin exists yet."
+                                "This setup link has been used or replaced. Sign in, or, if no admin exists yet, get a new link on the server with: proxlab setup-link"
                             </p>
                             <a class="button" href=ids::ROUTE_LOGIN>"Sign in"</a>
                         }.into_any()

@@ -1,6 +1,7 @@
 //! The database: connecting (SQLite by default, PostgreSQL to scale out), the SeaORM entities
 //! and the migrations, which are code and run on both engines.
 
+pub mod backup;
 pub mod entity;
 mod migration;
 
@@ -15,6 +16,12 @@ pub use migration::Migrator;
 /// `postgres://…`). A SQLite file is created on first use and put in WAL mode with a busy
 /// timeout, so that the web server and the workers can read while one of them writes.
 pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
+    connect_named(url, backup::APPLICATION_NAME).await
+}
+
+/// [`connect`], with PostgreSQL's `application_name` set to `name`: a restore looks for
+/// connections named `proxlab` to know whether a portal runs (`backup`).
+pub async fn connect_named(url: &str, name: &str) -> Result<DatabaseConnection, DbErr> {
     create_sqlite_folder(url)?;
     let url = sqlite_create_if_missing(url);
     let mut options = ConnectOptions::new(url.clone());
@@ -38,6 +45,8 @@ pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
             // 512 kB each keeps the portal small at no measurable cost.
             .pragma("cache_size", "-512")
     });
+    let name = name.to_owned();
+    options.map_sqlx_postgres_opts(move |o| o.application_name(&name));
     let db = Database::connect(options).await?;
     Ok(db)
 }
@@ -47,17 +56,21 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }
 
-/// SQLite creates the file but not its folder (`data/` on a first run).
-fn create_sqlite_folder(url: &str) -> Result<(), DbErr> {
-    let Some(path) = url
+/// The file of a SQLite URL (`None`: another engine, or in memory).
+pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let path = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))
-        .filter(|p| !p.starts_with(":memory:"))
-    else {
+        .filter(|p| !p.starts_with(":memory:"))?;
+    Some(path.split('?').next().unwrap_or_default().into())
+}
+
+/// SQLite creates the file but not its folder (`data/` on a first run).
+fn create_sqlite_folder(url: &str) -> Result<(), DbErr> {
+    let Some(path) = sqlite_path(url) else {
         return Ok(());
     };
-    let path = path.split('?').next().unwrap_or_default();
-    match std::path::Path::new(path).parent() {
+    match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => std::fs::create_dir_all(dir)
             .map_err(|e| DbErr::Custom(format!("cannot create {}: {e}", dir.display()))),
         _ => Ok(()),

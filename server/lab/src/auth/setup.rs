@@ -52,7 +52,7 @@ pub async fn setup_token_is_valid(services: &Services, token: &str) -> Result<bo
 /// the insert share one transaction, so two people opening the link at once get one admin.
 pub async fn complete_setup(services: &Services, token: &str, new: NewUser) -> Result<UserView> {
     let used = || {
-        Error::Invalid("This setup link has been used or replaced. Sign in instead, or restart the server for a new link.".into())
+        Error::Invalid("This setup link has been used or replaced. Sign in instead, or get a new link with: proxlab setup-link.".into())
     };
     if !setup_token_is_valid(services, token).await? {
         return Err(used());
