@@ -9,6 +9,9 @@ pub const ROUTE_PROFILE: &str = "/profile";
 pub const ROUTE_CLASSES: &str = "/classes";
 pub const ROUTE_ISOS: &str = "/isos";
 pub const ROUTE_ADMIN_USERS: &str = "/admin/users";
+pub const ROUTE_AUDIT: &str = "/audit";
+pub const ROUTE_AUDIT_CSV: &str = "/api/audit.csv";
+pub const AUDIT_TABLE: &str = "audit-table";
 
 /// Set on `<body>`'s first child once the wasm has hydrated (tests wait for it).
 pub const HYDRATED_MARK: &str = "data-hydrated";

@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod audit;
 mod auth;
 mod classes;
 mod console;
@@ -100,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/admin/jobs") view=admin::JobsPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/nodes") view=admin::NodesPage ssr=SsrMode::Async />
                     <Route path=path!("/admin/policies") view=policies::SitePoliciesPage ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view=audit::AuditPage ssr=SsrMode::Async />
                 </Routes>
             </layout::Layout>
             </auth::AuthProvider>

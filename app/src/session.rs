@@ -79,21 +79,28 @@ pub async fn require(role: Role) -> Result<Session, AppError> {
 /// trusted proxy sits in front (the entry that proxy added, which the client cannot forge).
 pub fn client_addr() -> Option<String> {
     let parts = parts()?;
-    if web().behind_proxy
-        && let Some(hop) = parts
-            .headers
+    client_ip(&parts.headers, &parts.extensions, web().behind_proxy).map(|ip| ip.to_string())
+}
+
+/// [`client_addr`]'s rule for any request (the rate limits and the WebSocket relays use it
+/// too, so that throttling and the audit log name the same address).
+pub fn client_ip(
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+    behind_proxy: bool,
+) -> Option<std::net::IpAddr> {
+    if behind_proxy
+        && let Some(ip) = headers
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.rsplit(',').next())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
+            .and_then(|hop| hop.trim().parse().ok())
     {
-        return Some(hop.to_owned());
+        return Some(ip);
     }
-    parts
-        .extensions
+    extensions
         .get::<axum::extract::ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip().to_string())
+        .map(|info| info.0.ip())
 }
 
 fn secure() -> bool {

@@ -15,3 +15,5 @@ export const ROUTE_ADMIN_JOBS = "/admin/jobs";
 export const ROUTE_ADMIN_NODES = "/admin/nodes";
 export const JOBS_TABLE = "#jobs-table";
 export const ROUTE_ISOS = "/isos";
+export const ROUTE_AUDIT = "/audit";
+export const AUDIT_TABLE = "#audit-table";

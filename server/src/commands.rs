@@ -63,6 +63,11 @@ pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An act of a `proxlab` command in the audit log (no client address: it ran on the server).
+async fn audit_cli(services: &lab::Services, entry: lab::audit::Entry) {
+    lab::audit::record(&services.db, lab::clock::now(), entry).await;
+}
+
 /// The site layout `scripts/site.sh` builds is Leptos's default; `LEPTOS_*` variables (as
 /// cargo-leptos sets them) override it.
 pub fn leptos_options() -> anyhow::Result<LeptosOptions> {

@@ -23,12 +23,74 @@ pub const TERMINAL_MAX_MESSAGE: usize = 64 << 10;
 pub struct ConsoleState {
     pub services: Services,
     pub origin: Arc<OriginPolicy>,
+    /// Trust `X-Forwarded-For` for the client's address (the audit log's).
+    pub behind_proxy: bool,
+}
+
+/// A console, terminal or SSH session in the audit log: a line when it opens (or is
+/// refused), and one when it closes, with how long it lasted and why it ended.
+pub(crate) struct AuditedSession {
+    services: Services,
+    entry: lab::audit::Entry,
+    opened: std::time::Instant,
+}
+
+impl AuditedSession {
+    /// Records the opening (`result`: the access checks' verdict).
+    pub(crate) async fn open<T>(
+        state: &ConsoleState,
+        user: &lab::db::entity::user::Model,
+        (cluster_id, vmid): (i32, i32),
+        what: &str,
+        extensions: &axum::http::Extensions,
+        headers: &HeaderMap,
+        result: &lab::Result<T>,
+    ) -> AuditedSession {
+        let addr = app::session::client_ip(headers, extensions, state.behind_proxy);
+        let entry = lab::audit::Entry::by(user, lab::model::AuditAction::ConsoleOpened)
+            .vm(cluster_id, vmid)
+            .from(addr.map(|a| a.to_string()))
+            .detail(what);
+        let services = state.services.clone();
+        lab::audit::record(&services.db, lab::clock::now(), entry.clone().outcome(result)).await;
+        AuditedSession {
+            services,
+            entry,
+            opened: std::time::Instant::now(),
+        }
+    }
+
+    /// Records the close: how long, and why (`how`: the relay's end).
+    pub(crate) async fn closed(self, how: &str) {
+        let secs = self.opened.elapsed().as_secs();
+        let mut entry = self.entry;
+        entry.action = lab::model::AuditAction::ConsoleClosed;
+        let what = entry.detail.take().unwrap_or_default();
+        let entry = entry.detail(format!(
+            "{what} after {}:{:02}:{:02}, {how}",
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        ));
+        lab::audit::record(&self.services.db, lab::clock::now(), entry).await;
+    }
+}
+
+/// Why a relay ended, in words for the audit log.
+pub(crate) fn ending(stats: &lab::Result<lab::console::RelayStats>) -> String {
+    match stats {
+        Ok(s) if s.revoked => "access revoked".into(),
+        Ok(s) if s.idle_timeout => "idle timeout".into(),
+        Ok(_) => "closed".into(),
+        Err(e) => format!("ended: {e}"),
+    }
 }
 
 pub async fn console_socket(
     State(state): State<ConsoleState>,
     Path((cluster_id, vmid)): Path<(i32, i32)>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let session = match signed_in_same_site(&state, &headers, "console").await {
@@ -38,11 +100,14 @@ pub async fn console_socket(
     // Listening before the access check, so a revocation right after it is not missed.
     let watch = AccessWatch::new(&state.services, &session, cluster_id, vmid);
     let user = &session.user;
-    let upstream = match lab::console::open(&state.services, user, cluster_id, vmid).await {
+    let opened = lab::console::open(&state.services, user, cluster_id, vmid).await;
+    let at = (cluster_id, vmid);
+    let audit =
+        AuditedSession::open(&state, user, at, "console", &extensions, &headers, &opened).await;
+    let upstream = match opened {
         Ok(upstream) => upstream,
         Err(e) => return refusal(e),
     };
-    tracing::info!(user = %user.username, vmid, "console opened");
     let idle = state.services.consoles.idle();
     let tasks = state.services.tasks.clone();
     upgrade
@@ -52,6 +117,7 @@ pub async fn console_socket(
             // Owned by start-up: a shutdown waits for the relay's close frame.
             let _tracked = tasks.token();
             let result = lab::console::relay(Browser(socket), upstream, idle, watch).await;
+            audit.closed(&ending(&result)).await;
             match result {
                 Ok(stats) => tracing::info!(
                     vmid,

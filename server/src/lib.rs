@@ -1,6 +1,7 @@
 //! The `proxlab` server: command line, settings, start-up and graceful shutdown, and the axum
 //! router around the Leptos app. The domain lives in `lab`; this crate only wires it up.
 
+mod audit_export;
 pub mod cli;
 pub mod commands;
 mod console;

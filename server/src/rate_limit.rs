@@ -131,7 +131,7 @@ impl RateLimits {
         if let Some(token) = session_cookie(req.headers()) {
             return Some(Key::Session(self.hasher.hash_one(token)));
         }
-        client_ip(req, self.behind_proxy).map(Key::Addr)
+        app::session::client_ip(req.headers(), req.extensions(), self.behind_proxy).map(Key::Addr)
     }
 }
 
@@ -183,24 +183,6 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
         .filter_map(|pair| pair.trim().split_once('='))
         .find(|(name, value)| *name == COOKIE_NAME && !value.is_empty())
         .map(|(_, value)| value)
-}
-
-/// The connection's peer, or the last `X-Forwarded-For` hop behind a trusted proxy (the
-/// same rule as the sign-in throttle's address, `app::session::client_addr`).
-fn client_ip(req: &Request, behind_proxy: bool) -> Option<IpAddr> {
-    if behind_proxy
-        && let Some(ip) = req
-            .headers()
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|hop| hop.trim().parse().ok())
-    {
-        return Some(ip);
-    }
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
 }
 
 #[cfg(test)]

@@ -58,6 +58,7 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
     let grace = std::time::Duration::from_secs(settings.shutdown_grace_secs);
     lab::jobs::spawn_workers(&services, settings.jobs.clone(), grace);
     lab::policies::spawn_worker(services.clone(), settings.policies.clone());
+    lab::audit::spawn_pruner(services.clone(), settings.audit_retention_days);
     Ok(Portal {
         listener,
         router,
@@ -114,6 +115,7 @@ pub fn build_router(
         .with_state(crate::console::ConsoleState {
             services: services.clone(),
             origin: origin.clone(),
+            behind_proxy: settings.behind_proxy,
         });
     let uploads = Router::new()
         .route(
@@ -135,6 +137,10 @@ pub fn build_router(
     let health = Router::new()
         .route("/health", get(health))
         .route("/vm/{cluster}/{vmid}/rdp", get(crate::rdp::rdp_file))
+        .route(
+            app::ids::ROUTE_AUDIT_CSV,
+            get(crate::audit_export::audit_csv),
+        )
         .with_state(services);
     let router = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, context.clone(), {

@@ -10,5 +10,6 @@ pub async fn open_services(settings: &Settings) -> anyhow::Result<lab::Services>
     lab::db::migrate(&db).await?;
     let mut services = lab::Services::new(db, settings.auth.clone(), settings.secret_box()?);
     services.consoles = lab::console::ConsoleSlots::new(settings.console.clone());
+    services.audit_retention_days = settings.audit_retention_days;
     Ok(services)
 }

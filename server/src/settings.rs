@@ -54,6 +54,8 @@ pub struct Settings {
     pub upload_dir: PathBuf,
     /// The largest ISO upload taken, in GiB.
     pub max_upload_gib: u64,
+    /// How many days the audit log keeps its lines (pruned hourly).
+    pub audit_retention_days: u32,
 }
 
 impl Default for Settings {
@@ -75,6 +77,7 @@ impl Default for Settings {
             limits: crate::rate_limit::RateLimitSettings::default(),
             upload_dir: PathBuf::from("/var/tmp"),
             max_upload_gib: 16,
+            audit_retention_days: lab::DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 }
@@ -107,6 +110,9 @@ impl Settings {
             if !matches!(parsed.scheme(), "http" | "https") {
                 bail!("public_url must start with http:// or https://");
             }
+        }
+        if !(1..=36_500).contains(&self.audit_retention_days) {
+            bail!("audit_retention_days must be between 1 and 36500");
         }
         if self.max_upload_gib < 1 {
             bail!("max_upload_gib must be at least 1");

@@ -8,7 +8,10 @@
 //! The browser's protocol is the terminal's: keystrokes as binary frames, `resize:COLS:ROWS`
 //! as text frames; output comes back as binary frames.
 
-use crate::console::{Browser, ConsoleState, TERMINAL_MAX_MESSAGE, refusal, signed_in_same_site};
+use crate::console::{
+    AuditedSession, Browser, ConsoleState, TERMINAL_MAX_MESSAGE, ending, refusal,
+    signed_in_same_site,
+};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -19,6 +22,7 @@ pub async fn ssh_socket(
     State(state): State<ConsoleState>,
     Path((cluster_id, vmid)): Path<(i32, i32)>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let session = match signed_in_same_site(&state, &headers, "terminal").await {
@@ -28,7 +32,10 @@ pub async fn ssh_socket(
     // Listening before the access check, so a revocation right after it is not missed.
     let watch = AccessWatch::new(&state.services, &session, cluster_id, vmid);
     let user = &session.user;
-    let target = match ssh::open_ssh(&state.services, user, cluster_id, vmid).await {
+    let opened = ssh::open_ssh(&state.services, user, cluster_id, vmid).await;
+    let at = (cluster_id, vmid);
+    let audit = AuditedSession::open(&state, user, at, "SSH", &extensions, &headers, &opened).await;
+    let target = match opened {
         Ok(target) => target,
         Err(e) => return refusal(e),
     };
@@ -40,7 +47,9 @@ pub async fn ssh_socket(
         .on_upgrade(move |socket| async move {
             // Owned by start-up: a shutdown waits for the relay's close frame.
             let _tracked = tasks.token();
-            match ssh::relay(Browser(socket), target, idle, watch).await {
+            let result = ssh::relay(Browser(socket), target, idle, watch).await;
+            audit.closed(&ending(&result)).await;
+            match result {
                 Ok(stats) => tracing::info!(
                     vmid,
                     to_browser = stats.to_browser,

@@ -6,7 +6,10 @@
 //! What the browser sends: keystrokes as binary frames, `resize:COLS:ROWS` as text frames;
 //! it receives the terminal's output as binary frames (see `lab::console::terminal::frames`).
 
-use crate::console::{Browser, ConsoleState, TERMINAL_MAX_MESSAGE, refusal, signed_in_same_site};
+use crate::console::{
+    AuditedSession, Browser, ConsoleState, TERMINAL_MAX_MESSAGE, ending, refusal,
+    signed_in_same_site,
+};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -17,6 +20,7 @@ pub async fn terminal_socket(
     State(state): State<ConsoleState>,
     Path((cluster_id, vmid)): Path<(i32, i32)>,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let session = match signed_in_same_site(&state, &headers, "terminal").await {
@@ -26,11 +30,14 @@ pub async fn terminal_socket(
     // Listening before the access check, so a revocation right after it is not missed.
     let watch = AccessWatch::new(&state.services, &session, cluster_id, vmid);
     let user = &session.user;
-    let upstream = match terminal::open_terminal(&state.services, user, cluster_id, vmid).await {
+    let opened = terminal::open_terminal(&state.services, user, cluster_id, vmid).await;
+    let at = (cluster_id, vmid);
+    let audit =
+        AuditedSession::open(&state, user, at, "terminal", &extensions, &headers, &opened).await;
+    let upstream = match opened {
         Ok(upstream) => upstream,
         Err(e) => return refusal(e),
     };
-    tracing::info!(user = %user.username, vmid, "terminal opened");
     let timing = terminal::Timing {
         idle: state.services.consoles.idle(),
         keepalive: terminal::KEEPALIVE,
@@ -41,7 +48,9 @@ pub async fn terminal_socket(
         .on_upgrade(move |socket| async move {
             // Owned by start-up: a shutdown waits for the relay's close frame.
             let _tracked = tasks.token();
-            match terminal::relay(Browser(socket), upstream, timing, watch).await {
+            let result = terminal::relay(Browser(socket), upstream, timing, watch).await;
+            audit.closed(&ending(&result)).await;
+            match result {
                 Ok(stats) => tracing::info!(
                     vmid,
                     to_browser = stats.to_browser,

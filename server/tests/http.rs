@@ -10,6 +10,8 @@ use reqwest::header::{HeaderMap, LOCATION, ORIGIN, SET_COOKIE};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use server::Settings;
 
+#[path = "http/audit.rs"]
+mod audit;
 #[path = "http/class_access.rs"]
 mod class_access;
 #[path = "http/fuzz_params.rs"]
@@ -1139,6 +1141,23 @@ async fn websockets_are_checked_before_any_proxmox_call(
     // The owner, from the portal's own page: the upgrade goes through.
     assert_eq!(upgrade(100, Some(&ann), site).await, 101);
     assert_eq!(sim.control().count(&route), 1);
+    // Both are in the audit log, with who, where from, and how it went.
+    s.add_user("root", Role::Admin).await;
+    let root = lab::auth::find_user(&s.services, "root").await.unwrap().unwrap();
+    let lines = lab::audit::page(&s.services, &root, &Default::default(), 365)
+        .await
+        .unwrap()
+        .lines;
+    let opened: Vec<_> = lines
+        .iter()
+        .filter(|l| l.action == lab::model::AuditAction::ConsoleOpened)
+        .map(|l| (l.actor.as_str(), l.outcome, l.addr.as_deref()))
+        .collect();
+    assert!(
+        opened.contains(&("bob", lab::model::AuditOutcome::Denied, Some("127.0.0.1")))
+            && opened.contains(&("ann", lab::model::AuditOutcome::Ok, Some("127.0.0.1"))),
+        "{lines:?}"
+    );
 }
 
 /// `POST /api/isos/upload` over real HTTP to a pvesim cluster: a file larger than the

@@ -9,7 +9,22 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "ssr")]
 use crate::session::{require, services};
 #[cfg(feature = "ssr")]
+use crate::audit;
+#[cfg(feature = "ssr")]
+use lab::audit::Entry;
+#[cfg(feature = "ssr")]
 use lab::jobs::admin::Caller;
+#[cfg(feature = "ssr")]
+use lab::model::AuditAction;
+
+/// `account alice` when the change went through, `account #7` when it did not.
+#[cfg(feature = "ssr")]
+fn account(user_id: i32, result: &Result<UserView, lab::Error>) -> String {
+    match result {
+        Ok(user) => format!("account {}", user.username),
+        Err(_) => format!("account #{user_id}"),
+    }
+}
 
 #[server(endpoint = "admin/users")]
 pub async fn list_users(search: String) -> Result<Vec<UserView>, AppError> {
@@ -27,7 +42,8 @@ pub async fn create_user(
 ) -> Result<UserView, AppError> {
     let admin = require(Role::Admin).await?;
     let email = Some(email).filter(|e| !e.trim().is_empty());
-    let user = lab::auth::create_user(
+    let object = format!("account {}", username.trim());
+    let result = lab::auth::create_user(
         &services()?,
         lab::auth::NewUser {
             username,
@@ -37,25 +53,39 @@ pub async fn create_user(
             password,
         },
     )
-    .await?;
-    tracing::info!(by = %admin.user.username, user = %user.username, role = %user.role, "account created");
-    Ok(user)
+    .await;
+    let entry = Entry::by(&admin.user, AuditAction::AccountCreated)
+        .object(object)
+        .detail(format!("role {role}"));
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/users/role")]
 pub async fn set_role(user_id: i32, role: Role) -> Result<UserView, AppError> {
     let admin = require(Role::Admin).await?;
-    let user = lab::auth::set_role(&services()?, user_id, role).await?;
-    tracing::info!(by = %admin.user.username, user = %user.username, role = %role, "role changed");
-    Ok(user)
+    let result = lab::auth::set_role(&services()?, user_id, role).await;
+    let entry = Entry::by(&admin.user, AuditAction::RoleChanged)
+        .object(account(user_id, &result))
+        .detail(format!("to {role}"));
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/users/password")]
 pub async fn reset_password(user_id: i32, password: String) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
-    lab::auth::reset_password(&services()?, user_id, &password).await?;
-    tracing::info!(by = %admin.user.username, user_id, "password reset");
-    Ok(())
+    let services = services()?;
+    let result = lab::auth::reset_password(&services, user_id, &password).await;
+    let name = lab::auth::username_of(&services, user_id).await.ok().flatten();
+    let entry = Entry::by(&admin.user, AuditAction::PasswordChanged)
+        .object(match name {
+            Some(name) => format!("account {name}"),
+            None => format!("account #{user_id}"),
+        })
+        .detail("set by an admin");
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/users/disabled")]
@@ -66,24 +96,40 @@ pub async fn set_disabled(user_id: i32, disabled: bool) -> Result<UserView, AppE
             "You cannot disable your own account.".into(),
         ));
     }
-    let user = lab::auth::set_disabled(&services()?, user_id, disabled).await?;
-    tracing::info!(by = %admin.user.username, user = %user.username, disabled, "account status changed");
-    Ok(user)
+    let result = lab::auth::set_disabled(&services()?, user_id, disabled).await;
+    let action = if disabled {
+        AuditAction::AccountDisabled
+    } else {
+        AuditAction::AccountEnabled
+    };
+    let entry = Entry::by(&admin.user, action).object(account(user_id, &result));
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/users/delete")]
 pub async fn delete_user(user_id: i32) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
-    lab::auth::delete_user(&services()?, admin.user.id, user_id).await?;
-    tracing::info!(by = %admin.user.username, user_id, "account deleted");
-    Ok(())
+    let services = services()?;
+    let name = lab::auth::username_of(&services, user_id).await.ok().flatten();
+    let result = lab::auth::delete_user(&services, admin.user.id, user_id).await;
+    let entry = Entry::by(&admin.user, AuditAction::AccountDeleted).object(match name {
+        Some(name) => format!("account {name}"),
+        None => format!("account #{user_id}"),
+    });
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/registration")]
 pub async fn set_registration(open: bool) -> Result<bool, AppError> {
     let admin = require(Role::Admin).await?;
-    lab::site::set_registration_open(&services()?, open).await?;
-    tracing::info!(by = %admin.user.username, open, "self-registration changed");
+    let result = lab::site::set_registration_open(&services()?, open).await;
+    let entry = Entry::by(&admin.user, AuditAction::AccountChanged)
+        .object("self-registration")
+        .detail(if open { "opened" } else { "closed" });
+    audit::record(entry, &result).await;
+    result?;
     Ok(open)
 }
 
@@ -98,28 +144,45 @@ pub async fn list_clusters() -> Result<Vec<ClusterView>, AppError> {
 pub async fn save_cluster(id: Option<i32>, form: ClusterForm) -> Result<ClusterView, AppError> {
     let admin = require(Role::Admin).await?;
     let services = services()?;
-    let view = match id {
-        Some(id) => lab::clusters::update(&services, id, &form).await?,
-        None => lab::clusters::create(&services, &form).await?,
+    let (result, action) = match id {
+        Some(id) => (
+            lab::clusters::update(&services, id, &form).await,
+            AuditAction::ClusterChanged,
+        ),
+        None => (
+            lab::clusters::create(&services, &form).await,
+            AuditAction::ClusterAdded,
+        ),
     };
-    tracing::info!(by = %admin.user.username, cluster = %view.name, "cluster saved");
-    Ok(view)
+    let mut entry = Entry::by(&admin.user, action).object(format!("cluster {}", form.name.trim()));
+    if let Ok(view) = &result {
+        entry = entry.cluster(view.id);
+    }
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/clusters/enabled")]
 pub async fn set_cluster_enabled(id: i32, enabled: bool) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
-    lab::clusters::set_enabled(&services()?, id, enabled).await?;
-    tracing::info!(by = %admin.user.username, id, enabled, "cluster switched");
-    Ok(())
+    let result = lab::clusters::set_enabled(&services()?, id, enabled).await;
+    let entry = Entry::by(&admin.user, AuditAction::ClusterChanged)
+        .object(format!("cluster #{id}"))
+        .cluster(id)
+        .detail(if enabled { "enabled" } else { "disabled" });
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/clusters/delete")]
 pub async fn delete_cluster(id: i32) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
-    lab::clusters::delete(&services()?, id).await?;
-    tracing::info!(by = %admin.user.username, id, "cluster removed");
-    Ok(())
+    let result = lab::clusters::delete(&services()?, id).await;
+    let entry = Entry::by(&admin.user, AuditAction::ClusterRemoved)
+        .object(format!("cluster #{id}"))
+        .cluster(id);
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/clusters/test")]

@@ -6,7 +6,13 @@ use lab::model::Me;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
+use crate::audit;
+#[cfg(feature = "ssr")]
 use crate::session::{self, services};
+#[cfg(feature = "ssr")]
+use lab::audit::Entry;
+#[cfg(feature = "ssr")]
+use lab::model::AuditAction;
 
 /// The signed-in user, or `None`.
 #[server(endpoint = "auth/me")]
@@ -23,7 +29,7 @@ pub async fn login(
 ) -> Result<(), AppError> {
     let services = services()?;
     let addr = session::client_addr();
-    let (_, token) = lab::auth::login(
+    let result = lab::auth::login(
         &services,
         lab::auth::LoginAttempt {
             username: &username,
@@ -31,7 +37,17 @@ pub async fn login(
             client_addr: addr.as_deref(),
         },
     )
-    .await?;
+    .await;
+    // Who tried: the account, or the name as typed (a failed sign-in names no account).
+    let entry = match &result {
+        Ok((user, _)) => Entry::by(user, AuditAction::SignIn),
+        Err(lab::Error::Throttled { .. }) => {
+            Entry::by_name(username.trim(), AuditAction::SignInThrottled)
+        }
+        Err(_) => Entry::by_name(username.trim(), AuditAction::SignInFailed),
+    };
+    audit::record(entry.object("the portal"), &result).await;
+    let (_, token) = result?;
     session::set_session_cookie(&token);
     leptos_axum::redirect(&session::safe_next(next.as_deref().unwrap_or("/")));
     Ok(())
@@ -41,7 +57,15 @@ pub async fn login(
 #[server(endpoint = "auth/logout")]
 pub async fn logout() -> Result<(), AppError> {
     if let Some(token) = session::session_token() {
-        lab::auth::end_session(&services()?, &token).await?;
+        let services = services()?;
+        if let Ok(Some(s)) = lab::auth::resolve_session(&services, &token).await {
+            audit::record(
+                Entry::by(&s.user, AuditAction::SignOut).object("the portal"),
+                &Ok::<(), lab::Error>(()),
+            )
+            .await;
+        }
+        lab::auth::end_session(&services, &token).await?;
     }
     session::clear_session_cookie();
     leptos_axum::redirect(crate::ids::ROUTE_LOGIN);
@@ -69,7 +93,11 @@ pub async fn register(
     }
     same_passwords(&password, &password_confirm)?;
     let new = new_account(username, display_name, lab::model::Role::Student, password);
-    let user = lab::auth::create_user(&services, new).await?;
+    let name = new.username.trim().to_owned();
+    let result = lab::auth::create_user(&services, new).await;
+    let entry = Entry::by_name(&name, AuditAction::Registered).object(format!("account {name}"));
+    audit::record(entry, &result).await;
+    let user = result?;
     start_session_and_go_home(&services, user.id).await?;
     // An invite link sent the visitor here: back to it once signed in.
     if let Some(next) = next.filter(|n| !n.is_empty()) {
@@ -96,8 +124,13 @@ pub async fn complete_setup(
     let services = services()?;
     same_passwords(&password, &password_confirm)?;
     let new = new_account(username, display_name, lab::model::Role::Admin, password);
-    let admin = lab::auth::complete_setup(&services, &token, new).await?;
-    tracing::info!(user = %admin.username, "first admin created with the setup link");
+    let name = new.username.trim().to_owned();
+    let result = lab::auth::complete_setup(&services, &token, new).await;
+    let entry = Entry::by_name(&name, AuditAction::AccountCreated)
+        .object(format!("account {name}"))
+        .detail("the first admin, with the setup link");
+    audit::record(entry, &result).await;
+    let admin = result?;
     start_session_and_go_home(&services, admin.id).await
 }
 
@@ -106,7 +139,12 @@ pub async fn complete_setup(
 pub async fn update_profile(display_name: String, email: String) -> Result<Me, AppError> {
     let me = session::session().await?;
     let email = Some(email.as_str()).filter(|e| !e.trim().is_empty());
-    Ok(lab::auth::update_profile(&services()?, me.user.id, &display_name, email).await?)
+    let result = lab::auth::update_profile(&services()?, me.user.id, &display_name, email).await;
+    let entry = Entry::by(&me.user, AuditAction::AccountChanged)
+        .object(format!("account {}", me.user.username))
+        .detail("own name and email");
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 /// Changes the signed-in user's password; their other sessions end.
@@ -118,15 +156,19 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let me = session::session().await?;
     same_passwords(&new_password, &new_password_confirm)?;
-    lab::auth::change_password(
+    let result = lab::auth::change_password(
         &services()?,
         me.user.id,
         &current_password,
         &new_password,
         &me.token,
     )
-    .await?;
-    Ok(())
+    .await;
+    let entry = Entry::by(&me.user, AuditAction::PasswordChanged)
+        .object(format!("account {}", me.user.username))
+        .detail("own password");
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[cfg(feature = "ssr")]

@@ -11,7 +11,13 @@ use lab::model::{Role, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
+use crate::audit::audited;
+#[cfg(feature = "ssr")]
 use crate::session::{require, services};
+#[cfg(feature = "ssr")]
+use lab::audit::Entry;
+#[cfg(feature = "ssr")]
+use lab::model::AuditAction;
 
 #[server(endpoint = "classes")]
 pub async fn list_classes() -> Result<Vec<ClassSummary>, AppError> {
@@ -44,8 +50,17 @@ pub async fn plan_class(form: ClassForm) -> Result<(ClassForm, ClassPlan), AppEr
 #[server(endpoint = "classes/launch")]
 pub async fn launch_class(form: ClassForm) -> Result<i32, AppError> {
     let s = require(Role::Teacher).await?;
-    let id = lab::classes::launch(&services()?, &s.user, &form).await?;
-    tracing::info!(by = %s.user.username, class = id, "class launched");
+    let result = lab::classes::launch(&services()?, &s.user, &form).await;
+    let mut entry = Entry::by(&s.user, AuditAction::ClassCreated).detail(format!(
+        "{} students from template {}",
+        form.students.trim(),
+        form.template_vmid.trim()
+    ));
+    entry = match &result {
+        Ok(id) => entry.class(*id),
+        Err(_) => entry.object(format!("class {}", form.name.trim())),
+    };
+    let id = audited(entry, result).await?;
     leptos_axum::redirect(&format!("/classes/{id}"));
     Ok(id)
 }
@@ -69,13 +84,20 @@ pub async fn regenerate_invite(
                 AppError::Invalid("Days: a whole number, or empty for never.".into())
             })?),
         };
-    Ok(lab::classes::regenerate_invite(&services()?, &s.user, id, days).await?)
+    let result = lab::classes::regenerate_invite(&services()?, &s.user, id, days).await;
+    let entry = Entry::by(&s.user, AuditAction::InviteRenewed).class(id).detail(match days {
+        Some(d) => format!("valid {d} days"),
+        None => "never expires".into(),
+    });
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/invite/revoke")]
 pub async fn revoke_invite(id: i32) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
-    Ok(lab::classes::revoke_invite(&services()?, &s.user, id).await?)
+    let result = lab::classes::revoke_invite(&services()?, &s.user, id).await;
+    let entry = Entry::by(&s.user, AuditAction::InviteRenewed).class(id).detail("revoked");
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/delete")]
@@ -86,9 +108,8 @@ pub async fn delete_class(id: i32, #[server(default)] confirm: String) -> Result
             "Tick the box to confirm that every VM of the class is destroyed.".into(),
         ));
     }
-    lab::classes::delete(&services()?, &s.user, id).await?;
-    tracing::info!(by = %s.user.username, class = id, "class deletion queued");
-    Ok(())
+    let result = lab::classes::delete(&services()?, &s.user, id).await;
+    audited(Entry::by(&s.user, AuditAction::ClassDeleted).class(id), result).await
 }
 
 #[server(endpoint = "classes/publish")]
@@ -99,14 +120,16 @@ pub async fn publish_class(id: i32, #[server(default)] confirm: String) -> Resul
             "Tick the box to confirm that student changes are discarded.".into(),
         ));
     }
-    lab::classes::publish(&services()?, &s.user, id).await?;
-    Ok(())
+    let result = lab::classes::publish(&services()?, &s.user, id).await;
+    audited(Entry::by(&s.user, AuditAction::ClassPublished).class(id), result).await
 }
 
 #[server(endpoint = "classes/cancel")]
 pub async fn cancel_deploy(id: i32) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
-    Ok(lab::classes::cancel(&services()?, &s.user, id).await?)
+    let result = lab::classes::cancel(&services()?, &s.user, id).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged).class(id).detail("deployment cancelled");
+    audited(entry, result).await
 }
 
 #[server(endpoint = "join/view")]
@@ -118,8 +141,14 @@ pub async fn load_invite(token: String) -> Result<JoinView, AppError> {
 #[server(endpoint = "join")]
 pub async fn join_class(token: String) -> Result<(), AppError> {
     let s = require(Role::Student).await?;
-    let (_, vmid) = lab::classes::join(&services()?, &s.user, &token).await?;
-    tracing::info!(user = %s.user.username, vmid, "joined a class");
+    let result = lab::classes::join(&services()?, &s.user, &token).await;
+    let entry = match &result {
+        Ok((class_id, vmid)) => Entry::by(&s.user, AuditAction::ClassJoined)
+            .class(*class_id)
+            .detail(format!("got VM {vmid}")),
+        Err(_) => Entry::by(&s.user, AuditAction::ClassJoined).object("an invite"),
+    };
+    audited(entry, result).await?;
     leptos_axum::redirect("/");
     Ok(())
 }
@@ -127,22 +156,32 @@ pub async fn join_class(token: String) -> Result<(), AppError> {
 #[server(endpoint = "classes/co-owner/add")]
 pub async fn add_co_owner(id: i32, username: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
-    Ok(lab::classes::add_co_owner(&services()?, &s.user, id, &username).await?)
+    let result = lab::classes::add_co_owner(&services()?, &s.user, id, &username).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .detail(format!("co-teacher {} added", username.trim()));
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/co-owner/remove")]
 pub async fn remove_co_owner(id: i32, username: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
-    Ok(lab::classes::remove_co_owner(&services()?, &s.user, id, &username).await?)
+    let result = lab::classes::remove_co_owner(&services()?, &s.user, id, &username).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .detail(format!("co-teacher {} removed", username.trim()));
+    audited(entry, result).await
 }
 
 /// A launched class's name, description and invite expiry (its teachers).
 #[server(endpoint = "classes/edit")]
 pub async fn edit_class(id: i32, form: ClassEdit) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
-    lab::classes::edit(&services()?, &s.user, id, &form).await?;
-    tracing::info!(by = %s.user.username, class = id, "class edited");
-    Ok(())
+    let result = lab::classes::edit(&services()?, &s.user, id, &form).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .detail("name, description or invite expiry");
+    audited(entry, result).await
 }
 
 /// The class as its students see it (its students and its teachers).
@@ -156,28 +195,47 @@ pub async fn load_class_about(id: i32) -> Result<ClassAbout, AppError> {
 pub async fn set_class_ssh(id: i32, #[server(default)] enabled: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     let enabled = matches!(enabled.as_str(), "on" | "true" | "1");
-    Ok(lab::classes::set_ssh(&services()?, &s.user, id, enabled).await?)
+    let result = lab::classes::set_ssh(&services()?, &s.user, id, enabled).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .detail(if enabled { "SSH through the portal on" } else { "SSH through the portal off" });
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/vm/assign")]
 pub async fn give_vm(id: i32, vmid: i32, username: String) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    Ok(lab::classes::assign_student(&services()?, &s.user, id, vmid, &username).await?)
+    let result = lab::classes::assign_student(&services()?, &s.user, id, vmid, &username).await;
+    let entry = Entry::by(&s.user, AuditAction::VmsAssigned)
+        .class(id)
+        .vmid(vmid)
+        .detail(format!("VM {vmid} to {}", username.trim()));
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/vm/unassign")]
 pub async fn take_vm(id: i32, vmid: i32) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    Ok(lab::classes::unassign_student(&services()?, &s.user, id, vmid).await?)
+    let result = lab::classes::unassign_student(&services()?, &s.user, id, vmid).await;
+    let entry = Entry::by(&s.user, AuditAction::VmsAssigned)
+        .class(id)
+        .vmid(vmid)
+        .detail(format!("VM {vmid} taken back"));
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/vm/remove")]
 pub async fn remove_class_vm(id: i32, vmid: i32) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    Ok(lab::classes::remove_vm(&services()?, &s.user, id, vmid).await?)
+    let result = lab::classes::remove_vm(&services()?, &s.user, id, vmid).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .vmid(vmid)
+        .detail(format!("VM {vmid} removed"));
+    audited(entry, result).await
 }
 
 /// Makes a VM of the class's block that the class does not have (`vmid` 0: all of them) a
@@ -185,7 +243,14 @@ pub async fn remove_class_vm(id: i32, vmid: i32) -> Result<(), AppError> {
 #[server(endpoint = "classes/adopt-vms")]
 pub async fn adopt_vms(id: i32, vmid: i32) -> Result<usize, AppError> {
     let s = require(Role::Teacher).await?;
-    Ok(lab::classes::adopt(&services()?, &s.user, id, vmid).await?)
+    let result = lab::classes::adopt(&services()?, &s.user, id, vmid).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .detail(match vmid {
+            0 => "all its strays adopted".to_string(),
+            v => format!("VM {v} adopted"),
+        });
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/add-vms")]
@@ -195,7 +260,11 @@ pub async fn add_vms(id: i32, count: String) -> Result<(), AppError> {
         .trim()
         .parse::<u32>()
         .map_err(|_| AppError::Invalid("How many VMs: a whole number.".into()))?;
-    Ok(lab::classes::add_students(&services()?, &s.user, id, count).await?)
+    let result = lab::classes::add_students(&services()?, &s.user, id, count).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .detail(format!("{count} VMs added"));
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/specs")]
@@ -216,7 +285,13 @@ pub async fn change_specs(
     };
     let cores = parse(&cores, "CPU cores")?;
     let memory = parse(&memory_mb, "Memory")?;
-    Ok(lab::classes::respec(&services()?, &s.user, id, cores, memory).await?)
+    let result = lab::classes::respec(&services()?, &s.user, id, cores, memory).await;
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged).class(id).detail(format!(
+        "VM size: {} cores, {} MB",
+        cores.map_or("same".into(), |c| c.to_string()),
+        memory.map_or("same".into(), |m| m.to_string())
+    ));
+    audited(entry, result).await
 }
 
 #[server(endpoint = "classes/power")]
@@ -224,7 +299,11 @@ pub async fn power_class(id: i32, action: String) -> Result<usize, AppError> {
     let s = require(Role::Teacher).await?;
     let action = lab::model::VmAction::parse(&action)
         .ok_or_else(|| AppError::Invalid(format!("{action:?} is not a VM action.")))?;
-    Ok(lab::classes::power_all(&services()?, &s.user, id, action).await?)
+    let result = lab::classes::power_all(&services()?, &s.user, id, action).await;
+    let entry = Entry::by(&s.user, AuditAction::VmPower)
+        .class(id)
+        .detail(format!("{} every VM of the class", action.as_str()));
+    audited(entry, result).await
 }
 
 /// Admins: adopt a VMID block made elsewhere as a class.
@@ -247,7 +326,13 @@ pub async fn import_class(
         .trim()
         .parse::<i32>()
         .map_err(|_| AppError::Invalid("VMID block: a number such as 1200.".into()))?;
-    let id = lab::classes::import(&services()?, &s.user, cluster_id, base, &name, &teacher).await?;
+    let result = lab::classes::import(&services()?, &s.user, cluster_id, base, &name, &teacher).await;
+    let entry = match &result {
+        Ok(id) => Entry::by(&s.user, AuditAction::ClassCreated).class(*id),
+        Err(_) => Entry::by(&s.user, AuditAction::ClassCreated).object(format!("class {}", name.trim())),
+    }
+    .detail(format!("imported from VMIDs {base}…, teacher {}", teacher.trim()));
+    let id = audited(entry, result).await?;
     leptos_axum::redirect(&format!("/classes/{id}"));
     Ok(id)
 }

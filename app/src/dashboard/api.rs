@@ -9,7 +9,13 @@ use lab::model::{Role, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
+use crate::audit;
+#[cfg(feature = "ssr")]
 use crate::session::{require, services, session_token};
+#[cfg(feature = "ssr")]
+use lab::audit::Entry;
+#[cfg(feature = "ssr")]
+use lab::model::AuditAction;
 
 /// The dashboard, or `None` when `since` is still current (a poll with nothing new).
 #[server(endpoint = "vms")]
@@ -46,7 +52,21 @@ pub async fn bulk_assign(
     let admin = require(Role::Admin).await?;
     let take = unassign == "on";
     let services = services()?;
-    let done = lab::inventory::bulk_assign(&services, cluster_id, &lines, take).await?;
+    let result = lab::inventory::bulk_assign(&services, cluster_id, &lines, take).await;
+    let mut entry = Entry::by(&admin.user, AuditAction::VmsAssigned)
+        .object(format!("VMs on cluster #{cluster_id}"))
+        .cluster(cluster_id);
+    entry = match &result {
+        Ok(done) => entry.detail(format!(
+            "{} {}: {}",
+            if take { "taken back" } else { "assigned" },
+            done.changed,
+            lines.split_whitespace().collect::<Vec<_>>().join(" ")
+        )),
+        Err(_) => entry.detail(if take { "take back" } else { "assign" }),
+    };
+    audit::record(entry, &result).await;
+    let done = result?;
     if take {
         // Class VMs taken back go to their class's waiting list.
         let vmids: Vec<i32> = lab::model::parse_bulk_lines(&lines)
@@ -56,7 +76,6 @@ pub async fn bulk_assign(
             .collect();
         lab::waitlist::vms_freed(&services, cluster_id, &vmids).await?;
     }
-    tracing::info!(by = %admin.user.username, cluster_id, changed = done.changed, unassign = take, "bulk assignment");
     let verb = if take { "Taken back" } else { "Assigned" };
     Ok(match done.unchanged {
         0 => format!("{verb}: {}.", done.changed),
@@ -68,9 +87,12 @@ pub async fn bulk_assign(
 pub async fn assign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    lab::inventory::assign(&services()?, cluster_id, vmid, username.trim()).await?;
-    tracing::info!(by = %admin.user.username, vmid, user = %username.trim(), "VM assigned");
-    Ok(())
+    let result = lab::inventory::assign(&services()?, cluster_id, vmid, username.trim()).await;
+    let entry = Entry::by(&admin.user, AuditAction::VmsAssigned)
+        .vm(cluster_id, vmid)
+        .detail(format!("to {}", username.trim()));
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 #[server(endpoint = "admin/vms/unassign")]
@@ -78,9 +100,13 @@ pub async fn unassign_vm(cluster_id: i32, vmid: i32, username: String) -> Result
     let admin = require(Role::Admin).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     let services = services()?;
-    lab::inventory::unassign(&services, cluster_id, vmid, username.trim()).await?;
+    let result = lab::inventory::unassign(&services, cluster_id, vmid, username.trim()).await;
+    let entry = Entry::by(&admin.user, AuditAction::VmsAssigned)
+        .vm(cluster_id, vmid)
+        .detail(format!("taken back from {}", username.trim()));
+    audit::record(entry, &result).await;
+    result?;
     lab::waitlist::vms_freed(&services, cluster_id, &[vmid]).await?;
-    tracing::info!(by = %admin.user.username, vmid, user = %username.trim(), "VM unassigned");
     Ok(())
 }
 

@@ -52,7 +52,7 @@ fn SignedIn(me: Me) -> impl IntoView {
     view! {
         <nav aria-label="Main">
             <NavLink href=ids::ROUTE_HOME label="VMs" />
-            {me.role.includes(Role::Teacher).then(|| view! { <NavLink href=ids::ROUTE_CLASSES label="Classes" /> <NavLink href=ids::ROUTE_ISOS label="ISOs" /> })}
+            {me.role.includes(Role::Teacher).then(|| view! { <NavLink href=ids::ROUTE_CLASSES label="Classes" /> <NavLink href=ids::ROUTE_ISOS label="ISOs" /> <NavLink href=ids::ROUTE_AUDIT label="Audit" /> })}
             {me.role.includes(Role::Admin).then(|| view! {
                 <NavLink href=ids::ROUTE_ADMIN_USERS label="Users" />
                 <NavLink href=ids::ROUTE_ADMIN_CLUSTERS label="Clusters" />

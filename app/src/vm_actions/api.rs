@@ -7,7 +7,13 @@ use lab::model::{Role, VmAction, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
+use crate::audit;
+#[cfg(feature = "ssr")]
 use crate::session::{require, services};
+#[cfg(feature = "ssr")]
+use lab::audit::Entry;
+#[cfg(feature = "ssr")]
+use lab::model::AuditAction;
 
 #[server(endpoint = "vms/action")]
 pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), AppError> {
@@ -15,8 +21,12 @@ pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), 
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     let action = VmAction::parse(&action)
         .ok_or_else(|| AppError::Invalid(format!("{action:?} is not a VM action.")))?;
-    lab::actions::power(&services()?, &session.user, cluster_id, vmid, action).await?;
-    Ok(())
+    let result = lab::actions::power(&services()?, &session.user, cluster_id, vmid, action).await;
+    let entry = Entry::by(&session.user, AuditAction::VmPower)
+        .vm(cluster_id, vmid)
+        .detail(action.as_str());
+    audit::record(entry, &result).await;
+    Ok(result?)
 }
 
 /// Reset to baseline: the student who uses the VM, or the class's teachers.
@@ -24,5 +34,7 @@ pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), 
 pub async fn reset_vm(cluster_id: i32, vmid: i32) -> Result<(), AppError> {
     let s = require(Role::Student).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
-    Ok(lab::classes::request_reset(&services()?, &s.user, cluster_id, vmid).await?)
+    let result = lab::classes::request_reset(&services()?, &s.user, cluster_id, vmid).await;
+    audit::record(Entry::by(&s.user, AuditAction::VmReset).vm(cluster_id, vmid), &result).await;
+    Ok(result?)
 }

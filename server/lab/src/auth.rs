@@ -23,7 +23,7 @@ pub use sessions::{Session, end_session, resolve_session, start_session};
 pub use setup::{admin_exists, complete_setup, issue_setup_token, setup_token_is_valid};
 pub use users::{
     NewUser, change_password, create_user, delete_user, find_user, list_users, reset_password,
-    set_disabled, set_role, update_profile,
+    set_disabled, set_role, update_profile, username_of,
 };
 
 /// For the submodules (`super::now`); everyone else reads [`crate::clock`].

@@ -13,6 +13,8 @@ pub mod actions;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod activity;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod audit;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod auth;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod builder;
@@ -70,4 +72,4 @@ pub mod waitlist;
 #[cfg(not(target_arch = "wasm32"))]
 pub use error::{Error, Result};
 #[cfg(not(target_arch = "wasm32"))]
-pub use services::{AuthPolicy, Services};
+pub use services::{AuthPolicy, DEFAULT_AUDIT_RETENTION_DAYS, Services};

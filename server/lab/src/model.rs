@@ -2,6 +2,7 @@
 //! both sides check (the browser for quick feedback, the server because it must).
 
 mod account;
+mod audit;
 mod builder;
 mod class;
 mod cluster;
@@ -14,6 +15,7 @@ mod role;
 mod snapshot;
 mod vm;
 
+pub use audit::{AUDIT_PAGE, AuditAction, AuditArea, AuditFilter, AuditLine, AuditOutcome, AuditPage};
 pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
 };

@@ -1,9 +1,10 @@
 //! The policy log: every warning and automatic act (the policy worker's, its `power` jobs',
 //! a refused start, a student's "I'm still here"), for the class's teachers and admins.
 //! A leaf, so the job engine and the policies both write it without needing each other.
+//! Its acts (not its warnings) also go to the audit log, as the policy worker's.
 
 use crate::db::entity::{policy_log, user};
-use crate::model::PolicyLogView;
+use crate::model::{AuditAction, PolicyLogView};
 use crate::{Result, Services};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
@@ -41,8 +42,34 @@ fn row(at: i64, e: Entry) -> policy_log::ActiveModel {
 }
 
 pub async fn record(db: &impl ConnectionTrait, at: i64, entry: Entry) -> Result<()> {
-    row(at, entry).insert(db).await?;
+    row(at, entry.clone()).insert(db).await?;
+    audit(db, at, &entry).await;
     Ok(())
+}
+
+/// The acts of the policy worker and its jobs, as audit lines (warnings, skips and a
+/// student's "I'm still here" are the class's business, not the audit log's).
+async fn audit(db: &impl ConnectionTrait, at: i64, e: &Entry) {
+    if !matches!(
+        e.action.as_str(),
+        "start" | "shutdown" | "hibernate" | "refused" | "failed"
+    ) {
+        return;
+    }
+    let mut line = crate::audit::Entry::by_name(crate::audit::POLICY_WORKER, AuditAction::PolicyAction)
+        .class(e.class_id)
+        .cluster(e.cluster_id)
+        .detail(match &e.detail {
+            Some(d) => format!("{} ({}): {d}", e.action, e.reason),
+            None => format!("{} ({})", e.action, e.reason),
+        });
+    if let Some(vmid) = e.vmid {
+        line = line.vmid(vmid);
+    }
+    if e.action == "failed" {
+        line.outcome = crate::model::AuditOutcome::Failed;
+    }
+    crate::audit::record(db, at, line).await;
 }
 
 /// Records many lines in one statement per 200 (a tick's warnings).
@@ -51,6 +78,9 @@ pub async fn record_many(db: &impl ConnectionTrait, at: i64, entries: Vec<Entry>
         policy_log::Entity::insert_many(chunk.iter().cloned().map(|e| row(at, e)))
             .exec_without_returning(db)
             .await?;
+    }
+    for e in &entries {
+        audit(db, at, e).await;
     }
     Ok(())
 }

@@ -13,6 +13,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// Audit lines are kept a year unless the settings say otherwise.
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 365;
+
 #[derive(Clone)]
 pub struct Services {
     pub db: DatabaseConnection,
@@ -41,6 +44,9 @@ pub struct Services {
     /// The latest CPU and network figures of running guests, from the quick sync, for the
     /// idle policy (no Proxmox call of its own).
     pub activity: crate::activity::Activity,
+    /// How many days audit lines are kept (`crate::audit`; the setting
+    /// `audit_retention_days`).
+    pub audit_retention_days: u32,
 }
 
 impl Services {
@@ -59,6 +65,7 @@ impl Services {
             shutdown: CancellationToken::new(),
             clock: Default::default(),
             activity: Default::default(),
+            audit_retention_days: DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 

@@ -1208,10 +1208,10 @@ async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
         .unwrap()
         .summary
         .vmid_base;
-    // In Proxmox, by hand: VM 115 (far from the class's block) moved into the class's pool,
-    // 116 tagged `alice`, 117 in a pool `students-alice`.
+    // In Proxmox, by hand: VM 102 (far from the class's block) put into the class's pool,
+    // 101 tagged `alice`, 100 moved from pool `lab-a` into a pool `students-alice`.
     let pool = lab::model::class_pool(base);
-    w.pve_as_root(Method::PUT, &format!("pools/{pool}"), &[("vms", "115")])
+    w.pve_as_root(Method::PUT, &format!("pools/{pool}"), &[("vms", "102")])
         .await;
     let node = |vmid: i32| {
         let services = w.services.clone();
@@ -1229,23 +1229,27 @@ async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
     };
     let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
     lab::sync::quick::run(&w.services, &cluster).await.unwrap();
-    let node_116 = node(116).await;
+    let node_101 = node(101).await;
     w.pve_as_root(
         Method::PUT,
-        &format!("nodes/{node_116}/qemu/116/config"),
+        &format!("nodes/{node_101}/qemu/101/config"),
         &[("tags", "lab;alice")],
     )
     .await;
     w.pve_as_root(Method::POST, "pools", &[("poolid", "students-alice")])
         .await;
-    w.pve_as_root(Method::PUT, "pools/students-alice", &[("vms", "117")])
-        .await;
+    w.pve_as_root(
+        Method::PUT,
+        "pools/students-alice",
+        &[("vms", "100"), ("allow-move", "1")],
+    )
+    .await;
     lab::sync::quick::run(&w.services, &cluster).await.unwrap();
 
     let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
     assert_eq!(
         detail.strays.iter().map(|(v, _)| *v).collect::<Vec<_>>(),
-        [115],
+        [102],
         "the VM in the class's pool"
     );
     let found = suggested_assignments(&w.services).await.unwrap();
@@ -1255,20 +1259,20 @@ async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
             .map(|s| (s.vmid, s.username.as_str(), s.reason))
             .collect::<Vec<_>>(),
         [
-            (116, "alice", SuggestionReason::Tag),
-            (117, "alice", SuggestionReason::Pool),
+            (100, "alice", SuggestionReason::Pool),
+            (101, "alice", SuggestionReason::Tag),
         ],
         "{found:?}"
     );
     // Adopted from its pool, it is the class's, and nobody's suggestion.
-    assert_eq!(classes::adopt(&w.services, &teacher, id, 115).await.unwrap(), 1);
+    assert_eq!(classes::adopt(&w.services, &teacher, id, 102).await.unwrap(), 1);
     let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
     assert!(detail.strays.is_empty(), "{:?}", detail.strays);
-    assert!(w.rows(id).await.iter().any(|r| r.vmid == 115 && r.role == VmRole::Student));
+    assert!(w.rows(id).await.iter().any(|r| r.vmid == 102 && r.role == VmRole::Student));
     // A tag changed in Proxmox is read again by the next quick sync.
     w.pve_as_root(
         Method::PUT,
-        &format!("nodes/{node_116}/qemu/116/config"),
+        &format!("nodes/{node_101}/qemu/101/config"),
         &[("delete", "tags")],
     )
     .await;
@@ -1276,7 +1280,7 @@ async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
     let found = suggested_assignments(&w.services).await.unwrap();
     assert_eq!(
         found.iter().map(|s| s.vmid).collect::<Vec<_>>(),
-        [117],
+        [100],
         "{found:?}"
     );
 }

@@ -18,6 +18,13 @@ pub async fn cluster(settings: Settings, command: ClusterCommand) -> anyhow::Res
         ClusterCommand::Remove { name } => {
             let id = find(&services, &name).await?;
             lab::clusters::delete(&services, id).await?;
+            super::audit_cli(
+                &services,
+                lab::audit::Entry::by_name(lab::audit::COMMAND_LINE, lab::model::AuditAction::ClusterRemoved)
+                    .object(format!("cluster {name}"))
+                    .cluster(id),
+            )
+            .await;
             println!("Removed cluster {name}.");
             Ok(())
         }
@@ -55,6 +62,13 @@ async fn add_cluster(services: &Services, add: ClusterAdd) -> anyhow::Result<()>
         .await
         .context("not added: the connection test failed")?;
     let view = lab::clusters::create(services, &form).await?;
+    super::audit_cli(
+        services,
+        lab::audit::Entry::by_name(lab::audit::COMMAND_LINE, lab::model::AuditAction::ClusterAdded)
+            .object(format!("cluster {}", view.name))
+            .cluster(view.id),
+    )
+    .await;
     println!("Added cluster {} (id {}).", view.name, view.id);
     print_test(&tested);
     Ok(())

@@ -152,6 +152,14 @@ pub async fn find_user(services: &Services, username: &str) -> Result<Option<use
         .await?)
 }
 
+/// The username of account `user_id`, if it exists (for the audit log's words).
+pub async fn username_of(services: &Services, user_id: i32) -> Result<Option<String>> {
+    Ok(user::Entity::find_by_id(user_id)
+        .one(&services.db)
+        .await?
+        .map(|u| u.username))
+}
+
 /// Accounts whose username, display name or email contains `search` (any case), by username.
 pub async fn list_users(services: &Services, search: &str) -> Result<Vec<UserView>> {
     let mut query = user::Entity::find().order_by_asc(user::Column::Username);

@@ -1,6 +1,7 @@
 //! SeaORM entities, one file per table. Times are Unix seconds (`i64`) on both engines.
 
 pub mod assignment;
+pub mod audit_log;
 pub mod change_counter;
 pub mod class;
 pub mod class_owner;

@@ -15,6 +15,7 @@ mod m0011_waitlist;
 mod m0012_isos;
 mod m0013_builder;
 mod m0014_vm_pool_tags;
+mod m0015_audit;
 
 use sea_orm_migration::prelude::*;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0012_isos::Migration),
             Box::new(m0013_builder::Migration),
             Box::new(m0014_vm_pool_tags::Migration),
+            Box::new(m0015_audit::Migration),
         ]
     }
 }
