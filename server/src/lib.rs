@@ -18,6 +18,7 @@ pub mod settings;
 mod ssh;
 pub mod telemetry;
 mod terminal;
+mod tls;
 
 pub use router::{Portal, build_router, start};
 pub use settings::Settings;

@@ -37,17 +37,33 @@ pub struct Portal {
     pub grace: std::time::Duration,
     /// Held while the portal runs on a SQLite file, so that `proxlab restore` refuses.
     pub serving: Option<lab::db::backup::ServingLock>,
+    /// HTTPS: the certificate files (read again on SIGHUP), and the optional plain-HTTP
+    /// listener that redirects to it.
+    pub tls: Option<Arc<crate::tls::CertFiles>>,
+    pub redirect: Option<(TcpListener, Router)>,
 }
 
 /// Connects and migrates the database, issues a setup token if needed, binds the address.
 pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow::Result<Portal> {
     // Before the database is opened (and migrated): a restore may be putting it back.
     let serving = lab::db::backup::serving_lock(settings.database_url.expose_secret())?;
+    // A certificate that does not load stops the start, with the reason.
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(crate::tls::CertFiles::load(cert, key)?)),
+        _ => None,
+    };
     let services = crate::services::open_services(settings).await?;
     let addr = settings.listen.unwrap_or(leptos_options.site_addr);
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let url = settings.base_url(bound);
+    let redirect = match settings.http_redirect_listen {
+        Some(addr) => Some((
+            TcpListener::bind(addr).await?,
+            crate::tls::redirect_router(settings.public_url.clone(), bound.port()),
+        )),
+        None => None,
+    };
     let setup_link = lab::auth::issue_setup_token(&services)
         .await?
         .map(|token| format!("{url}{}?token={token}", app::ids::ROUTE_SETUP));
@@ -67,6 +83,8 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
         url,
         grace,
         serving,
+        tls,
+        redirect,
     })
 }
 
@@ -194,16 +212,60 @@ async fn health(State(services): State<Services>) -> (http::StatusCode, Json<ser
 /// every open connection without limit, so one client that never finishes its request (or
 /// a response stream that never ends) would keep the process alive until systemd's SIGKILL.
 pub async fn serve(portal: Portal) -> anyhow::Result<()> {
-    let services = portal.services.clone();
+    let Portal {
+        listener,
+        router,
+        services,
+        grace,
+        tls,
+        redirect,
+        // Kept (not dropped) until the portal stops.
+        serving: _serving,
+        ..
+    } = portal;
     let signalled = services.shutdown.clone();
-    let server = axum::serve(
-        portal.listener,
-        portal
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signalled.clone().cancelled_owned())
-    .into_future();
+    if let Some((plain, redirects)) = redirect {
+        let stop = signalled.clone();
+        services.tasks.spawn(async move {
+            let served = axum::serve(plain, redirects)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the HTTP redirect listener stopped");
+            }
+        });
+    }
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    match tls {
+        Some(certs) => {
+            use axum::serve::ListenerExt;
+            crate::tls::reload_on_sighup(certs.clone(), &services.tasks, signalled.clone())?;
+            let acceptor = crate::tls::acceptor(certs)?;
+            let listener =
+                crate::tls::TlsListener::new(listener, acceptor, &services.tasks, signalled.clone())?
+                    // `tap_io` makes axum give handlers the peer's address, as for TCP.
+                    .tap_io(|_| {});
+            let server = axum::serve(listener, app)
+                .with_graceful_shutdown(signalled.clone().cancelled_owned());
+            serve_until_signal(server, &services, grace).await
+        }
+        None => {
+            let server = axum::serve(listener, app)
+                .with_graceful_shutdown(signalled.clone().cancelled_owned());
+            serve_until_signal(server, &services, grace).await
+        }
+    }
+}
+
+/// The graceful part of [`serve`], whatever the listener: `server` already stops taking
+/// connections when `services.shutdown` is cancelled.
+async fn serve_until_signal(
+    server: impl std::future::IntoFuture<Output = std::io::Result<()>>,
+    services: &Services,
+    grace: std::time::Duration,
+) -> anyhow::Result<()> {
+    let signalled = services.shutdown.clone();
+    let server = server.into_future();
     let mut server = std::pin::pin!(server);
     tokio::select! {
         // Without a signal the server ends only on an error.
@@ -211,13 +273,13 @@ pub async fn serve(portal: Portal) -> anyhow::Result<()> {
         () = shutdown_signal() => signalled.cancel(),
     }
     let started = tokio::time::Instant::now();
-    if tokio::time::timeout(portal.grace, server).await.is_err() {
+    if tokio::time::timeout(grace, server).await.is_err() {
         tracing::warn!(
-            grace_secs = portal.grace.as_secs(),
+            grace_secs = grace.as_secs(),
             "open connections did not close within the grace period; dropping them"
         );
     }
-    let left = portal.grace.saturating_sub(started.elapsed());
+    let left = grace.saturating_sub(started.elapsed());
     if services.shut_down(left).await {
         tracing::info!(
             ms = started.elapsed().as_millis() as u64,
@@ -225,7 +287,7 @@ pub async fn serve(portal: Portal) -> anyhow::Result<()> {
         );
     } else {
         tracing::warn!(
-            grace_secs = portal.grace.as_secs(),
+            grace_secs = grace.as_secs(),
             "some tasks did not stop within the grace period; exiting anyway"
         );
     }

@@ -56,6 +56,12 @@ pub struct Settings {
     pub max_upload_gib: u64,
     /// How many days the audit log keeps its lines (pruned hourly).
     pub audit_retention_days: u32,
+    /// Serve HTTPS with this PEM certificate chain and key (`tls`); both or neither. Read
+    /// again on SIGHUP.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// With TLS on: also listen here for plain HTTP and redirect it to HTTPS.
+    pub http_redirect_listen: Option<SocketAddr>,
 }
 
 impl Default for Settings {
@@ -78,6 +84,9 @@ impl Default for Settings {
             upload_dir: PathBuf::from("/var/tmp"),
             max_upload_gib: 16,
             audit_retention_days: lab::DEFAULT_AUDIT_RETENTION_DAYS,
+            tls_cert: None,
+            tls_key: None,
+            http_redirect_listen: None,
         }
     }
 }
@@ -110,6 +119,12 @@ impl Settings {
             if !matches!(parsed.scheme(), "http" | "https") {
                 bail!("public_url must start with http:// or https://");
             }
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            bail!("tls_cert and tls_key go together: set both, or neither");
+        }
+        if self.http_redirect_listen.is_some() && !self.tls() {
+            bail!("http_redirect_listen redirects to HTTPS: it needs tls_cert and tls_key");
         }
         if !(1..=36_500).contains(&self.audit_retention_days) {
             bail!("audit_retention_days must be between 1 and 36500");
@@ -159,17 +174,27 @@ impl Settings {
     /// The portal's address as people reach it, without a trailing `/`: `public_url`, else
     /// `http://` and the address it listens on.
     pub fn base_url(&self, listening: SocketAddr) -> String {
+        let scheme = if self.tls() { "https" } else { "http" };
         self.public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{listening}"))
+            .unwrap_or_else(|| format!("{scheme}://{listening}"))
             .trim_end_matches('/')
             .to_owned()
     }
 
+    /// People reach the portal over HTTPS: its public URL says so, or it serves TLS itself.
+    /// Cookies are then `Secure` and responses carry HSTS.
     pub fn https(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
+        self.tls()
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    /// It serves HTTPS itself (`tls_cert` and `tls_key`).
+    pub fn tls(&self) -> bool {
+        self.tls_cert.is_some() && self.tls_key.is_some()
     }
 }
 

@@ -26,14 +26,6 @@ mod support {
 #[path = "../lab/tests/support/postgres.rs"]
 mod postgres;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `proxlab <args>` on the database, off the async threads (the writer goes on meanwhile).
 async fn proxlab(db_url: &str, args: &[&str]) -> Output {
     let db_url = db_url.to_owned();
@@ -90,7 +82,7 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     clusters::create(&services, &form).await.unwrap();
     add_account(&services, "alice").await;
 
-    let port = free_port();
+    let port = support::portal::free_port();
     let mut portal = support::portal::serve(dir.path(), &db_url, &format!("127.0.0.1:{port}"))
         .env("PROXLAB_SYNC__QUICK_SECS", "1")
         .spawn()

@@ -26,3 +26,13 @@ pub fn serve(dir: &Path, db_url: &str, listen: &str) -> Command {
         ));
     command
 }
+
+/// A loopback port free right now (for a listener the test names up front).
+#[allow(dead_code)] // not every test binary that includes this module needs it
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
