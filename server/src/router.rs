@@ -153,7 +153,13 @@ pub fn build_router(
             usize::try_from(settings.max_upload_gib << 30).unwrap_or(usize::MAX),
         ));
     let health = Router::new()
-        .route("/health", get(health))
+        .route(
+            "/health",
+            get({
+                let quick_secs = settings.sync.quick_secs;
+                move |state, headers| health(state, headers, quick_secs)
+            }),
+        )
         .route("/vm/{cluster}/{vmid}/rdp", get(crate::rdp::rdp_file))
         .route(
             app::ids::ROUTE_AUDIT_CSV,
@@ -187,20 +193,34 @@ pub fn build_router(
 }
 
 /// `GET /health`: 200 `{"status":"ok","database":"ok"}` when the database answers, else 503.
-async fn health(State(services): State<Services>) -> (http::StatusCode, Json<serde_json::Value>) {
-    match services.db.ping().await {
-        Ok(()) => (
-            http::StatusCode::OK,
-            Json(json!({"status": "ok", "database": "ok"})),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unreachable");
-            (
-                http::StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "database": "unreachable"})),
-            )
+/// An admin's session gets the full report too (`lab::health`: each cluster's last sync and
+/// error, the job queue and stuck jobs; `status` is then `ok` or `degraded`).
+async fn health(
+    State(services): State<Services>,
+    headers: http::HeaderMap,
+    quick_secs: u64,
+) -> (http::StatusCode, Json<serde_json::Value>) {
+    if let Err(e) = services.db.ping().await {
+        tracing::warn!(error = %e, "health check: database unreachable");
+        return (
+            http::StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "database": "unreachable"})),
+        );
+    }
+    let admin = matches!(
+        crate::cookie_session::signed_in_session(&services, &headers).await,
+        Ok(Some(session)) if session.role() == lab::model::Role::Admin
+    );
+    if admin {
+        match lab::health::report(&services, quick_secs).await {
+            Ok(report) => return (http::StatusCode::OK, Json(json!(report))),
+            Err(e) => tracing::warn!(error = %e, "health report failed"),
         }
     }
+    (
+        http::StatusCode::OK,
+        Json(json!({"status": "ok", "database": "ok"})),
+    )
 }
 
 /// Serves until SIGTERM or Ctrl-C, then shuts down in order: the listener stops taking

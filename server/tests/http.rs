@@ -213,7 +213,40 @@ async fn health_reports_the_database() {
     let r = s.get("/health", None).await;
     assert_eq!(r.status, 200);
     let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
-    assert_eq!(json["database"], "ok");
+    assert_eq!(json, serde_json::json!({"status": "ok", "database": "ok"}));
+}
+
+/// An admin's `/health` says more: each cluster's sync and error, the job queue, stuck
+/// jobs; anyone else's keeps the short answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_tells_admins_about_clusters_and_jobs() {
+    let (s, sim, _dir, _cluster) = start_with_cluster().await;
+    s.add_user("root", Role::Admin).await;
+    let root = s.login("root").await;
+    let ann = s.login("ann").await;
+    let short: serde_json::Value =
+        serde_json::from_str(&s.get("/health", Some(&ann)).await.body).unwrap();
+    assert_eq!(short, serde_json::json!({"status": "ok", "database": "ok"}));
+    let full: serde_json::Value =
+        serde_json::from_str(&s.get("/health", Some(&root)).await.body).unwrap();
+    assert_eq!(full["status"], "ok", "{full}");
+    assert_eq!(full["clusters"][0]["name"], "lab");
+    assert_eq!(full["clusters"][0]["ok"], true, "{full}");
+    assert_eq!(full["jobs"]["stuck"], 0);
+    // The cluster stops answering: after the next sync its error shows, and the portal is
+    // degraded.
+    sim.control().fail_path("/cluster/resources", 10, "boom");
+    let cluster = lab::clusters::find(&s.services, full_id(&s).await).await.unwrap();
+    let _ = lab::sync::quick::run(&s.services, &cluster).await;
+    let full: serde_json::Value =
+        serde_json::from_str(&s.get("/health", Some(&root)).await.body).unwrap();
+    assert_eq!(full["status"], "degraded", "{full}");
+    assert_eq!(full["clusters"][0]["ok"], false);
+    assert!(full["clusters"][0]["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{full}");
+}
+
+async fn full_id(s: &Server) -> i32 {
+    lab::clusters::list(&s.services).await.unwrap()[0].id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,6 +41,8 @@ pub mod jobs;
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod health;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod inventory;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod leases;
