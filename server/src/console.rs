@@ -52,7 +52,12 @@ impl AuditedSession {
             .from(addr.map(|a| a.to_string()))
             .detail(what);
         let services = state.services.clone();
-        lab::audit::record(&services.db, lab::clock::now(), entry.clone().outcome(result)).await;
+        lab::audit::record(
+            &services.db,
+            lab::clock::now(),
+            entry.clone().outcome(result),
+        )
+        .await;
         AuditedSession {
             services,
             entry,

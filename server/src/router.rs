@@ -261,10 +261,14 @@ pub async fn serve(portal: Portal) -> anyhow::Result<()> {
             use axum::serve::ListenerExt;
             crate::tls::reload_on_sighup(certs.clone(), &services.tasks, signalled.clone())?;
             let acceptor = crate::tls::acceptor(certs)?;
-            let listener =
-                crate::tls::TlsListener::new(listener, acceptor, &services.tasks, signalled.clone())?
-                    // `tap_io` makes axum give handlers the peer's address, as for TCP.
-                    .tap_io(|_| {});
+            let listener = crate::tls::TlsListener::new(
+                listener,
+                acceptor,
+                &services.tasks,
+                signalled.clone(),
+            )?
+            // `tap_io` makes axum give handlers the peer's address, as for TCP.
+            .tap_io(|_| {});
             let server = axum::serve(listener, app)
                 .with_graceful_shutdown(signalled.clone().cancelled_owned());
             serve_until_signal(server, &services, grace).await

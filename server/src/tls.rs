@@ -62,7 +62,12 @@ impl CertFiles {
 
 impl ResolvesServerCert for CertFiles {
     fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        Some(self.current.read().unwrap_or_else(|e| e.into_inner()).clone())
+        Some(
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        )
     }
 }
 
@@ -79,10 +84,15 @@ fn read_pair(cert: &Path, key: &Path) -> anyhow::Result<CertifiedKey> {
     if chain.is_empty() {
         anyhow::bail!("tls_cert {}: no PEM certificate in it", cert.display());
     }
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .with_context(|| format!("tls_key {}", key.display()))?;
-    let pair = CertifiedKey::from_der(chain, key_der, &provider())
-        .with_context(|| format!("tls_key {} does not fit tls_cert {}", key.display(), cert.display()))?;
+    let key_der =
+        PrivateKeyDer::from_pem_file(key).with_context(|| format!("tls_key {}", key.display()))?;
+    let pair = CertifiedKey::from_der(chain, key_der, &provider()).with_context(|| {
+        format!(
+            "tls_key {} does not fit tls_cert {}",
+            key.display(),
+            cert.display()
+        )
+    })?;
     Ok(pair)
 }
 

@@ -96,7 +96,10 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
         .await
         .is_ok_and(|r| r.status().is_success())
     {
-        assert!(started.elapsed() < Duration::from_secs(30), "the portal did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the portal did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -146,7 +149,11 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     // While the portal runs, a restore refuses and changes nothing.
     let refused = proxlab(&db_url, &["restore", &backup_str]).await;
     assert!(!refused.status.success());
-    assert!(said(&refused).contains("portal is running"), "{}", said(&refused));
+    assert!(
+        said(&refused).contains("portal is running"),
+        "{}",
+        said(&refused)
+    );
 
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.store(true, Ordering::Relaxed);
@@ -154,7 +161,11 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     for p in pollers {
         p.await.unwrap();
     }
-    assert_eq!(poll_errors.load(Ordering::Relaxed), 0, "every poll answered");
+    assert_eq!(
+        poll_errors.load(Ordering::Relaxed),
+        0,
+        "every poll answered"
+    );
     assert!(polls.load(Ordering::Relaxed) > 20, "the pollers ran");
 
     // One consistent moment: alice, then the writer's first k accounts with no gap.
@@ -165,9 +176,16 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
         in_backup[1..],
         (0..k).map(|n| format!("w{n}")).collect::<Vec<_>>()[..]
     );
-    assert!(k > 0 && k < written, "taken mid-way: {k} of {written} accounts");
+    assert!(
+        k > 0 && k < written,
+        "taken mid-way: {k} of {written} accounts"
+    );
     let live = usernames(&db_url).await;
-    assert_eq!(live.len(), written + 1, "the refused restore changed nothing");
+    assert_eq!(
+        live.len(),
+        written + 1,
+        "the refused restore changed nothing"
+    );
 
     // Stopped, the portal's database is put back to the backup's moment.
     let term = Command::new("kill")
@@ -182,7 +200,11 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     std::fs::write(&not_ours, "not a database").unwrap();
     let bad = proxlab(&db_url, &["restore", &not_ours.display().to_string()]).await;
     assert!(!bad.status.success());
-    assert!(said(&bad).contains("is not a Proxlab backup"), "{}", said(&bad));
+    assert!(
+        said(&bad).contains("is not a Proxlab backup"),
+        "{}",
+        said(&bad)
+    );
     assert_eq!(usernames(&db_url).await, live, "a bad file changes nothing");
 
     let restored = proxlab(&db_url, &["restore", &backup_str]).await;
@@ -192,12 +214,17 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     let kept: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("portal.db.before-restore-"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("portal.db.before-restore-")
+        })
         .map(|e| e.path())
         .collect();
     assert!(
-        kept.iter().any(|p| !p.to_string_lossy().ends_with("-wal")
-            && !p.to_string_lossy().ends_with("-shm")),
+        kept.iter()
+            .any(|p| !p.to_string_lossy().ends_with("-wal")
+                && !p.to_string_lossy().ends_with("-shm")),
         "{kept:?}"
     );
 
@@ -212,7 +239,10 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
         .await
         .is_ok_and(|r| r.status().is_success())
     {
-        assert!(started.elapsed() < Duration::from_secs(30), "the portal did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the portal did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     again.kill().unwrap();
@@ -237,7 +267,11 @@ async fn postgresql_is_backed_up_and_restored_with_its_own_tools() {
 
     let refused = proxlab(&db_url, &["restore", &backup]).await;
     assert!(!refused.status.success());
-    assert!(said(&refused).contains("portal is running"), "{}", said(&refused));
+    assert!(
+        said(&refused).contains("portal is running"),
+        "{}",
+        said(&refused)
+    );
     services.db.clone().close().await.unwrap();
     assert_eq!(usernames(&db_url).await, ["alice", "bob"]);
 

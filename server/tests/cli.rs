@@ -185,12 +185,22 @@ fn a_fresh_setup_link_is_printed_until_an_admin_exists() {
     let first = link(&first);
     assert!(first.contains("/setup?token="), "{first}");
     let second = link(&cli.run(&["setup-link"], ""));
-    assert!(second.contains("/setup?token=") && second != first, "a new token each time");
-    let made = cli.run(&["user", "add", "root", "--role", "admin", "--password-stdin"], "correct horse battery\n");
+    assert!(
+        second.contains("/setup?token=") && second != first,
+        "a new token each time"
+    );
+    let made = cli.run(
+        &["user", "add", "root", "--role", "admin", "--password-stdin"],
+        "correct horse battery\n",
+    );
     assert!(made.status.success(), "{}", text(&made));
     let refused = cli.run(&["setup-link"], "");
     assert!(!refused.status.success());
-    assert!(text(&refused).contains("an admin account exists already"), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("an admin account exists already"),
+        "{}",
+        text(&refused)
+    );
 }
 
 #[test]

@@ -236,13 +236,20 @@ async fn health_tells_admins_about_clusters_and_jobs() {
     // The cluster stops answering: after the next sync its error shows, and the portal is
     // degraded.
     sim.control().fail_path("/cluster/resources", 10, "boom");
-    let cluster = lab::clusters::find(&s.services, full_id(&s).await).await.unwrap();
+    let cluster = lab::clusters::find(&s.services, full_id(&s).await)
+        .await
+        .unwrap();
     let _ = lab::sync::quick::run(&s.services, &cluster).await;
     let full: serde_json::Value =
         serde_json::from_str(&s.get("/health", Some(&root)).await.body).unwrap();
     assert_eq!(full["status"], "degraded", "{full}");
     assert_eq!(full["clusters"][0]["ok"], false);
-    assert!(full["clusters"][0]["last_error"].as_str().is_some_and(|e| !e.is_empty()), "{full}");
+    assert!(
+        full["clusters"][0]["last_error"]
+            .as_str()
+            .is_some_and(|e| !e.is_empty()),
+        "{full}"
+    );
 }
 
 async fn full_id(s: &Server) -> i32 {
@@ -1176,7 +1183,10 @@ async fn websockets_are_checked_before_any_proxmox_call(
     assert_eq!(sim.control().count(&route), 1);
     // Both are in the audit log, with who, where from, and how it went.
     s.add_user("root", Role::Admin).await;
-    let root = lab::auth::find_user(&s.services, "root").await.unwrap().unwrap();
+    let root = lab::auth::find_user(&s.services, "root")
+        .await
+        .unwrap()
+        .unwrap();
     let lines = lab::audit::page(&s.services, &root, &Default::default(), 365)
         .await
         .unwrap()

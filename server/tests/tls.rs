@@ -14,9 +14,19 @@ mod support {
 
 /// A self-signed certificate for `localhost` and 127.0.0.1, and its key.
 fn make_cert(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let (cert, key) = (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")));
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
         .args(["-nodes", "-days", "2", "-subj", &format!("/CN={name}")])
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
         .arg("-keyout")
@@ -60,7 +70,9 @@ async fn served_cert(url: &str) -> Option<Vec<u8>> {
 fn start(dir: &Path, port: u16, cert: &Path, key: &Path, redirect: Option<u16>) -> Child {
     let db = format!("sqlite://{}", dir.join("portal.db").display());
     let mut command = support::portal::serve(dir, &db, &format!("127.0.0.1:{port}"));
-    command.env("PROXLAB_TLS_CERT", cert).env("PROXLAB_TLS_KEY", key);
+    command
+        .env("PROXLAB_TLS_CERT", cert)
+        .env("PROXLAB_TLS_KEY", key);
     if let Some(r) = redirect {
         command.env("PROXLAB_HTTP_REDIRECT_LISTEN", format!("127.0.0.1:{r}"));
     }
@@ -88,7 +100,10 @@ async fn https_with_a_certificate_renewed_on_sighup_and_a_redirect() {
     let health = format!("https://127.0.0.1:{port}/health");
     let started = Instant::now();
     while served_cert(&health).await.is_none() {
-        assert!(started.elapsed() < Duration::from_secs(30), "the portal did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the portal did not start"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -122,7 +137,9 @@ async fn https_with_a_certificate_renewed_on_sighup_and_a_redirect() {
         .await;
     assert!(plain.is_err(), "{plain:?}");
     // A client that connects and never says hello does not hold up the others.
-    let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let _silent = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     assert_eq!(client().get(&health).send().await.unwrap().status(), 200);
 
     // Renewed files and SIGHUP: new connections get the new certificate.
@@ -131,7 +148,10 @@ async fn https_with_a_certificate_renewed_on_sighup_and_a_redirect() {
     signal(&portal, "-HUP");
     let renewed = Instant::now();
     while served_cert(&health).await != Some(der(&b_cert)) {
-        assert!(renewed.elapsed() < Duration::from_secs(5), "not reloaded on SIGHUP");
+        assert!(
+            renewed.elapsed() < Duration::from_secs(5),
+            "not reloaded on SIGHUP"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // Broken files and SIGHUP: the one in use stays, the portal runs on.
@@ -150,7 +170,10 @@ async fn https_with_a_certificate_renewed_on_sighup_and_a_redirect() {
             assert!(status.success(), "{status}");
             break;
         }
-        assert!(stopped.elapsed() < Duration::from_secs(25), "no exit after SIGTERM");
+        assert!(
+            stopped.elapsed() < Duration::from_secs(25),
+            "no exit after SIGTERM"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

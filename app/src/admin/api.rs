@@ -7,9 +7,9 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
-use crate::session::{require, services};
-#[cfg(feature = "ssr")]
 use crate::audit;
+#[cfg(feature = "ssr")]
+use crate::session::{require, services};
 #[cfg(feature = "ssr")]
 use lab::audit::Entry;
 #[cfg(feature = "ssr")]
@@ -77,7 +77,10 @@ pub async fn reset_password(user_id: i32, password: String) -> Result<(), AppErr
     let admin = require(Role::Admin).await?;
     let services = services()?;
     let result = lab::auth::reset_password(&services, user_id, &password).await;
-    let name = lab::auth::username_of(&services, user_id).await.ok().flatten();
+    let name = lab::auth::username_of(&services, user_id)
+        .await
+        .ok()
+        .flatten();
     let entry = Entry::by(&admin.user, AuditAction::PasswordChanged)
         .object(match name {
             Some(name) => format!("account {name}"),
@@ -111,7 +114,10 @@ pub async fn set_disabled(user_id: i32, disabled: bool) -> Result<UserView, AppE
 pub async fn delete_user(user_id: i32) -> Result<(), AppError> {
     let admin = require(Role::Admin).await?;
     let services = services()?;
-    let name = lab::auth::username_of(&services, user_id).await.ok().flatten();
+    let name = lab::auth::username_of(&services, user_id)
+        .await
+        .ok()
+        .flatten();
     let result = lab::auth::delete_user(&services, admin.user.id, user_id).await;
     let entry = Entry::by(&admin.user, AuditAction::AccountDeleted).object(match name {
         Some(name) => format!("account {name}"),

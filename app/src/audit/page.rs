@@ -137,7 +137,7 @@ fn AuditTable(page: Page, filter: AuditFilter) -> impl IntoView {
                         <th scope="col">"Who"</th>
                         <th scope="col">"What"</th>
                         <th scope="col">"Object"</th>
-                        <th scope="col">"From"</th>
+                        <th scope="col">"Address"</th>
                         <th scope="col">"Outcome"</th>
                         <th scope="col">"Detail"</th>
                     </tr>
@@ -164,7 +164,7 @@ fn AuditRow(line: AuditLine) -> impl IntoView {
             <td data-label="Who">{line.actor}</td>
             <td data-label="What">{line.action.label()}</td>
             <td data-label="Object">{line.object}</td>
-            <td data-label="From" class="mono">{line.addr.unwrap_or_default()}</td>
+            <td data-label="Address" class="mono">{line.addr.unwrap_or_default()}</td>
             <td data-label="Outcome"><span class=format!("badge outcome-{outcome}")>{line.outcome.label()}</span></td>
             <td data-label="Detail" class="detail">{line.detail.unwrap_or_default()}</td>
         </tr>

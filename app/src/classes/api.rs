@@ -85,10 +85,12 @@ pub async fn regenerate_invite(
             })?),
         };
     let result = lab::classes::regenerate_invite(&services()?, &s.user, id, days).await;
-    let entry = Entry::by(&s.user, AuditAction::InviteRenewed).class(id).detail(match days {
-        Some(d) => format!("valid {d} days"),
-        None => "never expires".into(),
-    });
+    let entry = Entry::by(&s.user, AuditAction::InviteRenewed)
+        .class(id)
+        .detail(match days {
+            Some(d) => format!("valid {d} days"),
+            None => "never expires".into(),
+        });
     audited(entry, result).await
 }
 
@@ -96,7 +98,9 @@ pub async fn regenerate_invite(
 pub async fn revoke_invite(id: i32) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     let result = lab::classes::revoke_invite(&services()?, &s.user, id).await;
-    let entry = Entry::by(&s.user, AuditAction::InviteRenewed).class(id).detail("revoked");
+    let entry = Entry::by(&s.user, AuditAction::InviteRenewed)
+        .class(id)
+        .detail("revoked");
     audited(entry, result).await
 }
 
@@ -109,7 +113,11 @@ pub async fn delete_class(id: i32, #[server(default)] confirm: String) -> Result
         ));
     }
     let result = lab::classes::delete(&services()?, &s.user, id).await;
-    audited(Entry::by(&s.user, AuditAction::ClassDeleted).class(id), result).await
+    audited(
+        Entry::by(&s.user, AuditAction::ClassDeleted).class(id),
+        result,
+    )
+    .await
 }
 
 #[server(endpoint = "classes/publish")]
@@ -121,14 +129,20 @@ pub async fn publish_class(id: i32, #[server(default)] confirm: String) -> Resul
         ));
     }
     let result = lab::classes::publish(&services()?, &s.user, id).await;
-    audited(Entry::by(&s.user, AuditAction::ClassPublished).class(id), result).await
+    audited(
+        Entry::by(&s.user, AuditAction::ClassPublished).class(id),
+        result,
+    )
+    .await
 }
 
 #[server(endpoint = "classes/cancel")]
 pub async fn cancel_deploy(id: i32) -> Result<(), AppError> {
     let s = require(Role::Teacher).await?;
     let result = lab::classes::cancel(&services()?, &s.user, id).await;
-    let entry = Entry::by(&s.user, AuditAction::ClassChanged).class(id).detail("deployment cancelled");
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .detail("deployment cancelled");
     audited(entry, result).await
 }
 
@@ -198,7 +212,11 @@ pub async fn set_class_ssh(id: i32, #[server(default)] enabled: String) -> Resul
     let result = lab::classes::set_ssh(&services()?, &s.user, id, enabled).await;
     let entry = Entry::by(&s.user, AuditAction::ClassChanged)
         .class(id)
-        .detail(if enabled { "SSH through the portal on" } else { "SSH through the portal off" });
+        .detail(if enabled {
+            "SSH through the portal on"
+        } else {
+            "SSH through the portal off"
+        });
     audited(entry, result).await
 }
 
@@ -286,11 +304,13 @@ pub async fn change_specs(
     let cores = parse(&cores, "CPU cores")?;
     let memory = parse(&memory_mb, "Memory")?;
     let result = lab::classes::respec(&services()?, &s.user, id, cores, memory).await;
-    let entry = Entry::by(&s.user, AuditAction::ClassChanged).class(id).detail(format!(
-        "VM size: {} cores, {} MB",
-        cores.map_or("same".into(), |c| c.to_string()),
-        memory.map_or("same".into(), |m| m.to_string())
-    ));
+    let entry = Entry::by(&s.user, AuditAction::ClassChanged)
+        .class(id)
+        .detail(format!(
+            "VM size: {} cores, {} MB",
+            cores.map_or("same".into(), |c| c.to_string()),
+            memory.map_or("same".into(), |m| m.to_string())
+        ));
     audited(entry, result).await
 }
 
@@ -326,12 +346,18 @@ pub async fn import_class(
         .trim()
         .parse::<i32>()
         .map_err(|_| AppError::Invalid("VMID block: a number such as 1200.".into()))?;
-    let result = lab::classes::import(&services()?, &s.user, cluster_id, base, &name, &teacher).await;
+    let result =
+        lab::classes::import(&services()?, &s.user, cluster_id, base, &name, &teacher).await;
     let entry = match &result {
         Ok(id) => Entry::by(&s.user, AuditAction::ClassCreated).class(*id),
-        Err(_) => Entry::by(&s.user, AuditAction::ClassCreated).object(format!("class {}", name.trim())),
+        Err(_) => {
+            Entry::by(&s.user, AuditAction::ClassCreated).object(format!("class {}", name.trim()))
+        }
     }
-    .detail(format!("imported from VMIDs {base}…, teacher {}", teacher.trim()));
+    .detail(format!(
+        "imported from VMIDs {base}…, teacher {}",
+        teacher.trim()
+    ));
     let id = audited(entry, result).await?;
     leptos_axum::redirect(&format!("/classes/{id}"));
     Ok(id)

@@ -26,7 +26,8 @@ pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), 
         .vm(cluster_id, vmid)
         .detail(action.as_str());
     audit::record(entry, &result).await;
-    Ok(result?)
+    result?;
+    Ok(())
 }
 
 /// Reset to baseline: the student who uses the VM, or the class's teachers.
@@ -35,6 +36,10 @@ pub async fn reset_vm(cluster_id: i32, vmid: i32) -> Result<(), AppError> {
     let s = require(Role::Student).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     let result = lab::classes::request_reset(&services()?, &s.user, cluster_id, vmid).await;
-    audit::record(Entry::by(&s.user, AuditAction::VmReset).vm(cluster_id, vmid), &result).await;
+    audit::record(
+        Entry::by(&s.user, AuditAction::VmReset).vm(cluster_id, vmid),
+        &result,
+    )
+    .await;
     Ok(result?)
 }

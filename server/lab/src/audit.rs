@@ -300,8 +300,9 @@ async fn query(
         }
     }
     if !filter.area.is_empty() {
-        let area = AuditArea::parse(&filter.area)
-            .ok_or_else(|| Error::Invalid(format!("{:?} is not a part of the log.", filter.area)))?;
+        let area = AuditArea::parse(&filter.area).ok_or_else(|| {
+            Error::Invalid(format!("{:?} is not a part of the log.", filter.area))
+        })?;
         select = select.filter(audit_log::Column::Action.is_in(area.actions()));
     }
     let who = filter.who.trim();
@@ -354,7 +355,7 @@ fn day_start(text: &str) -> Result<Option<i64>> {
         .parse()
         .map_err(|_| Error::Invalid(format!("\"{text}\" is not a date (YYYY-MM-DD).")))?;
     let start = date
-        .to_zoned(jiff::tz::TimeZone::UTC)
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .map_err(|e| Error::Invalid(e.to_string()))?;
     Ok(Some(start.timestamp().as_second()))
 }
@@ -413,7 +414,10 @@ mod tests {
     #[test]
     fn outcomes_come_from_results() {
         let e = Entry::by_name("x", AuditAction::VmPower).detail("start");
-        assert_eq!(e.clone().outcome(&Ok::<(), Error>(())).outcome, AuditOutcome::Ok);
+        assert_eq!(
+            e.clone().outcome(&Ok::<(), Error>(())).outcome,
+            AuditOutcome::Ok
+        );
         let refused = e.clone().outcome(&Err::<(), _>(Error::Forbidden));
         assert_eq!(refused.outcome, AuditOutcome::Denied);
         assert_eq!(

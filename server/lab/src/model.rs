@@ -15,19 +15,21 @@ mod role;
 mod snapshot;
 mod vm;
 
-pub use audit::{AUDIT_PAGE, AuditAction, AuditArea, AuditFilter, AuditLine, AuditOutcome, AuditPage};
 pub use account::{
     MAX_PASSWORD_LEN, MIN_PASSWORD_LEN, Me, UserView, check_password_policy, normalize_username,
+};
+pub use audit::{
+    AUDIT_PAGE, AuditAction, AuditArea, AuditFilter, AuditLine, AuditOutcome, AuditPage,
 };
 pub use builder::{
     BUILD_CORES, BUILD_DISK_GIB, BUILD_MEMORY_MIB, BuildIso, BuildNode, BuildPage, BuiltVm,
     HardwareView, MAX_NICS, NIC_MODELS, Nic, OsKind, VmBuildForm, check_in_range, check_vm_name,
 };
 pub use class::{
-    AdoptionCandidate, AssignmentSuggestion, BASE_OFFSET, class_pool, ClassAbout, ClassDetail, ClassEdit,
+    AdoptionCandidate, AssignmentSuggestion, BASE_OFFSET, ClassAbout, ClassDetail, ClassEdit,
     ClassForm, ClassPlan, ClassSummary, ClassVmView, DeployProgress, JoinView, MAX_STUDENTS,
-    SpreadOffer, SuggestionReason, TEACHER_OFFSET, TemplateChoice, check_class_description, check_class_name,
-    check_invite_days,
+    SpreadOffer, SuggestionReason, TEACHER_OFFSET, TemplateChoice, check_class_description,
+    check_class_name, check_invite_days, class_pool,
 };
 pub use cluster::{ClusterForm, ClusterTest, ClusterView, SyncView};
 pub use iso::{

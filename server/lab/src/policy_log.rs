@@ -56,13 +56,14 @@ async fn audit(db: &impl ConnectionTrait, at: i64, e: &Entry) {
     ) {
         return;
     }
-    let mut line = crate::audit::Entry::by_name(crate::audit::POLICY_WORKER, AuditAction::PolicyAction)
-        .class(e.class_id)
-        .cluster(e.cluster_id)
-        .detail(match &e.detail {
-            Some(d) => format!("{} ({}): {d}", e.action, e.reason),
-            None => format!("{} ({})", e.action, e.reason),
-        });
+    let mut line =
+        crate::audit::Entry::by_name(crate::audit::POLICY_WORKER, AuditAction::PolicyAction)
+            .class(e.class_id)
+            .cluster(e.cluster_id)
+            .detail(match &e.detail {
+                Some(d) => format!("{} ({}): {d}", e.action, e.reason),
+                None => format!("{} ({})", e.action, e.reason),
+            });
     if let Some(vmid) = e.vmid {
         line = line.vmid(vmid);
     }

@@ -81,7 +81,10 @@ async fn lines_are_scoped_filtered_paged_exported_and_pruned() {
         .unwrap();
     }
 
-    let vm_words = format!("VM {vmid} ({}) of class Networking", vm_name(&w, vmid).await);
+    let vm_words = format!(
+        "VM {vmid} ({}) of class Networking",
+        vm_name(&w, vmid).await
+    );
     assert_eq!(
         lines(s, &admin, AuditFilter::default()).await,
         [
@@ -102,52 +105,132 @@ async fn lines_are_scoped_filtered_paged_exported_and_pruned() {
     // Filters: a part of the log, who, object words (or detail), days.
     let only = |f: AuditFilter| lines(s, &admin, f);
     assert_eq!(
-        only(AuditFilter { area: "sign-in".into(), ..Default::default() }).await,
+        only(AuditFilter {
+            area: "sign-in".into(),
+            ..Default::default()
+        })
+        .await,
         ["other sign_in_failed the portal"]
     );
-    assert_eq!(only(AuditFilter { who: "roo".into(), ..Default::default() }).await.len(), 1);
     assert_eq!(
-        only(AuditFilter { object: "disabled".into(), ..Default::default() }).await,
+        only(AuditFilter {
+            who: "roo".into(),
+            ..Default::default()
+        })
+        .await
+        .len(),
+        1
+    );
+    assert_eq!(
+        only(AuditFilter {
+            object: "disabled".into(),
+            ..Default::default()
+        })
+        .await,
         ["root cluster_changed cluster lab"]
     );
-    let today = jiff::Timestamp::from_second(now).unwrap().strftime("%Y-%m-%d").to_string();
+    let today = jiff::Timestamp::from_second(now)
+        .unwrap()
+        .strftime("%Y-%m-%d")
+        .to_string();
     assert_eq!(
-        only(AuditFilter { from: today.clone(), to: today.clone(), ..Default::default() }).await.len(),
+        only(AuditFilter {
+            from: today.clone(),
+            to: today.clone(),
+            ..Default::default()
+        })
+        .await
+        .len(),
         4
     );
-    assert!(only(AuditFilter { to: "2000-01-01".into(), ..Default::default() }).await.is_empty());
+    assert!(
+        only(AuditFilter {
+            to: "2000-01-01".into(),
+            ..Default::default()
+        })
+        .await
+        .is_empty()
+    );
     assert!(matches!(
-        page(s, &admin, &AuditFilter { area: "everything".into(), ..Default::default() }, 365).await,
+        page(
+            s,
+            &admin,
+            &AuditFilter {
+                area: "everything".into(),
+                ..Default::default()
+            },
+            365
+        )
+        .await,
         Err(Error::Invalid(_))
     ));
-    let denied = page(s, &admin, &AuditFilter { who: "other".into(), ..Default::default() }, 365)
-        .await
-        .unwrap();
+    let denied = page(
+        s,
+        &admin,
+        &AuditFilter {
+            who: "other".into(),
+            ..Default::default()
+        },
+        365,
+    )
+    .await
+    .unwrap();
     assert_eq!(denied.lines[0].outcome, AuditOutcome::Denied);
-    assert_eq!(denied.lines[0].detail.as_deref(), Some("Wrong username or password."));
+    assert_eq!(
+        denied.lines[0].detail.as_deref(),
+        Some("Wrong username or password.")
+    );
 
     // Paging: 150 more lines, 100 a page, then the rest before the last one shown.
     for n in 0..150 {
-        record(&s.db, now, Entry::by(&admin, AuditAction::AccountChanged).object(format!("n{n}"))).await;
+        record(
+            &s.db,
+            now,
+            Entry::by(&admin, AuditAction::AccountChanged).object(format!("n{n}")),
+        )
+        .await;
     }
     let first = page(s, &admin, &AuditFilter::default(), 365).await.unwrap();
     assert_eq!((first.lines.len(), first.more), (100, true));
     let before = first.lines.last().unwrap().id;
-    let second = page(s, &admin, &AuditFilter { before, ..Default::default() }, 365).await.unwrap();
+    let second = page(
+        s,
+        &admin,
+        &AuditFilter {
+            before,
+            ..Default::default()
+        },
+        365,
+    )
+    .await
+    .unwrap();
     assert_eq!((second.lines.len(), second.more), (54, false));
     assert!(second.lines.iter().all(|l| l.id < before));
 
     // The export: the filter as CSV, for the teacher only their class's lines.
-    let csv = export(s, &teacher, &AuditFilter::default(), 1000).await.unwrap();
+    let csv = export(s, &teacher, &AuditFilter::default(), 1000)
+        .await
+        .unwrap();
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows.len(), 3, "{csv}");
-    assert!(rows[2].contains(",vm_power,") && rows[2].contains(",10.0.0.7,ok,start"), "{csv}");
+    assert!(
+        rows[2].contains(",vm_power,") && rows[2].contains(",10.0.0.7,ok,start"),
+        "{csv}"
+    );
 
     // Pruning: a line older than the retention goes, the rest stay.
-    record(&s.db, now - 40 * 86_400, Entry::by(&admin, AuditAction::SignIn)).await;
+    record(
+        &s.db,
+        now - 40 * 86_400,
+        Entry::by(&admin, AuditAction::SignIn),
+    )
+    .await;
     let total = audit_log::Entity::find().count(&s.db).await.unwrap();
     assert_eq!(prune(s, 30).await.unwrap(), 1);
-    assert_eq!(audit_log::Entity::find().count(&s.db).await.unwrap(), total - 1);
+    assert_eq!(
+        audit_log::Entity::find().count(&s.db).await.unwrap(),
+        total - 1
+    );
     assert_eq!(prune(s, 30).await.unwrap(), 0);
 }
 

@@ -1210,7 +1210,10 @@ async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
         .vmid_base;
     // In Proxmox, by hand: VM 102 (far from the class's block) put into the class's pool,
     // 101 tagged `alice`, 100 moved from pool `lab-a` into a pool `students-alice`.
+    // (This class's VMs are overlays, made without a pool: the pool is made by hand too.)
     let pool = lab::model::class_pool(base);
+    w.pve_as_root(Method::POST, "pools", &[("poolid", &pool)])
+        .await;
     w.pve_as_root(Method::PUT, &format!("pools/{pool}"), &[("vms", "102")])
         .await;
     let node = |vmid: i32| {
@@ -1265,10 +1268,20 @@ async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
         "{found:?}"
     );
     // Adopted from its pool, it is the class's, and nobody's suggestion.
-    assert_eq!(classes::adopt(&w.services, &teacher, id, 102).await.unwrap(), 1);
+    assert_eq!(
+        classes::adopt(&w.services, &teacher, id, 102)
+            .await
+            .unwrap(),
+        1
+    );
     let detail = classes::detail(&w.services, &teacher, id).await.unwrap();
     assert!(detail.strays.is_empty(), "{:?}", detail.strays);
-    assert!(w.rows(id).await.iter().any(|r| r.vmid == 102 && r.role == VmRole::Student));
+    assert!(
+        w.rows(id)
+            .await
+            .iter()
+            .any(|r| r.vmid == 102 && r.role == VmRole::Student)
+    );
     // A tag changed in Proxmox is read again by the next quick sync.
     w.pve_as_root(
         Method::PUT,

@@ -20,9 +20,12 @@ pub async fn cluster(settings: Settings, command: ClusterCommand) -> anyhow::Res
             lab::clusters::delete(&services, id).await?;
             super::audit_cli(
                 &services,
-                lab::audit::Entry::by_name(lab::audit::COMMAND_LINE, lab::model::AuditAction::ClusterRemoved)
-                    .object(format!("cluster {name}"))
-                    .cluster(id),
+                lab::audit::Entry::by_name(
+                    lab::audit::COMMAND_LINE,
+                    lab::model::AuditAction::ClusterRemoved,
+                )
+                .object(format!("cluster {name}"))
+                .cluster(id),
             )
             .await;
             println!("Removed cluster {name}.");
@@ -64,9 +67,12 @@ async fn add_cluster(services: &Services, add: ClusterAdd) -> anyhow::Result<()>
     let view = lab::clusters::create(services, &form).await?;
     super::audit_cli(
         services,
-        lab::audit::Entry::by_name(lab::audit::COMMAND_LINE, lab::model::AuditAction::ClusterAdded)
-            .object(format!("cluster {}", view.name))
-            .cluster(view.id),
+        lab::audit::Entry::by_name(
+            lab::audit::COMMAND_LINE,
+            lab::model::AuditAction::ClusterAdded,
+        )
+        .object(format!("cluster {}", view.name))
+        .cluster(view.id),
     )
     .await;
     println!("Added cluster {} (id {}).", view.name, view.id);

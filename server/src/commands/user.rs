@@ -31,10 +31,12 @@ async fn add_user(services: &Services, add: UserAdd) -> anyhow::Result<()> {
     .await?;
     // An admin now exists: any first-run setup link stops working.
     lab::auth::issue_setup_token(services).await?;
-    let entry =
-        lab::audit::Entry::by_name(lab::audit::COMMAND_LINE, lab::model::AuditAction::AccountCreated)
-            .object(format!("account {}", user.username))
-            .detail(format!("role {}", user.role));
+    let entry = lab::audit::Entry::by_name(
+        lab::audit::COMMAND_LINE,
+        lab::model::AuditAction::AccountCreated,
+    )
+    .object(format!("account {}", user.username))
+    .detail(format!("role {}", user.role));
     super::audit_cli(services, entry).await;
     println!("Created {} ({}).", user.username, user.role);
     Ok(())
@@ -46,9 +48,11 @@ async fn set_password(services: &Services, set: SetPassword) -> anyhow::Result<(
     };
     let password = read_password(set.password_stdin)?;
     lab::auth::reset_password(services, user.id, &password).await?;
-    let entry =
-        lab::audit::Entry::by_name(lab::audit::COMMAND_LINE, lab::model::AuditAction::PasswordChanged)
-            .object(format!("account {}", user.username));
+    let entry = lab::audit::Entry::by_name(
+        lab::audit::COMMAND_LINE,
+        lab::model::AuditAction::PasswordChanged,
+    )
+    .object(format!("account {}", user.username));
     super::audit_cli(services, entry).await;
     println!(
         "Password changed for {}; their sessions were ended.",

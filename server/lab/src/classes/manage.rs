@@ -575,7 +575,9 @@ pub async fn adopt(
         .filter(|v| vmid == 0 || *v == vmid)
         .collect();
     if chosen.is_empty() {
-        return Err(Error::NotFound(format!("VM {vmid} among this class's strays")));
+        return Err(Error::NotFound(format!(
+            "VM {vmid} among this class's strays"
+        )));
     }
     let cluster = crate::clusters::find(services, class.cluster_id).await?;
     let client = crate::clusters::client(services, &cluster)?;

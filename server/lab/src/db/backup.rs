@@ -20,7 +20,7 @@
 
 use crate::{Error, Result};
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
-use sea_orm_migration::{MigrationName, MigratorTrait};
+use sea_orm_migration::MigratorTrait;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -89,7 +89,7 @@ pub async fn backup(url: &str, file: &Path) -> Result<String> {
                 Error::Invalid(format!("{} is not a UTF-8 path.", file.display()))
             })?;
             // The file name is a bound value: no quoting to get wrong.
-            db.execute(Statement::from_sql_and_values(
+            db.execute_raw(Statement::from_sql_and_values(
                 db.get_database_backend(),
                 "VACUUM INTO ?",
                 [target.into()],
@@ -170,7 +170,7 @@ async fn portal_connections(url: &str) -> Result<i64> {
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         }
         others = db
-            .query_one(Statement::from_sql_and_values(
+            .query_one_raw(Statement::from_sql_and_values(
                 db.get_database_backend(),
                 "SELECT count(*) AS n FROM pg_stat_activity \
                  WHERE datname = current_database() AND application_name = $1 \
@@ -204,10 +204,7 @@ async fn restore_sqlite(url: &str, path: &Path, file: &Path) -> Result<String> {
     std::fs::File::open(&incoming)
         .and_then(|f| f.sync_all())
         .map_err(|e| io(&incoming, e))?;
-    let aside = with_suffix(
-        path,
-        &format!(".before-restore-{}", crate::clock::now()),
-    );
+    let aside = with_suffix(path, &format!(".before-restore-{}", crate::clock::now()));
     if path.exists() {
         // The database with its WAL and shared memory: what it last wrote may be in the WAL.
         for suffix in ["", "-wal", "-shm"] {
@@ -249,7 +246,7 @@ async fn check_sqlite_file(file: &Path) -> Result<String> {
         let scalar = |sql: &'static str| {
             let db = &db;
             async move {
-                db.query_one(Statement::from_string(db.get_database_backend(), sql))
+                db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
                     .await
                     .map_err(|e| not_ours(e.to_string()))
             }
@@ -259,10 +256,12 @@ async fn check_sqlite_file(file: &Path) -> Result<String> {
             .and_then(|row| row.try_get_by_index::<String>(0).ok())
             .unwrap_or_default();
         if integrity != "ok" {
-            return Err(not_ours(format!("SQLite's integrity check says {integrity:?}")));
+            return Err(not_ours(format!(
+                "SQLite's integrity check says {integrity:?}"
+            )));
         }
         let applied: Vec<String> = db
-            .query_all(Statement::from_string(
+            .query_all_raw(Statement::from_string(
                 db.get_database_backend(),
                 "SELECT version FROM seaql_migrations ORDER BY version",
             ))
@@ -285,7 +284,7 @@ async fn check_sqlite_file(file: &Path) -> Result<String> {
         let count = |table: &'static str| {
             let db = &db;
             async move {
-                db.query_one(Statement::from_string(
+                db.query_one_raw(Statement::from_string(
                     db.get_database_backend(),
                     format!("SELECT count(*) FROM {table}"),
                 ))
@@ -336,7 +335,10 @@ fn run_pg_tool(url: &str, tool: &str, args: &[&str]) -> Result<()> {
     };
     if !output.status.success() {
         let said = String::from_utf8_lossy(&output.stderr);
-        return Err(Error::Unavailable(format!("{tool} failed: {}", said.trim())));
+        return Err(Error::Unavailable(format!(
+            "{tool} failed: {}",
+            said.trim()
+        )));
     }
     Ok(())
 }

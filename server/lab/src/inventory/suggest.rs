@@ -79,7 +79,10 @@ pub async fn suggested_assignments(services: &Services) -> Result<Vec<Assignment
 /// The one user that `v` names, and where it first does: a whole part of its name (split
 /// at anything but letters and digits, parts of 3 or more), a whole tag (Proxmox separates
 /// them with `;`, `,` or spaces), or a whole part of its pool.
-fn named_user(v: &vm::Model, users: &HashMap<String, String>) -> Option<(String, SuggestionReason)> {
+fn named_user(
+    v: &vm::Model,
+    users: &HashMap<String, String>,
+) -> Option<(String, SuggestionReason)> {
     let parts = |text: &str| -> Vec<String> {
         text.split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|part| part.len() >= 3)
@@ -96,7 +99,10 @@ fn named_user(v: &vm::Model, users: &HashMap<String, String>) -> Option<(String,
     let sources = [
         (SuggestionReason::Name, parts(&v.name)),
         (SuggestionReason::Tag, tags),
-        (SuggestionReason::Pool, parts(v.pool.as_deref().unwrap_or_default())),
+        (
+            SuggestionReason::Pool,
+            parts(v.pool.as_deref().unwrap_or_default()),
+        ),
     ];
     let mut found: Vec<(&String, SuggestionReason)> = Vec::new();
     for (reason, words) in &sources {
@@ -143,17 +149,39 @@ mod tests {
         let by = |user: &str, reason| Some((user.to_string(), reason));
         assert_eq!(named(guest("lab-alice", None, None)), by("alice", Name));
         assert_eq!(named(guest("ws.BOB.3", None, None)), by("Bob", Name));
-        assert_eq!(named(guest("alicewin", None, None)), None, "only whole parts");
-        assert_eq!(named(guest("alice-bob", None, None)), None, "two users: nobody");
+        assert_eq!(
+            named(guest("alicewin", None, None)),
+            None,
+            "only whole parts"
+        );
+        assert_eq!(
+            named(guest("alice-bob", None, None)),
+            None,
+            "two users: nobody"
+        );
         assert_eq!(named(guest("debian-12", None, None)), None);
-        assert_eq!(named(guest("ws-7", Some("lab;Alice"), None)), by("alice", Tag));
-        assert_eq!(named(guest("ws-7", Some("alice-lab"), None)), None, "whole tags only");
-        assert_eq!(named(guest("ws-7", None, Some("students-bob"))), by("Bob", Pool));
+        assert_eq!(
+            named(guest("ws-7", Some("lab;Alice"), None)),
+            by("alice", Tag)
+        );
+        assert_eq!(
+            named(guest("ws-7", Some("alice-lab"), None)),
+            None,
+            "whole tags only"
+        );
+        assert_eq!(
+            named(guest("ws-7", None, Some("students-bob"))),
+            by("Bob", Pool)
+        );
         assert_eq!(
             named(guest("lab-alice", Some("alice"), Some("alice"))),
             by("alice", Name),
             "the same user everywhere: the first place"
         );
-        assert_eq!(named(guest("lab-alice", Some("bob"), None)), None, "name and tag disagree");
+        assert_eq!(
+            named(guest("lab-alice", Some("bob"), None)),
+            None,
+            "name and tag disagree"
+        );
     }
 }

@@ -29,7 +29,14 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        super::index(manager, "audit_log_at", AuditLog::Table, &[AuditLog::At], false).await?;
+        super::index(
+            manager,
+            "audit_log_at",
+            AuditLog::Table,
+            &[AuditLog::At],
+            false,
+        )
+        .await?;
         super::index(
             manager,
             "audit_log_class",

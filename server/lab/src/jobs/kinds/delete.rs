@@ -10,10 +10,10 @@ use crate::db::entity::{
 use crate::inventory;
 use crate::jobs::error::JobError;
 use crate::jobs::run::{JobRun, Outcome};
-use crate::model::class_pool;
 use crate::jobs::steps::context::Ctx;
 use crate::jobs::steps::destroy::destroy_vm;
 use crate::jobs::steps::disks::source_config;
+use crate::model::class_pool;
 use crate::model::{JobKind, VmRole};
 use crate::node::{NodeOps, Script};
 use crate::revocation::Revoked;
@@ -44,7 +44,9 @@ pub async fn run(run: &JobRun, class: class::Model) -> Result<Outcome, JobError>
     }
     if ctx.class.method.is_clone() {
         run.guard("remove pool", None).await?;
-        ctx.client.remove_pool(&class_pool(ctx.class.vmid_base)).await?;
+        ctx.client
+            .remove_pool(&class_pool(ctx.class.vmid_base))
+            .await?;
     } else {
         let dir = ctx
             .paths
