@@ -64,6 +64,23 @@ async fn usernames(db_url: &str) -> Vec<String> {
     names
 }
 
+/// Waits (30 s at most) until the portal's `/health` answers 200.
+async fn answering(http: &reqwest::Client, health: &str) {
+    let started = Instant::now();
+    while !http
+        .get(health)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the portal did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn open(db_url: &str, dir: &Path) -> Services {
     let db = lab::db::connect(db_url).await.unwrap();
     lab::db::migrate(&db).await.unwrap();
@@ -74,7 +91,7 @@ async fn open(db_url: &str, dir: &Path) -> Services {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     let dir = tempfile::tempdir().unwrap();
-    let sim = Sim::start(SimConfig::for_tests(&dir.path().join("pve"))).unwrap();
+    let sim = Sim::start(SimConfig::for_tests(dir.path().join("pve"))).unwrap();
     let db_path = dir.path().join("portal.db");
     let db_url = format!("sqlite://{}", db_path.display());
     let services = open(&db_url, dir.path()).await;
@@ -89,19 +106,7 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
         .unwrap();
     let health = format!("http://127.0.0.1:{port}/health");
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    while !http
-        .get(&health)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the portal did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    answering(&http, &health).await;
 
     // The load: pollers on /health, and a writer adding accounts one after another.
     let stop = Arc::new(AtomicBool::new(false));
@@ -232,19 +237,7 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     let mut again = support::portal::serve(dir.path(), &db_url, &format!("127.0.0.1:{port}"))
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !http
-        .get(&health)
-        .send()
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the portal did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    answering(&http, &health).await;
     again.kill().unwrap();
     again.wait().unwrap();
     drop(sim);

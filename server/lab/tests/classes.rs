@@ -83,6 +83,32 @@ impl World {
         }
     }
 
+    /// The class `name` of `students` launched by `teacher` and deployed: its id and base.
+    async fn launched(&self, teacher: &user::Model, name: &str, students: u32) -> (i32, i32) {
+        let id = classes::launch(&self.services, teacher, &self.form(name, students))
+            .await
+            .unwrap();
+        run_until_idle(&self.services, &settings()).await.unwrap();
+        let base = classes::detail(&self.services, teacher, id)
+            .await
+            .unwrap()
+            .summary
+            .vmid_base;
+        (id, base)
+    }
+
+    /// The inventory's row of VM `vmid`.
+    async fn vm_row(&self, vmid: i32) -> lab::db::entity::vm::Model {
+        use lab::db::entity::vm;
+        vm::Entity::find()
+            .filter(vm::Column::ClusterId.eq(self.cluster_id))
+            .filter(vm::Column::Vmid.eq(vmid))
+            .one(&self.services.db)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     async fn rows(&self, class_id: i32) -> Vec<class_vm::Model> {
         class_vm::Entity::find()
             .filter(class_vm::Column::ClassId.eq(class_id))
@@ -992,15 +1018,7 @@ async fn orphaned_blocks_are_suggested_for_import_and_vms_are_mapped_in_bulk() {
     let teacher = w.user("teacher", Role::Teacher).await;
     w.user("alice", Role::Student).await;
     w.user("bob", Role::Student).await;
-    let id = classes::launch(&w.services, &teacher, &w.form("Old Lab", 2))
-        .await
-        .unwrap();
-    run_until_idle(&w.services, &settings()).await.unwrap();
-    let base = classes::detail(&w.services, &teacher, id)
-        .await
-        .unwrap()
-        .summary
-        .vmid_base;
+    let (id, base) = w.launched(&teacher, "Old Lab", 2).await;
     let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
     lab::sync::quick::run(&w.services, &cluster).await.unwrap();
     assert!(
@@ -1199,15 +1217,7 @@ async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
     let w = world(false).await;
     let teacher = w.user("teacher", Role::Teacher).await;
     w.user("alice", Role::Student).await;
-    let id = classes::launch(&w.services, &teacher, &w.form("Pooled", 1))
-        .await
-        .unwrap();
-    run_until_idle(&w.services, &settings()).await.unwrap();
-    let base = classes::detail(&w.services, &teacher, id)
-        .await
-        .unwrap()
-        .summary
-        .vmid_base;
+    let (id, base) = w.launched(&teacher, "Pooled", 1).await;
     // In Proxmox, by hand: VM 102 (far from the class's block) put into the class's pool,
     // 101 tagged `alice`, 100 moved from pool `lab-a` into a pool `students-alice`.
     // (This class's VMs are overlays, made without a pool: the pool is made by hand too.)
@@ -1216,23 +1226,9 @@ async fn vms_in_a_class_pool_or_pooled_and_tagged_for_a_user_are_offered() {
         .await;
     w.pve_as_root(Method::PUT, &format!("pools/{pool}"), &[("vms", "102")])
         .await;
-    let node = |vmid: i32| {
-        let services = w.services.clone();
-        let cluster_id = w.cluster_id;
-        async move {
-            lab::db::entity::vm::Entity::find()
-                .filter(lab::db::entity::vm::Column::ClusterId.eq(cluster_id))
-                .filter(lab::db::entity::vm::Column::Vmid.eq(vmid))
-                .one(&services.db)
-                .await
-                .unwrap()
-                .unwrap()
-                .node
-        }
-    };
     let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
     lab::sync::quick::run(&w.services, &cluster).await.unwrap();
-    let node_101 = node(101).await;
+    let node_101 = w.vm_row(101).await.node;
     w.pve_as_root(
         Method::PUT,
         &format!("nodes/{node_101}/qemu/101/config"),
@@ -1314,19 +1310,11 @@ async fn vms_named_after_users_are_suggested_to_admins() {
     let cluster = clusters::find(&w.services, w.cluster_id).await.unwrap();
     lab::sync::quick::run(&w.services, &cluster).await.unwrap();
     let rename = |vmid: i32, name: &'static str| {
-        let services = w.services.clone();
-        let cluster_id = w.cluster_id;
+        let w = &w;
         async move {
-            let row = vm::Entity::find()
-                .filter(vm::Column::ClusterId.eq(cluster_id))
-                .filter(vm::Column::Vmid.eq(vmid))
-                .one(&services.db)
-                .await
-                .unwrap()
-                .unwrap();
-            let mut row: vm::ActiveModel = row.into();
+            let mut row: vm::ActiveModel = w.vm_row(vmid).await.into();
             row.name = Set(name.into());
-            row.update(&services.db).await.unwrap();
+            row.update(&w.services.db).await.unwrap();
         }
     };
     // Nobody's VM named after alice; one naming two users; a class VM named after bob.
