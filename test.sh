@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, the dev build, unit and integration tests (SQLite and a
 # throw-away PostgreSQL), the browser flows hydrated and with JavaScript off, the release build
-# and its browser flow (a broken wasm-opt shows only in a browser), then clippy for the native
-# and the wasm side. Ends with one line: "N passed, N failed".
+# and its browser flow (a broken wasm-opt shows only in a browser), the Debian package built
+# from it and its unit run, then clippy for the native and the wasm side. Ends with one line:
+# "N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/setup.sh test
@@ -128,6 +129,14 @@ count_cargo "$work/cargo-test.log"
 section "release build (scripts/site.sh --release), browser flow"
 scripts/site.sh --release
 e2e release-js "$CARGO_TARGET_DIR/release/proxlab" js
+
+section "the Debian package (scripts/deb.sh), unpacked and its unit run"
+status=0
+deb="$(scripts/deb.sh --built | tail -n 1)" || status=$?
+PROXLAB_DEB="$deb" PROXLAB_TEST_REQUIRE_DEB=1 cargo test -p server --test package the_package \
+  2>&1 | tee "$work/package-test.log" || status=$?
+count_cargo "$work/package-test.log"
+[ "$status" -eq 0 ] || [ "$(grep -c '^test result:' "$work/package-test.log")" -gt 0 ] || failed=$((failed + 1))
 
 section "clippy (native, then wasm)"
 cargo clippy --workspace --exclude frontend --all-targets -- -D warnings

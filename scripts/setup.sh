@@ -102,9 +102,22 @@ setup_browser_assets() {
   fi
 }
 
+# cargo-deb, pinned, for scripts/deb.sh (the Debian package; the test command builds it).
+setup_cargo_deb() {
+  local version=3.8.0
+  if ! "$PROXLAB_TOOLS/bin/cargo-deb" --version 2>/dev/null | grep -q " $version\$"; then
+    setup_note "building cargo-deb $version (one time, about 2 minutes)"
+    setup_quietly cargo-deb env -u CARGO_TARGET_DIR cargo install cargo-deb \
+      --version "$version" --locked --root "$PROXLAB_TOOLS"
+  fi
+}
+
 setup_rust
 setup_npm
 setup_browser_assets
+if [ "${1:-run}" = test ] || [ "${1:-run}" = deb ]; then
+  setup_cargo_deb
+fi
 if [ "${1:-run}" = test ]; then
   # wrk is for `cargo bench -p server --bench dashboard_http` (a load generator lighter than
   # the bench's own client).

@@ -16,6 +16,7 @@ pub mod router;
 mod services;
 pub mod settings;
 mod ssh;
+mod systemd;
 pub mod telemetry;
 mod terminal;
 mod tls;

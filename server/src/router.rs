@@ -291,11 +291,14 @@ async fn serve_until_signal(
     let signalled = services.shutdown.clone();
     let server = server.into_future();
     let mut server = std::pin::pin!(server);
+    crate::systemd::spawn_watchdog(&services.tasks, signalled.clone());
+    crate::systemd::ready();
     tokio::select! {
         // Without a signal the server ends only on an error.
         served = &mut server => return Ok(served?),
         () = shutdown_signal() => signalled.cancel(),
     }
+    crate::systemd::stopping();
     let started = tokio::time::Instant::now();
     if tokio::time::timeout(grace, server).await.is_err() {
         tracing::warn!(
