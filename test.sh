@@ -133,7 +133,7 @@ e2e release-js "$CARGO_TARGET_DIR/release/proxlab" js
 section "the Debian package (scripts/deb.sh), unpacked and its unit run"
 status=0
 deb="$(scripts/deb.sh --built | tail -n 1)" || status=$?
-PROXLAB_DEB="$deb" PROXLAB_TEST_REQUIRE_DEB=1 cargo test -p server --test package the_package \
+PROXLAB_TEST_DEB="$deb" PROXLAB_TEST_REQUIRE_DEB=1 cargo test -p server --test package the_package \
   2>&1 | tee "$work/package-test.log" || status=$?
 count_cargo "$work/package-test.log"
 [ "$status" -eq 0 ] || [ "$(grep -c '^test result:' "$work/package-test.log")" -gt 0 ] || failed=$((failed + 1))

@@ -3,18 +3,16 @@
 //! runtime runs (a hung process stops pinging and systemd restarts it), `STOPPING=1` when a
 //! shutdown starts. Outside systemd (no `NOTIFY_SOCKET`) each call does nothing.
 
-use std::time::Duration;
-
 /// The portal serves.
 pub fn ready() {
-    if let Err(e) = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]) {
+    if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
         tracing::warn!(error = %e, "could not tell systemd the portal is ready");
     }
 }
 
 /// A shutdown has started.
 pub fn stopping() {
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
 }
 
 /// Pings the watchdog, if systemd set one for this process, until `shutdown`; the loop is one
@@ -23,11 +21,10 @@ pub fn spawn_watchdog(
     tasks: &tokio_util::task::TaskTracker,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
-    let mut usec = 0;
-    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+    let Some(period) = sd_notify::watchdog_enabled().filter(|p| !p.is_zero()) else {
         return;
-    }
-    let every = Duration::from_micros(usec / 2);
+    };
+    let every = period / 2;
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
@@ -35,7 +32,7 @@ pub fn spawn_watchdog(
                 _ = tick.tick() => {}
                 () = shutdown.cancelled() => break,
             }
-            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+            let _ = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]);
         }
     });
 }

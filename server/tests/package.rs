@@ -1,6 +1,6 @@
 //! Running as a service: the portal tells systemd it is ready, pings its watchdog and says
 //! when it stops (a real `NOTIFY_SOCKET`, as systemd makes one); and the Debian package
-//! (`PROXLAB_DEB`, built by `scripts/deb.sh`; the README's test command sets it) unpacked in
+//! (`PROXLAB_TEST_DEB`, built by `scripts/deb.sh`; the README's test command sets it) unpacked in
 //! a throw-away root: its control data, conffile, maintainer scripts and hardened unit, then
 //! the unit's own `ExecStart` line run from that root with its environment, on its packaged
 //! configuration and site, answering `/health` and serving the site.
@@ -30,18 +30,21 @@ impl Notify {
         Notify { socket, path }
     }
 
-    /// Waits (10 s at most) for a message holding `line`.
-    fn expect(&self, line: &str) {
+    /// Waits (10 s at most) for a message holding `line`; `log` is shown if it never comes.
+    fn expect(&self, line: &str, log: &Path) {
         let started = Instant::now();
         let mut buf = [0u8; 4096];
         while started.elapsed() < Duration::from_secs(10) {
             if let Ok(n) = self.socket.recv(&mut buf)
-                && String::from_utf8_lossy(&buf[..n]).lines().any(|l| l == line)
+                && String::from_utf8_lossy(&buf[..n])
+                    .lines()
+                    .any(|l| l == line)
             {
                 return;
             }
         }
-        panic!("systemd never heard {line}");
+        let said = std::fs::read_to_string(log).unwrap_or_default();
+        panic!("systemd never heard {line}; the portal said:\n{said}");
     }
 }
 
@@ -56,7 +59,10 @@ fn get(url: &str) -> Option<u16> {
 fn wait_for(url: &str) {
     let started = Instant::now();
     while get(url) != Some(200) {
-        assert!(started.elapsed() < Duration::from_secs(30), "{url} never answered");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{url} never answered"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -74,7 +80,10 @@ fn terminate(child: &mut Child) -> std::process::ExitStatus {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "no exit after SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -90,12 +99,13 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
         .env("WATCHDOG_USEC", "200000")
         .spawn()
         .unwrap();
-    notify.expect("READY=1");
+    let log = dir.path().join("portal.log");
+    notify.expect("READY=1", &log);
     assert_eq!(get(&format!("http://127.0.0.1:{port}/health")), Some(200));
-    notify.expect("WATCHDOG=1");
-    notify.expect("WATCHDOG=1");
+    notify.expect("WATCHDOG=1", &log);
+    notify.expect("WATCHDOG=1", &log);
     let status = terminate(&mut portal);
-    notify.expect("STOPPING=1");
+    notify.expect("STOPPING=1", &log);
     assert!(status.success(), "{status}");
 }
 
@@ -113,12 +123,12 @@ fn service_lines(unit: &str) -> Vec<(String, String)> {
 
 #[test]
 fn the_package_unpacks_and_its_unit_serves() {
-    let Ok(deb) = std::env::var("PROXLAB_DEB") else {
+    let Ok(deb) = std::env::var("PROXLAB_TEST_DEB") else {
         assert!(
             std::env::var("PROXLAB_TEST_REQUIRE_DEB").is_err(),
-            "PROXLAB_TEST_REQUIRE_DEB is set but PROXLAB_DEB is not"
+            "PROXLAB_TEST_REQUIRE_DEB is set but PROXLAB_TEST_DEB is not"
         );
-        eprintln!("PROXLAB_DEB not set (scripts/deb.sh builds the package): not run");
+        eprintln!("PROXLAB_TEST_DEB not set (scripts/deb.sh builds the package): not run");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -133,27 +143,43 @@ fn the_package_unpacks_and_its_unit_serves() {
             .unwrap();
         assert!(unpacked.success(), "dpkg-deb {what}");
     }
-    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
+    let read =
+        |p: &str| std::fs::read_to_string(root.join(p)).unwrap_or_else(|e| panic!("{p}: {e}"));
 
     // Control data and maintainer scripts.
     let control = read("DEBIAN/control");
     assert!(control.contains("Package: proxlab\n"), "{control}");
     assert!(control.contains("Architecture: amd64\n"), "{control}");
     let depends = control.lines().find(|l| l.starts_with("Depends:")).unwrap();
-    assert!(depends.contains("adduser") && depends.contains("libc6"), "{depends}");
+    assert!(
+        depends.contains("adduser") && depends.contains("libc6"),
+        "{depends}"
+    );
     assert_eq!(read("DEBIAN/conffiles").trim(), "/etc/proxlab/proxlab.toml");
     let postinst = read("DEBIAN/postinst");
-    assert!(postinst.contains("adduser --system") && postinst.contains(" migrate"), "{postinst}");
+    assert!(
+        postinst.contains("adduser --system") && postinst.contains(" migrate"),
+        "{postinst}"
+    );
     assert!(postinst.contains("setup-link"), "{postinst}");
-    assert!(postinst.contains("systemctl") || postinst.contains("deb-systemd"), "{postinst}");
+    assert!(
+        postinst.contains("systemctl") || postinst.contains("deb-systemd"),
+        "{postinst}"
+    );
     let postrm = read("DEBIAN/postrm");
-    assert!(postrm.contains("\"purge\"") && postrm.contains("rm -rf /var/lib/proxlab"), "{postrm}");
+    assert!(
+        postrm.contains("\"purge\"") && postrm.contains("rm -rf /var/lib/proxlab"),
+        "{postrm}"
+    );
 
     // The hardened unit.
-    let unit_path = ["usr/lib/systemd/system/proxlab.service", "lib/systemd/system/proxlab.service"]
-        .into_iter()
-        .find(|p| root.join(p).is_file())
-        .expect("the unit file is in the package");
+    let unit_path = [
+        "usr/lib/systemd/system/proxlab.service",
+        "lib/systemd/system/proxlab.service",
+    ]
+    .into_iter()
+    .find(|p| root.join(p).is_file())
+    .expect("the unit file is in the package");
     let service = service_lines(&read(unit_path));
     let value = |key: &str| {
         service
@@ -202,23 +228,28 @@ fn the_package_unpacks_and_its_unit_serves() {
     let mut portal = command
         .env_remove("DATABASE_URL")
         .env_remove("LEPTOS_OUTPUT_NAME")
-        .env("PROXLAB_DATABASE_URL", format!("sqlite://{}/proxlab.db", state.display()))
+        .env(
+            "PROXLAB_DATABASE_URL",
+            format!("sqlite://{}/proxlab.db", state.display()),
+        )
         .env("PROXLAB_SECRET_KEY_FILE", state.join("secret.key"))
         .env("PROXLAB_UPLOAD_DIR", &state)
         .env("PROXLAB_LISTEN", format!("127.0.0.1:{port}"))
         .env("NOTIFY_SOCKET", &notify.path)
         .current_dir(&state)
         .stdout(Stdio::null())
-        .stderr(Stdio::from(std::fs::File::create(dir.path().join("unit.log")).unwrap()))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("unit.log")).unwrap(),
+        ))
         .spawn()
         .unwrap();
-    notify.expect("READY=1");
+    notify.expect("READY=1", &dir.path().join("unit.log"));
     let base = format!("http://127.0.0.1:{port}");
     wait_for(&format!("{base}/health"));
     // The packaged site: the stylesheet, the wasm's loader, the browser libraries.
     assert_eq!(get(&format!("{base}/pkg/proxlab.css")), Some(200));
     assert_eq!(get(&format!("{base}/pkg/proxlab.js")), Some(200));
-    assert_eq!(get(&format!("{base}/pkg/proxlab_bg.wasm")), Some(200));
+    assert_eq!(get(&format!("{base}/pkg/proxlab.wasm")), Some(200));
     assert_eq!(get(&format!("{base}/login")), Some(200));
     let status = terminate(&mut portal);
     assert!(
