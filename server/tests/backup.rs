@@ -100,10 +100,12 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     add_account(&services, "alice").await;
 
     let port = support::portal::free_port();
-    let mut portal = support::portal::serve(dir.path(), &db_url, &format!("127.0.0.1:{port}"))
-        .env("PROXLAB_SYNC__QUICK_SECS", "1")
-        .spawn()
-        .unwrap();
+    let mut portal = support::portal::Running(
+        support::portal::serve(dir.path(), &db_url, &format!("127.0.0.1:{port}"))
+            .env("PROXLAB_SYNC__QUICK_SECS", "1")
+            .spawn()
+            .unwrap(),
+    );
     let health = format!("http://127.0.0.1:{port}/health");
     let http = reqwest::Client::new();
     answering(&http, &health).await;
@@ -194,11 +196,11 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
 
     // Stopped, the portal's database is put back to the backup's moment.
     let term = Command::new("kill")
-        .args(["-TERM", &portal.id().to_string()])
+        .args(["-TERM", &portal.0.id().to_string()])
         .status()
         .unwrap();
     assert!(term.success());
-    assert!(portal.wait().unwrap().success());
+    assert!(portal.0.wait().unwrap().success());
     services.db.clone().close().await.unwrap();
 
     let not_ours = dir.path().join("notes.txt");
@@ -234,12 +236,13 @@ async fn a_backup_under_load_is_restored_only_while_no_portal_runs() {
     );
 
     // And the portal starts on it.
-    let mut again = support::portal::serve(dir.path(), &db_url, &format!("127.0.0.1:{port}"))
-        .spawn()
-        .unwrap();
+    let again = support::portal::Running(
+        support::portal::serve(dir.path(), &db_url, &format!("127.0.0.1:{port}"))
+            .spawn()
+            .unwrap(),
+    );
     answering(&http, &health).await;
-    again.kill().unwrap();
-    again.wait().unwrap();
+    drop(again); // killed
     drop(sim);
 }
 

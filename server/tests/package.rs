@@ -94,17 +94,19 @@ fn systemd_hears_ready_watchdog_pings_and_stopping() {
     let notify = Notify::new(dir.path());
     let port = support::portal::free_port();
     let db = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let mut portal = support::portal::serve(dir.path(), &db, &format!("127.0.0.1:{port}"))
-        .env("NOTIFY_SOCKET", &notify.path)
-        .env("WATCHDOG_USEC", "200000")
-        .spawn()
-        .unwrap();
+    let mut portal = support::portal::Running(
+        support::portal::serve(dir.path(), &db, &format!("127.0.0.1:{port}"))
+            .env("NOTIFY_SOCKET", &notify.path)
+            .env("WATCHDOG_USEC", "200000")
+            .spawn()
+            .unwrap(),
+    );
     let log = dir.path().join("portal.log");
     notify.expect("READY=1", &log);
     assert_eq!(get(&format!("http://127.0.0.1:{port}/health")), Some(200));
     notify.expect("WATCHDOG=1", &log);
     notify.expect("WATCHDOG=1", &log);
-    let status = terminate(&mut portal);
+    let status = terminate(&mut portal.0);
     notify.expect("STOPPING=1", &log);
     assert!(status.success(), "{status}");
 }
@@ -225,24 +227,26 @@ fn the_package_unpacks_and_its_unit_serves() {
         let (name, path) = assignment.split_once('=').unwrap();
         command.env(name, in_root(path).join(" "));
     }
-    let mut portal = command
-        .env_remove("DATABASE_URL")
-        .env_remove("LEPTOS_OUTPUT_NAME")
-        .env(
-            "PROXLAB_DATABASE_URL",
-            format!("sqlite://{}/proxlab.db", state.display()),
-        )
-        .env("PROXLAB_SECRET_KEY_FILE", state.join("secret.key"))
-        .env("PROXLAB_UPLOAD_DIR", &state)
-        .env("PROXLAB_LISTEN", format!("127.0.0.1:{port}"))
-        .env("NOTIFY_SOCKET", &notify.path)
-        .current_dir(&state)
-        .stdout(Stdio::null())
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.path().join("unit.log")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
+    let mut portal = support::portal::Running(
+        command
+            .env_remove("DATABASE_URL")
+            .env_remove("LEPTOS_OUTPUT_NAME")
+            .env(
+                "PROXLAB_DATABASE_URL",
+                format!("sqlite://{}/proxlab.db", state.display()),
+            )
+            .env("PROXLAB_SECRET_KEY_FILE", state.join("secret.key"))
+            .env("PROXLAB_UPLOAD_DIR", &state)
+            .env("PROXLAB_LISTEN", format!("127.0.0.1:{port}"))
+            .env("NOTIFY_SOCKET", &notify.path)
+            .current_dir(&state)
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.path().join("unit.log")).unwrap(),
+            ))
+            .spawn()
+            .unwrap(),
+    );
     notify.expect("READY=1", &dir.path().join("unit.log"));
     let base = format!("http://127.0.0.1:{port}");
     wait_for(&format!("{base}/health"));
@@ -251,7 +255,7 @@ fn the_package_unpacks_and_its_unit_serves() {
     assert_eq!(get(&format!("{base}/pkg/proxlab.js")), Some(200));
     assert_eq!(get(&format!("{base}/pkg/proxlab.wasm")), Some(200));
     assert_eq!(get(&format!("{base}/login")), Some(200));
-    let status = terminate(&mut portal);
+    let status = terminate(&mut portal.0);
     assert!(
         status.success(),
         "{status}: {}",

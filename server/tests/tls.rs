@@ -96,7 +96,13 @@ async fn https_with_a_certificate_renewed_on_sighup_and_a_redirect() {
     std::fs::copy(&a_cert, &live_cert).unwrap();
     std::fs::copy(&a_key, &live_key).unwrap();
     let (port, redirect) = (support::portal::free_port(), support::portal::free_port());
-    let mut portal = start(dir.path(), port, &live_cert, &live_key, Some(redirect));
+    let mut portal = support::portal::Running(start(
+        dir.path(),
+        port,
+        &live_cert,
+        &live_key,
+        Some(redirect),
+    ));
     let health = format!("https://127.0.0.1:{port}/health");
     let started = Instant::now();
     while served_cert(&health).await.is_none() {
@@ -145,7 +151,7 @@ async fn https_with_a_certificate_renewed_on_sighup_and_a_redirect() {
     // Renewed files and SIGHUP: new connections get the new certificate.
     std::fs::copy(&b_cert, &live_cert).unwrap();
     std::fs::copy(&b_key, &live_key).unwrap();
-    signal(&portal, "-HUP");
+    signal(&portal.0, "-HUP");
     let renewed = Instant::now();
     while served_cert(&health).await != Some(der(&b_cert)) {
         assert!(
@@ -156,17 +162,17 @@ async fn https_with_a_certificate_renewed_on_sighup_and_a_redirect() {
     }
     // Broken files and SIGHUP: the one in use stays, the portal runs on.
     std::fs::write(&live_cert, "not a certificate").unwrap();
-    signal(&portal, "-HUP");
+    signal(&portal.0, "-HUP");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(portal.try_wait().unwrap().is_none(), "still running");
+    assert!(portal.0.try_wait().unwrap().is_none(), "still running");
     assert_eq!(served_cert(&health).await, Some(der(&b_cert)));
     let log = std::fs::read_to_string(dir.path().join("portal.log")).unwrap();
     assert!(log.contains("TLS certificate not reloaded"), "{log}");
 
-    signal(&portal, "-TERM");
+    signal(&portal.0, "-TERM");
     let stopped = Instant::now();
     loop {
-        if let Some(status) = portal.try_wait().unwrap() {
+        if let Some(status) = portal.0.try_wait().unwrap() {
             assert!(status.success(), "{status}");
             break;
         }

@@ -36,3 +36,17 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// A portal process that is killed if the test fails before it stops it (a panic would
+/// otherwise leave it running after the test).
+#[allow(dead_code)] // not every test binary that includes this module needs it
+pub struct Running(pub std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
