@@ -39,7 +39,7 @@ pub fn AuditPage() -> impl IntoView {
             <div class="page-head">
                 <h1>"Audit log"</h1>
                 <a class="button small" id="audit-csv" download=""
-                    href=move || csv_url(&filter.get())>
+                    href=move || url(ids::ROUTE_AUDIT_CSV, &filter.get())>
                     "Download CSV"
                 </a>
             </div>
@@ -58,17 +58,11 @@ pub fn AuditPage() -> impl IntoView {
     }
 }
 
-fn page_url(filter: &AuditFilter) -> String {
-    match filter.query(true) {
-        q if q.is_empty() => ids::ROUTE_AUDIT.to_owned(),
-        q => format!("{}?{q}", ids::ROUTE_AUDIT),
-    }
-}
-
-fn csv_url(filter: &AuditFilter) -> String {
-    match filter.query(false) {
-        q if q.is_empty() => ids::ROUTE_AUDIT_CSV.to_owned(),
-        q => format!("{}?{q}", ids::ROUTE_AUDIT_CSV),
+/// `route` with the filter's query (and its `before` for the page, not for the export).
+fn url(route: &str, filter: &AuditFilter) -> String {
+    match filter.query(route == ids::ROUTE_AUDIT) {
+        q if q.is_empty() => route.to_owned(),
+        q => format!("{route}?{q}"),
     }
 }
 
@@ -114,14 +108,14 @@ fn AuditTable(page: Page, filter: AuditFilter) -> impl IntoView {
             before: last,
             ..filter.clone()
         };
-        view! { <a class="button small" id="audit-older" href=page_url(&next)>"Older"</a> }
+        view! { <a class="button small" id="audit-older" href=url(ids::ROUTE_AUDIT, &next)>"Older"</a> }
     });
     let newest = (filter.before > 0).then(|| {
         let first = AuditFilter {
             before: 0,
             ..filter.clone()
         };
-        view! { <a class="button small" href=page_url(&first)>"Newest"</a> }
+        view! { <a class="button small" href=url(ids::ROUTE_AUDIT, &first)>"Newest"</a> }
     });
     let rows = page
         .lines

@@ -137,13 +137,6 @@ impl Entry {
 
 /// Writes `entry`, and logs it. Never fails the caller: a write that fails is logged.
 pub async fn record(db: &impl ConnectionTrait, at: i64, entry: Entry) {
-    tracing::info!(
-        actor = %entry.actor,
-        action = %entry.action,
-        object = %entry.object,
-        outcome = %entry.outcome,
-        "audit"
-    );
     if let Err(e) = write(db, at, entry.clone()).await {
         tracing::warn!(error = %e, action = %entry.action, actor = %entry.actor, "audit line not written");
     }
@@ -196,6 +189,8 @@ async fn write(db: &impl ConnectionTrait, at: i64, mut e: Entry) -> Result<()> {
             (None, None) => "the portal".into(),
         };
     }
+    // Logged here, once the object's words are known.
+    tracing::info!(actor = %e.actor, action = %e.action, object = %e.object, outcome = %e.outcome, "audit");
     audit_log::ActiveModel {
         at: Set(at),
         actor_id: Set(e.actor_id),
