@@ -1,11 +1,9 @@
-//! The audit log: the page (`/audit`, admins and teachers), its server function, and the
-//! helpers every other server function records its act with.
+//! The audit log's page (`/audit`, admins and teachers) and its server function. Recording
+//! an act is `crate::audited`, a leaf, so that the server functions the layout uses (sign-in)
+//! do not depend on this page.
 
 mod api;
 mod page;
-mod record;
 
 pub use api::*;
 pub use page::AuditPage;
-#[cfg(feature = "ssr")]
-pub use record::{audited, record};

@@ -5,6 +5,7 @@
 mod account;
 mod admin;
 mod audit;
+mod audited;
 mod auth;
 mod classes;
 mod console;

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "ssr")]
-use crate::audit;
+use crate::audited;
 #[cfg(feature = "ssr")]
 use crate::session::{require, services};
 #[cfg(feature = "ssr")]
@@ -57,7 +57,7 @@ pub async fn create_user(
     let entry = Entry::by(&admin.user, AuditAction::AccountCreated)
         .object(object)
         .detail(format!("role {role}"));
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -68,7 +68,7 @@ pub async fn set_role(user_id: i32, role: Role) -> Result<UserView, AppError> {
     let entry = Entry::by(&admin.user, AuditAction::RoleChanged)
         .object(account(user_id, &result))
         .detail(format!("to {role}"));
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -87,7 +87,7 @@ pub async fn reset_password(user_id: i32, password: String) -> Result<(), AppErr
             None => format!("account #{user_id}"),
         })
         .detail("set by an admin");
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -106,7 +106,7 @@ pub async fn set_disabled(user_id: i32, disabled: bool) -> Result<UserView, AppE
         AuditAction::AccountEnabled
     };
     let entry = Entry::by(&admin.user, action).object(account(user_id, &result));
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -123,7 +123,7 @@ pub async fn delete_user(user_id: i32) -> Result<(), AppError> {
         Some(name) => format!("account {name}"),
         None => format!("account #{user_id}"),
     });
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -134,7 +134,7 @@ pub async fn set_registration(open: bool) -> Result<bool, AppError> {
     let entry = Entry::by(&admin.user, AuditAction::AccountChanged)
         .object("self-registration")
         .detail(if open { "opened" } else { "closed" });
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     result?;
     Ok(open)
 }
@@ -164,7 +164,7 @@ pub async fn save_cluster(id: Option<i32>, form: ClusterForm) -> Result<ClusterV
     if let Ok(view) = &result {
         entry = entry.cluster(view.id);
     }
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -176,7 +176,7 @@ pub async fn set_cluster_enabled(id: i32, enabled: bool) -> Result<(), AppError>
         .object(format!("cluster #{id}"))
         .cluster(id)
         .detail(if enabled { "enabled" } else { "disabled" });
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -187,7 +187,7 @@ pub async fn delete_cluster(id: i32) -> Result<(), AppError> {
     let entry = Entry::by(&admin.user, AuditAction::ClusterRemoved)
         .object(format!("cluster #{id}"))
         .cluster(id);
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 

@@ -6,7 +6,7 @@ use lab::model::Me;
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::audit;
+use crate::audited;
 #[cfg(feature = "ssr")]
 use crate::session::{self, services};
 #[cfg(feature = "ssr")]
@@ -46,7 +46,7 @@ pub async fn login(
         }
         Err(_) => Entry::by_name(username.trim(), AuditAction::SignInFailed),
     };
-    audit::record(entry.object("the portal"), &result).await;
+    audited::record(entry.object("the portal"), &result).await;
     let (_, token) = result?;
     session::set_session_cookie(&token);
     leptos_axum::redirect(&session::safe_next(next.as_deref().unwrap_or("/")));
@@ -59,7 +59,7 @@ pub async fn logout() -> Result<(), AppError> {
     if let Some(token) = session::session_token() {
         let services = services()?;
         if let Ok(Some(s)) = lab::auth::resolve_session(&services, &token).await {
-            audit::record(
+            audited::record(
                 Entry::by(&s.user, AuditAction::SignOut).object("the portal"),
                 &Ok::<(), lab::Error>(()),
             )
@@ -96,7 +96,7 @@ pub async fn register(
     let name = new.username.trim().to_owned();
     let result = lab::auth::create_user(&services, new).await;
     let entry = Entry::by_name(&name, AuditAction::Registered).object(format!("account {name}"));
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     let user = result?;
     start_session_and_go_home(&services, user.id).await?;
     // An invite link sent the visitor here: back to it once signed in.
@@ -129,7 +129,7 @@ pub async fn complete_setup(
     let entry = Entry::by_name(&name, AuditAction::AccountCreated)
         .object(format!("account {name}"))
         .detail("the first admin, with the setup link");
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     let admin = result?;
     start_session_and_go_home(&services, admin.id).await
 }
@@ -143,7 +143,7 @@ pub async fn update_profile(display_name: String, email: String) -> Result<Me, A
     let entry = Entry::by(&me.user, AuditAction::AccountChanged)
         .object(format!("account {}", me.user.username))
         .detail("own name and email");
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -167,7 +167,7 @@ pub async fn change_password(
     let entry = Entry::by(&me.user, AuditAction::PasswordChanged)
         .object(format!("account {}", me.user.username))
         .detail("own password");
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 

@@ -11,7 +11,7 @@ use lab::model::{Role, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::audit::audited;
+use crate::audited::audited;
 #[cfg(feature = "ssr")]
 use crate::session::{require, services};
 #[cfg(feature = "ssr")]

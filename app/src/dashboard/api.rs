@@ -9,7 +9,7 @@ use lab::model::{Role, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::audit;
+use crate::audited;
 #[cfg(feature = "ssr")]
 use crate::session::{require, services, session_token};
 #[cfg(feature = "ssr")]
@@ -65,7 +65,7 @@ pub async fn bulk_assign(
         )),
         Err(_) => entry.detail(if take { "take back" } else { "assign" }),
     };
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     let done = result?;
     if take {
         // Class VMs taken back go to their class's waiting list.
@@ -91,7 +91,7 @@ pub async fn assign_vm(cluster_id: i32, vmid: i32, username: String) -> Result<(
     let entry = Entry::by(&admin.user, AuditAction::VmsAssigned)
         .vm(cluster_id, vmid)
         .detail(format!("to {}", username.trim()));
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     Ok(result?)
 }
 
@@ -104,7 +104,7 @@ pub async fn unassign_vm(cluster_id: i32, vmid: i32, username: String) -> Result
     let entry = Entry::by(&admin.user, AuditAction::VmsAssigned)
         .vm(cluster_id, vmid)
         .detail(format!("taken back from {}", username.trim()));
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     result?;
     lab::waitlist::vms_freed(&services, cluster_id, &[vmid]).await?;
     Ok(())

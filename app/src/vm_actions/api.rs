@@ -7,7 +7,7 @@ use lab::model::{Role, VmAction, Vmid};
 use leptos::prelude::*;
 
 #[cfg(feature = "ssr")]
-use crate::audit;
+use crate::audited;
 #[cfg(feature = "ssr")]
 use crate::session::{require, services};
 #[cfg(feature = "ssr")]
@@ -25,7 +25,7 @@ pub async fn power_vm(cluster_id: i32, vmid: i32, action: String) -> Result<(), 
     let entry = Entry::by(&session.user, AuditAction::VmPower)
         .vm(cluster_id, vmid)
         .detail(action.as_str());
-    audit::record(entry, &result).await;
+    audited::record(entry, &result).await;
     result?;
     Ok(())
 }
@@ -36,7 +36,7 @@ pub async fn reset_vm(cluster_id: i32, vmid: i32) -> Result<(), AppError> {
     let s = require(Role::Student).await?;
     let vmid = Vmid::new(vmid).map_err(AppError::Invalid)?.get();
     let result = lab::classes::request_reset(&services()?, &s.user, cluster_id, vmid).await;
-    audit::record(
+    audited::record(
         Entry::by(&s.user, AuditAction::VmReset).vm(cluster_id, vmid),
         &result,
     )
