@@ -33,6 +33,8 @@ pub(crate) struct AuditedSession {
     services: Services,
     entry: lab::audit::Entry,
     opened: std::time::Instant,
+    /// In `/metrics`' open relays while this lives.
+    _open: Option<lab::metrics::OpenConsole>,
 }
 
 impl AuditedSession {
@@ -62,6 +64,7 @@ impl AuditedSession {
             services,
             entry,
             opened: std::time::Instant::now(),
+            _open: lab::metrics::console_opened(what, result.is_ok()),
         }
     }
 

@@ -10,6 +10,7 @@ mod guard;
 mod headers;
 mod iso_upload;
 pub mod malloc;
+pub mod metrics;
 pub mod rate_limit;
 mod rdp;
 pub mod router;

@@ -165,7 +165,7 @@ pub fn build_router(
             app::ids::ROUTE_AUDIT_CSV,
             get(crate::audit_export::audit_csv),
         )
-        .with_state(services);
+        .with_state(services.clone());
     let router = Router::new()
         .leptos_routes_with_context(&leptos_options, routes, context.clone(), {
             let options = leptos_options.clone();
@@ -189,7 +189,32 @@ pub fn build_router(
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         // After the layers above: an upload is streamed, not read whole (its own layers).
         .merge(uploads);
-    crate::headers::harden(router, settings.https())
+    let router = crate::headers::harden(router, settings.https());
+    with_metrics(router, services, &settings.metrics)
+}
+
+/// With `[metrics] enabled`: the `/metrics` route, and every request counted.
+fn with_metrics(
+    router: Router,
+    services: Services,
+    settings: &crate::metrics::MetricsSettings,
+) -> Router {
+    if !settings.enabled {
+        return router;
+    }
+    let state = match crate::metrics::MetricsState::new(services, settings) {
+        Ok(state) => state,
+        Err(e) => {
+            tracing::error!(error = %e, "metrics: no recorder; /metrics is off");
+            return router;
+        }
+    };
+    let scrape = Router::new()
+        .route("/metrics", get(crate::metrics::scrape))
+        .with_state(state);
+    router
+        .merge(scrape)
+        .layer(middleware::from_fn(crate::metrics::count_requests))
 }
 
 /// `GET /health`: 200 `{"status":"ok","database":"ok"}` when the database answers, else 503.

@@ -12,7 +12,7 @@ use lab::AuthPolicy;
 use lab::jobs::JobSettings;
 use lab::secrets::SecretBox;
 use lab::sync::SyncSettings;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -62,6 +62,8 @@ pub struct Settings {
     pub tls_key: Option<PathBuf>,
     /// With TLS on: also listen here for plain HTTP and redirect it to HTTPS.
     pub http_redirect_listen: Option<SocketAddr>,
+    /// `/metrics` for Prometheus (off unless enabled).
+    pub metrics: crate::metrics::MetricsSettings,
 }
 
 impl Default for Settings {
@@ -87,6 +89,7 @@ impl Default for Settings {
             tls_cert: None,
             tls_key: None,
             http_redirect_listen: None,
+            metrics: Default::default(),
         }
     }
 }
@@ -125,6 +128,11 @@ impl Settings {
         }
         if self.http_redirect_listen.is_some() && !self.tls() {
             bail!("http_redirect_listen redirects to HTTPS: it needs tls_cert and tls_key");
+        }
+        if let Some(token) = &self.metrics.token
+            && token.expose_secret().trim().len() < 16
+        {
+            bail!("metrics.token must be at least 16 characters (openssl rand -hex 16)");
         }
         if !(1..=36_500).contains(&self.audit_retention_days) {
             bail!("audit_retention_days must be between 1 and 36500");

@@ -20,6 +20,8 @@ mod fuzz_params;
 mod hardening;
 #[path = "http/jobs.rs"]
 mod jobs;
+#[path = "http/metrics.rs"]
+mod metrics;
 mod support {
     pub mod jobs;
 }

@@ -40,7 +40,7 @@ pub fn client(services: &Services, cluster: &cluster::Model) -> Result<pve::Clie
     if let Some(client) = services.pve.0.lock().expect("poisoned").get(&cluster.id) {
         return Ok(client.clone());
     }
-    let client = pve::Client::new(connection(services, cluster)?)?;
+    let client = pve::Client::labelled(connection(services, cluster)?, &cluster.name)?;
     services
         .pve
         .0

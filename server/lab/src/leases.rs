@@ -1,5 +1,5 @@
-//! Worker leases: one instance at a time runs a named singleton worker (the policy worker of
-//! a cluster), even with several portal instances on one PostgreSQL database.
+//! Worker leases: one instance at a time runs a named singleton worker (a cluster's sync and
+//! its policy worker), even with several portal instances on one PostgreSQL database.
 //!
 //! A hold is one conditional UPDATE (the row's owner is us, or its lease ran out) or, for a
 //! name never held, one INSERT that a concurrent INSERT makes fail on the primary key. Both
@@ -12,6 +12,19 @@ use crate::db::entity::worker_lease;
 use crate::{Result, Services};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, Set};
+
+/// A lease owner's name for one worker of this process: `<worker>/<host>:<pid>/<random>`, so
+/// an operator reading `worker_leases` sees which instance holds what.
+pub fn owner(worker: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let random = crate::token::random_token();
+    format!(
+        "{worker}/{}:{}/{}",
+        host.trim(),
+        std::process::id(),
+        &random[..8]
+    )
+}
 
 /// Holds (takes or renews) the lease `name` for `owner` until `now + secs`. Returns whether
 /// `owner` holds it now.

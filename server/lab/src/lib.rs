@@ -47,6 +47,8 @@ pub mod inventory;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod leases;
 #[cfg(not(target_arch = "wasm32"))]
+pub mod metrics;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod node;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod policies;

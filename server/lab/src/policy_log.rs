@@ -1,7 +1,8 @@
 //! The policy log: every warning and automatic act (the policy worker's, its `power` jobs',
 //! a refused start, a student's "I'm still here"), for the class's teachers and admins.
 //! A leaf, so the job engine and the policies both write it without needing each other.
-//! Its acts (not its warnings) also go to the audit log, as the policy worker's.
+//! Its acts (not its warnings) also go to the audit log, as the policy worker's, and are
+//! counted for `/metrics`.
 
 use crate::db::entity::{policy_log, user};
 use crate::model::{AuditAction, PolicyLogView};
@@ -56,6 +57,7 @@ async fn audit(db: &impl ConnectionTrait, at: i64, e: &Entry) {
     ) {
         return;
     }
+    crate::metrics::policy_action(&e.action);
     let mut line =
         crate::audit::Entry::by_name(crate::audit::POLICY_WORKER, AuditAction::PolicyAction)
             .class(e.class_id)

@@ -16,7 +16,7 @@ use super::settings::{JobSettings, JobTrigger};
 use super::slots::NodeSlots;
 use crate::db::entity::job;
 use crate::model::JobState;
-use crate::{Result, Services};
+use crate::{Result, Services, metrics};
 use futures_util::FutureExt;
 use sea_orm::EntityTrait;
 use std::panic::AssertUnwindSafe;
@@ -143,6 +143,7 @@ impl Pool {
             self.stop.clone(),
         ));
         let _heartbeat = AbortOnDrop(heartbeat(run.clone()));
+        let started = std::time::Instant::now();
         let work = AssertUnwindSafe(kinds::run(&run)).catch_unwind();
         tokio::pin!(work);
         let ended = tokio::select! {
@@ -166,20 +167,31 @@ impl Pool {
             // Past the grace period: the step under way is dropped (every step is idempotent).
             None => Err(JobError::Stopping),
         };
-        let recorded = match outcome {
-            Ok(Outcome::Done) => lease.finish(db, JobState::Done, None).await,
-            Ok(Outcome::Cancelled) => lease.finish(db, JobState::Cancelled, None).await,
-            Err(JobError::Stopping) => lease.release(db).await,
-            Err(JobError::LeaseLost) => Err(JobError::LeaseLost),
+        let (recorded, ended_as) = match outcome {
+            Ok(Outcome::Done) => (
+                lease.finish(db, JobState::Done, None).await,
+                Some(JobState::Done),
+            ),
+            Ok(Outcome::Cancelled) => (
+                lease.finish(db, JobState::Cancelled, None).await,
+                Some(JobState::Cancelled),
+            ),
+            Err(JobError::Stopping) => (lease.release(db).await, None),
+            Err(JobError::LeaseLost) => (Err(JobError::LeaseLost), None),
             Err(e) => {
                 tracing::warn!(job = lease.job_id, kind = %run.job.kind, error = %e, "job failed");
-                lease
-                    .finish(db, JobState::Failed, Some(e.to_string()))
-                    .await
+                let error = Some(e.to_string());
+                let recorded = lease.finish(db, JobState::Failed, error).await;
+                (recorded, Some(JobState::Failed))
             }
         };
         match recorded {
-            Ok(()) => {}
+            Ok(()) => {
+                if let Some(state) = ended_as {
+                    let kind = run.job.kind.as_str();
+                    metrics::job_ended(kind, state.as_str(), started.elapsed());
+                }
+            }
             Err(JobError::LeaseLost) => {
                 tracing::warn!(
                     job = lease.job_id,

@@ -33,7 +33,7 @@ pub fn lease_name(cluster_id: i32) -> String {
 
 /// Starts the worker on `services.tasks`; it ends when `services.shutdown` fires.
 pub fn spawn_worker(services: Services, settings: PolicySettings) {
-    let owner = format!("policy/{}", &crate::token::random_token()[..12]);
+    let owner = leases::owner("policy");
     let tasks = services.tasks.clone();
     tasks.spawn(async move {
         let secs = settings.tick_secs.max(1);

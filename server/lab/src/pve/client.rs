@@ -64,6 +64,8 @@ pub(super) struct Inner {
     refusals: super::backoff::CredentialBackoff,
     /// TLS for console WebSockets, opened outside reqwest: the same pin or the same roots.
     pub(super) ws_tls: Arc<rustls::ClientConfig>,
+    /// The cluster's name in `/metrics` (`-` for a client no stored cluster owns).
+    label: String,
 }
 
 /// A ticket login.
@@ -139,6 +141,11 @@ fn list<T: DeserializeOwned>(data: Value, what: &str) -> Result<Vec<T>, Error> {
 impl Client {
     /// Checks the settings and prepares the HTTP client; no network I/O.
     pub fn new(conn: Connection) -> Result<Client, Error> {
+        Self::labelled(conn, "-")
+    }
+
+    /// [`Client::new`] for a stored cluster: its calls are counted under `cluster`'s name.
+    pub fn labelled(conn: Connection, cluster: &str) -> Result<Client, Error> {
         if conn.urls.is_empty() {
             return Err(Error::Invalid("at least one URL is needed".into()));
         }
@@ -195,6 +202,7 @@ impl Client {
                 session: Mutex::new(None),
                 refusals: Default::default(),
                 ws_tls,
+                label: cluster.to_owned(),
             }),
         })
     }
@@ -576,7 +584,15 @@ impl Client {
             req = req.form(form);
         }
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
-        Self::answer(req, decode).await
+        let started = Instant::now();
+        let answer = Self::answer(req, decode).await;
+        let outcome = match &answer {
+            Ok(_) => "ok",
+            Err(failed) => failed.error.kind(),
+        };
+        let (label, took) = (&self.inner.label, started.elapsed());
+        crate::metrics::proxmox_call(label, method.as_str(), path, outcome, took);
+        answer
     }
 
     /// A request to URL `idx` with the call's authentication.

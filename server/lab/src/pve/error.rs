@@ -48,6 +48,22 @@ pub enum Error {
 }
 
 impl Error {
+    /// A word for the kind of error, for `/metrics`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Unauthorized(_) => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::Api { status, .. } if *status < 500 => "client_error",
+            Error::Api { .. } => "server_error",
+            Error::NodeUnreachable { .. } => "node_unreachable",
+            Error::Timeout => "timeout",
+            Error::Connect(_) => "connect",
+            Error::FingerprintMismatch { .. } | Error::Tls(_) => "tls",
+            Error::Decode(_) => "decode",
+            Error::Invalid(_) => "invalid",
+        }
+    }
+
     pub fn is_node_unreachable(&self) -> bool {
         matches!(self, Error::NodeUnreachable { .. })
     }

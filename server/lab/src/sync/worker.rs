@@ -1,10 +1,17 @@
 //! The loop that runs the syncs: a tick every `quick_secs`, or at once when woken. Each
 //! enabled cluster gets its own task per run, and a cluster whose previous run is still going
 //! is skipped this tick, so one slow cluster never holds up the others.
+//!
+//! **Several instances.** A tick's run needs the cluster's lease `sync:<id>` (`lab::leases`,
+//! three ticks long, renewed each tick): with several portals on one database, one syncs each
+//! cluster, and when it dies another takes over once its lease runs out. A wake-up (after an
+//! action on this instance) runs at once whoever holds the lease: the sync is idempotent,
+//! and the instance that acted is the one whose user waits to see the change. At shutdown the
+//! leases are handed back.
 
 use super::{full, quick};
 use crate::db::entity::cluster;
-use crate::{Services, clock::now};
+use crate::{Services, clock::now, leases, metrics};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -61,6 +68,8 @@ struct ClusterState {
 /// `services.shutdown` fires (runs under way finish; they are tracked too).
 pub fn spawn_workers(services: Services, settings: SyncSettings) {
     let tasks = services.tasks.clone();
+    let owner = leases::owner("sync");
+    let lease_secs = 3 * settings.quick_secs.max(1) as i64;
     tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(settings.quick_secs.max(1)));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -69,7 +78,7 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) {
             let woken = tokio::select! {
                 _ = tick.tick() => false,
                 _ = services.sync.woken() => true,
-                () = services.shutdown.cancelled() => return,
+                () = services.shutdown.cancelled() => break,
             };
             let clusters = match cluster::Entity::find()
                 .filter(cluster::Column::Enabled.eq(true))
@@ -84,6 +93,17 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) {
             };
             states.retain(|id, _| clusters.iter().any(|c| c.id == *id));
             for cluster in clusters {
+                let name = lease_name(cluster.id);
+                let held = match leases::hold(&services, &name, &owner, lease_secs).await {
+                    Ok(held) => held,
+                    Err(e) => {
+                        tracing::warn!(cluster = %cluster.name, error = %e, "sync: lease not read");
+                        false
+                    }
+                };
+                if !held && !woken {
+                    continue;
+                }
                 let state = states.entry(cluster.id).or_default();
                 state.want_full |= woken;
                 if let Some(handle) = &state.running {
@@ -124,7 +144,15 @@ pub fn spawn_workers(services: Services, settings: SyncSettings) {
                 }));
             }
         }
+        for cluster_id in states.keys() {
+            let _ = leases::release(&services, &lease_name(*cluster_id), &owner).await;
+        }
     });
+}
+
+/// The lease's name for a cluster's sync.
+pub fn lease_name(cluster_id: i32) -> String {
+    format!("sync:{cluster_id}")
 }
 
 /// One quick sync, then a full one if asked; returns whether a guest is still booting.
@@ -134,10 +162,16 @@ async fn run_once(
     full: bool,
     neighbours: Option<&std::path::Path>,
 ) -> bool {
-    if quick::run(services, cluster).await.is_err() || !full {
+    let started = std::time::Instant::now();
+    let quick = quick::run(services, cluster).await;
+    metrics::sync_run(&cluster.name, "quick", quick.is_ok(), started.elapsed());
+    if quick.is_err() || !full {
         return false;
     }
-    match full::run(services, cluster, neighbours).await {
+    let started = std::time::Instant::now();
+    let report = full::run(services, cluster, neighbours).await;
+    metrics::sync_run(&cluster.name, "full", report.is_ok(), started.elapsed());
+    match report {
         Ok(report) => report.booting,
         Err(e) => {
             tracing::warn!(cluster = %cluster.name, error = %e, "full sync failed");
