@@ -6,19 +6,19 @@
 //! The test process plays the teacher (it writes the launch through `lab`, as the server
 //! function would) and hosts pvesim, whose files the portal's node operations write.
 
-use lab::db::entity::{class_vm, job};
-use lab::model::{ClassForm, ClusterForm, JobState, Role, VmRole, VmStep};
-use lab::secrets::SecretBox;
-use lab::{AuthPolicy, Services, auth, classes, clusters};
-use pvesim::{Sim, SimConfig};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use std::path::{Path, PathBuf};
+use lab::Services;
+use lab::db::entity::job;
+use lab::model::JobState;
+use sea_orm::EntityTrait;
+use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 mod support {
+    pub mod deploy;
     pub mod portal;
 }
+use support::deploy::{Setup, Storage, assert_exactly_the_class, ready_count, setup};
 
 const STUDENTS: u32 = 12;
 const GRACE_SECS: u64 = 5;
@@ -33,92 +33,6 @@ fn start_portal(dir: &Path, db_url: &str) -> Child {
         .unwrap()
 }
 
-async fn ready_count(services: &Services, class_id: i32) -> usize {
-    class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(class_id))
-        .filter(class_vm::Column::Step.eq(VmStep::Ready))
-        .all(&services.db)
-        .await
-        .unwrap()
-        .len()
-}
-
-fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            files_under(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
-/// A portal's database with a pvesim cluster and a launched (not yet deployed) class.
-struct Setup {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    sim: Sim,
-    db_url: String,
-    services: Services,
-    class_id: i32,
-}
-
-async fn setup(name: &str) -> Setup {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("pve");
-    let sim = Sim::start(SimConfig::for_tests(&root)).unwrap();
-    let db_url = format!("sqlite://{}", dir.path().join("portal.db").display());
-    let db = lab::db::connect(&db_url).await.unwrap();
-    lab::db::migrate(&db).await.unwrap();
-    let key = SecretBox::load_or_create(&dir.path().join("secret.key")).unwrap();
-    let services = Services::new(db, AuthPolicy::default(), key);
-    let mut form =
-        ClusterForm::with_token("lab", &sim.url(), sim.fingerprint(), &sim.token()).unwrap();
-    form.pve_root = root.join("etc/pve").display().to_string();
-    form.storage_paths = format!("local={}", root.join("var/lib/vz").display());
-    let cluster = clusters::create(&services, &form).await.unwrap();
-    let row = clusters::find(&services, cluster.id).await.unwrap();
-    lab::sync::quick::run(&services, &row).await.unwrap();
-    auth::create_user(
-        &services,
-        auth::NewUser {
-            username: "teacher".into(),
-            display_name: "Teacher".into(),
-            email: None,
-            role: Role::Teacher,
-            password: "correct horse battery".into(),
-        },
-    )
-    .await
-    .unwrap();
-    let teacher = auth::find_user(&services, "teacher")
-        .await
-        .unwrap()
-        .unwrap();
-    let class_id = classes::launch(
-        &services,
-        &teacher,
-        &ClassForm {
-            name: name.into(),
-            cluster_id: cluster.id,
-            template_vmid: "9000".into(),
-            students: STUDENTS.to_string(),
-            ..ClassForm::default()
-        },
-    )
-    .await
-    .unwrap();
-    Setup {
-        dir,
-        root,
-        sim,
-        db_url,
-        services,
-        class_id,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deployment_survives_sigkill_and_restart() {
     let Setup {
@@ -128,7 +42,8 @@ async fn a_deployment_survives_sigkill_and_restart() {
         db_url,
         services,
         class_id,
-    } = setup("Crash course").await;
+        ..
+    } = setup("Crash course", STUDENTS, None, Storage::Files).await;
     let total = STUDENTS as usize + 2;
 
     // Kill the portal as soon as it has made one more VM than last time.
@@ -161,57 +76,6 @@ async fn a_deployment_survives_sigkill_and_restart() {
     drop(sim);
 }
 
-/// The class has exactly its VMs: every row ready, every config and disk once, nothing
-/// half-made, every student on a three-level backing chain.
-async fn assert_exactly_the_class(services: &Services, root: &Path, class_id: i32, total: usize) {
-    let rows = class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(class_id))
-        .all(&services.db)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), total);
-    assert!(rows.iter().all(|r| r.step == VmStep::Ready), "{rows:?}");
-    let base = rows.iter().map(|r| r.vmid).min().unwrap();
-    let mut files = Vec::new();
-    files_under(root, &mut files);
-    let ours: Vec<&PathBuf> = files
-        .iter()
-        .filter(|p| {
-            let s = p.display().to_string();
-            (base..base + 100)
-                .any(|v| s.ends_with(&format!("/{v}.conf")) || s.contains(&format!("/images/{v}/")))
-                || s.contains(&format!("class-{base}"))
-        })
-        .collect();
-    let configs = ours
-        .iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "conf"))
-        .count();
-    let disks = ours
-        .iter()
-        .filter(|p| p.display().to_string().contains("/images/"))
-        .count();
-    assert_eq!(configs, total, "{ours:?}");
-    assert_eq!(disks, total, "one disk per VM: {ours:?}");
-    for p in &files {
-        let name = p.file_name().unwrap().to_string_lossy();
-        assert!(
-            !name.contains(".part") && !name.contains(".tmp.proxlab"),
-            "half-made file {p:?}"
-        );
-    }
-    for r in rows.iter().filter(|r| r.role == VmRole::Student) {
-        let disk = root.join(format!("var/lib/vz/images/{0}/vm-{0}-disk-0.qcow2", r.vmid));
-        let out = Command::new("qemu-img")
-            .args(["info", "--backing-chain", "-U"])
-            .arg(&disk)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(text.matches("image:").count(), 3, "{text}");
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_deployment_exits_cleanly_and_a_restart_finishes_the_job() {
     let Setup {
@@ -221,7 +85,8 @@ async fn sigterm_mid_deployment_exits_cleanly_and_a_restart_finishes_the_job() {
         db_url,
         services,
         class_id,
-    } = setup("Term course").await;
+        ..
+    } = setup("Term course", STUDENTS, None, Storage::Files).await;
     let total = STUDENTS as usize + 2;
     let mut portal = start_portal(dir.path(), &db_url);
     let deadline = Instant::now() + Duration::from_secs(30);

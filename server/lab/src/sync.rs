@@ -29,7 +29,7 @@ mod status;
 pub mod sweep;
 mod worker;
 
-pub use worker::{SyncSettings, spawn_workers};
+pub use worker::{SyncSettings, lease_name, spawn_workers};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

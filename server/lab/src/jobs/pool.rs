@@ -31,7 +31,7 @@ pub struct Pool {
     settings: JobSettings,
     faults: Faults,
     slots: Arc<NodeSlots>,
-    /// This pool's name in lease owners (`<random>/<worker>`).
+    /// This pool's name in lease owners (`jobs/<host>:<pid>/<random>/<worker>`).
     name: String,
     stop: CancellationToken,
     grace: Duration,
@@ -57,7 +57,7 @@ impl Pool {
             services,
             settings,
             faults,
-            name: crate::token::random_token()[..12].to_owned(),
+            name: crate::leases::owner("jobs"),
             stop,
             grace,
             running: AtomicUsize::new(0),
