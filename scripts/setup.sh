@@ -7,8 +7,9 @@
 #     Debian's binaryen 108, which builds a wasm that silently never hydrates);
 #   - for tests, Debian's chromium, postgresql, qemu-utils (qemu-img, used by pvesim) and
 #     openssh-server (throw-away sshds for the SSH tests), nmap (the optional subnet sweep),
-#     iproute2 (the network namespaces of the sweep and SSH tests) and openssl (a password hash for the
-#     password-login sshd).
+#     iproute2 (the network namespaces of the sweep and SSH tests), openssl (a password hash for the
+#     password-login sshd) and nginx (the reverse-proxy and two-instance tests run its binary
+#     with their own configuration; the package's own service is not needed).
 # Tools live in $PROXLAB_CACHE (default ~/.cache/proxlab), and so does the cargo target
 # directory unless CARGO_TARGET_DIR is set. Quiet when everything is there; one line per
 # install otherwise, with the full log under $PROXLAB_CACHE/logs.
@@ -121,7 +122,7 @@ fi
 if [ "${1:-run}" = test ]; then
   # wrk is for `cargo bench -p server --bench dashboard_http` (a load generator lighter than
   # the bench's own client).
-  setup_debian_packages chromium postgresql qemu-utils openssh-server nmap iproute2 openssl wrk
+  setup_debian_packages chromium postgresql qemu-utils openssh-server nmap iproute2 openssl wrk nginx
 else
   # `demo` makes class VMs on this host: their disks are qcow2 overlays made with qemu-img.
   setup_debian_packages qemu-utils

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 
 #[path = "support/world.rs"]
 mod world;
+#[path = "support/wrk.rs"]
+mod wrk;
 
 const STUDENTS: usize = 500;
 
@@ -31,10 +33,7 @@ fn report(label: &str, mut samples: Vec<Duration>, wall: Duration) {
     );
 }
 
-struct Client {
-    cookie: String,
-    counter: String,
-}
+use wrk::Poller as Client;
 
 async fn poll(
     http: &reqwest::Client,
@@ -125,74 +124,21 @@ async fn paced(
     (all, started.elapsed())
 }
 
-/// Saturation again with `wrk` (Debian's package), a C load generator much lighter than
-/// reqwest, so that the figure says more about the portal than about the client sharing its
-/// two cores. 500 keep-alive connections, each request a different student's "no change"
-/// poll.
+/// Saturation again with `wrk` (support/wrk.rs): 500 keep-alive connections, each request a
+/// different student's "no change" poll.
 async fn wrk_saturation(url: &str, clients: &[Client]) {
-    if std::process::Command::new("wrk")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
+    if !wrk::installed() {
         println!("wrk is not installed (apt install wrk): no wrk figure");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let script = dir.path().join("polls.lua");
-    let mut lua = String::from("local polls = {\n");
-    for c in clients {
-        lua.push_str(&format!(
-            "  {{ {:?}, \"since={}\" }},\n",
-            c.cookie, c.counter
-        ));
-    }
-    lua.push_str(
-        r#"}
-local i = 0
-request = function()
-  i = i % #polls + 1
-  local p = polls[i]
-  return wrk.format("POST", nil, { ["Cookie"] = p[1], ["Content-Type"] = "application/x-www-form-urlencoded" }, p[2])
-end
-local other = 0
-response = function(status, headers, body)
-  if status ~= 200 or body ~= "null" then other = other + 1 end
-end
-done = function(summary, latency, requests)
-  io.write(string.format("wrk: %d requests, %d not a \"no change\" 200\n", summary.requests, other))
-end
-"#,
-    );
-    std::fs::write(&script, lua).unwrap();
-    let out = tokio::process::Command::new("wrk")
-        .args(["-t1", "-c500", "-d10s", "--latency", "-s"])
-        .arg(&script)
-        .arg(url)
-        .output()
-        .await
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = |prefix: &str| {
-        text.lines()
-            .find(|l| l.trim_start().starts_with(prefix))
-            .unwrap_or("")
-            .trim()
-            .to_owned()
-    };
-    let rate: f64 = line("Requests/sec:")
-        .trim_start_matches("Requests/sec:")
-        .trim()
-        .parse()
-        .unwrap_or(0.0);
+    let load = wrk::run(url, clients, true, 500, 10).await;
     println!(
-        "{:<44} {:>6.0} req/s  (latency {}; {}; {}) {}",
+        "{:<44} {:>6.0} req/s  (latency {}; {}; {})",
         "saturation with wrk (1 thread, 500 conns), \"no change\"",
-        rate,
-        line("50%"),
-        line("99%"),
-        line("wrk:"),
-        line("Non-2xx")
+        load.rate,
+        load.p50,
+        load.p99,
+        load.summary
     );
 }
 

@@ -166,6 +166,10 @@ fn the_package_unpacks_and_its_unit_serves() {
         "{depends}"
     );
     assert_eq!(read("DEBIAN/conffiles").trim(), "/etc/proxlab/proxlab.toml");
+    // The Grafana dashboard for /metrics, as it is in contrib/.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&read("usr/share/doc/proxlab/grafana-dashboard.json")).unwrap();
+    assert_eq!(dashboard["uid"], "proxlab-overview");
     let postinst = read("DEBIAN/postinst");
     assert!(
         postinst.contains("adduser --system") && postinst.contains(" migrate"),

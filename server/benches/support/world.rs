@@ -23,6 +23,7 @@ pub fn sim(root: &Path, vms: usize) -> pvesim::Sim {
 
 /// A `/proc/{pid}/status` field in kB (`"VmRSS:"`, `"VmHWM:"`, `"RssAnon:"`…); `pid` may be
 /// `"self"`.
+#[allow(dead_code)] // not every bench that includes this module needs it
 pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|l| l.starts_with(field))?;
@@ -34,6 +35,7 @@ pub fn status_kb(pid: &str, field: &str) -> Option<u64> {
         .ok()
 }
 
+#[allow(dead_code)] // not every bench that includes this module needs it
 pub fn mb(kb: u64) -> String {
     format!("{:.1} MB", kb as f64 / 1024.0)
 }

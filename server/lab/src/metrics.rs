@@ -247,7 +247,54 @@ pub fn proxmox_route(path: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::proxmox_route;
+    use super::*;
+
+    /// Every metric the Grafana dashboard in contrib/ queries is one the portal records.
+    #[test]
+    fn the_grafana_dashboard_queries_only_metrics_that_exist() {
+        let dashboard = include_str!("../../../contrib/grafana/proxlab.json");
+        let known = [
+            HTTP_REQUESTS,
+            HTTP_DURATION,
+            PROXMOX_REQUESTS,
+            PROXMOX_DURATION,
+            SYNC_DURATION,
+            SYNC_LAST_SUCCESS,
+            JOBS,
+            JOB_DURATION,
+            VMS,
+            CONSOLES_OPEN,
+            CONSOLES,
+            POLICY_ACTIONS,
+            DB_POOL,
+            DB_POOL_MAX,
+            DB_ACQUIRE,
+            BUILD_INFO,
+        ];
+        let mut queried = std::collections::BTreeSet::new();
+        for (at, _) in dashboard.match_indices("proxlab_") {
+            let name: String = dashboard[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if name == "proxlab_" {
+                continue; // the dashboard's uid and the like
+            }
+            let base = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix))
+                .filter(|base| known.contains(base))
+                .unwrap_or(&name)
+                .to_owned();
+            queried.insert(base);
+        }
+        let unknown: Vec<_> = queried
+            .iter()
+            .filter(|n| !known.contains(&n.as_str()))
+            .collect();
+        assert!(unknown.is_empty(), "the dashboard queries {unknown:?}");
+        assert!(queried.len() >= 12, "{queried:?}");
+    }
 
     #[test]
     fn a_proxmox_path_becomes_its_route() {
@@ -262,7 +309,7 @@ mod tests {
                 "nodes/{node}/tasks/{upid}/status",
             ),
             (
-                "nodes/pve1/storage/local/content/local:iso/x.iso",
+                "nodes/pve1/storage/local/content/local%3Aiso%2Fx.iso",
                 "nodes/{node}/storage/{storage}/content/{volume}",
             ),
             (

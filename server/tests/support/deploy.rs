@@ -3,6 +3,9 @@
 //! launched class whose job waits for a portal to run it; and the check that a finished
 //! class has exactly its VMs.
 
+// Each test binary that includes this module uses a part of it.
+#![allow(dead_code)]
+
 use lab::db::entity::class_vm;
 use lab::model::{ClassForm, ClusterForm, Role, VmRole, VmStep};
 use lab::secrets::SecretBox;
@@ -41,13 +44,11 @@ pub struct Setup {
     pub sim: Sim,
     pub db_url: String,
     pub services: Services,
-    #[allow(dead_code)] // not every test binary that includes this module needs it
     pub cluster_id: i32,
     pub class_id: i32,
 }
 
 /// Where the class's template lives, and so how its VMs are made.
-#[allow(dead_code)] // not every test binary that includes this module needs both
 #[derive(Clone, Copy, PartialEq)]
 pub enum Storage {
     /// On `local` (a directory) with pmxcfs's files at hand: overlays made by node commands.
@@ -181,7 +182,6 @@ pub async fn assert_exactly_the_class(
 
 /// The class's VMs in Proxmox are exactly its rows, all ready: none missing, none twice, no
 /// VM in the class's VMID block that no row names.
-#[allow(dead_code)] // not every test binary that includes this module needs it
 pub async fn assert_exactly_in_proxmox(services: &Services, class_id: i32, total: usize) {
     let rows = class_vm::Entity::find()
         .filter(class_vm::Column::ClassId.eq(class_id))
