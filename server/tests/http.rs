@@ -235,6 +235,27 @@ async fn health_tells_admins_about_clusters_and_jobs() {
     assert_eq!(full["clusters"][0]["name"], "lab");
     assert_eq!(full["clusters"][0]["ok"], true, "{full}");
     assert_eq!(full["jobs"]["stuck"], 0);
+    // The workers at work: this portal's sync worker holds the cluster's lease (taken at its
+    // next tick, within the 5 s quick-sync period).
+    let sync_lease = format!("sync:{}", full_id(&s).await);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let full: serde_json::Value =
+            serde_json::from_str(&s.get("/health", Some(&root)).await.body).unwrap();
+        let workers = full["workers"].as_array().unwrap();
+        let sync = workers.iter().find(|w| w["lease"] == sync_lease.as_str());
+        if let Some(sync) = sync {
+            let owner = sync["owner"].as_str().unwrap();
+            assert!(
+                owner.starts_with("sync/") && owner.contains(&format!(":{}/", std::process::id())),
+                "{full}"
+            );
+            assert!(sync["secs_left"].as_i64().unwrap() > 0, "{full}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no sync worker: {full}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     // The cluster stops answering: after the next sync its error shows, and the portal is
     // degraded.
     sim.control().fail_path("/cluster/resources", 10, "boom");

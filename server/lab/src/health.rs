@@ -1,9 +1,11 @@
 //! What `/health` tells an admin (or a monitor with an admin's session) beyond "the database
-//! answers": each enabled cluster's last successful quick sync and its last error, and the
-//! job engine's queue with the jobs that look stuck. From the database only, so a health
+//! answers": each enabled cluster's last successful quick sync and its last error, the
+//! workers at work (the leases held now: each cluster's sync and policy worker, each running
+//! job, and which instance holds them), and the job engine's queue with the jobs that look
+//! stuck. From the database only, so a health
 //! check never waits on Proxmox. The public `/health` keeps its short answer.
 
-use crate::db::entity::job;
+use crate::db::entity::{job, worker_lease};
 use crate::model::JobState;
 use crate::{Result, Services};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -19,6 +21,19 @@ pub struct Report {
     pub database: &'static str,
     pub clusters: Vec<ClusterHealth>,
     pub jobs: JobsHealth,
+    /// Leases held now, by name: who works on what, on which instance.
+    pub workers: Vec<WorkerHealth>,
+}
+
+/// A worker at work: a lease not yet run out.
+#[derive(Debug, Serialize, PartialEq)]
+pub struct WorkerHealth {
+    /// `sync:<cluster id>`, `policy:<cluster id>` or `job:<job id>`.
+    pub lease: String,
+    /// `<worker>/<host>:<pid>/…`: the instance holding it.
+    pub owner: String,
+    /// Seconds until the lease runs out unless renewed.
+    pub secs_left: i64,
 }
 
 #[derive(Debug, Serialize, PartialEq)]
@@ -94,5 +109,35 @@ pub async fn report(services: &Services, quick_secs: u64) -> Result<Report> {
         database: "ok",
         clusters,
         jobs,
+        workers: workers(services, now).await?,
     })
+}
+
+/// The worker leases and job leases that have not run out.
+async fn workers(services: &Services, now: i64) -> Result<Vec<WorkerHealth>> {
+    let mut workers: Vec<WorkerHealth> = worker_lease::Entity::find()
+        .filter(worker_lease::Column::Until.gt(now))
+        .all(&services.db)
+        .await?
+        .into_iter()
+        .map(|l| WorkerHealth {
+            lease: l.name,
+            owner: l.owner,
+            secs_left: l.until - now,
+        })
+        .collect();
+    let running = job::Entity::find()
+        .filter(job::Column::State.eq(JobState::Running))
+        .filter(job::Column::LeaseUntil.gt(now))
+        .all(&services.db)
+        .await?;
+    workers.extend(running.into_iter().filter_map(|j| {
+        Some(WorkerHealth {
+            lease: format!("job:{}", j.id),
+            owner: j.lease_owner?,
+            secs_left: j.lease_until? - now,
+        })
+    }));
+    workers.sort_by(|a, b| a.lease.cmp(&b.lease));
+    Ok(workers)
 }
