@@ -213,22 +213,7 @@ async fn run(vms: usize) {
         .build()
         .unwrap();
     for cookie in world::signed_in(&services, cluster.id, STUDENTS).await {
-        let body = http
-            .post(&url)
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let counter = body
-            .split("\"counter\":")
-            .nth(1)
-            .and_then(|r| r.split(',').next())
-            .unwrap()
-            .to_owned();
-        clients.push(Client { cookie, counter });
+        clients.push(Client::first_poll(&http, &url, cookie).await);
     }
     let admin = clients.pop().unwrap();
     let (s, w) = poll(&http, &url, &clients[..1], 300, false).await;

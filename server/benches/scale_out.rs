@@ -32,7 +32,7 @@ mod support {
 mod postgres;
 
 use support::nginx::Nginx;
-use support::portal::{Running, free_port};
+use support::portal::{Running, free_port, wait_until_answering};
 
 const STUDENTS: usize = 500;
 const CONNECTIONS: usize = 200;
@@ -48,17 +48,6 @@ fn instance(dir: &Path, db_url: &str, port: u16) -> Running {
             .spawn()
             .unwrap(),
     )
-}
-
-async fn answering(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !reqwest::get(format!("{url}/health"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "{url} did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn measure(label: &str, url: &str, clients: &[wrk::Poller]) {
@@ -106,26 +95,12 @@ async fn run(vms: usize) {
     let (port_a, port_b) = (free_port(), free_port());
     let _a = instance(dir.path(), &db_url, port_a);
     let direct = format!("http://127.0.0.1:{port_a}");
-    answering(&direct).await;
+    wait_until_answering(&direct).await;
     let http = reqwest::Client::new();
     let mut clients = Vec::new();
     for cookie in cookies.into_iter().take(STUDENTS) {
-        let body = http
-            .post(format!("{direct}/api/vms"))
-            .header("cookie", &cookie)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let counter = body
-            .split("\"counter\":")
-            .nth(1)
-            .and_then(|r| r.split(',').next())
-            .unwrap()
-            .to_owned();
-        clients.push(wrk::Poller { cookie, counter });
+        let url = format!("{direct}/api/vms");
+        clients.push(wrk::Poller::first_poll(&http, &url, cookie).await);
     }
 
     let one = dir.path().join("nginx-one");
@@ -140,7 +115,7 @@ async fn run(vms: usize) {
     drop(proxy);
 
     let _b = instance(dir.path(), &db_url, port_b);
-    answering(&format!("http://127.0.0.1:{port_b}")).await;
+    wait_until_answering(&format!("http://127.0.0.1:{port_b}")).await;
     let two = dir.path().join("nginx-two");
     std::fs::create_dir_all(&two).unwrap();
     let proxy = Nginx::start(&two, &[port_a, port_b]);

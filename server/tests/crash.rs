@@ -133,12 +133,7 @@ async fn a_request_that_never_ends_does_not_hold_up_shutdown() {
         .env("PROXLAB_SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())
         .spawn()
         .unwrap();
-    let health = format!("http://{addr}/health");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while reqwest::get(&health).await.is_err() {
-        assert!(Instant::now() < deadline, "the portal starts");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::portal::wait_until_answering(&format!("http://{addr}")).await;
     // Half a request: the headers never end.
     let mut slow = std::net::TcpStream::connect(addr).unwrap();
     slow.write_all(b"GET / HTTP/1.1\r\nHost: portal\r\n")

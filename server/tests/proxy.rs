@@ -34,7 +34,7 @@ mod postgres;
 
 use support::deploy::{Storage, assert_exactly_in_proxmox, ready_count, setup};
 use support::nginx::Nginx;
-use support::portal::{Running, free_port};
+use support::portal::{Running, free_port, wait_until_answering};
 
 const PASSWORD: &str = "correct horse battery";
 /// The fixture world's running VM that the student's console opens.
@@ -71,17 +71,6 @@ fn portal(dir: &Path, db_url: &str, port: u16, public: &str) -> Running {
             .spawn()
             .unwrap(),
     )
-}
-
-async fn wait_until_answering(url: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !reqwest::get(format!("{url}/health"))
-        .await
-        .is_ok_and(|r| r.status().is_success())
-    {
-        assert!(Instant::now() < deadline, "{url} did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn add_user(services: &Services, name: &str, role: Role) {

@@ -9,6 +9,29 @@ pub struct Poller {
     pub counter: String,
 }
 
+impl Poller {
+    /// A client's first poll of the dashboard at `url` (`…/api/vms`): the counter its next
+    /// polls bring.
+    pub async fn first_poll(http: &reqwest::Client, url: &str, cookie: String) -> Poller {
+        let body = http
+            .post(url)
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let counter = body
+            .split("\"counter\":")
+            .nth(1)
+            .and_then(|r| r.split(',').next())
+            .unwrap()
+            .to_owned();
+        Poller { cookie, counter }
+    }
+}
+
 /// What a run measured.
 pub struct Load {
     pub rate: f64,

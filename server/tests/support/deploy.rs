@@ -132,13 +132,7 @@ pub async fn assert_exactly_the_class(
     class_id: i32,
     total: usize,
 ) {
-    let rows = class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(class_id))
-        .all(&services.db)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), total);
-    assert!(rows.iter().all(|r| r.step == VmStep::Ready), "{rows:?}");
+    let rows = all_ready(services, class_id, total).await;
     let base = rows.iter().map(|r| r.vmid).min().unwrap();
     let mut files = Vec::new();
     files_under(root, &mut files);
@@ -183,13 +177,7 @@ pub async fn assert_exactly_the_class(
 /// The class's VMs in Proxmox are exactly its rows, all ready: none missing, none twice, no
 /// VM in the class's VMID block that no row names.
 pub async fn assert_exactly_in_proxmox(services: &Services, class_id: i32, total: usize) {
-    let rows = class_vm::Entity::find()
-        .filter(class_vm::Column::ClassId.eq(class_id))
-        .all(&services.db)
-        .await
-        .unwrap();
-    assert_eq!(rows.len(), total);
-    assert!(rows.iter().all(|r| r.step == VmStep::Ready), "{rows:?}");
+    let rows = all_ready(services, class_id, total).await;
     let base = rows.iter().map(|r| r.vmid).min().unwrap();
     let cluster = clusters::find(services, rows[0].cluster_id).await.unwrap();
     let guests = clusters::client(services, &cluster)
@@ -206,4 +194,16 @@ pub async fn assert_exactly_in_proxmox(services: &Services, class_id: i32, total
     let mut expected: Vec<i32> = rows.iter().map(|r| r.vmid).collect();
     expected.sort();
     assert_eq!(in_block, expected);
+}
+
+/// The class's rows: `total` of them, every one ready.
+async fn all_ready(services: &Services, class_id: i32, total: usize) -> Vec<class_vm::Model> {
+    let rows = class_vm::Entity::find()
+        .filter(class_vm::Column::ClassId.eq(class_id))
+        .all(&services.db)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), total);
+    assert!(rows.iter().all(|r| r.step == VmStep::Ready), "{rows:?}");
+    rows
 }

@@ -50,3 +50,16 @@ impl Drop for Running {
         }
     }
 }
+
+/// Waits (60 s at most) until `url`'s `/health` answers 200.
+#[allow(dead_code)] // not every test binary that includes this module needs it
+pub async fn wait_until_answering(url: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !reqwest::get(format!("{url}/health"))
+        .await
+        .is_ok_and(|r| r.status().is_success())
+    {
+        assert!(std::time::Instant::now() < deadline, "{url} did not start");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
