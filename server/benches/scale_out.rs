@@ -16,7 +16,6 @@ use lab::Services;
 use lab::model::ClusterForm;
 use lab::secrets::SecretBox;
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 #[path = "support/world.rs"]
 mod world;

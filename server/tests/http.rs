@@ -253,7 +253,10 @@ async fn health_tells_admins_about_clusters_and_jobs() {
             assert!(sync["secs_left"].as_i64().unwrap() > 0, "{full}");
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no sync worker: {full}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no sync worker: {full}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     // The cluster stops answering: after the next sync its error shows, and the portal is
