@@ -117,9 +117,18 @@ async fn sign_in(
     }
 }
 
-/// Opens the console WebSocket through the proxy from `source` and reads the portal's
-/// RFB greeting, then answers it and reads the security types it offers.
+type Socket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// Opens the console WebSocket through the proxy from `source`, checks the portal's RFB
+/// greeting and closes it.
 async fn console_hello(proxy_port: u16, source: &str, cookie: &str, cluster: i32) {
+    let mut ws = console_open(proxy_port, source, cookie, cluster).await;
+    let _ = ws.close(None).await;
+}
+
+/// Opens the console WebSocket at `port` from `source`, reads the portal's RFB greeting,
+/// answers it and reads the security types it offers; returns the open socket.
+async fn console_open(proxy_port: u16, source: &str, cookie: &str, cluster: i32) -> Socket {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.bind(SocketAddr::new(ip(source), 0)).unwrap();
     let stream = socket
@@ -156,7 +165,7 @@ async fn console_hello(proxy_port: u16, source: &str, cookie: &str, cluster: i32
         .await
         .unwrap();
     assert_eq!(next(&mut ws, 2).await, [1, 1], "security type None");
-    let _ = ws.close(None).await;
+    ws
 }
 
 /// Audit lines of `action`: (who, address).
@@ -467,4 +476,58 @@ async fn two_instances_behind_nginx_survive_a_sigkill() {
     assert!(job_taken < Duration::from_secs(10), "{job_taken:?}");
     assert_exactly_in_proxmox(services, world.class_id, total).await;
     drop(b);
+}
+
+/// A sign-out on one instance ends, at once, a console that another instance relays: the
+/// revocation crosses over PostgreSQL's NOTIFY (without it, the relay's 30 s re-check would).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_out_on_one_instance_ends_a_console_on_the_other() {
+    let Some(db_url) = postgres::fresh_database_url().await else {
+        return; // the bridge is PostgreSQL's
+    };
+    let world = setup("Bridged", 1, Some(db_url), Storage::Files).await;
+    add_user(&world.services, "ann", Role::Student).await;
+    lab::inventory::assign(&world.services, world.cluster_id, CONSOLE_VM, "ann")
+        .await
+        .unwrap();
+    let (port_a, port_b) = (free_port(), free_port());
+    let (url_a, url_b) = (
+        format!("http://127.0.0.1:{port_a}"),
+        format!("http://127.0.0.1:{port_b}"),
+    );
+    let dir = world.dir.path();
+    let _a = portal(dir, &world.db_url, port_a, &url_a);
+    let _b = portal(dir, &world.db_url, port_b, &url_b);
+    wait_until_answering(&url_a).await;
+    wait_until_answering(&url_b).await;
+
+    let http = client_from("127.0.0.3");
+    let ann = sign_in(&http, &url_a, "ann", PASSWORD, None).await.unwrap();
+    let mut console = console_open(port_b, "127.0.0.3", &ann, world.cluster_id).await;
+    let out = http
+        .post(format!("{url_a}/api/auth/logout"))
+        .header("cookie", &ann)
+        .send()
+        .await
+        .unwrap();
+    assert!(out.status().is_success() || out.status().is_redirection());
+    let signed_out = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match console.next().await {
+                Some(Ok(Message::Close(frame))) => return frame.map(|f| f.reason.to_string()),
+                Some(Err(e)) => panic!("the console broke instead of closing: {e}"),
+                None => return None,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    let reason =
+        ended.expect("the console on the other instance is still open 5 s after the sign-out");
+    assert_eq!(reason.as_deref(), Some("access revoked"));
+    println!(
+        "sign-out on A to the console's end on B: {} ms",
+        signed_out.elapsed().as_millis()
+    );
 }

@@ -9,11 +9,23 @@
 //! end a relay that is still allowed, and a relay that misses events (the channel lagged)
 //! re-checks too.
 //!
-//! The hub is in-process only. Changes made by another portal instance on the same database,
-//! or by the `proxlab user` command, are not published here: the relays' slow periodic
-//! re-check (`console::watch::RECHECK`) catches those, and a timer catches session expiry.
+//! **Several instances.** On PostgreSQL the portal also runs a bridge ([`spawn_bridge`]): each
+//! event is sent to the other instances with `NOTIFY proxlab_revoked` (sqlx's `PgListener`
+//! hears theirs), so a sign-out on one instance ends a console relayed by another at once. A
+//! bridge that loses its connection tells its relays to re-check everything, since it cannot
+//! know what it missed. Without a bridge (SQLite, or the `proxlab user` command, which exits
+//! before anything would be sent) the relays' slow periodic re-check
+//! (`console::watch::RECHECK`) catches such changes, and a timer catches session expiry.
 
-use tokio::sync::broadcast;
+use sea_orm::sqlx::PgPool;
+use sea_orm::sqlx::postgres::PgListener;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The PostgreSQL notification channel of the bridge.
+const CHANNEL: &str = "proxlab_revoked";
 
 /// Events a relay may have to react to. The hub keeps this many for slow listeners; a
 /// listener that falls further behind re-checks (it cannot tell what it missed).
@@ -36,20 +48,36 @@ pub enum Revoked {
 #[derive(Clone)]
 pub struct Revocations {
     tx: broadcast::Sender<Revoked>,
+    /// This process in the bridge's messages (its own come back to it, and are skipped).
+    instance: Arc<str>,
+    /// The bridge's queue to the other instances, once [`spawn_bridge`] has run.
+    outbox: Arc<OnceLock<mpsc::UnboundedSender<Revoked>>>,
 }
 
 impl Default for Revocations {
     fn default() -> Self {
         Self {
             tx: broadcast::channel(CAPACITY).0,
+            instance: crate::token::random_token()[..12].into(),
+            outbox: Default::default(),
         }
     }
 }
 
 impl Revocations {
-    /// Tells every open relay. Call it after the change has committed.
+    /// Tells every open relay, here and (with a bridge) on the other instances. Call it after
+    /// the change has committed.
     pub fn publish(&self, event: Revoked) {
         tracing::debug!(?event, "access revoked");
+        if let Some(outbox) = self.outbox.get() {
+            // Fails only once the bridge has stopped (shutdown): nobody left to tell.
+            let _ = outbox.send(event.clone());
+        }
+        self.deliver(event);
+    }
+
+    /// Tells this process's relays only.
+    fn deliver(&self, event: Revoked) {
         // An error only means that no relay is open: nothing to tell.
         let _ = self.tx.send(event);
     }
@@ -60,9 +88,141 @@ impl Revocations {
     }
 }
 
+/// Connects this hub to the other instances on the PostgreSQL behind `pool`: a task that
+/// sends this process's events, and one that hears theirs. Both are on `tasks` and end with
+/// `shutdown`.
+pub fn spawn_bridge(
+    hub: &Revocations,
+    pool: PgPool,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) {
+    let (outbox, mut queue) = mpsc::unbounded_channel();
+    if hub.outbox.set(outbox).is_err() {
+        return; // one bridge per hub
+    }
+    let (sender_pool, sender_stop, instance) =
+        (pool.clone(), shutdown.clone(), hub.instance.clone());
+    tasks.spawn(async move {
+        loop {
+            let event = tokio::select! {
+                event = queue.recv() => match event { Some(e) => e, None => return },
+                () = sender_stop.cancelled() => return,
+            };
+            let sent = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(CHANNEL)
+                .bind(encode(&instance, &event))
+                .execute(&sender_pool)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "revocation not sent to the other instances");
+            }
+        }
+    });
+    let hub = hub.clone();
+    tasks.spawn(async move {
+        let mut listener = None;
+        loop {
+            let Some(heard) = listener.as_mut() else {
+                match listen(&pool).await {
+                    Ok(l) => listener = Some(l),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "revocations: cannot listen; retrying");
+                        tokio::select! {
+                            () = tokio::time::sleep(std::time::Duration::from_secs(5)) => {}
+                            () = shutdown.cancelled() => return,
+                        }
+                    }
+                }
+                continue;
+            };
+            let notification = tokio::select! {
+                n = heard.try_recv() => n,
+                () = shutdown.cancelled() => return,
+            };
+            match notification {
+                Ok(Some(n)) => match decode(n.payload()) {
+                    Some((from, event)) if from != &*hub.instance => hub.deliver(event),
+                    Some(_) => {} // our own, already delivered
+                    None => tracing::warn!(payload = n.payload(), "revocations: unreadable"),
+                },
+                // The connection dropped (it reconnects at the next call): what was sent
+                // meanwhile is lost, so every relay re-checks.
+                Ok(None) => hub.deliver(Revoked::Everything),
+                Err(e) => {
+                    tracing::warn!(error = %e, "revocations: listening failed");
+                    listener = None;
+                    hub.deliver(Revoked::Everything);
+                }
+            }
+        }
+    });
+}
+
+async fn listen(pool: &PgPool) -> Result<PgListener, sea_orm::sqlx::Error> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANNEL).await?;
+    Ok(listener)
+}
+
+/// `<instance> <kind> <fields…>`, space-separated (a session's hash is hex; the rest are
+/// numbers).
+fn encode(instance: &str, event: &Revoked) -> String {
+    match event {
+        Revoked::Session(hash) => format!("{instance} session {hash}"),
+        Revoked::User(id) => format!("{instance} user {id}"),
+        Revoked::Vm { cluster_id, vmid } => format!("{instance} vm {cluster_id} {vmid}"),
+        Revoked::Everything => format!("{instance} everything"),
+    }
+}
+
+fn decode(payload: &str) -> Option<(&str, Revoked)> {
+    let mut words = payload.split(' ');
+    let instance = words.next()?;
+    let event = match (words.next()?, words.next(), words.next()) {
+        ("session", Some(hash), None) => Revoked::Session(hash.to_owned()),
+        ("user", Some(id), None) => Revoked::User(id.parse().ok()?),
+        ("vm", Some(cluster), Some(vmid)) => Revoked::Vm {
+            cluster_id: cluster.parse().ok()?,
+            vmid: vmid.parse().ok()?,
+        },
+        ("everything", None, None) => Revoked::Everything,
+        _ => return None,
+    };
+    words.next().is_none().then_some((instance, event))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn events_cross_to_other_instances_as_they_are() {
+        let events = [
+            Revoked::Session("9f86d081884c7d65".into()),
+            Revoked::User(42),
+            Revoked::Vm {
+                cluster_id: 3,
+                vmid: 1203,
+            },
+            Revoked::Everything,
+        ];
+        for event in events {
+            let payload = encode("abc", &event);
+            assert_eq!(decode(&payload), Some(("abc", event)), "{payload}");
+        }
+        for bad in [
+            "",
+            "abc",
+            "abc user",
+            "abc user x",
+            "abc vm 1",
+            "abc nothing",
+            "abc user 1 2",
+        ] {
+            assert_eq!(decode(bad), None, "{bad}");
+        }
+    }
 
     #[tokio::test]
     async fn listeners_hear_events_published_after_they_subscribe() {

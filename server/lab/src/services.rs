@@ -50,6 +50,16 @@ pub struct Services {
 }
 
 impl Services {
+    /// For a portal that serves: on PostgreSQL, where several instances may share the
+    /// database, revocations also reach the other instances' relays (`revocation`'s bridge).
+    pub fn bridge_revocations(&self) {
+        if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            let pool = self.db.get_postgres_connection_pool().clone();
+            let shutdown = self.shutdown.clone();
+            crate::revocation::spawn_bridge(&self.revocations, pool, &self.tasks, shutdown);
+        }
+    }
+
     pub fn new(db: DatabaseConnection, policy: AuthPolicy, secrets: SecretBox) -> Self {
         Self {
             db,
