@@ -410,6 +410,16 @@ async fn two_instances_behind_nginx_survive_a_sigkill() {
 
     let made_before = ready_count(services, world.class_id).await;
     assert!(made_before < total, "the kill lands mid-deployment");
+    // While A lives, B runs beside it but acts on nothing A holds: one syncer per cluster,
+    // one worker per job.
+    assert!(
+        owned_by(&lease_owner(services, &sync_lease).await, pid_a),
+        "A still holds the sync lease with B running"
+    );
+    assert!(
+        owned_by(&the_job(services).await.lease_owner, pid_a),
+        "A still holds the job with B running"
+    );
     a.0.kill().unwrap(); // SIGKILL
     a.0.wait().unwrap();
     let killed = Instant::now();
