@@ -13,7 +13,7 @@ use super::*;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
 
 /// Each test's runtime names its threads `fuzz-<test>`, so that the panic hook counts the
@@ -110,8 +110,11 @@ struct Function {
     fields: Vec<String>,
 }
 
-fn workspace() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+/// Read at run time, not with `env!`: a test binary another clone built (clones share the
+/// target directory) would name that clone's sources.
+fn workspace() -> PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo test");
+    Path::new(&manifest).parent().unwrap().to_owned()
 }
 
 /// `pub struct Name { pub field: … }` of every file in `lab::model`: name → fields.
@@ -282,7 +285,7 @@ impl Fuzz {
         let res = req
             .send()
             .await
-            .map_err(|e| format!("POST {}: no answer ({e})", f.path))?;
+            .map_err(|e| format!("POST {}: no answer ({})", f.path, causes(&e)))?;
         Ok(res.status().as_u16())
     }
 
@@ -320,7 +323,7 @@ impl Fuzz {
         let res = req
             .send()
             .await
-            .map_err(|e| format!("GET {url}: no answer ({e})"))?;
+            .map_err(|e| format!("GET {url}: no answer ({})", causes(&e)))?;
         Ok(res.status().as_u16())
     }
 
@@ -334,6 +337,18 @@ impl Fuzz {
         assert_eq!(panics, None, "the server panicked");
         assert_eq!(self.s.get("/health", None).await.status, 200);
     }
+}
+
+/// An error with its causes (reqwest's own message hides whether the connection was refused,
+/// reset or closed mid-answer).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 fn below_500(what: &str, status: Result<u16, String>) -> Result<(), String> {

@@ -1,16 +1,26 @@
 //! `proxlab serve` as a child process, for the tests and benches that need the real process
 //! (SIGKILL, memory): its own SQLite file, secret key and address, logs to `dir/portal.log`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+
+/// The checkout the tests run from, read when they run: clones share one target directory
+/// (`~/.cache/proxlab/target`), and cargo may reuse a test binary another clone built from
+/// the same sources, whose compile-time `env!("CARGO_MANIFEST_DIR")` names that other clone.
+/// `cargo test` and `cargo bench` set the variable at run time too.
+pub fn workspace() -> PathBuf {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.parent().unwrap().to_owned()
+}
 
 /// The command, ready for more `.env(…)` and `.spawn()`.
 pub fn serve(dir: &Path, db_url: &str, listen: &str) -> Command {
-    let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_proxlab"));
     command
         .arg("serve")
-        .current_dir(workspace)
+        .current_dir(workspace())
         .env_remove("DATABASE_URL")
         .env("PROXLAB_DATABASE_URL", db_url)
         .env("PROXLAB_SECRET_KEY_FILE", dir.join("secret.key"))
