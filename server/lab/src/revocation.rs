@@ -13,9 +13,10 @@
 //! event is sent to the other instances with `NOTIFY proxlab_revoked` (sqlx's `PgListener`
 //! hears theirs), so a sign-out on one instance ends a console relayed by another at once. A
 //! bridge that loses its connection tells its relays to re-check everything, since it cannot
-//! know what it missed. Without a bridge (SQLite, or the `proxlab user` command, which exits
-//! before anything would be sent) the relays' slow periodic re-check
-//! (`console::watch::RECHECK`) catches such changes, and a timer catches session expiry.
+//! know what it missed. `proxlab user set-password` runs only the sending half
+//! ([`spawn_sender`]) and waits for it before it exits. Without a bridge (SQLite) the relays'
+//! slow periodic re-check (`console::watch::RECHECK`) catches changes made by another
+//! process, and a timer catches session expiry.
 
 use sea_orm::sqlx::PgPool;
 use sea_orm::sqlx::postgres::PgListener;
@@ -88,37 +89,76 @@ impl Revocations {
     }
 }
 
+/// How long a stopping sender may spend on the events still queued.
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Connects this hub to the other instances on the PostgreSQL behind `pool`: a task that
-/// sends this process's events, and one that hears theirs. Both are on `tasks` and end with
-/// `shutdown`.
+/// sends this process's events ([`spawn_sender`]), and one that hears theirs. Both are on
+/// `tasks` and end with `shutdown`.
 pub fn spawn_bridge(
     hub: &Revocations,
     pool: PgPool,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) {
+    if spawn_sender(hub, pool.clone(), tasks, shutdown.clone()) {
+        spawn_listener(hub, pool, tasks, shutdown);
+    }
+}
+
+/// Only the sending half, for a command (`proxlab user set-password`) that changes access
+/// and exits: its events reach the serving instances' relays at once. Returns false if this
+/// hub already sends. At `shutdown` the task sends what is still queued (for up to
+/// [`DRAIN`]) before it ends, so a command that waits for its tasks loses nothing.
+pub fn spawn_sender(
+    hub: &Revocations,
+    pool: PgPool,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) -> bool {
     let (outbox, mut queue) = mpsc::unbounded_channel();
     if hub.outbox.set(outbox).is_err() {
-        return; // one bridge per hub
+        return false; // one sender per hub
     }
-    let (sender_pool, sender_stop, instance) =
-        (pool.clone(), shutdown.clone(), hub.instance.clone());
+    let instance = hub.instance.clone();
     tasks.spawn(async move {
         loop {
             let event = tokio::select! {
                 event = queue.recv() => match event { Some(e) => e, None => return },
-                () = sender_stop.cancelled() => return,
+                () = shutdown.cancelled() => break,
             };
-            let sent = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(encode(&instance, &event))
-                .execute(&sender_pool)
-                .await;
-            if let Err(e) = sent {
-                tracing::warn!(error = %e, "revocation not sent to the other instances");
+            send(&pool, &instance, &event).await;
+        }
+        let drained = tokio::time::timeout(DRAIN, async {
+            while let Ok(event) = queue.try_recv() {
+                send(&pool, &instance, &event).await;
             }
+        });
+        if drained.await.is_err() {
+            tracing::warn!("revocations still queued at shutdown were not all sent");
         }
     });
+    true
+}
+
+async fn send(pool: &PgPool, instance: &str, event: &Revoked) {
+    let sent = sea_orm::sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(encode(instance, event))
+        .execute(pool)
+        .await;
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, "revocation not sent to the other instances");
+    }
+}
+
+/// The hearing half: delivers the other instances' events to this process's relays.
+fn spawn_listener(
+    hub: &Revocations,
+    pool: PgPool,
+    tasks: &TaskTracker,
+    shutdown: CancellationToken,
+) {
     let hub = hub.clone();
     tasks.spawn(async move {
         let mut listener = None;

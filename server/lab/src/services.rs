@@ -60,6 +60,17 @@ impl Services {
         }
     }
 
+    /// For a command that changes access and exits: on PostgreSQL its revocations are sent
+    /// to the serving instances (nothing is listened to). [`Services::shut_down`] then
+    /// waits until they are sent.
+    pub fn send_revocations(&self) {
+        if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+            let pool = self.db.get_postgres_connection_pool().clone();
+            let shutdown = self.shutdown.clone();
+            crate::revocation::spawn_sender(&self.revocations, pool, &self.tasks, shutdown);
+        }
+    }
+
     pub fn new(db: DatabaseConnection, policy: AuthPolicy, secrets: SecretBox) -> Self {
         Self {
             db,

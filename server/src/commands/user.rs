@@ -7,13 +7,21 @@ use crate::settings::Settings;
 use anyhow::{Context, bail};
 use lab::Services;
 use std::io::{BufRead, IsTerminal};
+use std::time::Duration;
 
 pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
     let services = crate::services::open_services(&settings).await?;
-    match command {
+    // A new password ends the account's sessions. On PostgreSQL the serving instances hear
+    // of it now and close its consoles; otherwise their relays' next re-check does.
+    services.send_revocations();
+    let done = match command {
         UserCommand::Add(add) => add_user(&services, add).await,
         UserCommand::SetPassword(set) => set_password(&services, set).await,
+    };
+    if !services.shut_down(Duration::from_secs(10)).await {
+        tracing::warn!("the serving instances may not have heard of this change");
     }
+    done
 }
 
 async fn add_user(services: &Services, add: UserAdd) -> anyhow::Result<()> {

@@ -17,15 +17,23 @@ pub fn workspace() -> PathBuf {
 
 /// The command, ready for more `.env(…)` and `.spawn()`.
 pub fn serve(dir: &Path, db_url: &str, listen: &str) -> Command {
+    let mut command = proxlab(dir, db_url, &["serve"]);
+    command
+        .env("PROXLAB_LISTEN", listen)
+        .env("LEPTOS_SITE_ADDR", listen);
+    command
+}
+
+/// `proxlab <args>` on the same database, key and log as [`serve`] (a command run beside a
+/// serving portal).
+pub fn proxlab(dir: &Path, db_url: &str, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_proxlab"));
     command
-        .arg("serve")
+        .args(args)
         .current_dir(workspace())
         .env_remove("DATABASE_URL")
         .env("PROXLAB_DATABASE_URL", db_url)
         .env("PROXLAB_SECRET_KEY_FILE", dir.join("secret.key"))
-        .env("PROXLAB_LISTEN", listen)
-        .env("LEPTOS_SITE_ADDR", listen)
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::OpenOptions::new()
