@@ -492,14 +492,9 @@ async fn two_instances_behind_nginx_survive_a_sigkill() {
 /// revocation crosses over PostgreSQL's NOTIFY (without it, the relay's 30 s re-check would).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sign_out_on_one_instance_ends_a_console_on_the_other() {
-    let Some(db_url) = postgres::fresh_database_url().await else {
+    let Some(world) = anns_console_world("Bridged").await else {
         return; // the bridge is PostgreSQL's
     };
-    let world = setup("Bridged", 1, Some(db_url), Storage::Files).await;
-    add_user(&world.services, "ann", Role::Student).await;
-    lab::inventory::assign(&world.services, world.cluster_id, CONSOLE_VM, "ann")
-        .await
-        .unwrap();
     let (port_a, port_b) = (free_port(), free_port());
     let (url_a, url_b) = (
         format!("http://127.0.0.1:{port_a}"),
@@ -521,15 +516,7 @@ async fn a_sign_out_on_one_instance_ends_a_console_on_the_other() {
         .await
         .unwrap();
     assert!(out.status().is_success() || out.status().is_redirection());
-    let signed_out = Instant::now();
-    let reason = closing_reason(&mut console)
-        .await
-        .expect("the console on the other instance is still open 5 s after the sign-out");
-    assert_eq!(reason.as_deref(), Some("access revoked"));
-    println!(
-        "sign-out on A to the console's end on B: {} ms",
-        signed_out.elapsed().as_millis()
-    );
+    assert_revoked_at_once(&mut console, "the sign-out on A").await;
 }
 
 /// `proxlab user set-password` is a process of its own: on PostgreSQL it tells the serving
@@ -537,14 +524,9 @@ async fn a_sign_out_on_one_instance_ends_a_console_on_the_other() {
 /// relay's 30 s re-check).
 #[tokio::test]
 async fn a_password_set_on_the_command_line_ends_a_console_at_once() {
-    let Some(db_url) = postgres::fresh_database_url().await else {
+    let Some(world) = anns_console_world("Commanded").await else {
         return; // the bridge is PostgreSQL's
     };
-    let world = setup("Commanded", 1, Some(db_url), Storage::Files).await;
-    add_user(&world.services, "ann", Role::Student).await;
-    lab::inventory::assign(&world.services, world.cluster_id, CONSOLE_VM, "ann")
-        .await
-        .unwrap();
     let port = free_port();
     let url = format!("http://127.0.0.1:{port}");
     let dir = world.dir.path();
@@ -566,20 +548,25 @@ async fn a_password_set_on_the_command_line_ends_a_console_at_once() {
     )
     .unwrap();
     assert!(child.wait().unwrap().success(), "the command worked");
-    let changed = Instant::now();
-    let reason = closing_reason(&mut console)
-        .await
-        .expect("the console is still open 5 s after the command changed the password");
-    assert_eq!(reason.as_deref(), Some("access revoked"));
-    println!(
-        "command's exit to the console's end: {} ms",
-        changed.elapsed().as_millis()
-    );
+    assert_revoked_at_once(&mut console, "the command's exit").await;
 }
 
-/// The close frame's reason, if the console closes within 5 s (`None` outside).
-async fn closing_reason(console: &mut Socket) -> Option<Option<String>> {
-    tokio::time::timeout(Duration::from_secs(5), async {
+/// On PostgreSQL only (`None` without it): a class world where Ann, a student, has the
+/// console VM.
+async fn anns_console_world(name: &str) -> Option<support::deploy::Setup> {
+    let db_url = postgres::fresh_database_url().await?;
+    let world = setup(name, 1, Some(db_url), Storage::Files).await;
+    add_user(&world.services, "ann", Role::Student).await;
+    lab::inventory::assign(&world.services, world.cluster_id, CONSOLE_VM, "ann")
+        .await
+        .unwrap();
+    Some(world)
+}
+
+/// The console closes as "access revoked" within 5 s of `after` (just now); prints how soon.
+async fn assert_revoked_at_once(console: &mut Socket, after: &str) {
+    let since = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             match console.next().await {
                 Some(Ok(Message::Close(frame))) => return frame.map(|f| f.reason.to_string()),
@@ -589,6 +576,11 @@ async fn closing_reason(console: &mut Socket) -> Option<Option<String>> {
             }
         }
     })
-    .await
-    .ok()
+    .await;
+    let reason = ended.unwrap_or_else(|_| panic!("the console is still open 5 s after {after}"));
+    assert_eq!(reason.as_deref(), Some("access revoked"));
+    println!(
+        "{after} to the console's end: {} ms",
+        since.elapsed().as_millis()
+    );
 }
