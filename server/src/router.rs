@@ -53,7 +53,7 @@ pub async fn start(settings: &Settings, leptos_options: LeptosOptions) -> anyhow
         _ => None,
     };
     let services = crate::services::open_services(settings).await?;
-    services.bridge_revocations();
+    services.bridge_revocations(lab::revocation::Bridge::SendAndHear);
     let addr = settings.listen.unwrap_or(leptos_options.site_addr);
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;

@@ -37,7 +37,7 @@ use secrecy::SecretString;
 pub use client::Client;
 pub use clone::CloneSpec;
 pub use console::{ConsoleSocket, VncTicket};
-pub use error::Error;
+pub use error::{Error, chain_text};
 pub use isos::{IsoDownload, IsoUpload};
 pub use permissions::{DEFAULT_PATHS, Grant, Permissions};
 pub use terminal::TermTicket;

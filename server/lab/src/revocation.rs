@@ -14,7 +14,7 @@
 //! hears theirs), so a sign-out on one instance ends a console relayed by another at once. A
 //! bridge that loses its connection tells its relays to re-check everything, since it cannot
 //! know what it missed. `proxlab user set-password` runs only the sending half
-//! ([`spawn_sender`]) and waits for it before it exits. Without a bridge (SQLite) the relays'
+//! ([`Bridge::SendOnly`]) and waits for it before it exits. Without a bridge (SQLite) the relays'
 //! slow periodic re-check (`console::watch::RECHECK`) catches changes made by another
 //! process, and a timer catches session expiry.
 
@@ -92,25 +92,35 @@ impl Revocations {
 /// How long a stopping sender may spend on the events still queued.
 const DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// What a process's bridge does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bridge {
+    /// A portal that serves: sends its events and hears the other instances'.
+    SendAndHear,
+    /// A command that changes access and exits (`proxlab user set-password`): its events
+    /// reach the serving instances' relays at once; it hears nothing.
+    SendOnly,
+}
+
 /// Connects this hub to the other instances on the PostgreSQL behind `pool`: a task that
-/// sends this process's events ([`spawn_sender`]), and one that hears theirs. Both are on
-/// `tasks` and end with `shutdown`.
+/// sends this process's events and, for [`Bridge::SendAndHear`], one that hears theirs. Both
+/// are on `tasks` and end with `shutdown`. One bridge per hub (a second call does nothing).
 pub fn spawn_bridge(
     hub: &Revocations,
+    bridge: Bridge,
     pool: PgPool,
     tasks: &TaskTracker,
     shutdown: CancellationToken,
 ) {
-    if spawn_sender(hub, pool.clone(), tasks, shutdown.clone()) {
+    if spawn_sender(hub, pool.clone(), tasks, shutdown.clone()) && bridge == Bridge::SendAndHear {
         spawn_listener(hub, pool, tasks, shutdown);
     }
 }
 
-/// Only the sending half, for a command (`proxlab user set-password`) that changes access
-/// and exits: its events reach the serving instances' relays at once. Returns false if this
-/// hub already sends. At `shutdown` the task sends what is still queued (for up to
-/// [`DRAIN`]) before it ends, so a command that waits for its tasks loses nothing.
-pub fn spawn_sender(
+/// The sending half. Returns false if this hub already sends. At `shutdown` the task sends
+/// what is still queued (for up to [`DRAIN`]) before it ends, so a process that waits for
+/// its tasks loses nothing.
+fn spawn_sender(
     hub: &Revocations,
     pool: PgPool,
     tasks: &TaskTracker,

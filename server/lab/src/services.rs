@@ -50,24 +50,15 @@ pub struct Services {
 }
 
 impl Services {
-    /// For a portal that serves: on PostgreSQL, where several instances may share the
-    /// database, revocations also reach the other instances' relays (`revocation`'s bridge).
-    pub fn bridge_revocations(&self) {
+    /// On PostgreSQL, where several instances may share the database, this process's
+    /// revocations also reach the other instances' relays (`revocation`'s bridge): a portal
+    /// that serves also hears theirs; a command that changes access and exits only sends,
+    /// and [`Services::shut_down`] waits until it has.
+    pub fn bridge_revocations(&self, bridge: crate::revocation::Bridge) {
         if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
             let pool = self.db.get_postgres_connection_pool().clone();
             let shutdown = self.shutdown.clone();
-            crate::revocation::spawn_bridge(&self.revocations, pool, &self.tasks, shutdown);
-        }
-    }
-
-    /// For a command that changes access and exits: on PostgreSQL its revocations are sent
-    /// to the serving instances (nothing is listened to). [`Services::shut_down`] then
-    /// waits until they are sent.
-    pub fn send_revocations(&self) {
-        if self.db.get_database_backend() == sea_orm::DbBackend::Postgres {
-            let pool = self.db.get_postgres_connection_pool().clone();
-            let shutdown = self.shutdown.clone();
-            crate::revocation::spawn_sender(&self.revocations, pool, &self.tasks, shutdown);
+            crate::revocation::spawn_bridge(&self.revocations, bridge, pool, &self.tasks, shutdown);
         }
     }
 

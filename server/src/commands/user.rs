@@ -13,7 +13,7 @@ pub async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()
     let services = crate::services::open_services(&settings).await?;
     // A new password ends the account's sessions. On PostgreSQL the serving instances hear
     // of it now and close its consoles; otherwise their relays' next re-check does.
-    services.send_revocations();
+    services.bridge_revocations(lab::revocation::Bridge::SendOnly);
     let done = match command {
         UserCommand::Add(add) => add_user(&services, add).await,
         UserCommand::SetPassword(set) => set_password(&services, set).await,

@@ -285,7 +285,7 @@ impl Fuzz {
         let res = req
             .send()
             .await
-            .map_err(|e| format!("POST {}: no answer ({})", f.path, causes(&e)))?;
+            .map_err(|e| format!("POST {}: no answer ({})", f.path, lab::pve::chain_text(&e)))?;
         Ok(res.status().as_u16())
     }
 
@@ -323,7 +323,7 @@ impl Fuzz {
         let res = req
             .send()
             .await
-            .map_err(|e| format!("GET {url}: no answer ({})", causes(&e)))?;
+            .map_err(|e| format!("GET {url}: no answer ({})", lab::pve::chain_text(&e)))?;
         Ok(res.status().as_u16())
     }
 
@@ -337,18 +337,6 @@ impl Fuzz {
         assert_eq!(panics, None, "the server panicked");
         assert_eq!(self.s.get("/health", None).await.status, 200);
     }
-}
-
-/// An error with its causes (reqwest's own message hides whether the connection was refused,
-/// reset or closed mid-answer).
-fn causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(&format!(": {cause}"));
-        source = cause.source();
-    }
-    text
 }
 
 fn below_500(what: &str, status: Result<u16, String>) -> Result<(), String> {

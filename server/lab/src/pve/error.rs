@@ -204,8 +204,9 @@ pub(crate) fn tls_error(e: &rustls::Error) -> Error {
     Error::Tls(e.to_string())
 }
 
-/// "error sending request …: client error (Connect): tcp connect error: Connection refused".
-pub(crate) fn chain_text(e: &(dyn StdError + 'static)) -> String {
+/// "error sending request …: client error (Connect): tcp connect error: Connection refused":
+/// an error with its causes (reqwest's own message hides them).
+pub fn chain_text(e: &(dyn StdError + 'static)) -> String {
     let mut parts = vec![e.to_string()];
     let mut cur = e.source();
     while let Some(err) = cur {
